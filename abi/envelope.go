@@ -1,0 +1,131 @@
+package abi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Code is one of the closed set of error codes a provider may return. The
+// server maps each to an HTTP status in one place (see server's status table).
+type Code string
+
+// The error codes of ABI v1. A provider returning any other code is treated
+// as if it returned CodeInternal.
+const (
+	CodeInvalidRequest     Code = "invalid_request"     // malformed or incomplete input
+	CodeInvalidCredentials Code = "invalid_credentials" // wrong email/password, bad code
+	CodeUnauthenticated    Code = "unauthenticated"     // no, expired or revoked session/token
+	CodeForbidden          Code = "forbidden"           // authenticated but not allowed
+	CodeNotFound           Code = "not_found"           // no such user/session/resource
+	CodeAlreadyExists      Code = "already_exists"      // sign-up of an existing account
+	CodeSignUpDisabled     Code = "sign_up_disabled"    // sign-up is turned off
+	CodeRateLimited        Code = "rate_limited"        // upstream or provider throttling
+	CodeUnavailable        Code = "unavailable"         // upstream identity service unreachable
+	CodeNotSupported       Code = "not_supported"       // optional operation not offered
+	CodeInternal           Code = "internal"            // provider bug or unexpected state
+)
+
+// Codes lists the closed error-code set in a stable order.
+var Codes = []Code{CodeInvalidRequest, CodeInvalidCredentials, CodeUnauthenticated, CodeForbidden, CodeNotFound,
+	CodeAlreadyExists, CodeSignUpDisabled, CodeRateLimited, CodeUnavailable, CodeNotSupported, CodeInternal}
+
+// Valid reports whether c belongs to the closed code set.
+func (c Code) Valid() bool {
+	for _, k := range Codes {
+		if k == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Error is the error object of a failed Envelope. It is also a Go error, so
+// adapters return it as is and callers match it with errors.As or IsCode.
+type Error struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return string(e.Code)
+	}
+	return string(e.Code) + ": " + e.Message
+}
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the ABI code carried by err, CodeInternal for any other
+// non-nil error, and "" for nil.
+func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Code.Valid() {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// IsCode reports whether err carries the ABI code c.
+func IsCode(err error, c Code) bool { return err != nil && CodeOf(err) == c }
+
+// Envelope is the JSON result of every export: {"ok":true,"data":…} or
+// {"ok":false,"error":{"code":…,"message":…}}.
+type Envelope struct {
+	OK    bool            `json:"ok"`
+	Data  json.RawMessage `json:"data,omitempty"`
+	Error *Error          `json:"error,omitempty"`
+}
+
+// Success encodes data as a successful envelope.
+func Success(data any) ([]byte, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("abi: encode result: %w", err)
+	}
+	return json.Marshal(Envelope{OK: true, Data: raw})
+}
+
+// Failure encodes err as a failed envelope; errors without an ABI code become
+// CodeInternal.
+func Failure(err error) []byte {
+	var e *Error
+	if !errors.As(err, &e) || !e.Code.Valid() {
+		e = &Error{Code: CodeInternal, Message: err.Error()}
+	}
+	out, _ := json.Marshal(Envelope{OK: false, Error: e}) // cannot fail: strings only
+	return out
+}
+
+// Decode parses an envelope and decodes its data into out (which may be nil
+// when the caller expects no data). A failed envelope is returned as *Error;
+// malformed output is an error naming what was wrong, never a panic.
+func Decode(raw []byte, out any) error {
+	var env Envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return fmt.Errorf("abi: malformed envelope: %w", err)
+	}
+	if !env.OK {
+		if env.Error == nil {
+			return fmt.Errorf("abi: malformed envelope: ok=false without error")
+		}
+		if !env.Error.Code.Valid() {
+			return &Error{Code: CodeInternal, Message: fmt.Sprintf("provider returned unknown error code %q: %s", env.Error.Code, env.Error.Message)}
+		}
+		return env.Error
+	}
+	if out == nil || len(env.Data) == 0 || string(env.Data) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(env.Data, out); err != nil {
+		return fmt.Errorf("abi: malformed result data: %w", err)
+	}
+	return nil
+}
