@@ -1,0 +1,84 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+)
+
+// Session metadata keys under which the host keeps a snapshot of the user,
+// so resolving a request needs no provider call.
+const (
+	MetaEmail     = "email"
+	MetaName      = "name"
+	MetaAvatarURL = "avatarUrl"
+	MetaRoles     = "roles"
+	MetaSource    = "source"
+)
+
+// SnapshotMetadata returns session metadata holding u's profile.
+func SnapshotMetadata(u User, source string) map[string]any {
+	m := map[string]any{MetaSource: source}
+	if u.Email != "" {
+		m[MetaEmail] = u.Email
+	}
+	if u.Name != "" {
+		m[MetaName] = u.Name
+	}
+	if u.AvatarURL != "" {
+		m[MetaAvatarURL] = u.AvatarURL
+	}
+	if len(u.Roles) > 0 {
+		roles := make([]any, len(u.Roles))
+		for i, r := range u.Roles {
+			roles[i] = r
+		}
+		m[MetaRoles] = roles
+	}
+	return m
+}
+
+// UserFromSession rebuilds the user snapshot a session carries.
+func UserFromSession(s *Session) User {
+	u := User{ID: s.UserID}
+	str := func(k string) string { v, _ := s.Metadata[k].(string); return v }
+	u.Email, u.Name, u.AvatarURL = str(MetaEmail), str(MetaName), str(MetaAvatarURL)
+	switch roles := s.Metadata[MetaRoles].(type) {
+	case []any:
+		for _, r := range roles {
+			if rs, ok := r.(string); ok {
+				u.Roles = append(u.Roles, rs)
+			}
+		}
+	case []string:
+		u.Roles = append(u.Roles, roles...)
+	}
+	return u
+}
+
+// CurrentUser resolves the request to a user: first through the host's
+// session (cookie or bearer token), then, for providers that manage their
+// own sessions, through the user provider. It returns (nil, nil, nil) for
+// an anonymous request and the session when one was used.
+func (c *Composed) CurrentUser(ctx context.Context, r *http.Request) (*User, *Session, error) {
+	if c.Session != nil {
+		id, err := c.Session.SessionIDFromRequest(ctx, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		if id != "" {
+			s, err := c.Session.ValidateSession(ctx, id)
+			if err != nil {
+				return nil, nil, err
+			}
+			if s != nil {
+				u := UserFromSession(s)
+				return &u, s, nil
+			}
+		}
+	}
+	if c.User != nil && (c.ManagesSessions(CapUser) || c.Session == nil) {
+		u, err := c.User.CurrentUser(ctx, r)
+		return u, nil, err
+	}
+	return nil, nil, nil
+}

@@ -1,0 +1,73 @@
+// Command authhost serves one auth API and web UI over authentication
+// providers loaded as sandboxed WebAssembly plugins.
+//
+//	authhost serve [--config FILE] [flags]   run the server
+//	authhost inspect [--json] FILE.wasm      describe a provider plugin
+//	authhost license inspect TOKEN           show what a license grants
+//	authhost version                         print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(os.Stderr, "authhost:", err)
+			fmt.Fprint(os.Stderr, usage)
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "authhost:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  authhost serve [--config FILE] [--listen ADDR] [--public-url URL] [--plugins-dir DIR] [--data-dir DIR] [--mode development|production] [--log-level LEVEL]
+  authhost inspect [--json] FILE.wasm
+  authhost license inspect [--json] TOKEN
+  authhost version
+`
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// run dispatches a command line; it is main without the process exits.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"no command given"}
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "inspect":
+		return cmdInspect(ctx, args[1:], stdout)
+	case "license":
+		if len(args) < 2 || args[1] != "inspect" {
+			return usageError{"license: want `license inspect TOKEN`"}
+		}
+		return cmdLicenseInspect(args[2:], stdout)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "authhost %s (abi %s)\n", version, abiVersion())
+		return nil
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}

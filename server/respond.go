@@ -1,0 +1,49 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/authhost/authhost/auth"
+)
+
+// errorBody is the JSON body of every error response.
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, errorBody{Error: code, Message: msg})
+}
+
+// statusOf maps an auth error code to its HTTP status: the one place where
+// provider errors become statuses.
+func statusOf(code auth.Code) int {
+	switch code {
+	case auth.CodeInvalidRequest:
+		return http.StatusBadRequest
+	case auth.CodeInvalidCredentials, auth.CodeUnauthenticated:
+		return http.StatusUnauthorized
+	case auth.CodeForbidden, auth.CodeSignUpDisabled:
+		return http.StatusForbidden
+	case auth.CodeNotFound:
+		return http.StatusNotFound
+	case auth.CodeAlreadyExists:
+		return http.StatusConflict
+	case auth.CodeRateLimited:
+		return http.StatusTooManyRequests
+	case auth.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	case auth.CodeNotSupported:
+		return http.StatusNotImplemented
+	}
+	return http.StatusInternalServerError
+}

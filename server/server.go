@@ -1,0 +1,139 @@
+// Package server is authhost's HTTP front door: the chi router with the
+// auth API, health endpoints and middleware. Handlers talk to the composed
+// provider through auth interfaces and never know whether a capability is a
+// Wasm plugin or a built-in.
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/authhost/authhost/auth"
+)
+
+// Readiness reports whether the server may take traffic and, if not, why.
+type Readiness func() (ready bool, problems []string)
+
+// Config configures a Server. Auth and PublicURL are required.
+type Config struct {
+	Auth      *auth.Composed
+	License   auth.LicenseState
+	PublicURL *url.URL
+	// APIPrefix is where the API is mounted; default "/api".
+	APIPrefix string
+	Ready     Readiness
+	Logger    *slog.Logger
+}
+
+// Server serves the authhost HTTP API.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	router chi.Router
+}
+
+// New validates cfg and builds the router.
+func New(cfg Config) (*Server, error) {
+	if cfg.Auth == nil {
+		return nil, errors.New("server: config: Auth is required")
+	}
+	if cfg.PublicURL == nil || cfg.PublicURL.Scheme == "" || cfg.PublicURL.Host == "" {
+		return nil, errors.New("server: config: PublicURL must be an absolute URL")
+	}
+	cfg.APIPrefix = normalizePrefix(cfg.APIPrefix)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = func() (bool, []string) { return true, nil }
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	s.router = s.routes()
+	return s, nil
+}
+
+// normalizePrefix gives the prefix one leading slash and no trailing one.
+func normalizePrefix(p string) string {
+	p = strings.Trim(strings.TrimSpace(p), "/")
+	if p == "" {
+		return "/api"
+	}
+	return "/" + p
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID)
+	r.Use(s.recoverer)
+	r.Use(securityHeaders)
+	r.Use(s.accessLog)
+	r.Get("/healthz", s.handleHealthz)
+	r.Get("/readyz", s.handleReadyz)
+	r.Route(s.cfg.APIPrefix+"/auth", func(r chi.Router) {
+		r.Get("/capabilities", s.handleCapabilities)
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such route")
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
+	})
+	return r
+}
+
+// ssoLoginURL is the host's SSO login route, reported in capabilities.
+func (s *Server) ssoLoginURL() string { return s.cfg.APIPrefix + "/auth/sso/login" }
+
+// recoverer turns a handler panic into a 500 with no internals leaked.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("handler panic", "path", r.URL.Path, "panic", v, "request_id", middleware.GetReqID(r.Context()))
+				writeError(w, http.StatusInternalServerError, "internal", "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets headers every response should carry.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// accessLog logs one line per request without query strings or headers,
+// which may carry codes and tokens.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		s.log.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
+			"duration_ms", time.Since(start).Milliseconds(), "request_id", middleware.GetReqID(r.Context()))
+	})
+}
