@@ -1,0 +1,44 @@
+package pdk
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/pdk/internal/hostcall"
+)
+
+// callHost sends req to the host function fn and decodes the envelope's
+// data into out (which may be nil). A failed envelope is returned as an
+// error wrapping *abi.Error.
+func callHost(fn string, req, out any) error {
+	raw, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("authhost %s: encode request: %w", fn, err)
+	}
+	if err := abi.Decode(hostcall.Current().Call(fn, raw), out); err != nil {
+		return fmt.Errorf("authhost %s: %w", fn, err)
+	}
+	return nil
+}
+
+// ConfigJSON returns the plugin's configuration: the JSON document the host
+// passes as the Extism config key "config" (the operator's configuration
+// block with secrets already expanded), or {} when the host set none.
+func ConfigJSON() []byte {
+	raw, ok := hostcall.Current().Config()
+	if !ok || len(raw) == 0 {
+		return []byte("{}")
+	}
+	return raw
+}
+
+// Config decodes the plugin's configuration into v (a pointer). Unknown
+// fields are ignored; a malformed document is an internal error, because it
+// is the operator's configuration, not the caller's request, that is wrong.
+func Config(v any) error {
+	if err := json.Unmarshal(ConfigJSON(), v); err != nil {
+		return abi.Errorf(abi.CodeInternal, "plugin config: %v", err)
+	}
+	return nil
+}
