@@ -1,0 +1,418 @@
+// Package authtest holds behavioural conformance suites for the auth
+// capability interfaces. They use only the interfaces, so the same suites
+// run against the built-in providers and against Wasm plugin adapters.
+// Each suite takes a constructor returning a fresh, empty provider and runs
+// its cases as parallel subtests.
+package authtest
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authhost/authhost/auth"
+)
+
+// SessionOption adjusts what the session suites expect of a provider.
+type SessionOption func(*sessionConfig)
+
+type sessionConfig struct {
+	stateless bool
+}
+
+// Stateless declares a provider whose sessions live only in the cookie:
+// DestroySession cannot revoke them, so the suite does not require a
+// destroyed session to be rejected.
+func Stateless() SessionOption { return func(c *sessionConfig) { c.stateless = true } }
+
+// cookiePair is one parsed Set-Cookie value.
+type cookiePair struct {
+	name, value string
+	attrs       map[string]string // lower-cased attribute name → value
+}
+
+func parseSetCookie(t *testing.T, v string) cookiePair {
+	t.Helper()
+	parts := strings.Split(v, ";")
+	name, value, ok := strings.Cut(strings.TrimSpace(parts[0]), "=")
+	if !ok || name == "" {
+		t.Fatalf("malformed Set-Cookie %q", v)
+	}
+	c := cookiePair{name: name, value: value, attrs: map[string]string{}}
+	for _, p := range parts[1:] {
+		k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+		c.attrs[strings.ToLower(k)] = val
+	}
+	return c
+}
+
+// TestSessionProvider checks an auth.SessionProvider: create, validate,
+// refresh, destroy, cookie rendering and reading ids from requests.
+func TestSessionProvider(t *testing.T, newProvider func(t *testing.T) auth.SessionProvider, opts ...SessionOption) {
+	t.Helper()
+	var cfg sessionConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	run := func(name string, fn func(t *testing.T, ctx context.Context, p auth.SessionProvider)) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, t.Context(), newProvider(t))
+		})
+	}
+
+	run("CreateValidate", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
+		before := time.Now().Add(-time.Second)
+		s, err := p.CreateSession(ctx, "user-123", map[string]any{"role": "admin", "org": "acme"})
+		if err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+		if s.ID == "" || s.UserID != "user-123" {
+			t.Fatalf("CreateSession = %+v", s)
+		}
+		if s.CreatedAt.Before(before) || !s.ExpiresAt.After(s.CreatedAt) {
+			t.Fatalf("times: created %v expires %v", s.CreatedAt, s.ExpiresAt)
+		}
+		if s.Metadata["role"] != "admin" || s.Metadata["org"] != "acme" {
+			t.Fatalf("metadata = %v", s.Metadata)
+		}
+		got, err := p.ValidateSession(ctx, s.ID)
+		if err != nil || got == nil {
+			t.Fatalf("ValidateSession = %v, %v", got, err)
+		}
+		if got.ID != s.ID || got.UserID != "user-123" || got.Metadata["role"] != "admin" {
+			t.Fatalf("ValidateSession = %+v, want %+v", got, s)
+		}
+		if !got.ExpiresAt.Equal(s.ExpiresAt) || !got.CreatedAt.Equal(s.CreatedAt) {
+			t.Fatalf("validated times %v/%v differ from created %v/%v", got.CreatedAt, got.ExpiresAt, s.CreatedAt, s.ExpiresAt)
+		}
+	})
+
+	run("DistinctIDs", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
+		seen := map[string]bool{}
+		for i := range 20 {
+			s, err := p.CreateSession(ctx, "user-"+strconv.Itoa(i%2), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen[s.ID] {
+				t.Fatalf("duplicate session id %q", s.ID)
+			}
+			seen[s.ID] = true
+		}
+	})
+
+	run("Invalid", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
+		s, err := p.CreateSession(ctx, "user-1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flipped := []byte(s.ID)
+		flipped[len(flipped)/2] ^= 0x01
+		if flipped[len(flipped)/2] == '/' || flipped[len(flipped)/2] == ';' {
+			flipped[len(flipped)/2] = 'A'
+		}
+		for _, id := range []string{"", "unknown", "x", strings.Repeat("A", 43), string(flipped), s.ID + "A", s.ID[:len(s.ID)-1], "%E0%A4%A"} {
+			if id == s.ID {
+				continue
+			}
+			got, err := p.ValidateSession(ctx, id)
+			if err != nil || got != nil {
+				t.Errorf("ValidateSession(%q) = %+v, %v; want nil, nil", id, got, err)
+			}
+			got, err = p.RefreshSession(ctx, id)
+			if err != nil || got != nil {
+				t.Errorf("RefreshSession(%q) = %+v, %v; want nil, nil", id, got, err)
+			}
+		}
+	})
+
+	run("Destroy", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
+		s, err := p.CreateSession(ctx, "user-1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := p.CreateSession(ctx, "user-1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.DestroySession(ctx, s.ID); err != nil {
+			t.Fatalf("DestroySession: %v", err)
+		}
+		if err := p.DestroySession(ctx, s.ID); err != nil {
+			t.Fatalf("DestroySession twice: %v", err)
+		}
+		if err := p.DestroySession(ctx, "unknown"); err != nil {
+			t.Fatalf("DestroySession(unknown): %v", err)
+		}
+		if !cfg.stateless {
+			if got, err := p.ValidateSession(ctx, s.ID); err != nil || got != nil {
+				t.Fatalf("ValidateSession after destroy = %+v, %v", got, err)
+			}
+			if got, err := p.RefreshSession(ctx, s.ID); err != nil || got != nil {
+				t.Fatalf("RefreshSession after destroy = %+v, %v", got, err)
+			}
+		}
+		if got, err := p.ValidateSession(ctx, other.ID); err != nil || got == nil {
+			t.Fatalf("other session after destroy = %+v, %v", got, err)
+		}
+	})
+
+	run("Refresh", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
+		s, err := p.CreateSession(ctx, "user-1", map[string]any{"k": "v"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := p.RefreshSession(ctx, s.ID)
+		if err != nil || r == nil {
+			t.Fatalf("RefreshSession = %v, %v", r, err)
+		}
+		if r.UserID != s.UserID || r.Metadata["k"] != "v" || !r.CreatedAt.Equal(s.CreatedAt) {
+			t.Fatalf("refreshed = %+v, created %+v", r, s)
+		}
+		if r.ExpiresAt.Before(s.ExpiresAt) {
+			t.Fatalf("refresh moved expiry back: %v < %v", r.ExpiresAt, s.ExpiresAt)
+		}
+		got, err := p.ValidateSession(ctx, r.ID)
+		if err != nil || got == nil || got.UserID != "user-1" {
+			t.Fatalf("ValidateSession(refreshed) = %+v, %v", got, err)
+		}
+		if !got.ExpiresAt.Equal(r.ExpiresAt) {
+			t.Fatalf("validated expiry %v, refreshed %v", got.ExpiresAt, r.ExpiresAt)
+		}
+	})
+
+	run("Cookies", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
+		s, err := p.CreateSession(ctx, "user-1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := p.SessionCookies(ctx, s)
+		if err != nil || len(set) == 0 {
+			t.Fatalf("SessionCookies = %q, %v", set, err)
+		}
+		// The cookie that carries the session is the one whose value the
+		// provider reads back.
+		var sess *cookiePair
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		for _, v := range set {
+			c := parseSetCookie(t, v)
+			req.AddCookie(&http.Cookie{Name: c.name, Value: c.value})
+			if c.value != "" && sess == nil {
+				sess = &c
+			}
+		}
+		if sess == nil {
+			t.Fatalf("no cookie carries a value: %q", set)
+		}
+		for _, attr := range []string{"httponly", "path", "max-age", "samesite"} {
+			if _, ok := sess.attrs[attr]; !ok {
+				t.Errorf("session cookie lacks %s: %q", attr, set)
+			}
+		}
+		if !strings.EqualFold(sess.attrs["samesite"], "lax") && !strings.EqualFold(sess.attrs["samesite"], "strict") {
+			t.Errorf("SameSite = %q, want Lax or Strict", sess.attrs["samesite"])
+		}
+		if n, err := strconv.Atoi(sess.attrs["max-age"]); err != nil || n <= 0 {
+			t.Errorf("Max-Age = %q, want > 0", sess.attrs["max-age"])
+		} else if limit := time.Until(s.ExpiresAt) + time.Minute; time.Duration(n)*time.Second > limit {
+			t.Errorf("Max-Age %d outlives the session (expires %v)", n, s.ExpiresAt)
+		}
+		id, err := p.SessionIDFromRequest(ctx, req)
+		if err != nil || id == "" {
+			t.Fatalf("SessionIDFromRequest(cookie) = %q, %v", id, err)
+		}
+		got, err := p.ValidateSession(ctx, id)
+		if err != nil || got == nil || got.UserID != "user-1" {
+			t.Fatalf("ValidateSession(id from cookie) = %+v, %v", got, err)
+		}
+
+		clr, err := p.ClearCookies(ctx)
+		if err != nil || len(clr) == 0 {
+			t.Fatalf("ClearCookies = %q, %v", clr, err)
+		}
+		cleared := false
+		for _, v := range clr {
+			c := parseSetCookie(t, v)
+			if c.name == sess.name {
+				cleared = true
+				if c.value != "" || c.attrs["max-age"] != "0" {
+					t.Errorf("clear cookie = %q, want empty value and Max-Age=0", v)
+				}
+				if c.attrs["path"] != sess.attrs["path"] {
+					t.Errorf("clear cookie path %q, session cookie path %q", c.attrs["path"], sess.attrs["path"])
+				}
+			}
+		}
+		if !cleared {
+			t.Fatalf("ClearCookies %q does not clear %q", clr, sess.name)
+		}
+	})
+
+	run("SessionIDFromRequest", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
+		s, err := p.CreateSession(ctx, "user-1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		if id, err := p.SessionIDFromRequest(ctx, req); err != nil || id != "" {
+			t.Fatalf("no cookie: %q, %v; want empty", id, err)
+		}
+		req.AddCookie(&http.Cookie{Name: "unrelated", Value: "x"})
+		if id, err := p.SessionIDFromRequest(ctx, req); err != nil || id != "" {
+			t.Fatalf("unrelated cookie: %q, %v; want empty", id, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+s.ID)
+		id, err := p.SessionIDFromRequest(ctx, req)
+		if err != nil || id == "" {
+			t.Fatalf("bearer: %q, %v", id, err)
+		}
+		if got, err := p.ValidateSession(ctx, id); err != nil || got == nil || got.UserID != "user-1" {
+			t.Fatalf("ValidateSession(bearer id) = %+v, %v", got, err)
+		}
+	})
+
+	run("Concurrent", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
+		var wg sync.WaitGroup
+		ids := make([]string, 32)
+		errs := make([]error, 32)
+		for i := range ids {
+			wg.Go(func() {
+				s, err := p.CreateSession(ctx, "user-"+strconv.Itoa(i), nil)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				ids[i] = s.ID
+				if _, err := p.RefreshSession(ctx, s.ID); err != nil {
+					errs[i] = err
+				}
+			})
+		}
+		wg.Wait()
+		for i, id := range ids {
+			if errs[i] != nil {
+				t.Fatalf("session %d: %v", i, errs[i])
+			}
+			if got, err := p.ValidateSession(ctx, id); err != nil || got == nil || got.UserID != "user-"+strconv.Itoa(i) {
+				t.Fatalf("session %d: %+v, %v", i, got, err)
+			}
+		}
+	})
+}
+
+// TestSessionExpiry checks that sessions expire: newProvider returns a
+// provider whose sessions live ttl. The suite waits for expiry (a few
+// seconds at most), never for speed.
+func TestSessionExpiry(t *testing.T, newProvider func(t *testing.T, ttl time.Duration) auth.SessionProvider) {
+	t.Helper()
+	t.Run("Expiry", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		const ttl = 500 * time.Millisecond
+		p := newProvider(t, ttl)
+		s, err := p.CreateSession(ctx, "user-1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.ExpiresAt.After(s.CreatedAt) || s.ExpiresAt.Sub(s.CreatedAt) > ttl+time.Second {
+			t.Fatalf("session lifetime %v, want about %v", s.ExpiresAt.Sub(s.CreatedAt), ttl)
+		}
+		deadline := time.Now().Add(ttl + 3*time.Second)
+		for {
+			got, err := p.ValidateSession(ctx, s.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("session still valid %v after creation (ttl %v)", time.Since(s.CreatedAt), ttl)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if got, err := p.RefreshSession(ctx, s.ID); err != nil || got != nil {
+			t.Fatalf("RefreshSession(expired) = %+v, %v; want nil, nil", got, err)
+		}
+		if got, err := p.ValidateSession(ctx, s.ID); err != nil || got != nil {
+			t.Fatalf("ValidateSession(expired) again = %+v, %v", got, err)
+		}
+	})
+}
+
+// SessionListerProvider is a session provider that lists sessions.
+type SessionListerProvider interface {
+	auth.SessionProvider
+	auth.SessionLister
+}
+
+// TestSessionLister checks auth.SessionLister: a user's live sessions are
+// listed, other users' are not, and the listed ids destroy sessions.
+func TestSessionLister(t *testing.T, newProvider func(t *testing.T) SessionListerProvider) {
+	t.Helper()
+	t.Run("List", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		p := newProvider(t)
+		users := []string{"alice", "alice/2", "bob", "al"}
+		made := map[string][]*auth.Session{}
+		for i, u := range users {
+			for range i + 1 {
+				s, err := p.CreateSession(ctx, u, map[string]any{"u": u})
+				if err != nil {
+					t.Fatal(err)
+				}
+				made[u] = append(made[u], s)
+			}
+		}
+		for _, u := range users {
+			list, err := p.ListSessions(ctx, u)
+			if err != nil {
+				t.Fatalf("ListSessions(%q): %v", u, err)
+			}
+			if len(list) != len(made[u]) {
+				t.Fatalf("ListSessions(%q) has %d sessions, want %d", u, len(list), len(made[u]))
+			}
+			for _, s := range list {
+				if s.UserID != u || s.Metadata["u"] != u || s.ID == "" || !s.ExpiresAt.After(time.Now()) {
+					t.Fatalf("ListSessions(%q) returned %+v", u, s)
+				}
+			}
+		}
+		if list, err := p.ListSessions(ctx, "nobody"); err != nil || len(list) != 0 {
+			t.Fatalf("ListSessions(nobody) = %v, %v", list, err)
+		}
+
+		// Sign out everywhere, through the listed ids.
+		list, _ := p.ListSessions(ctx, "bob")
+		for _, s := range list {
+			if err := p.DestroySession(ctx, s.ID); err != nil {
+				t.Fatalf("DestroySession(listed %q): %v", s.ID, err)
+			}
+		}
+		for _, s := range made["bob"] {
+			if got, err := p.ValidateSession(ctx, s.ID); err != nil || got != nil {
+				t.Fatalf("bob's session survived sign-out everywhere: %+v, %v", got, err)
+			}
+		}
+		if list, _ := p.ListSessions(ctx, "bob"); len(list) != 0 {
+			t.Fatalf("bob still has %d sessions", len(list))
+		}
+		if list, _ := p.ListSessions(ctx, "alice/2"); len(list) != 2 {
+			t.Fatalf("alice/2 lost sessions: %d", len(list))
+		}
+		// Destroying one session removes it from the list.
+		if err := p.DestroySession(ctx, made["al"][0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if list, _ := p.ListSessions(ctx, "al"); len(list) != len(made["al"])-1 {
+			t.Fatalf("al has %d sessions after destroying one, want %d", len(list), len(made["al"])-1)
+		}
+	})
+}
