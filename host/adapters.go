@@ -1,0 +1,424 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+
+	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/auth"
+)
+
+// Interface guards.
+var (
+	_ auth.UserProvider        = (*userAdapter)(nil)
+	_ auth.SessionProvider     = (*sessionAdapter)(nil)
+	_ auth.SessionLister       = (*sessionListerAdapter)(nil)
+	_ auth.SSOProvider         = (*ssoAdapter)(nil)
+	_ auth.CredentialsProvider = (*credentialsAdapter)(nil)
+	_ auth.RBACProvider        = (*rbacAdapter)(nil)
+	_ auth.ACLProvider         = (*aclAdapter)(nil)
+	_ auth.ACLManager          = (*aclManagerAdapter)(nil)
+	_ auth.AuditLogger         = (*auditAdapter)(nil)
+)
+
+// adapters holds a plugin's capability adapters; nil when not declared.
+type adapters struct {
+	user        auth.UserProvider
+	session     auth.SessionProvider
+	sso         auth.SSOProvider
+	credentials auth.CredentialsProvider
+	rbac        auth.RBACProvider
+	acl         auth.ACLProvider
+	audit       auth.AuditLogger
+	webhook     *WebhookHandler
+}
+
+func newAdapters(p *Plugin) adapters {
+	var a adapters
+	if p.Has(abi.CapUser) {
+		a.user = &userAdapter{p}
+	}
+	if p.Has(abi.CapSession) {
+		if p.HasExport(abi.ExportSessionList) {
+			a.session = &sessionListerAdapter{sessionAdapter{p}}
+		} else {
+			a.session = &sessionAdapter{p}
+		}
+	}
+	if p.Has(abi.CapSSO) {
+		a.sso = &ssoAdapter{p}
+	}
+	if p.Has(abi.CapCredentials) {
+		a.credentials = &credentialsAdapter{p}
+	}
+	if p.Has(abi.CapRBAC) {
+		a.rbac = &rbacAdapter{p}
+	}
+	if p.Has(abi.CapACL) {
+		if p.HasExport(abi.ExportACLGrant) && p.HasExport(abi.ExportACLRevoke) {
+			a.acl = &aclManagerAdapter{aclAdapter{p}}
+		} else {
+			a.acl = &aclAdapter{p}
+		}
+	}
+	if p.Has(abi.CapAudit) {
+		a.audit = &auditAdapter{p}
+	}
+	if p.Has(abi.CapWebhook) {
+		a.webhook = &WebhookHandler{p}
+	}
+	return a
+}
+
+// User returns the user adapter, or nil when "user" is not declared.
+func (p *Plugin) User() auth.UserProvider { return p.adapters.user }
+
+// Session returns the session adapter (also an auth.SessionLister when the
+// plugin exports session_list), or nil when "session" is not declared.
+func (p *Plugin) Session() auth.SessionProvider { return p.adapters.session }
+
+// SSO returns the SSO adapter, or nil when "sso" is not declared.
+func (p *Plugin) SSO() auth.SSOProvider { return p.adapters.sso }
+
+// Credentials returns the credentials adapter, or nil when "credentials"
+// is not declared.
+func (p *Plugin) Credentials() auth.CredentialsProvider { return p.adapters.credentials }
+
+// RBAC returns the RBAC adapter, or nil when "rbac" is not declared. It
+// also has RoleDefinitions(ctx) ([]auth.RoleDefinition, error).
+func (p *Plugin) RBAC() auth.RBACProvider { return p.adapters.rbac }
+
+// ACL returns the ACL adapter (an auth.ACLManager when the plugin exports
+// acl_grant and acl_revoke), or nil when "acl" is not declared.
+func (p *Plugin) ACL() auth.ACLProvider { return p.adapters.acl }
+
+// Audit returns the audit adapter, or nil when "audit" is not declared. It
+// also has Query(ctx, auth.AuditFilter, auth.AuditPage) when the plugin
+// exports audit_query.
+func (p *Plugin) Audit() auth.AuditLogger { return p.adapters.audit }
+
+// Webhook returns the webhook handler, or nil when "webhook" is not declared.
+func (p *Plugin) Webhook() *WebhookHandler { return p.adapters.webhook }
+
+// --- user ---
+
+type userAdapter struct{ p *Plugin }
+
+func (a *userAdapter) CurrentUser(ctx context.Context, r *http.Request) (*auth.User, error) {
+	var res abi.UserResult
+	if err := a.p.Call(ctx, abi.ExportUserCurrent, abi.UserCurrentRequest{Request: RequestFromHTTP(r)}, &res); err != nil {
+		return nil, err
+	}
+	return userPtrFromABI(res.User), nil
+}
+
+func (a *userAdapter) GetUser(ctx context.Context, id string) (*auth.User, error) {
+	var res abi.UserResult
+	if err := a.p.Call(ctx, abi.ExportUserGet, abi.UserGetRequest{ID: id}, &res); err != nil {
+		return nil, err
+	}
+	return userPtrFromABI(res.User), nil
+}
+
+// ProfileURL returns "" when the plugin has no user_profile_url export, as
+// the interface asks for a provider without profile pages.
+func (a *userAdapter) ProfileURL(ctx context.Context, u auth.User) (string, error) {
+	if !a.p.HasExport(abi.ExportUserProfileURL) {
+		return "", nil
+	}
+	var res abi.URLResult
+	if err := a.p.Call(ctx, abi.ExportUserProfileURL, abi.UserProfileURLRequest{User: userToABI(u)}, &res); err != nil {
+		return "", err
+	}
+	return res.URL, nil
+}
+
+// --- session ---
+
+type sessionAdapter struct{ p *Plugin }
+
+type sessionListerAdapter struct{ sessionAdapter }
+
+func (a *sessionAdapter) sessionCall(ctx context.Context, export string, in any) (*auth.Session, error) {
+	var res abi.SessionResult
+	if err := a.p.Call(ctx, export, in, &res); err != nil {
+		return nil, err
+	}
+	return sessionPtrFromABI(res.Session), nil
+}
+
+func (a *sessionAdapter) CreateSession(ctx context.Context, userID string, metadata map[string]any) (*auth.Session, error) {
+	return a.sessionCall(ctx, abi.ExportSessionCreate, abi.SessionCreateRequest{UserID: userID, Metadata: metadata})
+}
+
+func (a *sessionAdapter) ValidateSession(ctx context.Context, id string) (*auth.Session, error) {
+	return a.sessionCall(ctx, abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: id})
+}
+
+func (a *sessionAdapter) DestroySession(ctx context.Context, id string) error {
+	return a.p.Call(ctx, abi.ExportSessionDestroy, abi.SessionIDRequest{SessionID: id}, nil)
+}
+
+func (a *sessionAdapter) RefreshSession(ctx context.Context, id string) (*auth.Session, error) {
+	return a.sessionCall(ctx, abi.ExportSessionRefresh, abi.SessionIDRequest{SessionID: id})
+}
+
+func (a *sessionAdapter) SessionIDFromRequest(ctx context.Context, r *http.Request) (string, error) {
+	var res abi.SessionIDResult
+	if err := a.p.Call(ctx, abi.ExportSessionIDFromRequest, abi.SessionIDFromRequestRequest{Request: RequestFromHTTP(r)}, &res); err != nil {
+		return "", err
+	}
+	return res.SessionID, nil
+}
+
+func (a *sessionAdapter) SessionCookies(ctx context.Context, s *auth.Session) ([]string, error) {
+	if s == nil {
+		return nil, auth.Errorf(auth.CodeInvalidRequest, "session cookies: nil session")
+	}
+	var res abi.HeadersResult
+	if err := a.p.Call(ctx, abi.ExportSessionHeaders, abi.SessionHeadersRequest{Session: sessionToABI(*s)}, &res); err != nil {
+		return nil, err
+	}
+	return res.SetCookie, nil
+}
+
+func (a *sessionAdapter) ClearCookies(ctx context.Context) ([]string, error) {
+	var res abi.HeadersResult
+	if err := a.p.Call(ctx, abi.ExportSessionClearHeaders, abi.Empty{}, &res); err != nil {
+		return nil, err
+	}
+	return res.SetCookie, nil
+}
+
+func (a *sessionListerAdapter) ListSessions(ctx context.Context, userID string) ([]auth.Session, error) {
+	var res abi.SessionListResult
+	if err := a.p.Call(ctx, abi.ExportSessionList, abi.SessionListRequest{UserID: userID}, &res); err != nil {
+		return nil, err
+	}
+	out := make([]auth.Session, len(res.Sessions))
+	for i, s := range res.Sessions {
+		out[i] = sessionFromABI(s)
+	}
+	return out, nil
+}
+
+// --- sso ---
+
+type ssoAdapter struct{ p *Plugin }
+
+func (a *ssoAdapter) LoginURL(ctx context.Context, req auth.SSOLoginRequest) (string, error) {
+	var res abi.URLResult
+	err := a.p.Call(ctx, abi.ExportSSOLoginURL, abi.SSOLoginURLRequest{
+		RedirectURI: req.RedirectURI, State: req.State, Nonce: req.Nonce,
+		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
+	}, &res)
+	return res.URL, err
+}
+
+func (a *ssoAdapter) Callback(ctx context.Context, req auth.SSOCallbackRequest) (*auth.SSOResult, error) {
+	var res abi.SSOCallbackResult
+	if err := a.p.Call(ctx, abi.ExportSSOCallback, abi.SSOCallbackRequest{
+		Code: req.Code, State: req.State, Nonce: req.Nonce, CodeVerifier: req.CodeVerifier,
+		RedirectURI: req.RedirectURI, Request: RequestFromHTTP(req.Request),
+	}, &res); err != nil {
+		return nil, err
+	}
+	return &auth.SSOResult{User: userFromABI(res.User), Tokens: tokensFromABI(res.Tokens), SetCookie: res.SetCookie}, nil
+}
+
+// LogoutURL returns "" when the plugin has no sso_logout_url export, as the
+// interface asks for a provider without a logout endpoint.
+func (a *ssoAdapter) LogoutURL(ctx context.Context, redirectURI string, r *http.Request) (string, error) {
+	if !a.p.HasExport(abi.ExportSSOLogoutURL) {
+		return "", nil
+	}
+	var res abi.URLResult
+	err := a.p.Call(ctx, abi.ExportSSOLogoutURL, abi.SSOLogoutURLRequest{RedirectURI: redirectURI, Request: RequestFromHTTP(r)}, &res)
+	return res.URL, err
+}
+
+func (a *ssoAdapter) LoginButton() auth.LoginButton {
+	if l := a.p.desc.Login; l != nil {
+		return auth.LoginButton{Provider: l.Provider, Text: l.Text, Icon: l.Icon, Description: l.Description}
+	}
+	return auth.LoginButton{Provider: a.p.name, Text: "Sign in with " + a.p.name}
+}
+
+// --- credentials ---
+
+type credentialsAdapter struct{ p *Plugin }
+
+func (a *credentialsAdapter) SignIn(ctx context.Context, email, password string, r *http.Request) (*auth.CredentialsResult, error) {
+	var res abi.CredentialsResult
+	if err := a.p.Call(ctx, abi.ExportCredentialsSignIn, abi.SignInRequest{Email: email, Password: password, Request: RequestFromHTTP(r)}, &res); err != nil {
+		return nil, err
+	}
+	return credentialsFromABI(res), nil
+}
+
+func (a *credentialsAdapter) SignUp(ctx context.Context, email, password, name string, r *http.Request) (*auth.CredentialsResult, error) {
+	var res abi.CredentialsResult
+	if err := a.p.Call(ctx, abi.ExportCredentialsSignUp, abi.SignUpRequest{Email: email, Password: password, Name: name, Request: RequestFromHTTP(r)}, &res); err != nil {
+		return nil, err
+	}
+	return credentialsFromABI(res), nil
+}
+
+// SignUpEnabled is true when the plugin lacks credentials_sign_up_enabled
+// (sign-up is a required export) and false when the call fails (closed).
+func (a *credentialsAdapter) SignUpEnabled(ctx context.Context) bool {
+	if !a.p.HasExport(abi.ExportCredentialsSignUpEnabled) {
+		return true
+	}
+	var res abi.EnabledResult
+	if err := a.p.Call(ctx, abi.ExportCredentialsSignUpEnabled, abi.Empty{}, &res); err != nil {
+		return false
+	}
+	return res.Enabled
+}
+
+func (a *credentialsAdapter) RequestPasswordReset(ctx context.Context, email, redirectURI string) error {
+	return a.p.Call(ctx, abi.ExportCredentialsPasswordResetReq, abi.PasswordResetRequest{Email: email, RedirectURI: redirectURI}, nil)
+}
+
+func (a *credentialsAdapter) ResetPassword(ctx context.Context, token, newPassword string) error {
+	return a.p.Call(ctx, abi.ExportCredentialsPasswordResetApply, abi.PasswordResetApply{Token: token, NewPassword: newPassword}, nil)
+}
+
+// --- rbac ---
+
+type rbacAdapter struct{ p *Plugin }
+
+func (a *rbacAdapter) Roles(ctx context.Context, u auth.User) ([]string, error) {
+	var res abi.RolesResult
+	if err := a.p.Call(ctx, abi.ExportRBACRoles, abi.UserRequest{User: userToABI(u)}, &res); err != nil {
+		return nil, err
+	}
+	return res.Roles, nil
+}
+
+func (a *rbacAdapter) Permissions(ctx context.Context, u auth.User) ([]string, error) {
+	var res abi.PermissionsResult
+	if err := a.p.Call(ctx, abi.ExportRBACPermissions, abi.UserRequest{User: userToABI(u)}, &res); err != nil {
+		return nil, err
+	}
+	return res.Permissions, nil
+}
+
+// RoleDefinitions returns the provider's roles (auth.ErrNotSupported when
+// it has no rbac_role_definitions export).
+func (a *rbacAdapter) RoleDefinitions(ctx context.Context) ([]auth.RoleDefinition, error) {
+	var res abi.RoleDefinitionsResult
+	if err := a.p.Call(ctx, abi.ExportRBACRoleDefinitions, abi.Empty{}, &res); err != nil {
+		return nil, err
+	}
+	out := make([]auth.RoleDefinition, len(res.Roles))
+	for i, r := range res.Roles {
+		out[i] = auth.RoleDefinition{ID: r.ID, Name: r.Name, Description: r.Description, Permissions: r.Permissions, Inherits: r.Inherits}
+	}
+	return out, nil
+}
+
+// --- acl ---
+
+type aclAdapter struct{ p *Plugin }
+
+type aclManagerAdapter struct{ aclAdapter }
+
+func (a *aclAdapter) CanAccess(ctx context.Context, u auth.User, res auth.Resource, action string) (bool, error) {
+	var out abi.AllowedResult
+	if err := a.p.Call(ctx, abi.ExportACLCheck, abi.ACLCheckRequest{User: userToABI(u), Resource: resourceToABI(res), Action: action}, &out); err != nil {
+		return false, err
+	}
+	return out.Allowed, nil
+}
+
+func (a *aclAdapter) ListAccessible(ctx context.Context, u auth.User, resourceType, action string) ([]string, error) {
+	var out abi.IDsResult
+	if err := a.p.Call(ctx, abi.ExportACLList, abi.ACLListRequest{User: userToABI(u), ResourceType: resourceType, Action: action}, &out); err != nil {
+		return nil, err
+	}
+	return out.IDs, nil
+}
+
+func (a *aclManagerAdapter) Grant(ctx context.Context, subject string, res auth.Resource, actions []string, grantedBy string) (*auth.ACLGrant, error) {
+	var out abi.ACLGrant
+	if err := a.p.Call(ctx, abi.ExportACLGrant, abi.ACLGrantRequest{Subject: subject, Resource: resourceToABI(res), Actions: actions, GrantedBy: grantedBy}, &out); err != nil {
+		return nil, err
+	}
+	g := grantFromABI(out)
+	return &g, nil
+}
+
+func (a *aclManagerAdapter) Revoke(ctx context.Context, subject string, res auth.Resource, actions []string) error {
+	return a.p.Call(ctx, abi.ExportACLRevoke, abi.ACLRevokeRequest{Subject: subject, Resource: resourceToABI(res), Actions: actions}, nil)
+}
+
+// Grants is not part of ABI v1 (there is no acl_grants export): it always
+// returns auth.ErrNotSupported.
+func (a *aclManagerAdapter) Grants(context.Context, string, *auth.Resource) ([]auth.ACLGrant, error) {
+	return nil, auth.Errorf(auth.CodeNotSupported, "plugin %q: listing grants is not part of abi %s", a.p.name, abi.Version)
+}
+
+// --- audit ---
+
+type auditAdapter struct{ p *Plugin }
+
+func (a *auditAdapter) Log(ctx context.Context, e auth.AuditEvent) error {
+	return a.p.Call(ctx, abi.ExportAuditLog, abi.AuditLogRequest{Event: auditToABI(e)}, nil)
+}
+
+// Query reads events back through audit_query (auth.ErrNotSupported when
+// the plugin lacks it). Text filters and cursors are not part of abi v1
+// and are ignored.
+func (a *auditAdapter) Query(ctx context.Context, f auth.AuditFilter, pg auth.AuditPage) (*auth.AuditResult, error) {
+	var out abi.AuditQueryResult
+	if err := a.p.Call(ctx, abi.ExportAuditQuery, abi.AuditQueryRequest{
+		ActorID: f.ActorID, ActorType: f.ActorType, Action: f.Action, ActionPrefix: f.ActionPrefix,
+		ResourceType: f.ResourceType, ResourceID: f.ResourceID, Outcome: f.Outcome, Start: f.Start, End: f.End,
+		Offset: pg.Offset, Limit: pg.Limit,
+	}, &out); err != nil {
+		return nil, err
+	}
+	res := &auth.AuditResult{Total: out.Total, Events: make([]auth.AuditEvent, len(out.Events))}
+	for i, e := range out.Events {
+		res.Events[i] = auditFromABI(e)
+	}
+	return res, nil
+}
+
+// --- webhook ---
+
+// WebhookHandler passes incoming webhooks to a plugin's webhook_handle
+// export and returns what the host should apply.
+type WebhookHandler struct{ p *Plugin }
+
+// Handle passes the raw headers and body of a webhook to the plugin.
+func (w *WebhookHandler) Handle(ctx context.Context, header http.Header, body []byte) (*abi.WebhookResult, error) {
+	h := make(map[string][]string, len(header))
+	for k, vs := range header {
+		h[http.CanonicalHeaderKey(k)] = slices.Clone(vs)
+	}
+	var out abi.WebhookResult
+	if err := w.p.Call(ctx, abi.ExportWebhookHandle, abi.WebhookRequest{Headers: h, Body: body}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// HandleRequest reads r's body (bounded by the plugin's input limit) and
+// calls Handle.
+func (w *WebhookHandler) HandleRequest(ctx context.Context, r *http.Request) (*abi.WebhookResult, error) {
+	limit := int64(w.p.cfg.Limits.MaxInputBytes) / 2 // base64 in the JSON input
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, &auth.Error{Code: auth.CodeInvalidRequest, Message: "webhook: read body", Err: err}
+	}
+	if int64(len(body)) > limit {
+		return nil, &auth.Error{Code: auth.CodeInvalidRequest, Message: "webhook: body too large", Err: errors.New("body exceeds the plugin's input limit")}
+	}
+	return w.Handle(ctx, r.Header, body)
+}

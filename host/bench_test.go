@@ -1,0 +1,181 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/host/internal/engine"
+)
+
+// Benchmarks of the plugin host, each paired with the same work done
+// natively in Go. TestEchoAndConfig checks the echo output these use.
+//
+//	go test ./host -run '^$' -bench . -benchtime 2000x
+
+func echoOptions() engine.Options {
+	l := builtinLimits()
+	return engine.Options{Namespace: abi.HostNamespace, HostFuncs: hostFuncs(&envSlot{}, l), MemoryPages: uint32(l.MaxMemoryMiB) * 16}
+}
+
+func BenchmarkCompile(b *testing.B) {
+	wasm, err := os.ReadFile(wasmPath(b, "echo"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	compile := func(b *testing.B, dir string) {
+		eng, err := engine.NewExtism(engine.ExtismConfig{CacheDir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mod, err := eng.Compile(ctx, wasm, echoOptions())
+		if err != nil {
+			b.Fatal(err)
+		}
+		mod.Close(ctx)
+		eng.Close(ctx)
+	}
+	b.Run("cold", func(b *testing.B) {
+		root := b.TempDir()
+		for i := 0; b.Loop(); i++ {
+			compile(b, filepath.Join(root, itoa(i))) // an empty cache each time
+		}
+	})
+	b.Run("warm-file-cache", func(b *testing.B) {
+		dir := b.TempDir()
+		compile(b, dir) // fill the cache
+		for b.Loop() {
+			compile(b, dir) // a fresh engine each time, as a new process would
+		}
+	})
+}
+
+func itoa(i int) string {
+	raw, _ := json.Marshal(i)
+	return string(raw)
+}
+
+func BenchmarkInstantiate(b *testing.B) {
+	wasm, err := os.ReadFile(wasmPath(b, "echo"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng, err := engine.NewExtism(engine.ExtismConfig{CacheDir: testCacheDir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	mod, err := eng.Compile(ctx, wasm, echoOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mod.Close(ctx)
+	b.Run("instance", func(b *testing.B) {
+		for b.Loop() {
+			inst, err := mod.Instantiate(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			inst.Close(ctx)
+		}
+	})
+	b.Run("instance+first-call", func(b *testing.B) {
+		for b.Loop() {
+			inst, err := mod.Instantiate(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := inst.Call(ctx, "noop", nil); err != nil {
+				b.Fatal(err)
+			}
+			inst.Close(ctx)
+		}
+	})
+}
+
+func benchPlugin(b *testing.B, pool int) *Plugin {
+	f, errs := newFixture(b, func(c *Config) { c.Defaults.PoolSize = pool }, "echo")
+	if len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	return f.plugin(b, "echo")
+}
+
+func BenchmarkCall(b *testing.B) {
+	p := benchPlugin(b, 2)
+	in := benchPayload()
+	raw, _ := json.Marshal(in)
+	b.Run("noop", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := p.CallRaw(context.Background(), "noop", nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("echo-raw", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			if _, err := p.CallRaw(context.Background(), "echo", raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("echo-typed", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			var out payload
+			if err := p.Call(context.Background(), "echo", in, &out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("echo-raw-parallel-pool2", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := p.CallRaw(context.Background(), "echo", raw); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+//go:noinline
+func nativeNoop() int32 { return 0 }
+
+func BenchmarkNative(b *testing.B) {
+	in := benchPayload()
+	raw, _ := json.Marshal(in)
+	b.Run("noop", func(b *testing.B) {
+		for b.Loop() {
+			nativeNoop()
+		}
+	})
+	b.Run("echo", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			var p payload
+			if err := json.Unmarshal(raw, &p); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := json.Marshal(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("echo-parallel", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				var p payload
+				_ = json.Unmarshal(raw, &p)
+				_, _ = json.Marshal(p)
+			}
+		})
+	})
+}

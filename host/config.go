@@ -1,0 +1,249 @@
+package host
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/store"
+)
+
+// Limits bound what one plugin may use. A zero field means "inherit": per
+// plugin from Config.Defaults, and from the abi.Default* values there.
+type Limits struct {
+	// MaxMemoryMiB caps each linear memory of an instance.
+	MaxMemoryMiB int
+	// CallTimeout is the deadline of one export call, host functions
+	// included.
+	CallTimeout time.Duration
+	// PoolSize is the most instances kept per plugin; default GOMAXPROCS.
+	PoolSize int
+	// MaxInputBytes and MaxOutputBytes bound one call's payloads.
+	MaxInputBytes  int
+	MaxOutputBytes int
+	// MaxHTTPBodyBytes bounds http_do request and response bodies.
+	MaxHTTPBodyBytes int64
+	// HTTPTimeout is the deadline of one http_do request (redirects
+	// included); the call deadline applies too.
+	HTTPTimeout time.Duration
+	// MaxKVKeyBytes and MaxKVValueBytes bound the plugin KV.
+	MaxKVKeyBytes   int
+	MaxKVValueBytes int
+	// MaxLogMessageBytes truncates log host function messages and guest
+	// output lines.
+	MaxLogMessageBytes int
+}
+
+// Health tunes when a crashing plugin is marked unhealthy. Zero fields take
+// the defaults shown.
+type Health struct {
+	// FailureThreshold consecutive instance failures (traps, timeouts,
+	// failed instantiations) within Window mark a plugin unhealthy.
+	// Default 5.
+	FailureThreshold int
+	// Window is the span within which failures count as consecutive.
+	// Default 1 minute.
+	Window time.Duration
+	// Backoff is how long an unhealthy plugin fails closed before one call
+	// is tried again; it doubles while the plugin keeps failing, up to
+	// MaxBackoff. Defaults 5 s and 5 min.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+}
+
+// PluginConfig is the operator's configuration of one provider, keyed by
+// the provider's name in Config.Plugins.
+type PluginConfig struct {
+	// Config is passed to the guest as the Extism config key "config" (a
+	// JSON document the PDK reads).
+	Config json.RawMessage
+	// AllowedHosts lists the host names http_do may reach: exact names or
+	// "*.example.com" globs (any subdomain, not the apex). Empty denies
+	// every host.
+	AllowedHosts []string
+	// Limits override Config.Defaults field by field.
+	Limits Limits
+}
+
+// Config configures a Manager. New validates and copies it; later changes
+// to the value passed in have no effect.
+type Config struct {
+	// PluginsDir holds the provider binaries (*.wasm).
+	PluginsDir string
+	// CacheDir holds wazero's persistent compilation cache. Empty keeps the
+	// cache in memory only.
+	CacheDir string
+	// Store backs the plugin KV (keys under "plugin/<name>/kv/"). Nil
+	// makes the kv_* host functions fail with code unavailable.
+	Store store.Store
+	// Logger receives host and plugin logs; nil uses slog.Default().
+	Logger *slog.Logger
+	// Defaults apply to every plugin; zero fields take abi.Default*.
+	Defaults Limits
+	// Health tunes unhealthy marking.
+	Health Health
+	// Plugins holds per-provider settings keyed by provider name.
+	Plugins map[string]PluginConfig
+}
+
+// validName restricts provider names so that the KV prefix
+// "plugin/<name>/kv/" of one plugin can never contain another's.
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+func builtinLimits() Limits {
+	return Limits{
+		MaxMemoryMiB:       abi.DefaultMaxMemoryMiB,
+		CallTimeout:        abi.DefaultCallTimeoutMS * time.Millisecond,
+		PoolSize:           runtime.GOMAXPROCS(0),
+		MaxInputBytes:      abi.DefaultMaxInputBytes,
+		MaxOutputBytes:     abi.DefaultMaxOutputBytes,
+		MaxHTTPBodyBytes:   abi.DefaultMaxHTTPBodyBytes,
+		HTTPTimeout:        abi.DefaultHTTPTimeoutMS * time.Millisecond,
+		MaxKVKeyBytes:      abi.DefaultMaxKVKeyBytes,
+		MaxKVValueBytes:    abi.DefaultMaxKVValueBytes,
+		MaxLogMessageBytes: abi.DefaultMaxLogMessageBytes,
+	}
+}
+
+// merge returns l with its zero fields taken from base.
+func (l Limits) merge(base Limits) Limits {
+	pick := func(v, b int) int {
+		if v == 0 {
+			return b
+		}
+		return v
+	}
+	if l.CallTimeout == 0 {
+		l.CallTimeout = base.CallTimeout
+	}
+	if l.HTTPTimeout == 0 {
+		l.HTTPTimeout = base.HTTPTimeout
+	}
+	if l.MaxHTTPBodyBytes == 0 {
+		l.MaxHTTPBodyBytes = base.MaxHTTPBodyBytes
+	}
+	l.MaxMemoryMiB = pick(l.MaxMemoryMiB, base.MaxMemoryMiB)
+	l.PoolSize = pick(l.PoolSize, base.PoolSize)
+	l.MaxInputBytes = pick(l.MaxInputBytes, base.MaxInputBytes)
+	l.MaxOutputBytes = pick(l.MaxOutputBytes, base.MaxOutputBytes)
+	l.MaxKVKeyBytes = pick(l.MaxKVKeyBytes, base.MaxKVKeyBytes)
+	l.MaxKVValueBytes = pick(l.MaxKVValueBytes, base.MaxKVValueBytes)
+	l.MaxLogMessageBytes = pick(l.MaxLogMessageBytes, base.MaxLogMessageBytes)
+	return l
+}
+
+func (l Limits) validate(where string) error {
+	var errs []error
+	neg := func(field string, v int64) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %s must not be negative", where, field))
+		}
+	}
+	neg("MaxMemoryMiB", int64(l.MaxMemoryMiB))
+	neg("CallTimeout", int64(l.CallTimeout))
+	neg("PoolSize", int64(l.PoolSize))
+	neg("MaxInputBytes", int64(l.MaxInputBytes))
+	neg("MaxOutputBytes", int64(l.MaxOutputBytes))
+	neg("MaxHTTPBodyBytes", l.MaxHTTPBodyBytes)
+	neg("HTTPTimeout", int64(l.HTTPTimeout))
+	neg("MaxKVKeyBytes", int64(l.MaxKVKeyBytes))
+	neg("MaxKVValueBytes", int64(l.MaxKVValueBytes))
+	neg("MaxLogMessageBytes", int64(l.MaxLogMessageBytes))
+	if l.MaxMemoryMiB > 4096 {
+		errs = append(errs, fmt.Errorf("%s: MaxMemoryMiB %d exceeds the 4096 MiB of wasm32", where, l.MaxMemoryMiB))
+	}
+	return errors.Join(errs...)
+}
+
+func (h Health) withDefaults() Health {
+	if h.FailureThreshold == 0 {
+		h.FailureThreshold = 5
+	}
+	if h.Window == 0 {
+		h.Window = time.Minute
+	}
+	if h.Backoff == 0 {
+		h.Backoff = 5 * time.Second
+	}
+	if h.MaxBackoff == 0 {
+		h.MaxBackoff = 5 * time.Minute
+	}
+	if h.MaxBackoff < h.Backoff {
+		h.MaxBackoff = h.Backoff
+	}
+	return h
+}
+
+// validateHostPattern checks one AllowedHosts entry.
+func validateHostPattern(p string) error {
+	h := strings.TrimPrefix(p, "*.")
+	if h == "" || strings.ContainsAny(h, "*/:?#@ ") || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") && len(h) == 1 {
+		return fmt.Errorf("allowed host %q: want a host name or \"*.domain\"", p)
+	}
+	return nil
+}
+
+// normalize validates c and returns a deep copy with defaults applied.
+func (c Config) normalize() (Config, error) {
+	var errs []error
+	if c.PluginsDir == "" {
+		errs = append(errs, errors.New("host: config: PluginsDir is required"))
+	}
+	if err := c.Defaults.validate("host: config: Defaults"); err != nil {
+		errs = append(errs, err)
+	}
+	h := c.Health
+	if h.FailureThreshold < 0 || h.Window < 0 || h.Backoff < 0 || h.MaxBackoff < 0 {
+		errs = append(errs, errors.New("host: config: Health fields must not be negative"))
+	}
+	out := c
+	out.Defaults = c.Defaults.merge(builtinLimits())
+	out.Health = h.withDefaults()
+	if out.Logger == nil {
+		out.Logger = slog.Default()
+	}
+	out.Plugins = make(map[string]PluginConfig, len(c.Plugins))
+	for _, name := range slices.Sorted(maps.Keys(c.Plugins)) {
+		pc := c.Plugins[name]
+		where := fmt.Sprintf("host: config: plugin %q", name)
+		if !validName.MatchString(name) {
+			errs = append(errs, fmt.Errorf("%s: invalid provider name", where))
+		}
+		if len(pc.Config) > 0 && !json.Valid(pc.Config) {
+			errs = append(errs, fmt.Errorf("%s: Config is not valid JSON", where))
+		}
+		for _, hp := range pc.AllowedHosts {
+			if err := validateHostPattern(hp); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", where, err))
+			}
+		}
+		if err := pc.Limits.validate(where + ": Limits"); err != nil {
+			errs = append(errs, err)
+		}
+		out.Plugins[name] = PluginConfig{
+			Config:       slices.Clone(pc.Config),
+			AllowedHosts: slices.Clone(pc.AllowedHosts),
+			Limits:       pc.Limits.merge(out.Defaults),
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return out, nil
+}
+
+// pluginConfig returns the effective settings of provider name.
+func (c Config) pluginConfig(name string) PluginConfig {
+	if pc, ok := c.Plugins[name]; ok {
+		return pc
+	}
+	return PluginConfig{Limits: c.Defaults}
+}

@@ -1,0 +1,13 @@
+// Package host is authhost's plugin manager. It loads the provider plugins
+// (WebAssembly, Extism ABI) of a directory, verifies each one's ABI version
+// and exports against abi, keeps a pool of sandboxed instances per plugin
+// (memory cap, per-call deadline, real clocks and randomness, no
+// filesystem or sockets), serves the authhost host functions (per-plugin
+// KV, allow-listed http_do, log) and exposes each declared capability
+// through an adapter that implements the matching auth interface.
+//
+// Any error from a Wasm call (trap, panic, timeout, exit) discards the
+// instance; business errors travel as failed envelopes and keep it. A
+// plugin that keeps crashing is marked unhealthy and fails closed with
+// auth.CodeUnavailable for a growing backoff.
+package host

@@ -1,0 +1,362 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/host/internal/engine"
+)
+
+// Manager loads the provider plugins of a directory and owns their
+// compiled modules, instance pools and host functions. It is safe for
+// concurrent use.
+type Manager struct {
+	cfg       Config
+	eng       engine.Engine
+	transport http.RoundTripper
+	now       func() time.Time
+
+	mu      sync.RWMutex
+	plugins []*Plugin // sorted by file
+	byName  map[string]*Plugin
+	closed  bool
+
+	modMu   sync.Mutex
+	modCond *sync.Cond
+	modules int // compiled modules not yet released
+}
+
+// New validates cfg and returns a Manager with no plugins loaded yet.
+func New(cfg Config) (*Manager, error) {
+	c, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	if c.CacheDir != "" {
+		if err := os.MkdirAll(c.CacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("host: cache dir: %w", err)
+		}
+	}
+	eng, err := engine.NewExtism(engine.ExtismConfig{CacheDir: c.CacheDir})
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	m := &Manager{
+		cfg:       c,
+		eng:       eng,
+		transport: http.DefaultTransport.(*http.Transport).Clone(),
+		now:       time.Now,
+		byName:    map[string]*Plugin{},
+	}
+	m.modCond = sync.NewCond(&m.modMu)
+	return m, nil
+}
+
+// Load compiles and verifies every *.wasm file of the plugins directory, in
+// name order, and makes the valid ones current (replacing any loaded
+// before; their in-flight calls finish first). One bad file never stops the
+// others: its error, prefixed with the file path, is returned in loadErrs.
+func (m *Manager) Load(ctx context.Context) (plugins []*Plugin, loadErrs []error) {
+	files, err := filepath.Glob(filepath.Join(m.cfg.PluginsDir, "*.wasm"))
+	if err != nil {
+		return nil, []error{fmt.Errorf("host: list plugins: %w", err)}
+	}
+	if _, err := os.Stat(m.cfg.PluginsDir); err != nil {
+		return nil, []error{fmt.Errorf("host: plugins dir: %w", err)}
+	}
+	sort.Strings(files)
+	byName := map[string]*Plugin{}
+	for _, f := range files {
+		p, err := m.loadFile(ctx, f)
+		if err != nil {
+			m.cfg.Logger.Error("plugin not loaded", "file", f, "err", err)
+			loadErrs = append(loadErrs, err)
+			continue
+		}
+		if prev, dup := byName[p.name]; dup {
+			p.close()
+			err := fmt.Errorf("%s: provider name %q is already used by %s", f, p.name, prev.file)
+			m.cfg.Logger.Error("plugin not loaded", "file", f, "err", err)
+			loadErrs = append(loadErrs, err)
+			continue
+		}
+		byName[p.name] = p
+		plugins = append(plugins, p)
+		m.cfg.Logger.Info("plugin loaded", "plugin", p.name, "version", p.desc.Version, "file", f, "capabilities", p.desc.Capabilities)
+	}
+	for name := range m.cfg.Plugins {
+		if byName[name] == nil {
+			m.cfg.Logger.Warn("configured plugin not found in plugins dir", "plugin", name)
+		}
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		for _, p := range plugins {
+			p.close()
+		}
+		return nil, append(loadErrs, fmt.Errorf("host: load: %w", ErrClosed))
+	}
+	old := m.plugins
+	m.plugins, m.byName = plugins, byName
+	m.mu.Unlock()
+	for _, p := range old {
+		p.close()
+	}
+	return slices.Clone(plugins), loadErrs
+}
+
+// Plugins returns the loaded plugins in file order.
+func (m *Manager) Plugins() []*Plugin {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return slices.Clone(m.plugins)
+}
+
+// Plugin returns the loaded plugin named name, or nil.
+func (m *Manager) Plugin(name string) *Plugin {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.byName[name]
+}
+
+// Close unloads every plugin, waits for in-flight calls to finish (each is
+// bounded by its call timeout) and releases the engine. Calls made
+// afterwards fail with ErrClosed.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	old := m.plugins
+	m.plugins, m.byName = nil, map[string]*Plugin{}
+	m.mu.Unlock()
+	for _, p := range old {
+		p.close()
+	}
+	m.modMu.Lock()
+	for m.modules > 0 {
+		m.modCond.Wait()
+	}
+	m.modMu.Unlock()
+	if err := m.eng.Close(context.Background()); err != nil {
+		return fmt.Errorf("host: close: %w", err)
+	}
+	return nil
+}
+
+func (m *Manager) isClosed() bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.closed
+}
+
+// trackModule counts a compiled module until the returned release runs.
+func (m *Manager) trackModule(mod engine.Module) func() {
+	m.modMu.Lock()
+	m.modules++
+	m.modMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			_ = mod.Close(context.Background())
+			m.modMu.Lock()
+			m.modules--
+			m.modCond.Broadcast()
+			m.modMu.Unlock()
+		})
+	}
+}
+
+// loadFile compiles, describes and verifies one plugin file, then warms
+// one pooled instance.
+func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
+	if m.isClosed() {
+		return nil, fmt.Errorf("%s: %w", file, ErrClosed)
+	}
+	wasm, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	def := m.cfg.Defaults
+	slot := &envSlot{}
+	guestLog := newSwapHandler(m.cfg.Logger.Handler().WithAttrs([]slog.Attr{slog.String("source", "guest"), slog.String("file", file)}))
+	mod, err := m.eng.Compile(ctx, wasm, m.engineOptions(slot, def, nil, slog.New(guestLog)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	desc, exports, err := describeModule(ctx, mod, def.CallTimeout)
+	if err != nil {
+		_ = mod.Close(ctx)
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if problems := verify(desc, exports); len(problems) > 0 {
+		_ = mod.Close(ctx)
+		errs := make([]error, len(problems))
+		for i, pr := range problems {
+			errs[i] = fmt.Errorf("%s: %s", file, pr)
+		}
+		return nil, errors.Join(errs...)
+	}
+	pc := m.cfg.pluginConfig(desc.Name)
+	logger := m.cfg.Logger.With("plugin", desc.Name)
+	env := newHostEnv(desc.Name, pc, m.cfg.Store, m.transport, logger)
+	if len(pc.Config) > 0 || pc.Limits.MaxMemoryMiB != def.MaxMemoryMiB || pc.Limits.MaxLogMessageBytes != def.MaxLogMessageBytes ||
+		pc.Limits.MaxHTTPBodyBytes != def.MaxHTTPBodyBytes || pc.Limits.MaxKVValueBytes != def.MaxKVValueBytes || pc.Limits.MaxKVKeyBytes != def.MaxKVKeyBytes {
+		// Config and limits are fixed at compile time; the compilation
+		// cache makes this second compile cheap.
+		_ = mod.Close(ctx)
+		slot = &envSlot{}
+		slot.env.Store(env)
+		var cfg map[string]string
+		if len(pc.Config) > 0 {
+			cfg = map[string]string{"config": string(pc.Config)}
+		}
+		mod, err = m.eng.Compile(ctx, wasm, m.engineOptions(slot, pc.Limits, cfg, logger.With("source", "guest")))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+	} else {
+		slot.env.Store(env)
+		guestLog.set(logger.With("source", "guest").Handler())
+	}
+	p := &Plugin{
+		name:    desc.Name,
+		file:    file,
+		desc:    desc,
+		exports: exports,
+		cfg:     pc,
+		logger:  logger,
+		module:  mod,
+		health:  &health{cfg: m.cfg.Health},
+		now:     func() time.Time { return m.now() },
+	}
+	p.pool = newPool(pc.Limits.PoolSize, mod.Instantiate, m.trackModule(mod))
+	p.adapters = newAdapters(p)
+	// Warm one instance: runs the guest's initialisation with the real
+	// config, so a provider that cannot start fails at load.
+	inst, err := p.pool.get(ctx)
+	if err != nil {
+		p.close()
+		return nil, fmt.Errorf("%s: instantiate: %w", file, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, pc.Limits.CallTimeout)
+	_, err = inst.Call(cctx, abi.ExportDescribe, nil)
+	cancel()
+	p.pool.put(inst, err == nil)
+	if err != nil {
+		p.close()
+		return nil, fmt.Errorf("%s: warm-up call: %w", file, err)
+	}
+	return p, nil
+}
+
+func (m *Manager) engineOptions(slot *envSlot, l Limits, cfg map[string]string, guestLog *slog.Logger) engine.Options {
+	return engine.Options{
+		Namespace:   abi.HostNamespace,
+		HostFuncs:   hostFuncs(slot, l),
+		MemoryPages: uint32(l.MaxMemoryMiB) * 16,
+		MaxVarBytes: 1 << 20,
+		Config:      cfg,
+		Logger:      guestLog,
+		MaxLogLine:  l.MaxLogMessageBytes,
+	}
+}
+
+// describeModule calls authhost_describe on a fresh instance and returns
+// the document and the module's exported functions.
+func describeModule(ctx context.Context, mod engine.Module, timeout time.Duration) (abi.Describe, map[string]bool, error) {
+	inst, err := mod.Instantiate(ctx)
+	if err != nil {
+		return abi.Describe{}, nil, err
+	}
+	defer inst.Close(context.Background())
+	exports := inst.Exports()
+	if !exports[abi.ExportDescribe] {
+		return abi.Describe{}, exports, fmt.Errorf("export %q is missing: not an authhost provider", abi.ExportDescribe)
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	raw, err := inst.Call(cctx, abi.ExportDescribe, nil)
+	if err != nil {
+		return abi.Describe{}, exports, fmt.Errorf("describe: %w", err)
+	}
+	var d abi.Describe
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return abi.Describe{}, exports, fmt.Errorf("describe: malformed output: %w", err)
+	}
+	return d, exports, nil
+}
+
+// verify returns what makes a described module unloadable, in a stable
+// order; each problem reads well after "FILE: ".
+func verify(d abi.Describe, exports map[string]bool) []string {
+	var problems []string
+	if d.ABI == "" {
+		return []string{"describe: abi version is empty"}
+	}
+	if err := abi.CheckCompatible(d.ABI); err != nil {
+		return []string{err.Error()}
+	}
+	switch {
+	case d.Name == "":
+		problems = append(problems, "describe: provider name is empty")
+	case !validName.MatchString(d.Name):
+		problems = append(problems, fmt.Sprintf("describe: provider name %q is invalid: want letters, digits, '.', '_' or '-' (at most 64)", d.Name))
+	}
+	seen := map[abi.Capability]bool{}
+	for _, c := range d.Capabilities {
+		if seen[c] {
+			problems = append(problems, fmt.Sprintf("capability %q is declared twice", c))
+			continue
+		}
+		seen[c] = true
+		if !c.Valid() {
+			problems = append(problems, fmt.Sprintf("capability %q is not defined by abi %s", c, abi.Version))
+			continue
+		}
+		for _, e := range abi.MissingExports(c, exports) {
+			problems = append(problems, fmt.Sprintf("capability %q declared but export %q is missing", c, e))
+		}
+	}
+	return problems
+}
+
+// swapHandler is a slog.Handler whose target can be replaced: guest output
+// of a module compiled before its provider name was known gets the plugin
+// attribute once it is.
+type swapHandler struct{ h atomic.Pointer[slog.Handler] }
+
+func newSwapHandler(h slog.Handler) *swapHandler {
+	s := &swapHandler{}
+	s.set(h)
+	return s
+}
+
+func (s *swapHandler) set(h slog.Handler) { s.h.Store(&h) }
+
+func (s *swapHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return (*s.h.Load()).Enabled(ctx, l)
+}
+
+func (s *swapHandler) Handle(ctx context.Context, r slog.Record) error {
+	return (*s.h.Load()).Handle(ctx, r)
+}
+
+func (s *swapHandler) WithAttrs(as []slog.Attr) slog.Handler { return (*s.h.Load()).WithAttrs(as) }
+
+func (s *swapHandler) WithGroup(name string) slog.Handler { return (*s.h.Load()).WithGroup(name) }

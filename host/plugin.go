@@ -1,0 +1,409 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/auth"
+	"github.com/authhost/authhost/host/internal/engine"
+)
+
+// Errors a call may wrap (match with errors.Is). Every error a Plugin
+// returns is an *auth.Error; these sentinels tell the failure kinds apart.
+var (
+	// ErrTimeout: the call ran past its deadline; the instance was discarded.
+	ErrTimeout = errors.New("host: call deadline exceeded")
+	// ErrInstanceFailed: the instance trapped, panicked, exited, ran out of
+	// memory or could not be created; it was discarded.
+	ErrInstanceFailed = errors.New("host: plugin instance failed")
+	// ErrUnhealthy: the plugin kept crashing and fails closed for a while.
+	ErrUnhealthy = errors.New("host: plugin unhealthy")
+	// ErrOutputTooLarge: the call's output exceeded MaxOutputBytes.
+	ErrOutputTooLarge = errors.New("host: plugin output too large")
+	// ErrMalformedOutput: the output was not a well-formed envelope.
+	ErrMalformedOutput = errors.New("host: malformed plugin output")
+	// ErrClosed: the plugin or manager was closed.
+	ErrClosed = errors.New("host: plugin closed")
+)
+
+// Plugin is one loaded provider: its compiled module, a pool of instances,
+// health accounting and the capability adapters. It is safe for concurrent
+// use.
+type Plugin struct {
+	name    string
+	file    string
+	desc    abi.Describe
+	exports map[string]bool
+	cfg     PluginConfig
+	logger  *slog.Logger
+	module  engine.Module
+	pool    *pool
+	health  *health
+	now     func() time.Time
+
+	calls    atomic.Int64
+	errs     atomic.Int64
+	latMu    sync.Mutex
+	lat      [latencyRing]time.Duration
+	latN     int
+	adapters adapters
+}
+
+const latencyRing = 1024
+
+// Name returns the provider name from describe.
+func (p *Plugin) Name() string { return p.name }
+
+// File returns the path of the .wasm file the plugin was loaded from.
+func (p *Plugin) File() string { return p.file }
+
+// Describe returns the provider's describe document.
+func (p *Plugin) Describe() abi.Describe {
+	d := p.desc
+	d.Capabilities = slices.Clone(d.Capabilities)
+	d.ConfigSchema = slices.Clone(d.ConfigSchema)
+	if d.Login != nil {
+		l := *d.Login
+		d.Login = &l
+	}
+	return d
+}
+
+// Exports returns the sorted names of the module's exported functions.
+func (p *Plugin) Exports() []string { return slices.Sorted(maps.Keys(p.exports)) }
+
+// HasExport reports whether the module exports name.
+func (p *Plugin) HasExport(name string) bool { return p.exports[name] }
+
+// Has reports whether the provider declared capability c.
+func (p *Plugin) Has(c abi.Capability) bool { return slices.Contains(p.desc.Capabilities, c) }
+
+// Stats is a snapshot of a plugin's counters.
+type Stats struct {
+	Calls            int64         `json:"calls"`
+	Errors           int64         `json:"errors"`           // calls that returned any error, business errors included
+	Discards         int64         `json:"discards"`         // instances discarded after a failure
+	InstancesCreated int64         `json:"instancesCreated"` // instances ever created
+	PoolSize         int           `json:"poolSize"`         // the cap
+	Instances        int           `json:"instances"`        // alive now
+	InUse            int           `json:"inUse"`
+	P50              time.Duration `json:"p50"`
+	P99              time.Duration `json:"p99"`
+	Healthy          bool          `json:"healthy"`
+	UnhealthyUntil   time.Time     `json:"unhealthyUntil,omitzero"`
+	Failures         int           `json:"consecutiveFailures"`
+}
+
+// Stats returns the plugin's counters; latencies cover the last 1024 calls.
+func (p *Plugin) Stats() Stats {
+	live, inUse := p.pool.sizes()
+	s := Stats{
+		Calls:            p.calls.Load(),
+		Errors:           p.errs.Load(),
+		Discards:         p.pool.discards.Load(),
+		InstancesCreated: p.pool.created.Load(),
+		PoolSize:         p.pool.max,
+		Instances:        live,
+		InUse:            inUse,
+	}
+	p.latMu.Lock()
+	n := min(p.latN, latencyRing)
+	lat := slices.Clone(p.lat[:n])
+	p.latMu.Unlock()
+	if n > 0 {
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		s.P50 = lat[(n-1)*50/100]
+		s.P99 = lat[(n-1)*99/100]
+	}
+	s.Healthy, s.UnhealthyUntil, s.Failures = p.health.state(p.now())
+	return s
+}
+
+// Call calls export with in (encoded as JSON; []byte and json.RawMessage
+// are passed as is) and decodes the envelope's data into out (nil ignores
+// it). A failed envelope is returned as an *auth.Error with the provider's
+// code; every other failure is an *auth.Error of code internal or
+// unavailable wrapping one of the Err* sentinels. An export the module
+// lacks gives auth.ErrNotSupported.
+func (p *Plugin) Call(ctx context.Context, export string, in any, out any) error {
+	var input []byte
+	switch v := in.(type) {
+	case nil:
+		input = []byte("{}")
+	case []byte:
+		input = v
+	case json.RawMessage:
+		input = v
+	default:
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return &auth.Error{Code: auth.CodeInternal, Message: fmt.Sprintf("plugin %q: %s: encode input", p.name, export), Err: err}
+		}
+		input = raw
+	}
+	raw, err := p.CallRaw(ctx, export, input)
+	if err != nil {
+		return err
+	}
+	if err := abi.Decode(raw, out); err != nil {
+		var ae *abi.Error
+		p.errs.Add(1)
+		if errors.As(err, &ae) {
+			return &auth.Error{Code: auth.Code(ae.Code), Message: ae.Message}
+		}
+		return &auth.Error{Code: auth.CodeInternal, Message: fmt.Sprintf("plugin %q: %s", p.name, export), Err: fmt.Errorf("%w: %w", ErrMalformedOutput, err)}
+	}
+	return nil
+}
+
+// CallRaw calls export with raw input bytes and returns the raw output,
+// without envelope decoding. Errors are as for Call.
+func (p *Plugin) CallRaw(ctx context.Context, export string, input []byte) ([]byte, error) {
+	start := time.Now()
+	p.calls.Add(1)
+	out, err := p.invoke(ctx, export, input)
+	d := time.Since(start)
+	p.latMu.Lock()
+	p.lat[p.latN%latencyRing] = d
+	p.latN++
+	p.latMu.Unlock()
+	if err != nil {
+		p.errs.Add(1)
+	}
+	return out, err
+}
+
+func (p *Plugin) errorf(code auth.Code, export string, err error) error {
+	return &auth.Error{Code: code, Message: fmt.Sprintf("plugin %q: %s", p.name, export), Err: err}
+}
+
+func (p *Plugin) invoke(ctx context.Context, export string, input []byte) ([]byte, error) {
+	if !p.exports[export] {
+		return nil, &auth.Error{Code: auth.CodeNotSupported, Message: fmt.Sprintf("plugin %q does not export %s", p.name, export)}
+	}
+	if len(input) > p.cfg.Limits.MaxInputBytes {
+		return nil, &auth.Error{Code: auth.CodeInvalidRequest, Message: fmt.Sprintf("plugin %q: %s: input of %d bytes exceeds %d", p.name, export, len(input), p.cfg.Limits.MaxInputBytes)}
+	}
+	if until, ok := p.health.allow(p.now()); !ok {
+		return nil, p.errorf(auth.CodeUnavailable, export, fmt.Errorf("%w until %s", ErrUnhealthy, until.Format(time.RFC3339)))
+	}
+	inst, err := p.pool.get(ctx)
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrClosed):
+			return nil, p.errorf(auth.CodeUnavailable, export, err)
+		case ctx.Err() != nil:
+			return nil, p.errorf(auth.CodeUnavailable, export, fmt.Errorf("wait for an instance: %w", ctx.Err()))
+		}
+		p.failure(export, err)
+		return nil, p.errorf(auth.CodeUnavailable, export, fmt.Errorf("%w: %w", ErrInstanceFailed, err))
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.cfg.Limits.CallTimeout)
+	out, err := inst.Call(cctx, export, input)
+	cancel()
+	if err != nil {
+		p.pool.put(inst, false)
+		if !errors.Is(ctx.Err(), context.Canceled) { // a caller hanging up is not the plugin's fault
+			p.failure(export, err)
+		}
+		if errors.Is(err, engine.ErrTimeout) {
+			return nil, p.errorf(auth.CodeUnavailable, export, fmt.Errorf("%w (%s): %w", ErrTimeout, p.cfg.Limits.CallTimeout, err))
+		}
+		return nil, p.errorf(auth.CodeInternal, export, fmt.Errorf("%w: %w", ErrInstanceFailed, err))
+	}
+	p.pool.put(inst, true)
+	p.health.success()
+	if len(out) > p.cfg.Limits.MaxOutputBytes {
+		return nil, p.errorf(auth.CodeInternal, export, fmt.Errorf("%w: %d bytes exceeds %d", ErrOutputTooLarge, len(out), p.cfg.Limits.MaxOutputBytes))
+	}
+	return out, nil
+}
+
+func (p *Plugin) failure(export string, err error) {
+	tripped, backoff := p.health.failure(p.now())
+	p.logger.Warn("plugin call failed; instance discarded", "export", export, "err", err)
+	if tripped {
+		p.logger.Error("plugin marked unhealthy; its calls fail closed", "backoff", backoff)
+	}
+}
+
+// close stops new calls and releases the module once in-flight calls end.
+func (p *Plugin) close() { p.pool.close() }
+
+// pool holds up to max instances of one module, created lazily; one caller
+// uses an instance at a time.
+type pool struct {
+	max      int
+	sem      chan struct{}
+	create   func(ctx context.Context) (engine.Instance, error)
+	release  func() // closes the module once closed and empty
+	mu       sync.Mutex
+	idle     []engine.Instance
+	live     int
+	inUse    int
+	closed   bool
+	released bool
+	created  atomic.Int64
+	discards atomic.Int64
+}
+
+func newPool(max int, create func(context.Context) (engine.Instance, error), release func()) *pool {
+	return &pool{max: max, sem: make(chan struct{}, max), create: create, release: release}
+}
+
+func (p *pool) sizes() (live, inUse int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.live, p.inUse
+}
+
+// get returns an idle instance or creates one, waiting (bounded by ctx)
+// while max instances are in use.
+func (p *pool) get(ctx context.Context) (engine.Instance, error) {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.sem
+		return nil, ErrClosed
+	}
+	p.inUse++
+	if n := len(p.idle); n > 0 {
+		inst := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return inst, nil
+	}
+	p.live++
+	p.mu.Unlock()
+	inst, err := p.create(context.WithoutCancel(ctx))
+	if err != nil {
+		p.mu.Lock()
+		p.live--
+		p.inUse--
+		p.mu.Unlock()
+		<-p.sem
+		p.maybeRelease()
+		return nil, err
+	}
+	p.created.Add(1)
+	return inst, nil
+}
+
+// put returns an instance; an unhealthy one is closed and never reused.
+func (p *pool) put(inst engine.Instance, healthy bool) {
+	p.mu.Lock()
+	p.inUse--
+	keep := healthy && !p.closed
+	if keep {
+		p.idle = append(p.idle, inst)
+	} else {
+		p.live--
+	}
+	p.mu.Unlock()
+	if !keep {
+		if !healthy {
+			p.discards.Add(1)
+		}
+		_ = inst.Close(context.Background())
+	}
+	<-p.sem
+	p.maybeRelease()
+}
+
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.live -= len(idle)
+	p.mu.Unlock()
+	for _, inst := range idle {
+		_ = inst.Close(context.Background())
+	}
+	p.maybeRelease()
+}
+
+func (p *pool) maybeRelease() {
+	p.mu.Lock()
+	do := p.closed && p.live == 0 && !p.released
+	if do {
+		p.released = true
+	}
+	p.mu.Unlock()
+	if do && p.release != nil {
+		p.release()
+	}
+}
+
+// health implements fail-closed marking of a crashing plugin.
+type health struct {
+	cfg          Health
+	mu           sync.Mutex
+	consecutive  int
+	firstFailure time.Time
+	until        time.Time
+	backoff      time.Duration
+}
+
+// allow reports whether calls may proceed at now.
+func (h *health) allow(now time.Time) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.until, !now.Before(h.until)
+}
+
+func (h *health) success() {
+	h.mu.Lock()
+	if h.consecutive != 0 || h.backoff != 0 {
+		h.consecutive, h.backoff = 0, 0
+	}
+	h.mu.Unlock()
+}
+
+// failure records an instance failure and reports whether it (re)marked
+// the plugin unhealthy, with the backoff chosen. While a plugin is on
+// probation after a backoff, one more failure trips it again with twice
+// the backoff; a success clears everything.
+func (h *health) failure(now time.Time) (bool, time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.consecutive == 0 || now.Sub(h.firstFailure) > h.cfg.Window {
+		h.consecutive = 0
+		h.firstFailure = now
+	}
+	h.consecutive++
+	switch {
+	case h.backoff > 0:
+		h.backoff = min(2*h.backoff, h.cfg.MaxBackoff)
+	case h.consecutive >= h.cfg.FailureThreshold:
+		h.backoff = h.cfg.Backoff
+	default:
+		return false, 0
+	}
+	h.until = now.Add(h.backoff)
+	return true, h.backoff
+}
+
+func (h *health) state(now time.Time) (bool, time.Time, int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if now.Before(h.until) {
+		return false, h.until, h.consecutive
+	}
+	return true, time.Time{}, h.consecutive
+}

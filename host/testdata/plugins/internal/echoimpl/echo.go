@@ -1,0 +1,129 @@
+// Package echoimpl holds the exports of the echo test provider, linked into
+// the echo and echob mains.
+package echoimpl
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/authhost/authhost/host/testdata/plugins/internal/guest"
+	"github.com/extism/go-pdk"
+)
+
+// Name is the provider name the echo exports report; each main sets it.
+var Name = "echo"
+
+//go:wasmexport authhost_describe
+func describe() int32 { return guest.Describe("1.0", Name, "rbac") }
+
+// Payload is the ~200-byte document of the echo benchmark.
+type Payload struct {
+	ID        string            `json:"id"`
+	Email     string            `json:"email"`
+	Name      string            `json:"name"`
+	Roles     []string          `json:"roles"`
+	Active    bool              `json:"active"`
+	Logins    int               `json:"logins"`
+	Labels    map[string]string `json:"labels"`
+	CreatedAt time.Time         `json:"created_at"`
+}
+
+//go:wasmexport noop
+func noop() int32 { return 0 }
+
+//go:wasmexport echo
+func echo() int32 {
+	var p Payload
+	if err := pdk.InputJSON(&p); err != nil {
+		return guest.Fail("invalid_request", err.Error())
+	}
+	return guest.OK(p)
+}
+
+type config struct {
+	Roles       []string `json:"roles"`
+	Permissions []string `json:"permissions"`
+}
+
+func readConfig() config {
+	var c config
+	if raw, ok := pdk.GetConfig("config"); ok {
+		json.Unmarshal([]byte(raw), &c)
+	}
+	return c
+}
+
+//go:wasmexport rbac_roles
+func rbacRoles() int32 {
+	return guest.OK(map[string]any{"roles": readConfig().Roles})
+}
+
+//go:wasmexport rbac_permissions
+func rbacPermissions() int32 {
+	var in struct {
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
+	}
+	if err := pdk.InputJSON(&in); err != nil {
+		return guest.Fail("invalid_request", err.Error())
+	}
+	if in.User.ID == "" {
+		return guest.Fail("invalid_request", "user id is required")
+	}
+	if in.User.ID == "unknown" {
+		return guest.Fail("not_found", "no such user")
+	}
+	if in.User.ID == "weird" {
+		return guest.Fail("teapot", "not a code")
+	}
+	return guest.OK(map[string]any{"permissions": readConfig().Permissions})
+}
+
+// hostcall forwards {"fn":…,"req":{…}} to a host function and returns the
+// host's envelope unchanged.
+//
+//go:wasmexport hostcall
+func hostcall() int32 {
+	var in struct {
+		Fn  string          `json:"fn"`
+		Req json.RawMessage `json:"req"`
+	}
+	if err := pdk.InputJSON(&in); err != nil {
+		return guest.Fail("invalid_request", err.Error())
+	}
+	pdk.Output(guest.CallHost(in.Fn, in.Req))
+	return 0
+}
+
+//go:wasmexport fail
+func fail() int32 { return guest.Fail("invalid_credentials", "wrong password") }
+
+//go:wasmexport crash
+func crash() int32 { panic("echo: crash requested") }
+
+//go:wasmexport entropy
+func entropy() int32 {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return guest.OK(map[string]any{"random": hex.EncodeToString(b), "unix": time.Now().Unix()})
+}
+
+//go:wasmexport stdout
+func stdout() int32 {
+	fmt.Println("hello from " + Name + " stdout")
+	fmt.Fprintln(os.Stderr, "hello from "+Name+" stderr")
+	return guest.OK(nil)
+}
+
+//go:wasmexport big
+func big() int32 {
+	var n int
+	pdk.InputJSON(&n)
+	return guest.OK(strings.Repeat("x", n))
+}

@@ -1,0 +1,43 @@
+package guest
+
+import "github.com/extism/go-pdk"
+
+//go:wasmimport authhost kv_get
+func hostKVGet(uint64) uint64
+
+//go:wasmimport authhost kv_set
+func hostKVSet(uint64) uint64
+
+//go:wasmimport authhost kv_delete
+func hostKVDelete(uint64) uint64
+
+//go:wasmimport authhost http_do
+func hostHTTPDo(uint64) uint64
+
+//go:wasmimport authhost log
+func hostLog(uint64) uint64
+
+// CallHost calls the named authhost host function with a raw JSON request
+// and returns its raw JSON envelope.
+func CallHost(fn string, req []byte) []byte {
+	mem := pdk.AllocateBytes(req)
+	defer mem.Free()
+	var off uint64
+	switch fn {
+	case "kv_get":
+		off = hostKVGet(mem.Offset())
+	case "kv_set":
+		off = hostKVSet(mem.Offset())
+	case "kv_delete":
+		off = hostKVDelete(mem.Offset())
+	case "http_do":
+		off = hostHTTPDo(mem.Offset())
+	case "log":
+		off = hostLog(mem.Offset())
+	default:
+		return []byte(`{"ok":false,"error":{"code":"invalid_request","message":"unknown host function"}}`)
+	}
+	out := pdk.FindMemory(off)
+	defer out.Free()
+	return out.ReadBytes()
+}
