@@ -22,6 +22,10 @@ const (
 // BuiltinName names the built-in defaults in a Selection.
 const BuiltinName = "builtin"
 
+// NoneName in a Selection turns a capability off even when a plugin or the
+// built-in offers it (e.g. an installed but unconfigured SSO plugin).
+const NoneName = "none"
+
 // Provider is one named source of capabilities: a loaded plugin or the
 // built-in defaults. Nil fields are capabilities it does not offer.
 type Provider struct {
@@ -96,7 +100,7 @@ var singleCaps = []string{CapUser, CapSession, CapSSO, CapCredentials, CapRBAC, 
 func Compose(plugins []Provider, builtin Provider, sel Selection) (*Composed, error) {
 	byName := map[string]Provider{BuiltinName: builtin}
 	for _, p := range plugins {
-		if p.Name == BuiltinName {
+		if p.Name == BuiltinName || p.Name == NoneName {
 			return nil, fmt.Errorf("compose: a plugin may not be named %q", BuiltinName)
 		}
 		if _, dup := byName[p.Name]; dup {
@@ -177,6 +181,9 @@ func validCapability(c string) bool {
 }
 
 func pickOne(c string, plugins []Provider, builtin Provider, byName map[string]Provider, named []string) (string, error) {
+	if len(named) == 1 && named[0] == NoneName {
+		return "", nil
+	}
 	switch len(named) {
 	case 0:
 	case 1:
@@ -212,6 +219,9 @@ func pickOne(c string, plugins []Provider, builtin Provider, byName map[string]P
 // pickAudit defaults to the built-in store plus every plugin that offers
 // audit, so events are never lost and can always be queried.
 func pickAudit(plugins []Provider, builtin Provider, byName map[string]Provider, named []string) ([]string, error) {
+	if len(named) == 1 && named[0] == NoneName {
+		return nil, nil
+	}
 	if len(named) > 0 {
 		seen := map[string]bool{}
 		for _, n := range named {

@@ -10,12 +10,14 @@ import (
 // Minimal fakes: composition only inspects which capabilities are present.
 type fakeSSO struct{ name string }
 
-func (f fakeSSO) LoginURL(context.Context, SSOLoginRequest) (string, error) { return "https://idp/" + f.name, nil }
+func (f fakeSSO) LoginURL(context.Context, SSOLoginRequest) (string, error) {
+	return "https://idp/" + f.name, nil
+}
 func (fakeSSO) Callback(context.Context, SSOCallbackRequest) (*SSOResult, error) {
 	return nil, ErrNotSupported
 }
 func (fakeSSO) LogoutURL(context.Context, string, *http.Request) (string, error) { return "", nil }
-func (f fakeSSO) LoginButton() LoginButton                                      { return LoginButton{Provider: f.name} }
+func (f fakeSSO) LoginButton() LoginButton                                       { return LoginButton{Provider: f.name} }
 
 type fakeAudit struct{ events *[]AuditEvent }
 
@@ -52,6 +54,7 @@ func TestCompose(t *testing.T) {
 		{name: "unknown capability", plugins: nil, sel: Selection{"teleport": {"x"}}, wantErr: `unknown capability "teleport"`},
 		{name: "audit explicit subset", plugins: []Provider{workos}, sel: Selection{CapAudit: {"workos"}}, wantSSO: "workos", wantAudits: []string{"workos"}},
 		{name: "no plugins: builtin only", plugins: nil, wantAudits: []string{"builtin"}},
+		{name: "none turns a capability off", plugins: []Provider{workos, cloud}, sel: Selection{CapSSO: {NoneName}, CapAudit: {NoneName}}},
 		{name: "plugin named builtin", plugins: []Provider{{Name: BuiltinName}}, wantErr: "may not be named"},
 		{name: "duplicate names", plugins: []Provider{workos, workos}, wantErr: `two plugins are named "workos"`},
 	}

@@ -9,13 +9,13 @@ import (
 // Permissions have the form resource:action[:id]. The rules, applied to the
 // granted side:
 //
-//	*            every permission
-//	*:*          every resource and action (*:*:id: that id only)
-//	*:action     that action on any resource
-//	res:*        any action on res (with or without an id)
-//	res:*:id     any action on that id of res
-//	res:action   res:action and res:action:<any id>
-//	res:action:id only that id
+//   - every permission
+//     *:*          every resource and action (*:*:id: that id only)
+//     *:action     that action on any resource
+//     res:*        any action on res (with or without an id)
+//     res:*:id     any action on that id of res
+//     res:action   res:action and res:action:<any id>
+//     res:action:id only that id
 //
 // Strings with fewer than two parts compare exactly. An empty required
 // permission never matches, so a missing permission can never be satisfied

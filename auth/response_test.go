@@ -17,7 +17,7 @@ func (fakeCreds) SignIn(context.Context, string, string, *http.Request) (*Creden
 func (fakeCreds) SignUp(context.Context, string, string, string, *http.Request) (*CredentialsResult, error) {
 	return nil, ErrSignUpDisabled
 }
-func (f fakeCreds) SignUpEnabled(context.Context) bool                      { return f.signUp }
+func (f fakeCreds) SignUpEnabled(context.Context) bool                       { return f.signUp }
 func (fakeCreds) RequestPasswordReset(context.Context, string, string) error { return ErrNotSupported }
 func (fakeCreds) ResetPassword(context.Context, string, string) error        { return ErrNotSupported }
 

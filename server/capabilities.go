@@ -7,14 +7,9 @@ import "net/http"
 func (s *Server) handleCapabilities(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	a := s.cfg.Auth
-	u, _, err := a.CurrentUser(ctx, r)
-	if err != nil {
-		s.log.Warn("capabilities: resolving the current user failed; answering as anonymous", "error", err)
-		u = nil
-	}
-	if u == nil {
-		writeJSON(w, http.StatusOK, a.PublicCapabilities(ctx, s.cfg.License, s.ssoLoginURL()))
+	if u := identityOf(ctx).user; u != nil {
+		writeJSON(w, http.StatusOK, a.AuthenticatedCapabilities(ctx, s.cfg.License, s.ssoLoginURL(), *u))
 		return
 	}
-	writeJSON(w, http.StatusOK, a.AuthenticatedCapabilities(ctx, s.cfg.License, s.ssoLoginURL(), *u))
+	writeJSON(w, http.StatusOK, a.PublicCapabilities(ctx, s.cfg.License, s.ssoLoginURL()))
 }

@@ -30,13 +30,29 @@ type Config struct {
 	APIPrefix string
 	Ready     Readiness
 	Logger    *slog.Logger
+	// AllowedRedirectOrigins may receive post-login redirects and send
+	// state-changing requests, besides the public URL's own origin.
+	AllowedRedirectOrigins []string
+	// SealKey (≥ 32 random bytes) seals the SSO state cookie. Keep it
+	// stable across restarts so logins in flight survive them.
+	SealKey []byte
+	// Plugins lists the loaded plugins for the admin API; nil lists none.
+	Plugins func() []PluginStatus
+	// SignInLimit is how many failed sign-ins per account or IP lock it out
+	// for SignInWindow; defaults 10 and 15 minutes.
+	SignInLimit  int
+	SignInWindow time.Duration
 }
 
 // Server serves the authhost HTTP API.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	router chi.Router
+	cfg            Config
+	log            *slog.Logger
+	router         chi.Router
+	redirects      redirectGuard
+	trustedOrigins map[string]bool
+	sealer         *sealer
+	limits         *limiter
 }
 
 // New validates cfg and builds the router.
@@ -54,7 +70,26 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Ready == nil {
 		cfg.Ready = func() (bool, []string) { return true, nil }
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	if cfg.SignInLimit <= 0 {
+		cfg.SignInLimit = 10
+	}
+	if cfg.SignInWindow <= 0 {
+		cfg.SignInWindow = 15 * time.Minute
+	}
+	if cfg.Plugins == nil {
+		cfg.Plugins = func() []PluginStatus { return nil }
+	}
+	sl, err := newSealer(cfg.SealKey)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, sealer: sl,
+		redirects: newRedirectGuard(cfg.PublicURL, cfg.AllowedRedirectOrigins),
+		limits:    newLimiter(cfg.SignInLimit, cfg.SignInWindow, time.Now)}
+	s.trustedOrigins = map[string]bool{}
+	for o := range s.redirects.origins {
+		s.trustedOrigins[o] = true
+	}
 	s.router = s.routes()
 	return s, nil
 }
@@ -79,8 +114,16 @@ func (s *Server) routes() chi.Router {
 	r.Use(s.accessLog)
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
-	r.Route(s.cfg.APIPrefix+"/auth", func(r chi.Router) {
-		r.Get("/capabilities", s.handleCapabilities)
+	r.Group(func(r chi.Router) {
+		r.Use(s.identify)
+		r.Use(s.csrfGuard)
+		for _, rt := range s.routeTable() {
+			h := http.Handler(rt.handler)
+			if rt.auth {
+				h = s.require(rt.permission)(h)
+			}
+			r.Method(rt.method, s.cfg.APIPrefix+rt.path, h)
+		}
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route")

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/authhost/authhost/host"
+)
+
+// errProblems makes `inspect` exit non-zero for a plugin that would not load.
+var errProblems = errors.New("plugin would not load")
+
+func cmdInspect(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "print JSON")
+	cacheDir := fs.String("cache-dir", "", "wazero compilation cache directory (optional)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{"inspect: " + err.Error()}
+	}
+	if fs.NArg() != 1 {
+		return usageError{"inspect: want exactly one FILE.wasm"}
+	}
+	rep, err := host.Inspect(ctx, fs.Arg(0), *cacheDir)
+	if err != nil {
+		return fmt.Errorf("inspect: %w", err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return fmt.Errorf("inspect: %w", err)
+		}
+	} else {
+		printReport(stdout, rep)
+	}
+	if !rep.OK() {
+		return fmt.Errorf("inspect %s: %w", fs.Arg(0), errProblems)
+	}
+	return nil
+}
+
+func printReport(w io.Writer, r host.Report) {
+	caps := make([]string, len(r.Capabilities))
+	for i, c := range r.Capabilities {
+		caps[i] = string(c)
+	}
+	det := make([]string, len(r.Detected))
+	for i, c := range r.Detected {
+		det[i] = string(c)
+	}
+	fmt.Fprintf(w, "file:         %s\nname:         %s\nversion:      %s\nabi:          %s\n", r.File, r.Name, r.Version, r.ABI)
+	fmt.Fprintf(w, "capabilities: %s\ndetected:     %s\nexports:      %s\n", orNone(caps), orNone(det), orNone(r.Exports))
+	if len(r.Problems) == 0 {
+		fmt.Fprintln(w, "problems:     none")
+		return
+	}
+	fmt.Fprintln(w, "problems:")
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "  - %s\n", p)
+	}
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "(none)"
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,196 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/authhost/authhost/auth"
+)
+
+// PluginStatus is one loaded plugin as the admin API reports it.
+type PluginStatus struct {
+	Name         string   `json:"name"`
+	Version      string   `json:"version"`
+	ABI          string   `json:"abi"`
+	File         string   `json:"file"`
+	Capabilities []string `json:"capabilities"`
+	Healthy      bool     `json:"healthy"`
+	PoolSize     int      `json:"poolSize"`
+	Instances    int      `json:"instances"`
+	InUse        int      `json:"inUse"`
+	Calls        int64    `json:"calls"`
+	Errors       int64    `json:"errors"`
+	Discards     int64    `json:"discards"`
+	P50Micros    int64    `json:"p50Micros"`
+	P99Micros    int64    `json:"p99Micros"`
+}
+
+func (s *Server) handleAdminPlugins(w http.ResponseWriter, r *http.Request) {
+	ps := s.cfg.Plugins()
+	if ps == nil {
+		ps = []PluginStatus{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"plugins": ps})
+}
+
+func (s *Server) rbacManager(w http.ResponseWriter) auth.RBACManager {
+	m, ok := s.cfg.Auth.RBAC.(auth.RBACManager)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "not_supported", "The RBAC provider does not support role assignment")
+		return nil
+	}
+	return m
+}
+
+func (s *Server) handleGetUserRoles(w http.ResponseWriter, r *http.Request) {
+	m := s.rbacManager(w)
+	if m == nil {
+		return
+	}
+	roles, err := m.UserRoles(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		writeError(w, statusOf(auth.CodeOf(err)), string(auth.CodeOf(err)), "could not read roles")
+		return
+	}
+	if roles == nil {
+		roles = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"userId": chi.URLParam(r, "id"), "roles": roles})
+}
+
+type rolesBody struct {
+	Roles []string `json:"roles"`
+}
+
+func (s *Server) handlePutUserRoles(w http.ResponseWriter, r *http.Request) {
+	m := s.rbacManager(w)
+	if m == nil {
+		return
+	}
+	var body rolesBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		writeFieldError(w, err)
+		return
+	}
+	if body.Roles == nil {
+		writeFieldError(w, &fieldError{Field: "roles", Message: "is required (use [] to remove every role)"})
+		return
+	}
+	userID := chi.URLParam(r, "id")
+	if err := m.SetUserRoles(r.Context(), userID, body.Roles); err != nil {
+		code := auth.CodeOf(err)
+		writeError(w, statusOf(code), string(code), publicMessage(err, "could not set roles"))
+		return
+	}
+	id := identityOf(r.Context())
+	s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "admin.roles.update", Outcome: auth.OutcomeSuccess,
+		Resource: &auth.AuditResource{Type: "user", ID: userID}, Metadata: map[string]any{"roles": strings.Join(body.Roles, ",")}})
+	writeJSON(w, http.StatusOK, map[string]any{"userId": userID, "roles": body.Roles})
+}
+
+func (s *Server) aclManager(w http.ResponseWriter) auth.ACLManager {
+	m, ok := s.cfg.Auth.ACL.(auth.ACLManager)
+	if !ok || !s.cfg.License.Enabled(auth.FeatureACL) {
+		writeError(w, http.StatusNotImplemented, "not_supported", "No ACL manager is configured")
+		return nil
+	}
+	return m
+}
+
+func (s *Server) handleACLList(w http.ResponseWriter, r *http.Request) {
+	m := s.aclManager(w)
+	if m == nil {
+		return
+	}
+	q := r.URL.Query()
+	var res *auth.Resource
+	if q.Get("resourceType") != "" || q.Get("resourceId") != "" {
+		if q.Get("resourceType") == "" || q.Get("resourceId") == "" {
+			writeFieldError(w, &fieldError{Field: "resourceType", Message: "resourceType and resourceId go together"})
+			return
+		}
+		res = &auth.Resource{Type: q.Get("resourceType"), ID: q.Get("resourceId")}
+	}
+	grants, err := m.Grants(r.Context(), q.Get("subject"), res)
+	if err != nil {
+		writeError(w, statusOf(auth.CodeOf(err)), string(auth.CodeOf(err)), "could not list grants")
+		return
+	}
+	if grants == nil {
+		grants = []auth.ACLGrant{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"grants": grants})
+}
+
+type grantBody struct {
+	Subject  string        `json:"subject"`
+	Resource auth.Resource `json:"resource"`
+	Actions  []string      `json:"actions"`
+}
+
+func (b grantBody) validate(needActions bool) error {
+	switch {
+	case b.Subject == "":
+		return &fieldError{Field: "subject", Message: "is required"}
+	case b.Resource.Type == "" || b.Resource.ID == "":
+		return &fieldError{Field: "resource", Message: "type and id are required"}
+	case needActions && len(b.Actions) == 0:
+		return &fieldError{Field: "actions", Message: "at least one action is required"}
+	}
+	return nil
+}
+
+func (s *Server) handleACLGrant(w http.ResponseWriter, r *http.Request) {
+	m := s.aclManager(w)
+	if m == nil {
+		return
+	}
+	var body grantBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		writeFieldError(w, err)
+		return
+	}
+	if err := body.validate(true); err != nil {
+		writeFieldError(w, err)
+		return
+	}
+	id := identityOf(r.Context())
+	g, err := m.Grant(r.Context(), body.Subject, body.Resource, body.Actions, id.user.ID)
+	if err != nil {
+		code := auth.CodeOf(err)
+		writeError(w, statusOf(code), string(code), publicMessage(err, "could not grant"))
+		return
+	}
+	s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "admin.acl.grant", Outcome: auth.OutcomeSuccess,
+		Resource: &auth.AuditResource{Type: body.Resource.Type, ID: body.Resource.ID},
+		Metadata: map[string]any{"subject": body.Subject, "actions": strings.Join(body.Actions, ",")}})
+	writeJSON(w, http.StatusCreated, g)
+}
+
+func (s *Server) handleACLRevoke(w http.ResponseWriter, r *http.Request) {
+	m := s.aclManager(w)
+	if m == nil {
+		return
+	}
+	var body grantBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		writeFieldError(w, err)
+		return
+	}
+	if err := body.validate(false); err != nil {
+		writeFieldError(w, err)
+		return
+	}
+	if err := m.Revoke(r.Context(), body.Subject, body.Resource, body.Actions); err != nil {
+		code := auth.CodeOf(err)
+		writeError(w, statusOf(code), string(code), publicMessage(err, "could not revoke"))
+		return
+	}
+	id := identityOf(r.Context())
+	s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "admin.acl.revoke", Outcome: auth.OutcomeSuccess,
+		Resource: &auth.AuditResource{Type: body.Resource.Type, ID: body.Resource.ID},
+		Metadata: map[string]any{"subject": body.Subject, "actions": strings.Join(body.Actions, ",")}})
+	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+}

@@ -1,0 +1,443 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/authhost/authhost/auth"
+)
+
+func newEventID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// meResponse is the body of GET /auth/me.
+type meResponse struct {
+	auth.User
+	Permissions []string `json:"permissions"`
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+	id := identityOf(r.Context())
+	u := *id.user
+	resp := meResponse{User: u, Permissions: []string{}}
+	if acc := s.cfg.Auth.AccessOf(r.Context(), s.cfg.License, u); acc != nil {
+		resp.Roles, resp.Permissions = acc.Roles, acc.Permissions
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+type credentialsBody struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name,omitempty"`
+}
+
+func (b *credentialsBody) validate(signUp bool) error {
+	b.Email = strings.TrimSpace(b.Email)
+	switch {
+	case !validEmail(b.Email):
+		return &fieldError{Field: "email", Message: "must be an email address"}
+	case b.Password == "":
+		return &fieldError{Field: "password", Message: "is required"}
+	case len(b.Password) > 1024:
+		return &fieldError{Field: "password", Message: "must be at most 1024 bytes"}
+	case signUp && len(b.Name) > 200:
+		return &fieldError{Field: "name", Message: "must be at most 200 characters"}
+	}
+	return nil
+}
+
+// signInResponse is the body of a successful sign-in or sign-up.
+type signInResponse struct {
+	User  auth.User `json:"user"`
+	Token string    `json:"token,omitempty"`
+}
+
+func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	creds := s.cfg.Auth.Credentials
+	if creds == nil {
+		writeError(w, http.StatusNotFound, "not_found", "Credentials authentication not configured")
+		return
+	}
+	var body credentialsBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		writeFieldError(w, err)
+		return
+	}
+	if err := body.validate(false); err != nil {
+		writeFieldError(w, err)
+		return
+	}
+	account, ip := "acct:"+normalizeEmail(body.Email), "ip:"+clientIP(r)
+	actor := auth.AuditActor{Type: auth.ActorUser, ID: "unknown", Email: body.Email, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
+	for _, key := range []string{account, ip} {
+		if blocked, wait := s.limits.Blocked(key); blocked {
+			s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeDenied,
+				Metadata: map[string]any{"reason": "rate limited", "key": strings.SplitN(key, ":", 2)[0]}, DurationMS: time.Since(start).Milliseconds()})
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many failed sign-in attempts; try again later")
+			return
+		}
+	}
+	res, err := creds.SignIn(r.Context(), body.Email, body.Password, r)
+	if err != nil {
+		s.signInFailed(w, r, actor, account, ip, err, start)
+		return
+	}
+	s.limits.Reset(account)
+	actor.ID = res.User.ID
+	if !s.finishLogin(w, r, auth.CapCredentials, res.User, res.SetCookie, "credentials") {
+		return
+	}
+	s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeSuccess, DurationMS: time.Since(start).Milliseconds()})
+	writeJSON(w, http.StatusOK, signInResponse{User: res.User, Token: res.Token})
+}
+
+// signInFailed answers a failed sign-in with a generic message, counts it
+// for rate limiting and audits it (and any lockout it caused).
+func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, actor auth.AuditActor, account, ip string, err error, start time.Time) {
+	code := auth.CodeOf(err)
+	meta := map[string]any{"code": string(code)}
+	if code == auth.CodeUnavailable || code == auth.CodeInternal || code == auth.CodeRateLimited {
+		s.log.Warn("sign-in: provider error", "error", err)
+		s.emit(r, auth.AuditEvent{Actor: actor, Action: "provider.error", Outcome: auth.OutcomeFailure,
+			Resource: &auth.AuditResource{Type: "capability", ID: auth.CapCredentials}, Metadata: meta})
+		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeFailure, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
+		writeError(w, statusOf(code), string(code), "The sign-in service is unavailable; try again later")
+		return
+	}
+	for _, key := range []string{account, ip} {
+		if s.limits.Fail(key) {
+			s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.lockout", Outcome: auth.OutcomeDenied,
+				Metadata: map[string]any{"key": strings.SplitN(key, ":", 2)[0]}})
+		}
+	}
+	s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeFailure, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
+	writeError(w, http.StatusUnauthorized, "invalid_credentials", "Invalid email or password")
+}
+
+func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	creds := s.cfg.Auth.Credentials
+	if creds == nil {
+		writeError(w, http.StatusNotFound, "not_found", "Credentials authentication not configured")
+		return
+	}
+	if !creds.SignUpEnabled(r.Context()) {
+		writeError(w, http.StatusForbidden, "sign_up_disabled", "Sign up is disabled")
+		return
+	}
+	var body credentialsBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		writeFieldError(w, err)
+		return
+	}
+	if err := body.validate(true); err != nil {
+		writeFieldError(w, err)
+		return
+	}
+	actor := auth.AuditActor{Type: auth.ActorUser, ID: "unknown", Email: body.Email, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
+	if blocked, wait := s.limits.Blocked("ip:" + clientIP(r)); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many attempts; try again later")
+		return
+	}
+	res, err := creds.SignUp(r.Context(), body.Email, body.Password, body.Name, r)
+	if err != nil {
+		code := auth.CodeOf(err)
+		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-up", Outcome: auth.OutcomeFailure,
+			Metadata: map[string]any{"code": string(code)}, DurationMS: time.Since(start).Milliseconds()})
+		switch code {
+		case auth.CodeAlreadyExists:
+			s.limits.Fail("ip:" + clientIP(r)) // slows down account enumeration
+			writeError(w, http.StatusConflict, string(code), "An account with this email already exists")
+		case auth.CodeInvalidRequest:
+			writeError(w, http.StatusBadRequest, string(code), publicMessage(err, "Invalid sign-up request"))
+		case auth.CodeSignUpDisabled:
+			writeError(w, http.StatusForbidden, string(code), "Sign up is disabled")
+		default:
+			s.log.Warn("sign-up: provider error", "error", err)
+			writeError(w, statusOf(code), string(code), "Failed to create account")
+		}
+		return
+	}
+	actor.ID = res.User.ID
+	if !s.finishLogin(w, r, auth.CapCredentials, res.User, res.SetCookie, "credentials") {
+		return
+	}
+	s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-up", Outcome: auth.OutcomeSuccess, DurationMS: time.Since(start).Milliseconds()})
+	writeJSON(w, http.StatusCreated, signInResponse{User: res.User, Token: res.Token})
+}
+
+// publicMessage returns the provider's message for invalid input (it
+// explains a password policy, say), or fallback.
+func publicMessage(err error, fallback string) string {
+	var ae *auth.Error
+	if errors.As(err, &ae) && ae.Message != "" && len(ae.Message) < 200 {
+		return ae.Message
+	}
+	return fallback
+}
+
+// finishLogin sets the cookies of a successful login: the provider's own
+// when it manages sessions, else a new host session holding a snapshot of
+// the user. It answers the error itself and returns false on failure.
+func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, capability string, u auth.User, providerCookies []string, source string) bool {
+	if len(providerCookies) > 0 || s.cfg.Auth.ManagesSessions(capability) || s.cfg.Auth.Session == nil {
+		for _, c := range providerCookies {
+			w.Header().Add("Set-Cookie", c)
+		}
+		return true
+	}
+	sess, err := s.cfg.Auth.Session.CreateSession(r.Context(), u.ID, auth.SnapshotMetadata(u, source))
+	if err == nil {
+		var cookies []string
+		if cookies, err = s.cfg.Auth.Session.SessionCookies(r.Context(), sess); err == nil {
+			for _, c := range cookies {
+				w.Header().Add("Set-Cookie", c)
+			}
+			return true
+		}
+	}
+	s.log.Error("creating a session failed", "error", err)
+	writeError(w, statusOf(auth.CodeOf(err)), "session_error", "Could not create a session")
+	return false
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	id := identityOf(r.Context())
+	ctx := r.Context()
+	if sp := s.cfg.Auth.Session; sp != nil {
+		if sid, err := sp.SessionIDFromRequest(ctx, r); err == nil && sid != "" {
+			if err := sp.DestroySession(ctx, sid); err != nil {
+				s.log.Warn("logout: destroying the session failed", "error", err)
+			}
+		}
+		if cookies, err := sp.ClearCookies(ctx); err == nil {
+			for _, c := range cookies {
+				w.Header().Add("Set-Cookie", c)
+			}
+		}
+	}
+	resp := struct {
+		Success    bool   `json:"success"`
+		RedirectTo string `json:"redirectTo,omitempty"`
+	}{Success: true}
+	if sso := s.cfg.Auth.SSO; sso != nil && id.user != nil {
+		if u, err := sso.LogoutURL(ctx, s.cfg.PublicURL.String(), r); err == nil {
+			resp.RedirectTo = u
+		}
+	}
+	if id.user != nil {
+		s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "auth.logout", Outcome: auth.OutcomeSuccess})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
+	sp := s.cfg.Auth.Session
+	if sp == nil {
+		writeError(w, http.StatusNotFound, "not_found", "Sessions are not managed by this server")
+		return
+	}
+	ctx := r.Context()
+	sid, err := sp.SessionIDFromRequest(ctx, r)
+	var sess *auth.Session
+	if err == nil && sid != "" {
+		sess, err = sp.RefreshSession(ctx, sid)
+	}
+	if err != nil || sess == nil {
+		s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "auth.refresh", Outcome: auth.OutcomeFailure})
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "No valid session to refresh")
+		return
+	}
+	cookies, err := sp.SessionCookies(ctx, sess)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "session_error", "Could not refresh the session")
+		return
+	}
+	for _, c := range cookies {
+		w.Header().Add("Set-Cookie", c)
+	}
+	u := auth.UserFromSession(sess)
+	s.emit(r, auth.AuditEvent{Actor: actorOf(r, &u), Action: "auth.refresh", Outcome: auth.OutcomeSuccess})
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "expiresAt": sess.ExpiresAt})
+}
+
+type resetRequestBody struct {
+	Email string `json:"email"`
+}
+
+type resetConfirmBody struct {
+	Token       string `json:"token"`
+	NewPassword string `json:"newPassword"`
+}
+
+// handlePasswordReset starts a reset. It answers 202 whether or not the
+// account exists, so it cannot be used to discover accounts.
+func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
+	creds := s.cfg.Auth.Credentials
+	if creds == nil {
+		writeError(w, http.StatusNotFound, "not_found", "Credentials authentication not configured")
+		return
+	}
+	var body resetRequestBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		writeFieldError(w, err)
+		return
+	}
+	if !validEmail(strings.TrimSpace(body.Email)) {
+		writeFieldError(w, &fieldError{Field: "email", Message: "must be an email address"})
+		return
+	}
+	err := creds.RequestPasswordReset(r.Context(), strings.TrimSpace(body.Email), s.cfg.PublicURL.String()+"/reset-password")
+	if auth.CodeOf(err) == auth.CodeNotSupported {
+		writeError(w, http.StatusNotImplemented, "not_supported", "Password reset is not supported by the credentials provider")
+		return
+	}
+	if err != nil {
+		s.log.Warn("password reset request failed", "error", err)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"success": true})
+}
+
+func (s *Server) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Request) {
+	creds := s.cfg.Auth.Credentials
+	if creds == nil {
+		writeError(w, http.StatusNotFound, "not_found", "Credentials authentication not configured")
+		return
+	}
+	var body resetConfirmBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		writeFieldError(w, err)
+		return
+	}
+	if body.Token == "" || body.NewPassword == "" {
+		writeFieldError(w, &fieldError{Field: "token", Message: "token and newPassword are required"})
+		return
+	}
+	if err := creds.ResetPassword(r.Context(), body.Token, body.NewPassword); err != nil {
+		code := auth.CodeOf(err)
+		msg := "Password reset failed"
+		if code == auth.CodeInvalidRequest {
+			msg = publicMessage(err, msg)
+		}
+		writeError(w, statusOf(code), string(code), msg)
+		return
+	}
+	s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "auth.password-reset", Outcome: auth.OutcomeSuccess})
+	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+}
+
+// handleSSOLogin starts an SSO login: fresh state, nonce and PKCE verifier
+// go into a sealed HttpOnly cookie; the provider gets state, nonce and the
+// S256 challenge.
+func (s *Server) handleSSOLogin(w http.ResponseWriter, r *http.Request) {
+	sso := s.cfg.Auth.SSO
+	if sso == nil {
+		writeError(w, http.StatusNotFound, "not_found", "SSO not configured")
+		return
+	}
+	st := ssoState{State: randomToken(32), Nonce: randomToken(32), Verifier: randomToken(48),
+		Redirect: s.redirects.Safe(r.URL.Query().Get("redirect_uri"), "/"), Expires: time.Now().Add(ssoTTL)}
+	loginURL, err := sso.LoginURL(r.Context(), auth.SSOLoginRequest{RedirectURI: s.callbackURL(), State: st.State,
+		Nonce: st.Nonce, CodeChallenge: pkceChallenge(st.Verifier), CodeChallengeMethod: "S256"})
+	if err != nil {
+		s.log.Warn("sso login: provider error", "error", err)
+		s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "provider.error", Outcome: auth.OutcomeFailure,
+			Resource: &auth.AuditResource{Type: "capability", ID: auth.CapSSO}, Metadata: map[string]any{"code": string(auth.CodeOf(err))}})
+		writeError(w, statusOf(auth.CodeOf(err)), string(auth.CodeOf(err)), "Could not start SSO login")
+		return
+	}
+	sealed, err := s.sealer.seal(st)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	w.Header().Add("Set-Cookie", s.ssoCookie(sealed, int(ssoTTL.Seconds())))
+	if r.URL.Query().Get("redirect") == "true" {
+		http.Redirect(w, r, loginURL, http.StatusFound)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"url": loginURL})
+}
+
+// callbackURL is the absolute URL of the SSO callback route.
+func (s *Server) callbackURL() string {
+	return strings.TrimRight(s.cfg.PublicURL.String(), "/") + s.cfg.APIPrefix + "/auth/sso/callback"
+}
+
+// handleSSOCallback finishes an SSO login: the state must match the sealed
+// cookie of this browser, the code is exchanged with the PKCE verifier, a
+// session is created unless the provider manages its own, and the browser
+// goes to the validated return URL (with ?error= on failure).
+func (s *Server) handleSSOCallback(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	q := r.URL.Query()
+	root := strings.TrimRight(s.cfg.PublicURL.String(), "/") + "/"
+	w.Header().Add("Set-Cookie", s.ssoCookie("", -1)) // single use, whatever happens
+	fail := func(target, code string, err error) {
+		meta := map[string]any{"error": code}
+		if err != nil {
+			meta["detail"] = truncate(err.Error(), 300)
+		}
+		s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "auth.sso-callback", Outcome: auth.OutcomeFailure,
+			Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
+		http.Redirect(w, r, withQuery(target, "error", code), http.StatusFound)
+	}
+	sso := s.cfg.Auth.SSO
+	if sso == nil {
+		fail(root, "sso_not_configured", nil)
+		return
+	}
+	st, err := s.readSSOState(r, q.Get("state"), time.Now())
+	if err != nil {
+		fail(root, "invalid_state", err)
+		return
+	}
+	target := s.redirects.Safe(st.Redirect, root)
+	if e := q.Get("error"); e != "" {
+		fail(target, "provider_denied", errors.New(truncate(e, 100)))
+		return
+	}
+	code := q.Get("code")
+	if code == "" {
+		fail(target, "missing_code", nil)
+		return
+	}
+	res, err := sso.Callback(r.Context(), auth.SSOCallbackRequest{Code: code, State: st.State, Nonce: st.Nonce,
+		CodeVerifier: st.Verifier, RedirectURI: s.callbackURL(), Request: r})
+	if err != nil {
+		c := auth.CodeOf(err)
+		if c == auth.CodeUnavailable || c == auth.CodeInternal {
+			s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "provider.error", Outcome: auth.OutcomeFailure,
+				Resource: &auth.AuditResource{Type: "capability", ID: auth.CapSSO}, Metadata: map[string]any{"code": string(c)}})
+		}
+		fail(target, string(c), err)
+		return
+	}
+	if !s.finishLogin(w, r, auth.CapSSO, res.User, res.SetCookie, "sso") {
+		return
+	}
+	s.emit(r, auth.AuditEvent{Actor: actorOf(r, &res.User), Action: "auth.sso-callback", Outcome: auth.OutcomeSuccess,
+		DurationMS: time.Since(start).Milliseconds()})
+	http.Redirect(w, r, target, http.StatusFound)
+}
+
+// withQuery adds key=value to target's query.
+func withQuery(target, key, value string) string {
+	u, err := url.Parse(target)
+	if err != nil {
+		return target
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

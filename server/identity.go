@@ -1,0 +1,140 @@
+package server
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/authhost/authhost/auth"
+)
+
+type ctxKey int
+
+const identityKey ctxKey = iota
+
+// identity is who made the request, resolved once by the identify middleware.
+type identity struct {
+	user    *auth.User
+	session *auth.Session
+	// err is set when the provider failed while resolving; the request is
+	// then treated as anonymous (fail closed) and protected routes say 503.
+	err error
+}
+
+func identityOf(ctx context.Context) *identity {
+	id, _ := ctx.Value(identityKey).(*identity)
+	if id == nil {
+		return &identity{}
+	}
+	return id
+}
+
+// identify resolves the session cookie or bearer token to a user.
+func (s *Server) identify(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, sess, err := s.cfg.Auth.CurrentUser(r.Context(), r)
+		id := &identity{user: u, session: sess, err: err}
+		if err != nil {
+			s.log.Warn("resolving the current user failed", "error", err)
+			id.user, id.session = nil, nil
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey, id)))
+	})
+}
+
+// permissionsOf returns the user's permissions, or nil when RBAC is off or
+// fails (never wider access on failure).
+func (s *Server) permissionsOf(ctx context.Context, u auth.User) []string {
+	acc := s.cfg.Auth.AccessOf(ctx, s.cfg.License, u)
+	if acc == nil {
+		return nil
+	}
+	return acc.Permissions
+}
+
+// require answers 401 without a user and 403 without the permission; every
+// deny is audited. An empty permission only requires a signed-in user.
+func (s *Server) require(perm string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := identityOf(r.Context())
+			if id.user == nil {
+				if id.err != nil {
+					writeError(w, http.StatusServiceUnavailable, "unavailable", "the identity provider is unavailable")
+					return
+				}
+				s.emitDenied(r, perm, "authentication required")
+				writeError(w, http.StatusUnauthorized, "unauthenticated", "Authentication required")
+				return
+			}
+			if perm != "" {
+				if !s.cfg.License.Enabled(auth.FeatureRBAC) {
+					s.emitDenied(r, perm, "rbac requires a license in production")
+					writeError(w, http.StatusForbidden, "forbidden", "this route needs RBAC, which requires a license in production")
+					return
+				}
+				if !auth.HasPermission(s.permissionsOf(r.Context(), *id.user), perm) {
+					s.emitDenied(r, perm, "missing permission")
+					writeError(w, http.StatusForbidden, "forbidden", "Insufficient permissions")
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// actorOf describes the caller for audit events.
+func actorOf(r *http.Request, u *auth.User) auth.AuditActor {
+	a := auth.AuditActor{Type: auth.ActorUser, ID: "anonymous", IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
+	if u != nil {
+		a.ID, a.Email = u.ID, u.Email
+	}
+	return a
+}
+
+// clientIP is the TCP peer address. Forwarded headers are not trusted:
+// anyone can send them, and rate limits keyed on them could be dodged.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// emit records an audit event; failures are logged, never shown to the
+// client, and never stop the request.
+func (s *Server) emit(r *http.Request, e auth.AuditEvent) {
+	if s.cfg.Auth.Audit == nil || !s.cfg.License.Enabled(auth.FeatureAudit) {
+		return
+	}
+	if e.Timestamp.IsZero() {
+		e.Timestamp = time.Now().UTC()
+	}
+	if e.ID == "" {
+		e.ID = newEventID()
+	}
+	if err := s.cfg.Auth.Audit.Log(context.WithoutCancel(r.Context()), e); err != nil {
+		s.log.Error("audit log failed", "action", e.Action, "error", err)
+	}
+}
+
+// emitDenied records an auth.denied event for the current request.
+func (s *Server) emitDenied(r *http.Request, perm, reason string) {
+	id := identityOf(r.Context())
+	s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "auth.denied", Outcome: auth.OutcomeDenied,
+		Resource: &auth.AuditResource{Type: "route", ID: r.Method + " " + r.URL.Path},
+		Metadata: map[string]any{"permission": perm, "reason": reason}})
+}
+
+func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+// requestSchemas are the JSON request bodies named by the route table.
+var requestSchemas = map[string]any{
+	"Credentials":          object(map[string]any{"email": str("email"), "password": str("")}, "email", "password"),
+	"SignUp":               object(map[string]any{"email": str("email"), "password": str(""), "name": str("")}, "email", "password"),
+	"PasswordResetRequest": object(map[string]any{"email": str("email")}, "email"),
+	"PasswordResetConfirm": object(map[string]any{"token": str(""), "newPassword": str("")}, "token", "newPassword"),
+	"Roles":                object(map[string]any{"roles": map[string]any{"type": "array", "items": str("")}}, "roles"),
+	"Grant": object(map[string]any{"subject": str(""), "resource": resourceSchema,
+		"actions": map[string]any{"type": "array", "items": str(""), "minItems": 1}}, "subject", "resource", "actions"),
+	"Revoke": object(map[string]any{"subject": str(""), "resource": resourceSchema,
+		"actions": map[string]any{"type": "array", "items": str("")}}, "subject", "resource"),
+}
+
+var resourceSchema = object(map[string]any{"type": str(""), "id": str("")}, "type", "id")
+
+func str(format string) map[string]any {
+	s := map[string]any{"type": "string"}
+	if format != "" {
+		s["format"] = format
+	}
+	return s
+}
+
+func object(props map[string]any, required ...string) map[string]any {
+	return map[string]any{"type": "object", "properties": props, "required": required, "additionalProperties": false}
+}
+
+// openAPI builds the OpenAPI 3.1 document from the route table.
+func (s *Server) openAPI() map[string]any {
+	paths := map[string]any{}
+	for _, rt := range s.routeTable() {
+		p := s.cfg.APIPrefix + rt.path
+		item, _ := paths[p].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[p] = item
+		}
+		var params []any
+		for _, m := range pathParam.FindAllStringSubmatch(rt.path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": str("")})
+		}
+		for _, q := range rt.query {
+			params = append(params, map[string]any{"name": q, "in": "query", "required": false, "schema": str("")})
+		}
+		responses := map[string]any{}
+		for code, desc := range rt.statuses {
+			responses[strconv.Itoa(code)] = map[string]any{"description": desc}
+		}
+		op := map[string]any{
+			"operationId": operationID(rt),
+			"summary":     rt.summary,
+			"tags":        []string{rt.tag},
+			"responses":   responses,
+		}
+		if len(params) > 0 {
+			op["parameters"] = params
+		}
+		if rt.body != "" {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + rt.body}}}}
+		}
+		if rt.auth {
+			op["security"] = []any{map[string]any{"sessionCookie": []string{}}, map[string]any{"bearer": []string{}}}
+		}
+		if rt.permission != "" {
+			op["x-permission"] = rt.permission
+		}
+		item[strings.ToLower(rt.method)] = op
+	}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info":    map[string]any{"title": "authhost API", "version": "1.0.0"},
+		"paths":   paths,
+		"components": map[string]any{
+			"schemas": requestSchemas,
+			"securitySchemes": map[string]any{
+				"sessionCookie": map[string]any{"type": "apiKey", "in": "cookie", "name": "authhost_session"},
+				"bearer":        map[string]any{"type": "http", "scheme": "bearer"},
+			},
+		},
+	}
+}
+
+func operationID(rt route) string {
+	parts := []string{strings.ToLower(rt.method)}
+	for _, seg := range strings.Split(strings.Trim(rt.path, "/"), "/") {
+		seg = strings.Trim(seg, "{}")
+		for _, w := range strings.FieldsFunc(seg, func(r rune) bool { return r == '-' || r == '.' }) {
+			parts = append(parts, strings.ToUpper(w[:1])+w[1:])
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.openAPI())
+}
