@@ -1,0 +1,328 @@
+// Package betterauth starts a real Better Auth server (better-auth 1.7.25,
+// email+password, bearer and jwt plugins, memory adapter) for tests: the
+// peer of the betterauth provider plugin.
+//
+// The Node project lives beside this file (package.json, package-lock.json,
+// server.mjs). Install it once with
+//
+//	npm ci --prefix internal/testenv/betterauth --no-audit --no-fund
+//
+// Start launches the server on 127.0.0.1 on a free port once per test
+// process and shares it between tests. Without node_modules (or without
+// node) Start fails the test when CI=true and skips it otherwise.
+//
+// The server keeps its database in memory, saves it to a state file when it
+// is stopped and loads it when it starts again, so Stop and Restart simulate
+// an outage without losing users, sessions or signing keys. It exits when
+// the test process does (it watches its stdin).
+package betterauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BasePath is where the peer mounts Better Auth.
+const BasePath = "/api/auth"
+
+// readyTimeout bounds how long a start may take (node loads better-auth in
+// about a second; the margin is for loaded CI machines).
+const readyTimeout = 30 * time.Second
+
+// Server is a running Better Auth peer.
+type Server struct {
+	// URL is the server's base URL, e.g. http://127.0.0.1:41234 (also its
+	// JWT issuer and audience, and a trusted origin).
+	URL string
+	// Secret is the server's BETTER_AUTH secret (it signs session cookies).
+	Secret string
+
+	port      int
+	dir       string // Node project directory
+	stateFile string
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	exited  chan struct{}
+	running bool
+	output  *syncBuffer
+}
+
+var (
+	once      sync.Once
+	shared    *Server
+	sharedErr error
+	skipMsg   string
+)
+
+// Start returns the shared peer, starting it on first use (and again if a
+// previous test stopped it). It fails t when the peer cannot start, and
+// skips t (fails it when CI=true) when node or node_modules is missing.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	once.Do(func() { shared, skipMsg, sharedErr = newServer() })
+	if skipMsg != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("betterauth: %s (CI=true, so the peer is required)", skipMsg)
+		}
+		t.Skipf("betterauth: %s", skipMsg)
+	}
+	if sharedErr != nil {
+		t.Fatalf("betterauth: %v", sharedErr)
+	}
+	if err := shared.ensureRunning(); err != nil {
+		t.Fatalf("betterauth: %v", err)
+	}
+	return shared
+}
+
+// Dir returns the directory of the peer's Node project.
+func Dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(file)
+}
+
+func newServer() (*Server, string, error) {
+	dir := Dir()
+	if _, err := exec.LookPath("node"); err != nil {
+		return nil, "node is not installed (need Node.js >= 20)", nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "better-auth", "package.json")); err != nil {
+		return nil, fmt.Sprintf("%s/node_modules is missing; run: npm ci --prefix %s --no-audit --no-fund", dir, dir), nil
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, "", fmt.Errorf("secret: %w", err)
+	}
+	return &Server{
+		URL:       "http://127.0.0.1:" + strconv.Itoa(port),
+		Secret:    hex.EncodeToString(secret),
+		port:      port,
+		dir:       dir,
+		stateFile: filepath.Join(os.TempDir(), fmt.Sprintf("authhost-betterauth-%d-%d.json", os.Getpid(), port)),
+	}, "", nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// AuthURL returns the base URL of Better Auth's API (URL + BasePath).
+func (s *Server) AuthURL() string { return s.URL + BasePath }
+
+// Stop stops the server gracefully (it saves its database first); requests
+// then fail with "connection refused". Stopping a stopped server is a no-op.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopLocked()
+}
+
+// Restart stops the server if it runs and starts it again on the same port
+// with the same secret and database.
+func (s *Server) Restart() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.stopLocked(); err != nil {
+		return err
+	}
+	return s.startLocked()
+}
+
+// EnsureRunning starts the server again if it was stopped; a running
+// server is left alone.
+func (s *Server) EnsureRunning() error { return s.ensureRunning() }
+
+func (s *Server) ensureRunning() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running {
+		select {
+		case <-s.exited:
+			s.running = false
+		default:
+			return nil
+		}
+	}
+	return s.startLocked()
+}
+
+func (s *Server) stopLocked() error {
+	if !s.running {
+		return nil
+	}
+	s.running = false
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("stop peer: %w", err)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	_ = s.stdin.Close()
+	return nil
+}
+
+func (s *Server) startLocked() error {
+	cmd := exec.Command("node", "server.mjs")
+	cmd.Dir = s.dir
+	cmd.Env = append(os.Environ(),
+		"BA_PORT="+strconv.Itoa(s.port),
+		"BA_SECRET="+s.Secret,
+		"BA_STATE_FILE="+s.stateFile,
+		"BA_EXIT_WITH_STDIN=1",
+		"NODE_ENV=test",
+	)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return fmt.Errorf("start peer: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start peer: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	s.cmd, s.stdin, s.exited, s.output, s.running = cmd, stdin, exited, out, true
+
+	deadline := time.Now().Add(readyTimeout)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := client.Get(s.AuthURL() + "/ok")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			s.running = false
+			return fmt.Errorf("peer exited during start: %s", out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = s.stopLocked()
+			return fmt.Errorf("peer not ready after %s: %s", readyTimeout, out.String())
+		}
+	}
+}
+
+// Output returns what the current server process printed so far.
+func (s *Server) Output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.output == nil {
+		return ""
+	}
+	return s.output.String()
+}
+
+// ResetToken returns the last password-reset token the server "emailed" to
+// email (the peer records them instead of sending mail).
+func (s *Server) ResetToken(ctx context.Context, email string) (string, error) {
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := s.testCall(ctx, http.MethodGet, "/__test/reset-token?email="+url.QueryEscape(email), nil, &out); err != nil {
+		return "", err
+	}
+	return out.Token, nil
+}
+
+// SignJWT returns a JWT over payload signed with the server's current JWKS
+// key (the jwt plugin adds iss, aud, iat and, unless given, exp).
+func (s *Server) SignJWT(ctx context.Context, payload map[string]any) (string, error) {
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := s.testCall(ctx, http.MethodPost, "/__test/sign-jwt", map[string]any{"payload": payload}, &out); err != nil {
+		return "", err
+	}
+	return out.Token, nil
+}
+
+func (s *Server) testCall(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("betterauth %s: %w", path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, body)
+	if err != nil {
+		return fmt.Errorf("betterauth %s: %w", path, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("betterauth %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("betterauth %s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("betterauth %s: status %d: %s", path, resp.StatusCode, raw)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("betterauth %s: %w", path, err)
+	}
+	return nil
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's output copier and
+// readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() > 1<<20 { // keep memory bounded; the start is what matters
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,127 @@
+// Better Auth test peer for authhost (see betterauth.go).
+//
+// A real Better Auth 1.7.25 server (email+password, bearer and jwt plugins)
+// on the memory adapter, so `npm ci` needs no native build. The database is
+// loaded from BA_STATE_FILE at start (when present) and written back on
+// SIGTERM/SIGINT, so a stop/start cycle keeps users, sessions and the JWKS.
+//
+// Environment: BA_PORT (required), BA_SECRET (required, >= 32 chars),
+// BA_STATE_FILE (optional), BA_TRUSTED_ORIGINS (optional, comma-separated),
+// BA_EXIT_WITH_STDIN (optional, "1": exit when stdin closes).
+//
+// Test-only routes (outside Better Auth's base path):
+//   GET  /__test/reset-token?email=…  last password-reset token sent to email
+//   POST /__test/sign-jwt {payload}   a JWT signed with the server's JWKS key
+//
+// When ready it prints one line: "better-auth ready <baseURL>".
+import fs from "node:fs";
+import http from "node:http";
+import { betterAuth } from "better-auth";
+import { memoryAdapter } from "better-auth/adapters/memory";
+import { toNodeHandler } from "better-auth/node";
+import { bearer } from "better-auth/plugins/bearer";
+import { jwt } from "better-auth/plugins/jwt";
+
+const port = Number(process.env.BA_PORT);
+const secret = process.env.BA_SECRET;
+const stateFile = process.env.BA_STATE_FILE || "";
+if (!port || !secret) {
+  console.error("better-auth peer: BA_PORT and BA_SECRET are required");
+  process.exit(2);
+}
+const baseURL = `http://127.0.0.1:${port}`;
+const trusted = (process.env.BA_TRUSTED_ORIGINS || "").split(",").filter(Boolean);
+
+// Dates survive the JSON snapshot as ISO strings; revive them so expiry
+// comparisons keep working after a restart.
+const isoDate = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+function loadState() {
+  if (!stateFile || !fs.existsSync(stateFile)) return {};
+  return JSON.parse(fs.readFileSync(stateFile, "utf8"), (k, v) =>
+    typeof v === "string" && k.endsWith("At") && isoDate.test(v) ? new Date(v) : v);
+}
+const db = loadState();
+
+const resetTokens = new Map(); // email -> token
+
+const auth = betterAuth({
+  baseURL,
+  basePath: "/api/auth",
+  secret,
+  database: memoryAdapter(db),
+  trustedOrigins: [baseURL, ...trusted],
+  telemetry: { enabled: false },
+  emailAndPassword: {
+    enabled: true,
+    sendResetPassword: async ({ user, token }) => {
+      resetTokens.set(user.email, token);
+    },
+  },
+  plugins: [bearer(), jwt()],
+});
+
+// "Migrations": the memory adapter needs one array per table of the schema
+// (user, session, account, verification, jwks).
+const ctx = await auth.$context;
+for (const table of Object.values(ctx.tables)) {
+  db[table.modelName] ??= [];
+}
+
+const handler = toNodeHandler(auth);
+
+function json(res, status, body) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  return chunks.length ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : {};
+}
+
+const server = http.createServer(async (req, res) => {
+  try {
+    const url = new URL(req.url, baseURL);
+    if (url.pathname === "/__test/reset-token") {
+      const token = resetTokens.get(url.searchParams.get("email") || "");
+      return token ? json(res, 200, { token }) : json(res, 404, { message: "no token" });
+    }
+    if (url.pathname === "/__test/sign-jwt" && req.method === "POST") {
+      const { payload } = await readBody(req);
+      const out = await auth.api.signJWT({ body: { payload } });
+      return json(res, 200, out);
+    }
+    return handler(req, res);
+  } catch (err) {
+    console.error("better-auth peer:", err);
+    if (!res.headersSent) json(res, 500, { message: String(err) });
+  }
+});
+
+function shutdown() {
+  if (stateFile) {
+    try {
+      fs.writeFileSync(stateFile, JSON.stringify(db));
+    } catch (err) {
+      console.error("better-auth peer: save state:", err);
+    }
+  }
+  process.exit(0);
+}
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);
+
+// With BA_EXIT_WITH_STDIN=1 the peer exits (and deletes its state file) when
+// its stdin closes, i.e. when the test process that started it is gone.
+if (process.env.BA_EXIT_WITH_STDIN === "1") {
+  process.stdin.on("end", () => {
+    if (stateFile) fs.rmSync(stateFile, { force: true });
+    process.exit(0);
+  });
+  process.stdin.resume();
+}
+
+server.listen(port, "127.0.0.1", () => {
+  console.log(`better-auth ready ${baseURL}`);
+});

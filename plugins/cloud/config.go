@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/pdk"
+)
+
+// config is the plugin's configuration (the `config` block of its entry in
+// authhost.yaml).
+type config struct {
+	Issuer                  string              `json:"issuer"`
+	ClientID                string              `json:"client_id"`
+	ClientSecret            string              `json:"client_secret"`
+	Scopes                  []string            `json:"scopes"`
+	TokenEndpointAuthMethod string              `json:"token_endpoint_auth_method"`
+	AllowedAlgorithms       []string            `json:"allowed_algorithms"`
+	ClockSkewSeconds        *int                `json:"clock_skew_seconds"`
+	Userinfo                *bool               `json:"userinfo"`
+	RoleClaim               string              `json:"role_claim"`
+	RoleMapping             map[string][]string `json:"role_mapping"`
+	AuthParams              map[string]string   `json:"auth_params"`
+	DiscoveryTTLSeconds     int                 `json:"discovery_ttl_seconds"`
+	JWKSTTLSeconds          int                 `json:"jwks_ttl_seconds"`
+	JWKSRefreshSeconds      int                 `json:"jwks_min_refresh_seconds"`
+	SessionTTLSeconds       int                 `json:"session_ttl_seconds"`
+	CookieName              string              `json:"cookie_name"`
+	CookieSecure            *bool               `json:"cookie_secure"`
+	Login                   *abi.LoginButton    `json:"login"`
+
+	// derived
+	prefix     string // KV prefix, per issuer and client
+	clockSkew  time.Duration
+	allowedAlg map[string]bool
+}
+
+// Defaults.
+const (
+	defaultDiscoveryTTL   = time.Hour
+	defaultJWKSTTL        = time.Hour
+	defaultJWKSMinRefresh = 10 * time.Second
+	defaultSessionTTL     = 24 * time.Hour
+	defaultClockSkew      = 60 * time.Second
+	defaultCookieName     = "authhost_cloud"
+	defaultRoleClaim      = "roles"
+	userSnapshotTTL       = 30 * 24 * time.Hour
+)
+
+var (
+	defaultScopes     = []string{"openid", "profile", "email"}
+	defaultAlgorithms = []string{"RS256", "ES256", "EdDSA"}
+	// supportedAlgorithms are the JWS algorithms this plugin can verify. HS*
+	// (shared secret) and none are never accepted for ID tokens.
+	supportedAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+	defaultButton       = abi.LoginButton{Provider: "cloud", Text: "Sign in with SSO"}
+)
+
+func (c *config) discoveryTTL() time.Duration {
+	return secondsOr(c.DiscoveryTTLSeconds, defaultDiscoveryTTL)
+}
+func (c *config) jwksTTL() time.Duration { return secondsOr(c.JWKSTTLSeconds, defaultJWKSTTL) }
+func (c *config) jwksMinRefresh() time.Duration {
+	return secondsOr(c.JWKSRefreshSeconds, defaultJWKSMinRefresh)
+}
+func (c *config) sessionTTL() time.Duration {
+	return secondsOr(c.SessionTTLSeconds, defaultSessionTTL)
+}
+func (c *config) userinfo() bool { return c.Userinfo == nil || *c.Userinfo }
+
+func secondsOr(s int, d time.Duration) time.Duration {
+	if s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return d
+}
+
+// configSchema is the JSON Schema reported in authhost_describe.
+const configSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["issuer", "client_id"],
+  "properties": {
+    "issuer": {"type": "string", "format": "uri", "description": "OpenID issuer URL; discovery is read from <issuer>/.well-known/openid-configuration. Its host (and those of the endpoints) must be in allowed_hosts."},
+    "client_id": {"type": "string"},
+    "client_secret": {"type": "string", "description": "Client secret of a confidential client; empty for a public client (PKCE only)."},
+    "scopes": {"type": "array", "items": {"type": "string"}, "default": ["openid", "profile", "email"], "description": "Requested scopes; openid is always added. Add offline_access for refresh tokens."},
+    "token_endpoint_auth_method": {"enum": ["", "client_secret_basic", "client_secret_post", "none"], "default": "", "description": "Empty: client_secret_basic when the issuer supports it, else client_secret_post; none without a secret."},
+    "allowed_algorithms": {"type": "array", "items": {"enum": ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]}, "default": ["RS256", "ES256", "EdDSA"]},
+    "clock_skew_seconds": {"type": "integer", "minimum": 0, "maximum": 300, "default": 60},
+    "userinfo": {"type": "boolean", "default": true, "description": "Fetch the userinfo endpoint after sign-in and merge its claims."},
+    "role_claim": {"type": "string", "default": "roles", "description": "Claim holding the user's roles (a string or an array); dots address nested objects, e.g. realm_access.roles."},
+    "role_mapping": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}, "description": "Identity-provider role -> permissions. _default applies to unmapped roles and to users without roles."},
+    "auth_params": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Extra authorization request parameters, e.g. prompt or audience."},
+    "discovery_ttl_seconds": {"type": "integer", "minimum": 1, "default": 3600},
+    "jwks_ttl_seconds": {"type": "integer", "minimum": 1, "default": 3600},
+    "jwks_min_refresh_seconds": {"type": "integer", "minimum": 1, "default": 10, "description": "At most one JWKS re-fetch for an unknown key id per interval."},
+    "session_ttl_seconds": {"type": "integer", "minimum": 60, "default": 86400},
+    "cookie_name": {"type": "string", "default": "authhost_cloud"},
+    "cookie_secure": {"type": "boolean", "description": "Secure cookie attribute; default: true when the request URL is https."},
+    "login": {"type": "object", "required": ["provider", "text"], "properties": {"provider": {"type": "string"}, "text": {"type": "string"}, "icon": {"type": "string"}, "description": {"type": "string"}}}
+  }
+}`
+
+var (
+	cacheMu  sync.Mutex
+	cacheRaw []byte
+	cacheCfg *config
+)
+
+// loadConfig returns the parsed configuration, re-parsing only when the
+// document changed (it is fixed for an instance's life inside the sandbox).
+func loadConfig() (*config, error) {
+	raw := pdk.ConfigJSON()
+	cacheMu.Lock()
+	defer cacheMu.Unlock()
+	if cacheCfg != nil && bytes.Equal(raw, cacheRaw) {
+		return cacheCfg, nil
+	}
+	cfg, err := parseConfig(raw)
+	if err != nil {
+		return nil, abi.Errorf(abi.CodeInternal, "cloud config: %v", err)
+	}
+	cacheRaw, cacheCfg = append([]byte(nil), raw...), cfg
+	return cfg, nil
+}
+
+// parseConfig decodes and validates the configuration; unknown fields are
+// errors, so a typo does not silently change behaviour.
+func parseConfig(raw []byte) (*config, error) {
+	cfg := &config{}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(cfg); err != nil {
+		return nil, err
+	}
+	cfg.Issuer = strings.TrimSuffix(strings.TrimSpace(cfg.Issuer), "/")
+	if cfg.Issuer == "" {
+		return nil, fmt.Errorf("issuer: required")
+	}
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("issuer %q: want an absolute http(s) URL without query or fragment", cfg.Issuer)
+	}
+	if cfg.ClientID == "" {
+		return nil, fmt.Errorf("client_id: required")
+	}
+	if len(cfg.Scopes) == 0 {
+		cfg.Scopes = slices.Clone(defaultScopes)
+	}
+	if !slices.Contains(cfg.Scopes, "openid") {
+		cfg.Scopes = append([]string{"openid"}, cfg.Scopes...)
+	}
+	switch cfg.TokenEndpointAuthMethod {
+	case "", "none":
+	case "client_secret_basic", "client_secret_post":
+		if cfg.ClientSecret == "" {
+			return nil, fmt.Errorf("token_endpoint_auth_method %s needs client_secret", cfg.TokenEndpointAuthMethod)
+		}
+	default:
+		return nil, fmt.Errorf("token_endpoint_auth_method %q: want client_secret_basic, client_secret_post or none", cfg.TokenEndpointAuthMethod)
+	}
+	if len(cfg.AllowedAlgorithms) == 0 {
+		cfg.AllowedAlgorithms = slices.Clone(defaultAlgorithms)
+	}
+	cfg.allowedAlg = map[string]bool{}
+	for _, a := range cfg.AllowedAlgorithms {
+		if !slices.Contains(supportedAlgorithms, a) {
+			return nil, fmt.Errorf("allowed_algorithms: %q is not supported (want some of %s; none and HS* are never accepted)", a, strings.Join(supportedAlgorithms, ", "))
+		}
+		cfg.allowedAlg[a] = true
+	}
+	cfg.clockSkew = defaultClockSkew
+	if cfg.ClockSkewSeconds != nil {
+		if *cfg.ClockSkewSeconds < 0 || *cfg.ClockSkewSeconds > 300 {
+			return nil, fmt.Errorf("clock_skew_seconds %d: want 0..300", *cfg.ClockSkewSeconds)
+		}
+		cfg.clockSkew = time.Duration(*cfg.ClockSkewSeconds) * time.Second
+	}
+	for name, v := range map[string]int{"discovery_ttl_seconds": cfg.DiscoveryTTLSeconds, "jwks_ttl_seconds": cfg.JWKSTTLSeconds,
+		"jwks_min_refresh_seconds": cfg.JWKSRefreshSeconds, "session_ttl_seconds": cfg.SessionTTLSeconds} {
+		if v < 0 {
+			return nil, fmt.Errorf("%s: negative", name)
+		}
+	}
+	if cfg.RoleClaim == "" {
+		cfg.RoleClaim = defaultRoleClaim
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = defaultCookieName
+	}
+	if strings.ContainsAny(cfg.CookieName, " \t\r\n;,=\"") {
+		return nil, fmt.Errorf("cookie_name %q: not a valid cookie name", cfg.CookieName)
+	}
+	for k := range cfg.AuthParams {
+		switch k {
+		case "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method":
+			return nil, fmt.Errorf("auth_params: %q is set by the plugin", k)
+		}
+	}
+	if cfg.Login != nil && (cfg.Login.Provider == "" || cfg.Login.Text == "") {
+		return nil, fmt.Errorf("login: provider and text are required")
+	}
+	sum := sha256.Sum256([]byte(cfg.Issuer + "\x00" + cfg.ClientID))
+	cfg.prefix = "oidc/" + hex.EncodeToString(sum[:6]) + "/"
+	return cfg, nil
+}

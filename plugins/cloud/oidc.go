@@ -1,0 +1,478 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/pdk"
+)
+
+// now is the clock; tests replace it to move time forward.
+var now = time.Now
+
+// discovery is the part of the OpenID Provider metadata the plugin uses.
+type discovery struct {
+	Issuer                string   `json:"issuer"`
+	AuthorizationEndpoint string   `json:"authorization_endpoint"`
+	TokenEndpoint         string   `json:"token_endpoint"`
+	UserinfoEndpoint      string   `json:"userinfo_endpoint,omitempty"`
+	JWKSURI               string   `json:"jwks_uri"`
+	EndSessionEndpoint    string   `json:"end_session_endpoint,omitempty"`
+	RevocationEndpoint    string   `json:"revocation_endpoint,omitempty"`
+	TokenAuthMethods      []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	RevocationAuthMethods []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	IDTokenAlgs           []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	CodeChallengeMethods  []string `json:"code_challenge_methods_supported,omitempty"`
+}
+
+// cachedJWKS is the JWKS as kept in KV.
+type cachedJWKS struct {
+	Keys      []jwk     `json:"keys"`
+	FetchedAt time.Time `json:"fetched_at"`
+}
+
+// fetchJSON GETs u and decodes a 200 JSON answer into v. Transport
+// failures keep the code the host gave them (unavailable, forbidden); 5xx
+// and unreadable answers are unavailable.
+func fetchJSON(ctx context.Context, what, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return abi.Errorf(abi.CodeInternal, "%s: %v", what, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := pdk.HTTPClient().Do(req)
+	if err != nil {
+		return transportError(what, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return abi.Errorf(abi.CodeUnavailable, "%s: read: %v", what, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return statusError(what, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return abi.Errorf(abi.CodeUnavailable, "%s: malformed JSON: %v", what, err)
+	}
+	return nil
+}
+
+// transportError keeps the code the host's http_do gave a failed request
+// (unavailable, forbidden for a host outside allowed_hosts) and prefixes
+// what was being fetched; other errors are unavailable.
+func transportError(what string, err error) error {
+	code := abi.CodeOf(err)
+	if code == abi.CodeInternal {
+		code = abi.CodeUnavailable
+	}
+	return &abi.Error{Code: code, Message: what + ": " + err.Error()}
+}
+
+// statusError classifies a non-200 answer of the identity provider.
+func statusError(what string, status int, body []byte) error {
+	var oe struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	_ = json.Unmarshal(body, &oe)
+	msg := fmt.Sprintf("%s: status %d", what, status)
+	if oe.Error != "" {
+		msg += ": " + oe.Error
+		if oe.Description != "" {
+			msg += ": " + oe.Description
+		}
+	}
+	switch {
+	case status == http.StatusTooManyRequests:
+		return abi.Errorf(abi.CodeRateLimited, "%s", msg)
+	case status >= 500:
+		return abi.Errorf(abi.CodeUnavailable, "%s", msg)
+	case oe.Error == "invalid_grant" || oe.Error == "invalid_token" || status == http.StatusUnauthorized && oe.Error == "":
+		return abi.Errorf(abi.CodeInvalidCredentials, "%s", msg)
+	case oe.Error == "invalid_client" || oe.Error == "unauthorized_client":
+		// The operator's client registration is wrong, not the user's input.
+		return abi.Errorf(abi.CodeInternal, "%s (check client_id, client_secret and token_endpoint_auth_method)", msg)
+	case status == http.StatusNotFound:
+		return abi.Errorf(abi.CodeUnavailable, "%s", msg)
+	}
+	return abi.Errorf(abi.CodeInvalidCredentials, "%s", msg)
+}
+
+// getDiscovery returns the provider metadata, from KV when fresh.
+func getDiscovery(ctx context.Context, cfg *config) (*discovery, error) {
+	key := cfg.prefix + "discovery"
+	var d discovery
+	if ok, err := pdk.KV.GetJSON(key, &d); err != nil {
+		pdk.Log.Warn("discovery cache unreadable", "error", err)
+	} else if ok {
+		return &d, nil
+	}
+	if err := fetchJSON(ctx, "discovery", cfg.Issuer+"/.well-known/openid-configuration", &d); err != nil {
+		return nil, err
+	}
+	if err := checkDiscovery(cfg, &d); err != nil {
+		return nil, err
+	}
+	if err := pdk.KV.SetJSON(key, d, cfg.discoveryTTL()); err != nil {
+		pdk.Log.Warn("discovery cache not written", "error", err)
+	}
+	return &d, nil
+}
+
+func checkDiscovery(cfg *config, d *discovery) error {
+	// OpenID Connect Discovery 1.0 §4.3: the issuer must match exactly.
+	if strings.TrimSuffix(d.Issuer, "/") != cfg.Issuer {
+		return abi.Errorf(abi.CodeInternal, "discovery: issuer %q does not match the configured issuer %q", d.Issuer, cfg.Issuer)
+	}
+	for name, u := range map[string]string{"authorization_endpoint": d.AuthorizationEndpoint, "token_endpoint": d.TokenEndpoint, "jwks_uri": d.JWKSURI} {
+		if !httpURL(u) {
+			return abi.Errorf(abi.CodeInternal, "discovery: %s %q is not an absolute http(s) URL", name, u)
+		}
+	}
+	for _, u := range []*string{&d.UserinfoEndpoint, &d.EndSessionEndpoint, &d.RevocationEndpoint} {
+		if *u != "" && !httpURL(*u) {
+			*u = "" // ignore a broken optional endpoint
+		}
+	}
+	if len(d.CodeChallengeMethods) > 0 && !slices.Contains(d.CodeChallengeMethods, "S256") {
+		return abi.Errorf(abi.CodeInternal, "discovery: the issuer does not support PKCE S256 (code_challenge_methods_supported %v)", d.CodeChallengeMethods)
+	}
+	return nil
+}
+
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
+// getJWKS returns the cached key set, fetching it when absent or expired.
+// force re-fetches (an unknown key id), at most once per
+// jwks_min_refresh_seconds.
+func getJWKS(ctx context.Context, cfg *config, d *discovery, force bool) (*cachedJWKS, error) {
+	key := cfg.prefix + "jwks"
+	var c cachedJWKS
+	ok, err := pdk.KV.GetJSON(key, &c)
+	if err != nil {
+		pdk.Log.Warn("jwks cache unreadable", "error", err)
+		ok = false
+	}
+	if ok && (!force || now().Sub(c.FetchedAt) < cfg.jwksMinRefresh()) {
+		return &c, nil
+	}
+	var set jwks
+	if err := fetchJSON(ctx, "jwks", d.JWKSURI, &set); err != nil {
+		if ok { // keep verifying with the keys we have
+			pdk.Log.Warn("jwks refresh failed", "error", err)
+			return &c, nil
+		}
+		return nil, err
+	}
+	c = cachedJWKS{Keys: set.Keys, FetchedAt: now()}
+	if err := pdk.KV.SetJSON(key, c, cfg.jwksTTL()); err != nil {
+		pdk.Log.Warn("jwks cache not written", "error", err)
+	}
+	return &c, nil
+}
+
+// findKey picks the key of set that verifies t: by kid, or the only key
+// fitting the algorithm when the token has no kid.
+func findKey(set *cachedJWKS, t *jwt) *jwk {
+	var match []jwk
+	for _, k := range set.Keys {
+		if !k.fits(t.header.Alg) {
+			continue
+		}
+		if t.header.Kid == "" || k.Kid == t.header.Kid {
+			match = append(match, k)
+		}
+	}
+	if len(match) != 1 {
+		return nil
+	}
+	return &match[0]
+}
+
+// idClaims are the ID token claims the plugin checks; all claims are kept
+// in raw for the user mapping.
+type idClaims struct {
+	Iss    string       `json:"iss"`
+	Sub    string       `json:"sub"`
+	Aud    audience     `json:"aud"`
+	Azp    string       `json:"azp"`
+	Exp    *json.Number `json:"exp"`
+	Iat    *json.Number `json:"iat"`
+	Nbf    *json.Number `json:"nbf"`
+	Nonce  string       `json:"nonce"`
+	AtHash string       `json:"at_hash"`
+	raw    map[string]any
+}
+
+// audience accepts a string or an array of strings.
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*a = audience{s}
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("aud: %w", err)
+	}
+	*a = l
+	return nil
+}
+
+func numTime(n *json.Number) (time.Time, bool) {
+	if n == nil {
+		return time.Time{}, false
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(f), 0), true
+}
+
+// errUnknownKey marks a token signed with a key the JWKS does not hold.
+var errUnknownKey = errors.New("unknown signing key")
+
+// verifyIDToken checks the signature (re-fetching the JWKS once for an
+// unknown key id), issuer, audience, authorized party, expiry, not-before,
+// nonce (when wantNonce is not nil) and at_hash (when accessToken is set).
+// Every failure is code; the caller decides it (invalid_credentials during
+// sign-in).
+func verifyIDToken(ctx context.Context, cfg *config, d *discovery, raw string, wantNonce *string, accessToken string, code abi.Code) (*idClaims, error) {
+	fail := func(format string, args ...any) error {
+		return abi.Errorf(code, "id token: "+format, args...)
+	}
+	t, err := parseJWT(raw)
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	alg := t.header.Alg
+	if !cfg.allowedAlg[alg] {
+		return nil, fail("algorithm %q is not allowed (allowed_algorithms %v)", alg, cfg.AllowedAlgorithms)
+	}
+	if len(t.header.Crit) > 0 {
+		return nil, fail("unsupported critical header %v", t.header.Crit)
+	}
+	set, err := getJWKS(ctx, cfg, d, false)
+	if err != nil {
+		return nil, err
+	}
+	k := findKey(set, t)
+	if k == nil {
+		if set, err = getJWKS(ctx, cfg, d, true); err != nil {
+			return nil, err
+		}
+		if k = findKey(set, t); k == nil {
+			return nil, fail("%v (kid %q, alg %s)", errUnknownKey, t.header.Kid, alg)
+		}
+	}
+	pub, err := k.publicKey()
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	if err := t.verify(pub); err != nil {
+		return nil, fail("%v", err)
+	}
+	var c idClaims
+	dec := json.NewDecoder(bytes.NewReader(t.payload))
+	dec.UseNumber()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fail("claims: %v", err)
+	}
+	dec = json.NewDecoder(bytes.NewReader(t.payload))
+	dec.UseNumber()
+	if err := dec.Decode(&c.raw); err != nil {
+		return nil, fail("claims: %v", err)
+	}
+	if strings.TrimSuffix(c.Iss, "/") != cfg.Issuer {
+		return nil, fail("issuer %q is not %q", c.Iss, cfg.Issuer)
+	}
+	if c.Sub == "" {
+		return nil, fail("no sub")
+	}
+	if !slices.Contains(c.Aud, cfg.ClientID) {
+		return nil, fail("audience %v does not contain the client id", []string(c.Aud))
+	}
+	if c.Azp != "" && c.Azp != cfg.ClientID {
+		return nil, fail("authorized party %q is not the client id", c.Azp)
+	}
+	if len(c.Aud) > 1 && c.Azp == "" {
+		return nil, fail("several audiences and no azp")
+	}
+	t0 := now()
+	exp, ok := numTime(c.Exp)
+	if !ok {
+		return nil, fail("no exp")
+	}
+	if !t0.Before(exp.Add(cfg.clockSkew)) {
+		return nil, fail("expired at %s", exp.UTC().Format(time.RFC3339))
+	}
+	if nbf, ok := numTime(c.Nbf); ok && t0.Add(cfg.clockSkew).Before(nbf) {
+		return nil, fail("not valid before %s", nbf.UTC().Format(time.RFC3339))
+	}
+	if iat, ok := numTime(c.Iat); ok && t0.Add(cfg.clockSkew).Before(iat) {
+		return nil, fail("issued in the future (%s)", iat.UTC().Format(time.RFC3339))
+	}
+	if wantNonce != nil && subtle.ConstantTimeCompare([]byte(c.Nonce), []byte(*wantNonce)) != 1 {
+		if c.Nonce == "" {
+			return nil, fail("nonce missing")
+		}
+		return nil, fail("nonce mismatch")
+	}
+	if c.AtHash != "" && accessToken != "" {
+		want, err := tokenHash(alg, accessToken)
+		if err != nil {
+			return nil, fail("at_hash: %v", err)
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(c.AtHash)) != 1 {
+			return nil, fail("at_hash does not match the access token")
+		}
+	}
+	return &c, nil
+}
+
+// tokenResponse is the token endpoint's answer.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	RefreshToken string `json:"refresh_token"`
+	IDToken      string `json:"id_token"`
+	ExpiresIn    int64  `json:"expires_in"`
+}
+
+// authMethod chooses how the client authenticates at the token endpoint.
+func authMethod(cfg *config, supported []string) string {
+	if cfg.TokenEndpointAuthMethod != "" {
+		return cfg.TokenEndpointAuthMethod
+	}
+	if cfg.ClientSecret == "" {
+		return "none"
+	}
+	// RFC 8414: absent means client_secret_basic.
+	if len(supported) == 0 || slices.Contains(supported, "client_secret_basic") {
+		return "client_secret_basic"
+	}
+	if slices.Contains(supported, "client_secret_post") {
+		return "client_secret_post"
+	}
+	return "client_secret_basic"
+}
+
+// postForm POSTs a client-authenticated form to an endpoint of the issuer.
+func postForm(ctx context.Context, cfg *config, what, endpoint, method string, form url.Values) (int, []byte, error) {
+	switch method {
+	case "client_secret_post":
+		form.Set("client_id", cfg.ClientID)
+		form.Set("client_secret", cfg.ClientSecret)
+	case "none":
+		form.Set("client_id", cfg.ClientID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, nil, abi.Errorf(abi.CodeInternal, "%s: %v", what, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if method == "client_secret_basic" {
+		// RFC 6749 §2.3.1: form-encode id and secret before Basic auth.
+		req.SetBasicAuth(url.QueryEscape(cfg.ClientID), url.QueryEscape(cfg.ClientSecret))
+	}
+	resp, err := pdk.HTTPClient().Do(req)
+	if err != nil {
+		return 0, nil, transportError(what, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, abi.Errorf(abi.CodeUnavailable, "%s: read: %v", what, err)
+	}
+	return resp.StatusCode, body, nil
+}
+
+// tokenRequest runs a grant at the token endpoint.
+func tokenRequest(ctx context.Context, cfg *config, d *discovery, form url.Values) (*tokenResponse, error) {
+	status, body, err := postForm(ctx, cfg, "token", d.TokenEndpoint, authMethod(cfg, d.TokenAuthMethods), form)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, statusError("token", status, body)
+	}
+	var tr tokenResponse
+	if err := json.Unmarshal(body, &tr); err != nil {
+		return nil, abi.Errorf(abi.CodeUnavailable, "token: malformed JSON: %v", err)
+	}
+	if tr.AccessToken == "" || !strings.EqualFold(tr.TokenType, "bearer") && tr.TokenType != "" {
+		return nil, abi.Errorf(abi.CodeUnavailable, "token: no bearer access token in the answer")
+	}
+	return &tr, nil
+}
+
+// fetchUserinfo GETs the userinfo endpoint with the access token.
+func fetchUserinfo(ctx context.Context, d *discovery, accessToken string) (map[string]any, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.UserinfoEndpoint, nil)
+	if err != nil {
+		return nil, abi.Errorf(abi.CodeInternal, "userinfo: %v", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Accept", "application/json")
+	resp, err := pdk.HTTPClient().Do(req)
+	if err != nil {
+		return nil, transportError("userinfo", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, abi.Errorf(abi.CodeUnavailable, "userinfo: read: %v", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, statusError("userinfo", resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/jwt") {
+		return nil, abi.Errorf(abi.CodeInternal, "userinfo: signed userinfo (application/jwt) is not supported; set userinfo: false")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var claims map[string]any
+	if err := dec.Decode(&claims); err != nil {
+		return nil, abi.Errorf(abi.CodeUnavailable, "userinfo: malformed JSON: %v", err)
+	}
+	return claims, nil
+}
+
+// revoke revokes a token at the revocation endpoint (RFC 7009), best effort.
+func revoke(ctx context.Context, cfg *config, d *discovery, token, hint string) error {
+	if d.RevocationEndpoint == "" || token == "" {
+		return nil
+	}
+	methods := d.RevocationAuthMethods
+	if len(methods) == 0 {
+		methods = d.TokenAuthMethods
+	}
+	status, body, err := postForm(ctx, cfg, "revoke", d.RevocationEndpoint, authMethod(cfg, methods),
+		url.Values{"token": {token}, "token_type_hint": {hint}})
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return statusError("revoke", status, body)
+	}
+	return nil
+}

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/pdk"
+	"github.com/workos/workos-go/v4/pkg/auditlogs"
+	"github.com/workos/workos-go/v4/pkg/webhooks"
+)
+
+// LogEvent implements pdk.AuditLogger: the event is exported to WorkOS
+// Audit Logs with auditlogs.CreateEvent. The idempotency key is derived
+// from the event id, so a retried export is recorded once.
+func (provider) LogEvent(ctx context.Context, e abi.AuditEvent) error {
+	c, err := getClients()
+	if err != nil {
+		return err
+	}
+	org := c.cfg.AuditOrganizationID
+	if org == "" {
+		pdk.Log.Warn("workos: audit event not exported: no audit_organization_id or organization_id configured", "action", e.Action)
+		return nil
+	}
+	occurred := e.Timestamp
+	if occurred.IsZero() {
+		occurred = time.Now().UTC()
+	}
+	actorType := e.Actor.Type
+	if actorType == "" {
+		actorType = "system"
+	}
+	actorID := e.Actor.ID
+	if actorID == "" {
+		actorID = actorType
+	}
+	actorMeta := map[string]any{"actor_type": actorType}
+	if e.Actor.Email != "" {
+		actorMeta["email"] = e.Actor.Email
+	}
+	if e.Actor.IP != "" {
+		actorMeta["ip"] = e.Actor.IP
+	}
+	target := auditlogs.Target{ID: "system", Type: "system", Name: "System"}
+	if e.Resource != nil {
+		target = auditlogs.Target{ID: e.Resource.ID, Type: e.Resource.Type, Name: e.Resource.Name}
+	}
+	location := e.Actor.IP
+	if location == "" {
+		location = "unknown"
+	}
+	md := map[string]any{"outcome": e.Outcome}
+	if e.DurationMS > 0 {
+		md["duration_ms"] = e.DurationMS
+	}
+	for k, v := range e.Metadata {
+		switch x := v.(type) {
+		case string, bool, float64, int, int64:
+			md[k] = x
+		default:
+			b, err := json.Marshal(x)
+			if err != nil {
+				md[k] = "<unserializable>"
+			} else {
+				md[k] = string(b)
+			}
+		}
+	}
+	key := e.ID
+	if key == "" {
+		b, _ := json.Marshal(e)
+		sum := sha256.Sum256(b)
+		key = hex.EncodeToString(sum[:16])
+	}
+	err = c.audit.CreateEvent(ctx, auditlogs.CreateEventOpts{
+		OrganizationID: org,
+		Event: auditlogs.Event{
+			Action:     c.cfg.AuditEventPrefix + "." + e.Action,
+			OccurredAt: occurred,
+			Actor:      auditlogs.Actor{ID: actorID, Name: e.Actor.Email, Type: actorType, Metadata: actorMeta},
+			Targets:    []auditlogs.Target{target},
+			Context:    auditlogs.Context{Location: location, UserAgent: e.Actor.UserAgent},
+			Metadata:   md,
+		},
+		IdempotencyKey: "authhost-" + key,
+	})
+	if err != nil {
+		return classify("create audit event", err)
+	}
+	return nil
+}
+
+// webhookEvent is a WorkOS event as delivered to a webhook.
+type webhookEvent struct {
+	ID    string          `json:"id"`
+	Event string          `json:"event"`
+	Data  json.RawMessage `json:"data"`
+}
+
+// directoryUser is the data of dsync.user.* events (the fields used here).
+type directoryUser struct {
+	ID          string `json:"id"`
+	DirectoryID string `json:"directory_id"`
+	Email       string `json:"email"`
+	Emails      []struct {
+		Primary bool   `json:"primary"`
+		Value   string `json:"value"`
+	} `json:"emails"`
+	State string `json:"state"`
+	Role  *struct {
+		Slug string `json:"slug"`
+	} `json:"role"`
+	Groups []directoryGroup `json:"groups"`
+}
+
+// directoryGroup is a directory group.
+type directoryGroup struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	DirectoryID string `json:"directory_id"`
+}
+
+// HandleWebhook implements pdk.WebhookHandler: it verifies WorkOS-Signature
+// and turns dsync.user.* and dsync.group.user_* events into role changes and
+// user deletions for the host. User ids are directory user ids.
+func (provider) HandleWebhook(_ context.Context, req abi.WebhookRequest) (*abi.WebhookResult, error) {
+	c, err := getClients()
+	if err != nil {
+		return nil, err
+	}
+	if c.cfg.WebhookSecret == "" {
+		return nil, pdk.Errorf(abi.CodeInternal, "workos: webhook_secret is not configured")
+	}
+	sig := ""
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, "WorkOS-Signature") && len(v) > 0 {
+			sig = v[0]
+		}
+	}
+	if sig == "" {
+		return nil, pdk.Errorf(abi.CodeUnauthenticated, "workos: webhook without WorkOS-Signature header")
+	}
+	body, err := webhooks.NewClient(c.cfg.WebhookSecret).ValidatePayload(sig, string(req.Body))
+	if err != nil {
+		return nil, pdk.Errorf(abi.CodeUnauthenticated, "workos: webhook signature rejected: %v", err)
+	}
+	var ev webhookEvent
+	if err := json.Unmarshal([]byte(body), &ev); err != nil {
+		return nil, pdk.Errorf(abi.CodeInvalidRequest, "workos: webhook body: %v", err)
+	}
+	res := &abi.WebhookResult{Status: 200}
+	switch ev.Event {
+	case "dsync.user.created", "dsync.user.updated", "dsync.user.deleted":
+		var du directoryUser
+		if err := json.Unmarshal(ev.Data, &du); err != nil {
+			return nil, pdk.Errorf(abi.CodeInvalidRequest, "workos: %s data: %v", ev.Event, err)
+		}
+		if c.cfg.DirectoryID != "" && du.DirectoryID != c.cfg.DirectoryID {
+			return res, nil
+		}
+		if ev.Event == "dsync.user.deleted" || du.State == "inactive" {
+			res.UserDeletes = append(res.UserDeletes, du.ID)
+			return res, nil
+		}
+		if roles := directoryRoles(c.cfg, du); roles != nil {
+			res.RoleChanges = append(res.RoleChanges, abi.RoleAssignment{UserID: du.ID, Roles: roles})
+		}
+	case "dsync.group.user_added", "dsync.group.user_removed":
+		var data struct {
+			DirectoryID string         `json:"directory_id"`
+			User        directoryUser  `json:"user"`
+			Group       directoryGroup `json:"group"`
+		}
+		if err := json.Unmarshal(ev.Data, &data); err != nil {
+			return nil, pdk.Errorf(abi.CodeInvalidRequest, "workos: %s data: %v", ev.Event, err)
+		}
+		if c.cfg.DirectoryID != "" && data.DirectoryID != c.cfg.DirectoryID {
+			return res, nil
+		}
+		u := data.User
+		groups := u.Groups[:0:0]
+		for _, g := range u.Groups {
+			if g.ID != data.Group.ID {
+				groups = append(groups, g)
+			}
+		}
+		if ev.Event == "dsync.group.user_added" {
+			groups = append(groups, data.Group)
+		}
+		u.Groups = groups
+		roles := directoryRoles(c.cfg, u)
+		if roles == nil {
+			roles = []string{}
+		}
+		res.RoleChanges = append(res.RoleChanges, abi.RoleAssignment{UserID: u.ID, Roles: roles})
+	case "dsync.group.created", "dsync.group.updated", "dsync.group.deleted":
+		// Group lifecycle alone changes no assignment; membership events do.
+	default:
+		pdk.Log.Info("workos: webhook event ignored", "event", ev.Event, "id", ev.ID)
+	}
+	return res, nil
+}
+
+// directoryRoles derives authhost roles from a directory user: its
+// directory role slug, plus the roles of its groups in group_roles. It
+// returns nil when nothing maps.
+func directoryRoles(cfg *config, u directoryUser) []string {
+	var roles []string
+	seen := map[string]bool{}
+	add := func(r string) {
+		if r != "" && !seen[r] {
+			seen[r] = true
+			roles = append(roles, r)
+		}
+	}
+	if u.Role != nil {
+		add(u.Role.Slug)
+	}
+	for _, g := range u.Groups {
+		if r, ok := cfg.GroupRoles[g.Name]; ok {
+			add(r)
+		} else if r, ok := cfg.GroupRoles[g.ID]; ok {
+			add(r)
+		}
+	}
+	return roles
+}
