@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -109,43 +107,20 @@ const configSchema = `{
   }
 }`
 
-var (
-	cacheMu  sync.Mutex
-	cacheRaw []byte
-	cacheCfg *config
-)
+// configs parses the configuration once per distinct document.
+var configs = pdk.NewConfigCache("static-users", (*config).validate)
 
-// loadConfig returns the parsed configuration, re-parsing only when the
-// document changed (it is fixed for an instance's life inside the sandbox).
-func loadConfig() (*config, error) {
-	raw := pdk.ConfigJSON()
-	cacheMu.Lock()
-	defer cacheMu.Unlock()
-	if cacheCfg != nil && bytes.Equal(raw, cacheRaw) {
-		return cacheCfg, nil
-	}
-	cfg, err := parseConfig(raw)
-	if err != nil {
-		return nil, abi.Errorf(abi.CodeInternal, "static-users config: %v", err)
-	}
-	cacheRaw, cacheCfg = append([]byte(nil), raw...), cfg
-	return cfg, nil
-}
+// loadConfig returns the parsed configuration.
+func loadConfig() (*config, error) { return configs.Load() }
 
-// parseConfig decodes and validates the configuration; unknown fields are
-// errors, so a typo does not silently change behaviour.
-func parseConfig(raw []byte) (*config, error) {
-	cfg := &config{}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(cfg); err != nil {
-		return nil, err
-	}
+// validate fills defaults and checks the decoded configuration; errors
+// name the field at fault.
+func (cfg *config) validate() error {
 	if cfg.MinPasswordLength == 0 {
 		cfg.MinPasswordLength = defaultMinPasswordLength
 	}
 	if cfg.MinPasswordLength < 1 || cfg.MinPasswordLength > maxPasswordBytes {
-		return nil, fmt.Errorf("min_password_length %d out of range 1..%d", cfg.MinPasswordLength, maxPasswordBytes)
+		return fmt.Errorf("min_password_length %d out of range 1..%d", cfg.MinPasswordLength, maxPasswordBytes)
 	}
 	if len(cfg.Roles) == 0 {
 		cfg.Roles = slices.Clone(defaultRoles)
@@ -153,10 +128,10 @@ func parseConfig(raw []byte) (*config, error) {
 	cfg.roles = map[string]abi.RoleDefinition{}
 	for i, r := range cfg.Roles {
 		if r.ID == "" {
-			return nil, fmt.Errorf("roles[%d]: empty id", i)
+			return fmt.Errorf("roles[%d]: empty id", i)
 		}
 		if _, dup := cfg.roles[r.ID]; dup {
-			return nil, fmt.Errorf("roles[%d]: duplicate role %q", i, r.ID)
+			return fmt.Errorf("roles[%d]: duplicate role %q", i, r.ID)
 		}
 		if r.Name == "" {
 			cfg.Roles[i].Name = r.ID
@@ -167,7 +142,7 @@ func parseConfig(raw []byte) (*config, error) {
 		cfg.DefaultRole = "member"
 	}
 	if _, ok := cfg.roles[cfg.DefaultRole]; !ok {
-		return nil, fmt.Errorf("default_role %q is not a defined role", cfg.DefaultRole)
+		return fmt.Errorf("default_role %q is not a defined role", cfg.DefaultRole)
 	}
 	cfg.byEmail = map[string]*userConfig{}
 	cfg.byID = map[string]*userConfig{}
@@ -175,24 +150,24 @@ func parseConfig(raw []byte) (*config, error) {
 		u := &cfg.Users[i]
 		u.Email = normalizeEmail(u.Email)
 		if u.Email == "" {
-			return nil, fmt.Errorf("users[%d]: empty email", i)
+			return fmt.Errorf("users[%d]: empty email", i)
 		}
 		if err := checkHash(u.PasswordHash); err != nil {
-			return nil, fmt.Errorf("users[%d] (%s): %v", i, u.Email, err)
+			return fmt.Errorf("users[%d] (%s): %v", i, u.Email, err)
 		}
 		if u.ID == "" {
 			u.ID = userID(u.Email)
 		}
 		if _, dup := cfg.byEmail[u.Email]; dup {
-			return nil, fmt.Errorf("users[%d]: duplicate email %s", i, u.Email)
+			return fmt.Errorf("users[%d]: duplicate email %s", i, u.Email)
 		}
 		if _, dup := cfg.byID[u.ID]; dup {
-			return nil, fmt.Errorf("users[%d]: duplicate id %s", i, u.ID)
+			return fmt.Errorf("users[%d]: duplicate id %s", i, u.ID)
 		}
 		cfg.byEmail[u.Email] = u
 		cfg.byID[u.ID] = u
 	}
-	return cfg, nil
+	return nil
 }
 
 // dummyHash returns the hash verified when the email is unknown: same

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/pdk"
 )
 
@@ -106,61 +102,38 @@ const configSchema = `{
   }
 }`
 
-var (
-	cacheMu  sync.Mutex
-	cacheRaw []byte
-	cacheCfg *config
-)
+// configs parses the configuration once per distinct document.
+var configs = pdk.NewConfigCache("betterauth", (*config).validate)
 
-// loadConfig returns the parsed configuration, re-parsing only when the
-// document changed (it is fixed for an instance's life inside the sandbox).
-func loadConfig() (*config, error) {
-	raw := pdk.ConfigJSON()
-	cacheMu.Lock()
-	defer cacheMu.Unlock()
-	if cacheCfg != nil && bytes.Equal(raw, cacheRaw) {
-		return cacheCfg, nil
-	}
-	cfg, err := parseConfig(raw)
-	if err != nil {
-		return nil, abi.Errorf(abi.CodeInternal, "betterauth config: %v", err)
-	}
-	cacheRaw, cacheCfg = append([]byte(nil), raw...), cfg
-	return cfg, nil
-}
+// loadConfig returns the parsed configuration.
+func loadConfig() (*config, error) { return configs.Load() }
 
-// parseConfig decodes and validates the configuration; unknown fields are
-// errors, so a typo does not silently change behaviour.
-func parseConfig(raw []byte) (*config, error) {
-	cfg := &config{}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(cfg); err != nil {
-		return nil, err
-	}
+// validate fills defaults and checks the decoded configuration; errors
+// name the field at fault.
+func (cfg *config) validate() error {
 	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("base_url %q: want an absolute http(s) URL", cfg.BaseURL)
+		return fmt.Errorf("base_url %q: want an absolute http(s) URL", cfg.BaseURL)
 	}
 	cfg.BaseURL = base.String()
 	if cfg.BasePath == "" {
 		cfg.BasePath = defaultBasePath
 	}
 	if !strings.HasPrefix(cfg.BasePath, "/") {
-		return nil, fmt.Errorf("base_path %q: want a path starting with /", cfg.BasePath)
+		return fmt.Errorf("base_path %q: want a path starting with /", cfg.BasePath)
 	}
 	cfg.apiURL = cfg.BaseURL + strings.TrimRight(cfg.BasePath, "/")
 	if cfg.CookiePrefix == "" {
 		cfg.CookiePrefix = defaultCookiePrefix
 	}
 	if strings.ContainsAny(cfg.CookiePrefix, " ;=,\t\r\n") {
-		return nil, fmt.Errorf("cookie_prefix %q: not a valid cookie name part", cfg.CookiePrefix)
+		return fmt.Errorf("cookie_prefix %q: not a valid cookie name part", cfg.CookiePrefix)
 	}
 	cfg.origin = base.Scheme + "://" + base.Host
 	if cfg.Origin != "" {
 		o, err := url.Parse(cfg.Origin)
 		if err != nil || o.Scheme == "" || o.Host == "" {
-			return nil, fmt.Errorf("origin %q: want scheme://host[:port]", cfg.Origin)
+			return fmt.Errorf("origin %q: want scheme://host[:port]", cfg.Origin)
 		}
 		cfg.origin = o.Scheme + "://" + o.Host
 	}
@@ -176,7 +149,7 @@ func parseConfig(raw []byte) (*config, error) {
 			cfg.jwksURL = cfg.apiURL + "/jwks"
 		}
 		if u, err := url.Parse(cfg.jwksURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("jwt.jwks_url %q: want an absolute http(s) URL", j.JWKSURL)
+			return fmt.Errorf("jwt.jwks_url %q: want an absolute http(s) URL", j.JWKSURL)
 		}
 		cfg.issuer, cfg.audience = j.Issuer, j.Audience
 		if cfg.issuer == "" {
@@ -187,7 +160,7 @@ func parseConfig(raw []byte) (*config, error) {
 		}
 		cfg.jwksTTL = defaultJWKSTTL
 		if j.CacheTTLSeconds < 0 {
-			return nil, fmt.Errorf("jwt.cache_ttl_seconds %d: want a positive number", j.CacheTTLSeconds)
+			return fmt.Errorf("jwt.cache_ttl_seconds %d: want a positive number", j.CacheTTLSeconds)
 		}
 		if j.CacheTTLSeconds > 0 {
 			cfg.jwksTTL = time.Duration(j.CacheTTLSeconds) * time.Second
@@ -195,12 +168,12 @@ func parseConfig(raw []byte) (*config, error) {
 		cfg.clockSkew = defaultClockSkew
 		if j.ClockSkewSeconds != nil {
 			if *j.ClockSkewSeconds < 0 {
-				return nil, fmt.Errorf("jwt.clock_skew_seconds %d: want >= 0", *j.ClockSkewSeconds)
+				return fmt.Errorf("jwt.clock_skew_seconds %d: want >= 0", *j.ClockSkewSeconds)
 			}
 			cfg.clockSkew = time.Duration(*j.ClockSkewSeconds) * time.Second
 		}
 	}
-	return cfg, nil
+	return nil
 }
 
 // sessionCookieName is the cookie Better Auth keeps the session token in.

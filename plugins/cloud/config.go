@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/authhost/authhost/abi"
@@ -112,48 +109,25 @@ const configSchema = `{
   }
 }`
 
-var (
-	cacheMu  sync.Mutex
-	cacheRaw []byte
-	cacheCfg *config
-)
+// configs parses the configuration once per distinct document.
+var configs = pdk.NewConfigCache("cloud", (*config).validate)
 
-// loadConfig returns the parsed configuration, re-parsing only when the
-// document changed (it is fixed for an instance's life inside the sandbox).
-func loadConfig() (*config, error) {
-	raw := pdk.ConfigJSON()
-	cacheMu.Lock()
-	defer cacheMu.Unlock()
-	if cacheCfg != nil && bytes.Equal(raw, cacheRaw) {
-		return cacheCfg, nil
-	}
-	cfg, err := parseConfig(raw)
-	if err != nil {
-		return nil, abi.Errorf(abi.CodeInternal, "cloud config: %v", err)
-	}
-	cacheRaw, cacheCfg = append([]byte(nil), raw...), cfg
-	return cfg, nil
-}
+// loadConfig returns the parsed configuration.
+func loadConfig() (*config, error) { return configs.Load() }
 
-// parseConfig decodes and validates the configuration; unknown fields are
-// errors, so a typo does not silently change behaviour.
-func parseConfig(raw []byte) (*config, error) {
-	cfg := &config{}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(cfg); err != nil {
-		return nil, err
-	}
+// validate fills defaults and checks the decoded configuration; errors
+// name the field at fault.
+func (cfg *config) validate() error {
 	cfg.Issuer = strings.TrimSuffix(strings.TrimSpace(cfg.Issuer), "/")
 	if cfg.Issuer == "" {
-		return nil, fmt.Errorf("issuer: required")
+		return fmt.Errorf("issuer: required")
 	}
 	u, err := url.Parse(cfg.Issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("issuer %q: want an absolute http(s) URL without query or fragment", cfg.Issuer)
+		return fmt.Errorf("issuer %q: want an absolute http(s) URL without query or fragment", cfg.Issuer)
 	}
 	if cfg.ClientID == "" {
-		return nil, fmt.Errorf("client_id: required")
+		return fmt.Errorf("client_id: required")
 	}
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = slices.Clone(defaultScopes)
@@ -165,10 +139,10 @@ func parseConfig(raw []byte) (*config, error) {
 	case "", "none":
 	case "client_secret_basic", "client_secret_post":
 		if cfg.ClientSecret == "" {
-			return nil, fmt.Errorf("token_endpoint_auth_method %s needs client_secret", cfg.TokenEndpointAuthMethod)
+			return fmt.Errorf("token_endpoint_auth_method %s needs client_secret", cfg.TokenEndpointAuthMethod)
 		}
 	default:
-		return nil, fmt.Errorf("token_endpoint_auth_method %q: want client_secret_basic, client_secret_post or none", cfg.TokenEndpointAuthMethod)
+		return fmt.Errorf("token_endpoint_auth_method %q: want client_secret_basic, client_secret_post or none", cfg.TokenEndpointAuthMethod)
 	}
 	if len(cfg.AllowedAlgorithms) == 0 {
 		cfg.AllowedAlgorithms = slices.Clone(defaultAlgorithms)
@@ -176,21 +150,21 @@ func parseConfig(raw []byte) (*config, error) {
 	cfg.allowedAlg = map[string]bool{}
 	for _, a := range cfg.AllowedAlgorithms {
 		if !slices.Contains(supportedAlgorithms, a) {
-			return nil, fmt.Errorf("allowed_algorithms: %q is not supported (want some of %s; none and HS* are never accepted)", a, strings.Join(supportedAlgorithms, ", "))
+			return fmt.Errorf("allowed_algorithms: %q is not supported (want some of %s; none and HS* are never accepted)", a, strings.Join(supportedAlgorithms, ", "))
 		}
 		cfg.allowedAlg[a] = true
 	}
 	cfg.clockSkew = defaultClockSkew
 	if cfg.ClockSkewSeconds != nil {
 		if *cfg.ClockSkewSeconds < 0 || *cfg.ClockSkewSeconds > 300 {
-			return nil, fmt.Errorf("clock_skew_seconds %d: want 0..300", *cfg.ClockSkewSeconds)
+			return fmt.Errorf("clock_skew_seconds %d: want 0..300", *cfg.ClockSkewSeconds)
 		}
 		cfg.clockSkew = time.Duration(*cfg.ClockSkewSeconds) * time.Second
 	}
 	for name, v := range map[string]int{"discovery_ttl_seconds": cfg.DiscoveryTTLSeconds, "jwks_ttl_seconds": cfg.JWKSTTLSeconds,
 		"jwks_min_refresh_seconds": cfg.JWKSRefreshSeconds, "session_ttl_seconds": cfg.SessionTTLSeconds} {
 		if v < 0 {
-			return nil, fmt.Errorf("%s: negative", name)
+			return fmt.Errorf("%s: negative", name)
 		}
 	}
 	if cfg.RoleClaim == "" {
@@ -200,18 +174,18 @@ func parseConfig(raw []byte) (*config, error) {
 		cfg.CookieName = defaultCookieName
 	}
 	if strings.ContainsAny(cfg.CookieName, " \t\r\n;,=\"") {
-		return nil, fmt.Errorf("cookie_name %q: not a valid cookie name", cfg.CookieName)
+		return fmt.Errorf("cookie_name %q: not a valid cookie name", cfg.CookieName)
 	}
 	for k := range cfg.AuthParams {
 		switch k {
 		case "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method":
-			return nil, fmt.Errorf("auth_params: %q is set by the plugin", k)
+			return fmt.Errorf("auth_params: %q is set by the plugin", k)
 		}
 	}
 	if cfg.Login != nil && (cfg.Login.Provider == "" || cfg.Login.Text == "") {
-		return nil, fmt.Errorf("login: provider and text are required")
+		return fmt.Errorf("login: provider and text are required")
 	}
 	sum := sha256.Sum256([]byte(cfg.Issuer + "\x00" + cfg.ClientID))
 	cfg.prefix = "oidc/" + hex.EncodeToString(sum[:6]) + "/"
-	return cfg, nil
+	return nil
 }

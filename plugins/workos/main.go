@@ -102,14 +102,16 @@ const configSchema = `{
   }
 }`
 
-// loadConfig reads and validates the configuration.
-func loadConfig() (*config, error) {
-	var c config
-	if err := pdk.Config(&c); err != nil {
-		return nil, pdk.WithCode(abi.CodeInternal, fmt.Errorf("workos: read config: %w", err))
-	}
+// configs parses the configuration once per distinct document.
+var configs = pdk.NewConfigCache("workos", (*config).validate)
+
+// loadConfig returns the parsed configuration.
+func loadConfig() (*config, error) { return configs.Load() }
+
+// validate fills defaults and checks the decoded configuration.
+func (c *config) validate() error {
 	if c.APIKey == "" || c.ClientID == "" {
-		return nil, pdk.Errorf(abi.CodeInternal, "workos: config: api_key and client_id are required")
+		return fmt.Errorf("api_key and client_id are required")
 	}
 	if c.Endpoint == "" {
 		c.Endpoint = defaultEndpoint
@@ -127,9 +129,9 @@ func loadConfig() (*config, error) {
 	switch c.RolesFrom {
 	case "", "token", "memberships":
 	default:
-		return nil, pdk.Errorf(abi.CodeInternal, "workos: config: roles_from must be token or memberships, not %q", c.RolesFrom)
+		return fmt.Errorf("roles_from must be token or memberships, not %q", c.RolesFrom)
 	}
-	return &c, nil
+	return nil
 }
 
 // clients holds the SDK clients built for one configuration.
