@@ -1,7 +1,7 @@
 package builtin_test
 
 import (
-	"log/slog"
+	"github.com/authhost/authhost/internal/testenv/stores"
 	"slices"
 	"testing"
 	"time"
@@ -20,13 +20,7 @@ func TestRestart(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	dir := t.TempDir()
-	open := func() *badgerstore.Store {
-		st, err := badgerstore.Open(dir, badgerstore.Options{Logger: slog.New(slog.DiscardHandler), MemTableSize: 4 << 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
+	open := func() *badgerstore.Store { return stores.OpenBadger(t, dir) }
 	agent := auth.Resource{Type: "agent", ID: "a1"}
 	user := auth.User{ID: "alice", Email: "alice@example.com"}
 

@@ -1,7 +1,7 @@
 package acl_test
 
 import (
-	"log/slog"
+	"github.com/authhost/authhost/internal/testenv/stores"
 	"slices"
 	"testing"
 
@@ -9,25 +9,12 @@ import (
 	"github.com/authhost/authhost/auth/authtest"
 	"github.com/authhost/authhost/auth/builtin/acl"
 	"github.com/authhost/authhost/auth/builtin/rbac"
-	"github.com/authhost/authhost/store"
-	badgerstore "github.com/authhost/authhost/store/badger"
 	"github.com/authhost/authhost/store/memory"
 )
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	stores := map[string]func(t *testing.T) store.Store{
-		"memory": func(*testing.T) store.Store { return memory.New(memory.Options{}) },
-		"badger": func(t *testing.T) store.Store {
-			s, err := badgerstore.Open(t.TempDir(), badgerstore.Options{Logger: slog.New(slog.DiscardHandler), MemTableSize: 4 << 20})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			return s
-		},
-	}
-	for name, open := range stores {
+	for name, open := range stores.Backends() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			authtest.TestACLManager(t, func(t *testing.T) auth.ACLManager { return acl.New(open(t), acl.Options{}) })

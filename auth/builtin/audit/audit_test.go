@@ -3,7 +3,7 @@ package audit_test
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
+	"github.com/authhost/authhost/internal/testenv/stores"
 	"strings"
 	"sync"
 	"testing"
@@ -12,25 +12,12 @@ import (
 	"github.com/authhost/authhost/auth"
 	"github.com/authhost/authhost/auth/authtest"
 	"github.com/authhost/authhost/auth/builtin/audit"
-	"github.com/authhost/authhost/store"
-	badgerstore "github.com/authhost/authhost/store/badger"
 	"github.com/authhost/authhost/store/memory"
 )
 
 func TestStoreConformance(t *testing.T) {
 	t.Parallel()
-	stores := map[string]func(t *testing.T) store.Store{
-		"memory": func(*testing.T) store.Store { return memory.New(memory.Options{}) },
-		"badger": func(t *testing.T) store.Store {
-			s, err := badgerstore.Open(t.TempDir(), badgerstore.Options{Logger: slog.New(slog.DiscardHandler), MemTableSize: 4 << 20})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			return s
-		},
-	}
-	for name, open := range stores {
+	for name, open := range stores.Backends() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			authtest.TestAuditStore(t, func(t *testing.T) auth.AuditStore { return audit.NewStore(open(t), audit.StoreOptions{}) })

@@ -3,7 +3,7 @@ package session_test
 import (
 	"context"
 	"encoding/base64"
-	"log/slog"
+	"github.com/authhost/authhost/internal/testenv/stores"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -16,27 +16,10 @@ import (
 	"github.com/authhost/authhost/auth/authtest"
 	"github.com/authhost/authhost/auth/builtin/session"
 	"github.com/authhost/authhost/store"
-	badgerstore "github.com/authhost/authhost/store/badger"
 	"github.com/authhost/authhost/store/memory"
 )
 
 const testSecret = "test-secret-that-is-at-least-32-characters-long"
-
-func openBadger(t *testing.T, dir string) *badgerstore.Store {
-	t.Helper()
-	s, err := badgerstore.Open(dir, badgerstore.Options{Logger: slog.New(slog.DiscardHandler), MemTableSize: 4 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func newBadger(t *testing.T) store.Store {
-	t.Helper()
-	s := openBadger(t, t.TempDir())
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
 
 func newCookie(t *testing.T, opts session.CookieOptions) *session.CookieSessions {
 	t.Helper()
@@ -62,13 +45,13 @@ func TestMemorySessions(t *testing.T) {
 func TestStoreSessions(t *testing.T) {
 	t.Parallel()
 	authtest.TestSessionProvider(t, func(t *testing.T) auth.SessionProvider {
-		return session.NewStore(newBadger(t), session.Options{})
+		return session.NewStore(stores.Badger(t), session.Options{})
 	})
 	authtest.TestSessionExpiry(t, func(t *testing.T, ttl time.Duration) auth.SessionProvider {
-		return session.NewStore(newBadger(t), session.Options{TTL: ttl})
+		return session.NewStore(stores.Badger(t), session.Options{TTL: ttl})
 	})
 	authtest.TestSessionLister(t, func(t *testing.T) authtest.SessionListerProvider {
-		return session.NewStore(newBadger(t), session.Options{})
+		return session.NewStore(stores.Badger(t), session.Options{})
 	})
 }
 
@@ -399,7 +382,7 @@ func TestCookieRevocation(t *testing.T) {
 func TestDestroyUserSessions(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	p := session.NewStore(newBadger(t), session.Options{})
+	p := session.NewStore(stores.Badger(t), session.Options{})
 	var ids []string
 	for range 3 {
 		s, _ := p.CreateSession(ctx, "u1", nil)
@@ -425,7 +408,7 @@ func TestStoreSessionsSurviveRestart(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	dir := t.TempDir()
-	st := openBadger(t, dir)
+	st := stores.OpenBadger(t, dir)
 	s, err := session.NewStore(st, session.Options{}).CreateSession(ctx, "u", map[string]any{"k": "v"})
 	if err != nil {
 		t.Fatal(err)
@@ -433,7 +416,7 @@ func TestStoreSessionsSurviveRestart(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st = openBadger(t, dir)
+	st = stores.OpenBadger(t, dir)
 	defer st.Close()
 	got, err := session.NewStore(st, session.Options{}).ValidateSession(ctx, s.ID)
 	if err != nil || got == nil || got.UserID != "u" || got.Metadata["k"] != "v" {

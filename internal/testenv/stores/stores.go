@@ -1,0 +1,42 @@
+// Package stores opens each store backend for tests, so that a behaviour
+// suite runs against every implementation with one loop.
+package stores
+
+import (
+	"log/slog"
+	"testing"
+
+	"github.com/authhost/authhost/store"
+	badgerstore "github.com/authhost/authhost/store/badger"
+	"github.com/authhost/authhost/store/memory"
+)
+
+// OpenBadger opens a badger store in dir with small memtables and a silent
+// logger. The caller closes it (tests that reopen a directory need that).
+func OpenBadger(t testing.TB, dir string) *badgerstore.Store {
+	t.Helper()
+	s, err := badgerstore.Open(dir, badgerstore.Options{Logger: slog.New(slog.DiscardHandler), MemTableSize: 4 << 20})
+	if err != nil {
+		t.Fatalf("stores: open badger in %s: %v", dir, err)
+	}
+	return s
+}
+
+// Badger opens a badger store in a fresh temp dir, closed at cleanup.
+func Badger(t testing.TB) store.Store {
+	t.Helper()
+	s := OpenBadger(t, t.TempDir())
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// Memory opens an in-memory store.
+func Memory(testing.TB) store.Store { return memory.New(memory.Options{}) }
+
+// Backends returns an opener for every backend, keyed by name.
+func Backends() map[string]func(t *testing.T) store.Store {
+	return map[string]func(t *testing.T) store.Store{
+		"memory": func(t *testing.T) store.Store { return Memory(t) },
+		"badger": func(t *testing.T) store.Store { return Badger(t) },
+	}
+}
