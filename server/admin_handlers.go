@@ -51,7 +51,7 @@ func (s *Server) handleGetUserRoles(w http.ResponseWriter, r *http.Request) {
 	}
 	roles, err := m.UserRoles(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
-		writeError(w, statusOf(auth.CodeOf(err)), string(auth.CodeOf(err)), "could not read roles")
+		writeAuthError(w, err, "could not read roles")
 		return
 	}
 	if roles == nil {
@@ -80,8 +80,7 @@ func (s *Server) handlePutUserRoles(w http.ResponseWriter, r *http.Request) {
 	}
 	userID := chi.URLParam(r, "id")
 	if err := m.SetUserRoles(r.Context(), userID, body.Roles); err != nil {
-		code := auth.CodeOf(err)
-		writeError(w, statusOf(code), string(code), publicMessage(err, "could not set roles"))
+		writeAuthError(w, err, "could not set roles")
 		return
 	}
 	id := identityOf(r.Context())
@@ -115,7 +114,7 @@ func (s *Server) handleACLList(w http.ResponseWriter, r *http.Request) {
 	}
 	grants, err := m.Grants(r.Context(), q.Get("subject"), res)
 	if err != nil {
-		writeError(w, statusOf(auth.CodeOf(err)), string(auth.CodeOf(err)), "could not list grants")
+		writeAuthError(w, err, "could not list grants")
 		return
 	}
 	if grants == nil {
@@ -142,34 +141,13 @@ func (b grantBody) validate(needActions bool) error {
 	return nil
 }
 
-func (s *Server) handleACLGrant(w http.ResponseWriter, r *http.Request) {
-	m := s.aclManager(w)
-	if m == nil {
-		return
-	}
-	var body grantBody
-	if err := decodeJSON(w, r, &body); err != nil {
-		writeFieldError(w, err)
-		return
-	}
-	if err := body.validate(true); err != nil {
-		writeFieldError(w, err)
-		return
-	}
-	id := identityOf(r.Context())
-	g, err := m.Grant(r.Context(), body.Subject, body.Resource, body.Actions, id.user.ID)
-	if err != nil {
-		code := auth.CodeOf(err)
-		writeError(w, statusOf(code), string(code), publicMessage(err, "could not grant"))
-		return
-	}
-	s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "admin.acl.grant", Outcome: auth.OutcomeSuccess,
-		Resource: &auth.AuditResource{Type: body.Resource.Type, ID: body.Resource.ID},
-		Metadata: map[string]any{"subject": body.Subject, "actions": strings.Join(body.Actions, ",")}})
-	writeJSON(w, http.StatusCreated, g)
-}
+func (s *Server) handleACLGrant(w http.ResponseWriter, r *http.Request) { s.changeACL(w, r, true) }
 
-func (s *Server) handleACLRevoke(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleACLRevoke(w http.ResponseWriter, r *http.Request) { s.changeACL(w, r, false) }
+
+// changeACL grants (or revokes) the actions of the request body and audits
+// the change. A revoke with no actions removes every action.
+func (s *Server) changeACL(w http.ResponseWriter, r *http.Request, grant bool) {
 	m := s.aclManager(w)
 	if m == nil {
 		return
@@ -179,18 +157,29 @@ func (s *Server) handleACLRevoke(w http.ResponseWriter, r *http.Request) {
 		writeFieldError(w, err)
 		return
 	}
-	if err := body.validate(false); err != nil {
+	if err := body.validate(grant); err != nil {
 		writeFieldError(w, err)
 		return
 	}
-	if err := m.Revoke(r.Context(), body.Subject, body.Resource, body.Actions); err != nil {
-		code := auth.CodeOf(err)
-		writeError(w, statusOf(code), string(code), publicMessage(err, "could not revoke"))
+	id := identityOf(r.Context())
+	var (
+		result any = map[string]any{"success": true}
+		status     = http.StatusOK
+		action     = "admin.acl.revoke"
+		err    error
+	)
+	if grant {
+		status, action = http.StatusCreated, "admin.acl.grant"
+		result, err = m.Grant(r.Context(), body.Subject, body.Resource, body.Actions, id.user.ID)
+	} else {
+		err = m.Revoke(r.Context(), body.Subject, body.Resource, body.Actions)
+	}
+	if err != nil {
+		writeAuthError(w, err, "could not change the grant")
 		return
 	}
-	id := identityOf(r.Context())
-	s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "admin.acl.revoke", Outcome: auth.OutcomeSuccess,
+	s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: action, Outcome: auth.OutcomeSuccess,
 		Resource: &auth.AuditResource{Type: body.Resource.Type, ID: body.Resource.ID},
 		Metadata: map[string]any{"subject": body.Subject, "actions": strings.Join(body.Actions, ",")}})
-	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+	writeJSON(w, status, result)
 }

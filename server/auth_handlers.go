@@ -8,12 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/authhost/authhost/auth"
 )
-
-func newEventID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // meResponse is the body of GET /auth/me.
 type meResponse struct {
@@ -74,12 +70,12 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		writeFieldError(w, err)
 		return
 	}
-	account, ip := "acct:"+normalizeEmail(body.Email), "ip:"+clientIP(r)
+	guards := s.signInGuards(body.Email, r)
 	actor := auth.AuditActor{Type: auth.ActorUser, ID: "unknown", Email: body.Email, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
-	for _, key := range []string{account, ip} {
-		if blocked, wait := s.limits.Blocked(key); blocked {
+	for _, g := range guards {
+		if blocked, wait := g.limiter.Blocked(g.key); blocked {
 			s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeDenied,
-				Metadata: map[string]any{"reason": "rate limited", "key": strings.SplitN(key, ":", 2)[0]}, DurationMS: time.Since(start).Milliseconds()})
+				Metadata: map[string]any{"reason": "rate limited", "key": g.kind}, DurationMS: time.Since(start).Milliseconds()})
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many failed sign-in attempts; try again later")
 			return
@@ -87,10 +83,10 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := creds.SignIn(r.Context(), body.Email, body.Password, r)
 	if err != nil {
-		s.signInFailed(w, r, actor, account, ip, err, start)
+		s.signInFailed(w, r, actor, guards, err, start)
 		return
 	}
-	s.limits.Reset(account)
+	guards[0].limiter.Reset(guards[0].key) // the account; the IP keeps its count
 	actor.ID = res.User.ID
 	if !s.finishLogin(w, r, auth.CapCredentials, res.User, res.SetCookie, "credentials") {
 		return
@@ -99,9 +95,20 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, signInResponse{User: res.User, Token: res.Token})
 }
 
+// signInGuard is one rate limit a sign-in must pass: per account, then per
+// client IP (looser, since many people may share an address).
+type signInGuard struct {
+	kind, key string
+	limiter   *limiter
+}
+
+func (s *Server) signInGuards(email string, r *http.Request) []signInGuard {
+	return []signInGuard{{"account", normalizeEmail(email), s.accountLimits}, {"ip", clientIP(r), s.ipLimits}}
+}
+
 // signInFailed answers a failed sign-in with a generic message, counts it
 // for rate limiting and audits it (and any lockout it caused).
-func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, actor auth.AuditActor, account, ip string, err error, start time.Time) {
+func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, actor auth.AuditActor, guards []signInGuard, err error, start time.Time) {
 	code := auth.CodeOf(err)
 	meta := map[string]any{"code": string(code)}
 	if code == auth.CodeUnavailable || code == auth.CodeInternal || code == auth.CodeRateLimited {
@@ -112,10 +119,10 @@ func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, actor auth
 		writeError(w, statusOf(code), string(code), "The sign-in service is unavailable; try again later")
 		return
 	}
-	for _, key := range []string{account, ip} {
-		if s.limits.Fail(key) {
+	for _, g := range guards {
+		if g.limiter.Fail(g.key) {
 			s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.lockout", Outcome: auth.OutcomeDenied,
-				Metadata: map[string]any{"key": strings.SplitN(key, ":", 2)[0]}})
+				Metadata: map[string]any{"key": g.kind}})
 		}
 	}
 	s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeFailure, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
@@ -143,7 +150,7 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor := auth.AuditActor{Type: auth.ActorUser, ID: "unknown", Email: body.Email, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
-	if blocked, wait := s.limits.Blocked("ip:" + clientIP(r)); blocked {
+	if blocked, wait := s.ipLimits.Blocked(clientIP(r)); blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many attempts; try again later")
 		return
@@ -155,7 +162,7 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
 			Metadata: map[string]any{"code": string(code)}, DurationMS: time.Since(start).Milliseconds()})
 		switch code {
 		case auth.CodeAlreadyExists:
-			s.limits.Fail("ip:" + clientIP(r)) // slows down account enumeration
+			s.ipLimits.Fail(clientIP(r)) // slows down account enumeration
 			writeError(w, http.StatusConflict, string(code), "An account with this email already exists")
 		case auth.CodeInvalidRequest:
 			writeError(w, http.StatusBadRequest, string(code), publicMessage(err, "Invalid sign-up request"))
@@ -173,16 +180,6 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
 	}
 	s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-up", Outcome: auth.OutcomeSuccess, DurationMS: time.Since(start).Milliseconds()})
 	writeJSON(w, http.StatusCreated, signInResponse{User: res.User, Token: res.Token})
-}
-
-// publicMessage returns the provider's message for invalid input (it
-// explains a password policy, say), or fallback.
-func publicMessage(err error, fallback string) string {
-	var ae *auth.Error
-	if errors.As(err, &ae) && ae.Message != "" && len(ae.Message) < 200 {
-		return ae.Message
-	}
-	return fallback
 }
 
 // finishLogin sets the cookies of a successful login: the provider's own
@@ -323,12 +320,7 @@ func (s *Server) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	if err := creds.ResetPassword(r.Context(), body.Token, body.NewPassword); err != nil {
-		code := auth.CodeOf(err)
-		msg := "Password reset failed"
-		if code == auth.CodeInvalidRequest {
-			msg = publicMessage(err, msg)
-		}
-		writeError(w, statusOf(code), string(code), msg)
+		writeAuthError(w, err, "Password reset failed")
 		return
 	}
 	s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "auth.password-reset", Outcome: auth.OutcomeSuccess})
@@ -352,7 +344,7 @@ func (s *Server) handleSSOLogin(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("sso login: provider error", "error", err)
 		s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "provider.error", Outcome: auth.OutcomeFailure,
 			Resource: &auth.AuditResource{Type: "capability", ID: auth.CapSSO}, Metadata: map[string]any{"code": string(auth.CodeOf(err))}})
-		writeError(w, statusOf(auth.CodeOf(err)), string(auth.CodeOf(err)), "Could not start SSO login")
+		writeAuthError(w, err, "Could not start SSO login")
 		return
 	}
 	sealed, err := s.sealer.seal(st)

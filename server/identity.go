@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/authhost/authhost/auth"
 )
 
@@ -40,8 +42,37 @@ func (s *Server) identify(next http.Handler) http.Handler {
 			s.log.Warn("resolving the current user failed", "error", err)
 			id.user, id.session = nil, nil
 		}
+		if id.session != nil {
+			s.slideSession(w, r, id.session)
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey, id)))
 	})
+}
+
+// slideSession refreshes a host session that has used up half of its
+// sliding TTL and re-issues its cookie, so active users stay signed in
+// while idle sessions expire. Logout is left alone: it clears the cookie.
+func (s *Server) slideSession(w http.ResponseWriter, r *http.Request, sess *auth.Session) {
+	ttl := s.cfg.SessionTTL
+	if ttl <= 0 || time.Until(sess.ExpiresAt) >= ttl/2 || strings.HasSuffix(r.URL.Path, "/auth/logout") {
+		return
+	}
+	ctx := r.Context()
+	fresh, err := s.cfg.Auth.Session.RefreshSession(ctx, sess.ID)
+	if err != nil || fresh == nil {
+		if err != nil {
+			s.log.Warn("sliding session refresh failed", "error", err)
+		}
+		return
+	}
+	cookies, err := s.cfg.Auth.Session.SessionCookies(ctx, fresh)
+	if err != nil {
+		s.log.Warn("sliding session refresh: rendering the cookie failed", "error", err)
+		return
+	}
+	for _, c := range cookies {
+		w.Header().Add("Set-Cookie", c)
+	}
 }
 
 // permissionsOf returns the user's permissions, or nil when RBAC is off or
@@ -111,6 +142,8 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+func newEventID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // emit records an audit event; failures are logged, never shown to the
 // client, and never stop the request.

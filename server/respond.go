@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/authhost/authhost/auth"
@@ -46,4 +47,27 @@ func statusOf(code auth.Code) int {
 		return http.StatusNotImplemented
 	}
 	return http.StatusInternalServerError
+}
+
+// writeAuthError answers a provider or built-in error with the status of
+// its code. Only an invalid-request message is shown (it explains what to
+// fix, a password policy say); anything else gets fallback, so provider
+// internals never reach the client.
+func writeAuthError(w http.ResponseWriter, err error, fallback string) {
+	code := auth.CodeOf(err)
+	msg := fallback
+	if code == auth.CodeInvalidRequest {
+		msg = publicMessage(err, fallback)
+	}
+	writeError(w, statusOf(code), string(code), msg)
+}
+
+// publicMessage returns the error's own message when it is short enough to
+// show, else fallback.
+func publicMessage(err error, fallback string) string {
+	var ae *auth.Error
+	if errors.As(err, &ae) && ae.Message != "" && len(ae.Message) < 200 {
+		return ae.Message
+	}
+	return fallback
 }

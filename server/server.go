@@ -36,12 +36,18 @@ type Config struct {
 	// SealKey (≥ 32 random bytes) seals the SSO state cookie. Keep it
 	// stable across restarts so logins in flight survive them.
 	SealKey []byte
+	// SessionTTL is the session provider's sliding TTL: a host session with
+	// less than half of it left is refreshed when used and its cookie
+	// re-issued. Zero turns sliding refresh off.
+	SessionTTL time.Duration
 	// Plugins lists the loaded plugins for the admin API; nil lists none.
 	Plugins func() []PluginStatus
-	// SignInLimit is how many failed sign-ins per account or IP lock it out
-	// for SignInWindow; defaults 10 and 15 minutes.
-	SignInLimit  int
-	SignInWindow time.Duration
+	// SignInLimit is how many failed sign-ins lock an account out for
+	// SignInWindow, and SignInIPLimit how many lock out one client address
+	// (looser: an office shares one); defaults 10, 100 and 15 minutes.
+	SignInLimit   int
+	SignInIPLimit int
+	SignInWindow  time.Duration
 }
 
 // Server serves the authhost HTTP API.
@@ -52,7 +58,8 @@ type Server struct {
 	redirects      redirectGuard
 	trustedOrigins map[string]bool
 	sealer         *sealer
-	limits         *limiter
+	accountLimits  *limiter
+	ipLimits       *limiter
 }
 
 // New validates cfg and builds the router.
@@ -73,6 +80,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SignInLimit <= 0 {
 		cfg.SignInLimit = 10
 	}
+	if cfg.SignInIPLimit <= 0 {
+		cfg.SignInIPLimit = 10 * cfg.SignInLimit
+	}
 	if cfg.SignInWindow <= 0 {
 		cfg.SignInWindow = 15 * time.Minute
 	}
@@ -84,8 +94,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, sealer: sl,
-		redirects: newRedirectGuard(cfg.PublicURL, cfg.AllowedRedirectOrigins),
-		limits:    newLimiter(cfg.SignInLimit, cfg.SignInWindow, time.Now)}
+		redirects:     newRedirectGuard(cfg.PublicURL, cfg.AllowedRedirectOrigins),
+		accountLimits: newLimiter(cfg.SignInLimit, cfg.SignInWindow, time.Now),
+		ipLimits:      newLimiter(cfg.SignInIPLimit, cfg.SignInWindow, time.Now)}
 	s.trustedOrigins = map[string]bool{}
 	for o := range s.redirects.origins {
 		s.trustedOrigins[o] = true

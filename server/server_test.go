@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/authhost/authhost/auth"
 	"github.com/authhost/authhost/auth/builtin/acl"
@@ -43,34 +44,50 @@ type harness struct {
 }
 
 var (
-	pluginOnce sync.Once
-	pluginDir  string
+	pluginsOnce sync.Once
+	pluginDirs  map[bool]string // with the SSO test provider or without
 )
 
 // newHarness serves the API over the real built-ins on a memory store and
 // the real static-users plugin for credentials.
-func newHarness(t *testing.T, mutate func(*Config)) *harness {
+func newHarness(t *testing.T, mutate func(*Config)) *harness { return buildHarness(t, false, mutate) }
+
+// newSSOHarness adds the PDK-built SSO test provider (testdata/ssoplugin).
+func newSSOHarness(t *testing.T) *harness { return buildHarness(t, true, nil) }
+
+func buildHarness(t *testing.T, withSSO bool, mutate func(*Config)) *harness {
 	t.Helper()
-	pluginOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "authhost-server-plugins-")
-		if err != nil {
-			t.Fatal(err)
+	pluginsOnce.Do(func() {
+		users := wasmbuild.Build(t, "../examples/static-users")
+		sso := wasmbuild.Build(t, "testdata/ssoplugin")
+		pluginDirs = map[bool]string{}
+		for _, with := range []bool{false, true} {
+			dir, err := os.MkdirTemp("", "authhost-server-plugins-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wasmbuild.CopyInto(t, users, dir, "static-users.wasm")
+			if with {
+				wasmbuild.CopyInto(t, sso, dir, "testsso.wasm")
+			}
+			pluginDirs[with] = dir
 		}
-		wasmbuild.CopyInto(t, wasmbuild.Build(t, "../examples/static-users"), dir, "static-users.wasm")
-		pluginDir = dir
 	})
 	st := memory.New(memory.Options{})
-	mgr, err := host.New(host.Config{PluginsDir: pluginDir, CacheDir: filepath.Join(os.TempDir(), "authhost-server-test-cache"), Store: st,
+	mgr, err := host.New(host.Config{PluginsDir: pluginDirs[withSSO], CacheDir: filepath.Join(os.TempDir(), "authhost-server-test-cache"), Store: st,
 		Logger: slog.New(slog.DiscardHandler), Plugins: map[string]host.PluginConfig{"static-users": {Config: json.RawMessage(staticUsersConfig)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mgr.Close() })
 	plugins, errs := mgr.Load(context.Background())
-	if len(errs) > 0 || len(plugins) != 1 {
+	if len(errs) > 0 {
 		t.Fatalf("load: %v", errs)
 	}
-	p := plugins[0]
+	var providers []auth.Provider
+	for _, p := range plugins {
+		providers = append(providers, auth.Provider{Name: p.Name(), User: p.User(), Credentials: p.Credentials(), SSO: p.SSO()})
+	}
 	rb, err := rbac.New(st, rbac.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +95,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	as := audit.NewStore(st, audit.StoreOptions{})
 	builtin := auth.Provider{Name: auth.BuiltinName, Session: session.NewStore(st, session.Options{}), RBAC: rb,
 		ACL: acl.New(st, acl.Options{Roles: rb}), Audit: as}
-	plugin := auth.Provider{Name: p.Name(), User: p.User(), Credentials: p.Credentials()}
-	composed, err := auth.Compose([]auth.Provider{plugin}, builtin, nil)
+	composed, err := auth.Compose(providers, builtin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +105,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	srv := httptest.NewUnstartedServer(nil)
 	public, _ := url.Parse("http://" + srv.Listener.Addr().String())
 	cfg := Config{Auth: composed, License: auth.LicenseState{Mode: auth.ModeDevelopment}, PublicURL: public, SealKey: key,
-		Plugins: func() []PluginStatus { return []PluginStatus{{Name: p.Name(), Healthy: true}} }}
+		Plugins: func() []PluginStatus { return []PluginStatus{{Name: "static-users", Healthy: true}} }}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -370,7 +386,7 @@ func TestSignUpAndPermissions(t *testing.T) {
 
 func TestSignInLockout(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *Config) { c.SignInLimit = 3 })
+	h := newHarness(t, func(c *Config) { c.SignInLimit, c.SignInIPLimit = 3, 5 })
 	c := h.client(t)
 	for i := 0; i < 3; i++ {
 		if r := c.signIn(demoEmail, "wrong"); r.status != 401 {
@@ -381,8 +397,79 @@ func TestSignInLockout(t *testing.T) {
 	if r.status != 429 || r.header.Get("Retry-After") == "" {
 		t.Fatalf("locked account = %d %v", r.status, r.header)
 	}
-	if len(h.events(t, auth.AuditFilter{Action: "auth.lockout"})) == 0 {
-		t.Error("lockout not audited")
+	// Another account from the same address is still allowed until the
+	// looser per-IP limit (5) is reached.
+	if r := c.signIn("other@example.com", "wrong"); r.status != 401 {
+		t.Fatalf("other account = %d, want 401", r.status)
+	}
+	if r := c.signIn("third@example.com", "wrong"); r.status != 401 {
+		t.Fatalf("third account = %d, want 401", r.status)
+	}
+	if r := c.signIn("fourth@example.com", "wrong"); r.status != 429 {
+		t.Fatalf("after 5 failures from one IP = %d, want 429", r.status)
+	}
+	lockouts := h.events(t, auth.AuditFilter{Action: "auth.lockout"})
+	kinds := map[string]bool{}
+	for _, e := range lockouts {
+		kinds[e.Metadata["key"].(string)] = true
+	}
+	if !kinds["account"] || !kinds["ip"] {
+		t.Errorf("lockouts audited = %v", kinds)
+	}
+}
+
+func TestSlidingSessionRefresh(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		ttl     time.Duration
+		refresh bool
+	}{
+		// The built-in session lives 7 days; with a 30-day sliding TTL it
+		// has less than half left, so every use re-issues the cookie.
+		{"refreshed below half its TTL", 30 * 24 * time.Hour, true},
+		{"left alone above half its TTL", 7 * 24 * time.Hour, false},
+		{"off", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.SessionTTL = tc.ttl })
+			c := h.client(t)
+			if r := c.signIn(demoEmail, demoPassword); r.status != 200 {
+				t.Fatal("sign-in failed")
+			}
+			r := c.do("GET", "/api/auth/me", "", nil)
+			got := strings.Contains(r.header.Get("Set-Cookie"), "authhost_session=")
+			if r.status != 200 || got != tc.refresh {
+				t.Fatalf("status %d, cookie re-issued = %v, want %v", r.status, got, tc.refresh)
+			}
+			if l := c.do("POST", "/api/auth/logout", "", nil); strings.Count(strings.Join(l.header.Values("Set-Cookie"), "\n"), "authhost_session=") != 1 {
+				t.Fatalf("logout must only clear the cookie: %v", l.header.Values("Set-Cookie"))
+			}
+		})
+	}
+}
+
+func TestProductionWithoutLicenseFailsClosed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) {
+		c.License = auth.LicenseState{Mode: auth.ModeProduction, Reason: "no license configured"}
+	})
+	c := h.client(t)
+	if r := c.signIn(demoEmail, demoPassword); r.status != 200 {
+		t.Fatalf("credentials must work without a license: %d", r.status)
+	}
+	caps := c.do("GET", "/api/auth/capabilities", "", nil).json(t)
+	if caps["capabilities"].(map[string]any)["rbac"] != false || caps["access"] != nil {
+		t.Fatalf("capabilities = %v", caps)
+	}
+	// Even the owner is refused: RBAC is off, so nothing can be proven.
+	for _, path := range []string{"/api/audit", "/api/admin/plugins"} {
+		if r := c.do("GET", path, "", nil); r.status != http.StatusForbidden || !strings.Contains(string(r.body), "license") {
+			t.Errorf("%s = %d %s, want 403 naming the license", path, r.status, r.body)
+		}
+	}
+	if n := len(h.events(t, auth.AuditFilter{})); n != 0 {
+		t.Errorf("audit is off without a license, yet %d events were stored", n)
 	}
 }
 

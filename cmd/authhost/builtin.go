@@ -50,9 +50,10 @@ func newBuiltin(cfg config.Config, st store.Store, log *slog.Logger) (auth.Provi
 		return auth.Provider{}, fmt.Errorf("rbac: %w", err)
 	}
 
-	var auditLog auth.AuditLogger = audit.NewStore(st, audit.StoreOptions{})
+	auditStore := audit.NewStore(st, audit.StoreOptions{})
+	var auditLog auth.AuditLogger = auditStore
 	if cfg.Audit.Console != "off" {
-		auditLog = auditWithConsole{Store: audit.NewStore(st, audit.StoreOptions{}),
+		auditLog = auditWithConsole{Store: auditStore,
 			console: audit.NewConsole(os.Stderr, audit.ConsoleOptions{JSON: cfg.Audit.Console == "json"})}
 	}
 	log.Debug("built-in providers ready", "session_store", cfg.Session.Store)

@@ -58,7 +58,7 @@ func freePort(t *testing.T) string {
 
 // startServe runs `authhost serve` with the example config pointed at temp
 // dirs and returns its base URL once /readyz answers.
-func startServe(t *testing.T, pluginsDir string, extraArgs ...string) (string, *bytes.Buffer) {
+func startServe(t *testing.T, pluginsDir string, extraArgs ...string) (string, *syncBuffer) {
 	t.Helper()
 	bin := authhostBinary(t)
 	addr := freePort(t)
@@ -84,7 +84,7 @@ func startServe(t *testing.T, pluginsDir string, extraArgs ...string) (string, *
 		resp, err := http.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			return base, &out.buf
+			return base, &out
 		}
 		if cmd.ProcessState != nil {
 			break
@@ -148,7 +148,16 @@ func TestServeExampleEndToEnd(t *testing.T) {
 	if !caps.Enabled || caps.Login == nil || caps.Login.Type != "credentials" || caps.Login.SignUpEnabled == nil || !*caps.Login.SignUpEnabled {
 		t.Fatalf("capabilities = %+v", caps)
 	}
-	_ = out
+	for _, want := range []string{
+		"demo credential (do not use in production): admin@example.com / authhost-demo",
+		`msg="DEMO CREDENTIAL enabled: remove it before production"`,
+		`msg="plugin loaded" plugin=static-users`,
+		`msg="capability composed" capability=credentials from=static-users`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
 }
 
 func TestServeNotReadyWhenConfiguredPluginMissing(t *testing.T) {

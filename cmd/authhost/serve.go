@@ -268,6 +268,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		Logger:                 log,
 		AllowedRedirectOrigins: cfg.Security.AllowedRedirectOrigins,
 		SealKey:                sealKey,
+		SessionTTL:             cfg.Session.TTL,
 		Plugins:                func() []server.PluginStatus { return pluginStatuses(mgr.Plugins()) },
 	})
 	if err != nil {
