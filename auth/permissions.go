@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"github.com/authhost/authhost/abi"
 	"sort"
 	"strings"
 )
@@ -78,77 +79,36 @@ func HasAllPermissions(granted, required []string) bool {
 
 // ResolvePermissions returns the sorted union of the permissions of the
 // given roles and of every role they inherit, transitively. Unknown roles
-// are ignored and inheritance cycles are safe.
+// are ignored and inheritance cycles are safe (the rule is abi's, shared
+// with providers).
 func ResolvePermissions(roleIDs []string, defs []RoleDefinition) []string {
-	byID := make(map[string]RoleDefinition, len(defs))
-	for _, d := range defs {
-		byID[d.ID] = d
+	wire := make([]abi.RoleDefinition, len(defs))
+	for i, d := range defs {
+		wire[i] = abi.RoleDefinition(d)
 	}
-	visited := map[string]bool{}
-	perms := map[string]bool{}
-	var visit func(id string)
-	visit = func(id string) {
-		if visited[id] {
-			return
-		}
-		visited[id] = true
-		d, ok := byID[id]
-		if !ok {
-			return
-		}
-		for _, p := range d.Permissions {
-			perms[p] = true
-		}
-		for _, parent := range d.Inherits {
-			visit(parent)
-		}
-	}
-	for _, id := range roleIDs {
-		visit(id)
-	}
-	return sortedKeys(perms)
+	return abi.ResolvePermissions(roleIDs, wire)
 }
 
 // DefaultMappingKey is the RoleMapping key whose value applies to roles that
 // have no entry of their own, and to users with no roles at all.
-const DefaultMappingKey = "_default"
+const DefaultMappingKey = abi.DefaultRoleKey
 
 // RoleMapping maps external role names (from an identity provider) to
 // authhost role ids.
 type RoleMapping map[string][]string
 
-// Map translates external roles into role ids. A role with no mapping
-// entry contributes the _default entry; a user with no roles gets the
-// _default entry. With a nil mapping, roles pass through unchanged.
+// Map translates external roles into role ids with abi.MapRoles (a role
+// with no entry contributes _default; a user with no roles gets _default).
+// With a nil mapping, roles pass through unchanged.
 func (m RoleMapping) Map(external []string) []string {
 	if m == nil {
-		return uniqueSorted(external)
-	}
-	out := map[string]bool{}
-	add := func(ids []string) {
-		for _, id := range ids {
-			out[id] = true
+		set := make(map[string]bool, len(external))
+		for _, s := range external {
+			set[s] = true
 		}
+		return sortedKeys(set)
 	}
-	if len(external) == 0 {
-		add(m[DefaultMappingKey])
-	}
-	for _, r := range external {
-		if ids, ok := m[r]; ok {
-			add(ids)
-		} else {
-			add(m[DefaultMappingKey])
-		}
-	}
-	return sortedKeys(out)
-}
-
-func uniqueSorted(in []string) []string {
-	set := make(map[string]bool, len(in))
-	for _, s := range in {
-		set[s] = true
-	}
-	return sortedKeys(set)
+	return abi.MapRoles(m, external)
 }
 
 func sortedKeys(set map[string]bool) []string {

@@ -10,7 +10,6 @@ package main
 import (
 	"context"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -255,38 +254,7 @@ func (provider) Permissions(_ context.Context, u abi.User) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return resolvePermissions(cfg.roles, roles), nil
-}
-
-func resolvePermissions(defs map[string]abi.RoleDefinition, roles []string) []string {
-	seen := map[string]bool{}
-	perms := map[string]bool{}
-	var visit func(id string)
-	visit = func(id string) {
-		if seen[id] {
-			return
-		}
-		seen[id] = true
-		def, ok := defs[id]
-		if !ok {
-			return
-		}
-		for _, p := range def.Permissions {
-			perms[p] = true
-		}
-		for _, parent := range def.Inherits {
-			visit(parent)
-		}
-	}
-	for _, r := range roles {
-		visit(r)
-	}
-	out := make([]string, 0, len(perms))
-	for p := range perms {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
+	return abi.ResolvePermissions(roles, cfg.Roles), nil
 }
 
 // RoleDefinitions returns the configured (or default) roles.

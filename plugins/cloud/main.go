@@ -381,32 +381,7 @@ func (p provider) Permissions(ctx context.Context, u abi.User) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	return mapPermissions(cfg.RoleMapping, roles), nil
-}
-
-func mapPermissions(mapping map[string][]string, roles []string) []string {
-	set := map[string]bool{}
-	add := func(ps []string) {
-		for _, p := range ps {
-			set[p] = true
-		}
-	}
-	if len(roles) == 0 {
-		add(mapping["_default"])
-	}
-	for _, r := range roles {
-		if ps, ok := mapping[r]; ok && r != "_default" {
-			add(ps)
-		} else {
-			add(mapping["_default"])
-		}
-	}
-	out := make([]string, 0, len(set))
-	for p := range set {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
+	return abi.MapRoles(cfg.RoleMapping, roles), nil
 }
 
 // RoleDefinitions lists the mapped roles (not _default) with their

@@ -526,24 +526,6 @@ func refreshAtOP(t *testing.T, f *fixture, refresh string) int {
 }
 
 func TestRoleMapping(t *testing.T) {
-	mapping := map[string][]string{"admin": {"*"}, "dev": {"agents:read", "agents:execute"}, "_default": {"logs:read"}}
-	for _, tt := range []struct {
-		roles []string
-		want  []string
-	}{
-		{nil, []string{"logs:read"}},
-		{[]string{"admin"}, []string{"*"}},
-		{[]string{"dev", "unknown"}, []string{"agents:execute", "agents:read", "logs:read"}},
-		{[]string{"_default"}, []string{"logs:read"}},
-	} {
-		if got := mapPermissions(mapping, tt.roles); !slices.Equal(got, tt.want) {
-			t.Errorf("roles %v: permissions %v, want %v", tt.roles, got, tt.want)
-		}
-	}
-	if got := mapPermissions(map[string][]string{"admin": {"*"}}, []string{"guest"}); len(got) != 0 {
-		t.Errorf("without _default an unmapped role got %v", got)
-	}
-
 	cfg := &config{RoleClaim: "realm_access.roles"}
 	claims := map[string]any{"realm_access": map[string]any{"roles": []any{"b", "a", "b"}}, "groups": "x, y"}
 	if got := rolesFromClaims(cfg, claims); !slices.Equal(got, []string{"a", "b"}) {
@@ -555,6 +537,7 @@ func TestRoleMapping(t *testing.T) {
 	}
 
 	// Through the real provider: a different claim and another user's roles.
+	mapping := map[string][]string{"admin": {"*"}, "dev": {"agents:read", "agents:execute"}, "_default": {"logs:read"}}
 	op := oidc.New(t)
 	op.SetUserClaims(oidc.UserID, map[string]any{"app": map[string]any{"roles": []any{"dev"}}})
 	f := setup(t, op, func(c map[string]any) {

@@ -11,9 +11,6 @@ import (
 	"github.com/workos/workos-go/v4/pkg/usermanagement"
 )
 
-// defaultRoleKey is the role-mapping entry for users without a mapped role.
-const defaultRoleKey = "_default"
-
 // metaString reads a string from user metadata.
 func metaString(u abi.User, key string) string {
 	s, _ := u.Metadata[key].(string)
@@ -74,7 +71,8 @@ func (provider) Roles(ctx context.Context, u abi.User) ([]string, error) {
 }
 
 // Permissions implements pdk.RBACProvider: the role mapping applied to the
-// user's roles; "_default" when the user has no mapped role.
+// user's roles with abi.MapRoles (an unmapped role, or no role at all,
+// contributes "_default").
 func (p provider) Permissions(ctx context.Context, u abi.User) ([]string, error) {
 	c, err := getClients()
 	if err != nil {
@@ -84,27 +82,7 @@ func (p provider) Permissions(ctx context.Context, u abi.User) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	set := map[string]bool{}
-	mapped := false
-	for _, r := range roles {
-		if perms, ok := c.cfg.RoleMapping[r]; ok {
-			mapped = true
-			for _, perm := range perms {
-				set[perm] = true
-			}
-		}
-	}
-	if !mapped {
-		for _, perm := range c.cfg.RoleMapping[defaultRoleKey] {
-			set[perm] = true
-		}
-	}
-	out := make([]string, 0, len(set))
-	for perm := range set {
-		out = append(out, perm)
-	}
-	sort.Strings(out)
-	return out, nil
+	return abi.MapRoles(c.cfg.RoleMapping, roles), nil
 }
 
 // RoleDefinitions implements pdk.RoleDefiner: the organization's roles
@@ -115,12 +93,7 @@ func (provider) RoleDefinitions(ctx context.Context) ([]abi.RoleDefinition, erro
 	if err != nil {
 		return nil, err
 	}
-	perms := func(slug string) []string {
-		if p, ok := c.cfg.RoleMapping[slug]; ok {
-			return append([]string{}, p...)
-		}
-		return append([]string{}, c.cfg.RoleMapping[defaultRoleKey]...)
-	}
+	perms := func(slug string) []string { return abi.MapRoles(c.cfg.RoleMapping, []string{slug}) }
 	var defs []abi.RoleDefinition
 	if c.cfg.OrganizationID != "" {
 		res, err := c.orgs.ListOrganizationRoles(ctx, organizations.ListOrganizationRolesOpts{OrganizationID: c.cfg.OrganizationID})
@@ -138,7 +111,7 @@ func (provider) RoleDefinitions(ctx context.Context) ([]abi.RoleDefinition, erro
 		return defs, nil
 	}
 	for slug, p := range c.cfg.RoleMapping {
-		if slug == defaultRoleKey {
+		if slug == abi.DefaultRoleKey {
 			continue
 		}
 		defs = append(defs, abi.RoleDefinition{ID: slug, Name: slug, Description: describePermissions(p), Permissions: append([]string{}, p...)})
