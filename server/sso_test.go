@@ -98,6 +98,7 @@ func TestSSOCallbackRejects(t *testing.T) {
 		{name: "other browser", query: func(q url.Values) string { return "code=code-a%40b.co&state=" + url.QueryEscape(q.Get("state")) }, fresh: true, location: root + "?error=invalid_state"},
 		{name: "tampered cookie", query: func(q url.Values) string { return "code=code-a%40b.co&state=" + url.QueryEscape(q.Get("state")) }, tamper: true, location: root + "?error=invalid_state"},
 		{name: "bad code", query: func(q url.Values) string { return "code=nope&state=" + url.QueryEscape(q.Get("state")) }, location: "/agents?error=invalid_credentials"},
+		{name: "provider down", query: func(q url.Values) string { return "code=idp-down&state=" + url.QueryEscape(q.Get("state")) }, location: "/agents?error=unavailable"},
 		{name: "missing code", query: func(q url.Values) string { return "state=" + url.QueryEscape(q.Get("state")) }, location: "/agents?error=missing_code"},
 		{name: "provider denied", query: func(q url.Values) string { return "error=access_denied&state=" + url.QueryEscape(q.Get("state")) }, location: "/agents?error=provider_denied"},
 	}
@@ -128,6 +129,9 @@ func TestSSOCallbackRejects(t *testing.T) {
 	}
 	if n := len(h.events(t, auth.AuditFilter{Action: "auth.sso-callback", Outcome: auth.OutcomeFailure})); n != len(cases) {
 		t.Errorf("failed callbacks audited: %d, want %d", n, len(cases))
+	}
+	if n := len(h.events(t, auth.AuditFilter{Action: "provider.error"})); n != 1 {
+		t.Errorf("provider.error events = %d, want 1 (the unreachable provider)", n)
 	}
 }
 

@@ -3,7 +3,8 @@
 // tests: it remembers each login attempt's state, nonce, PKCE challenge and
 // redirect URI, and its callback succeeds only when the host sends back the
 // matching state, nonce, redirect URI and a verifier whose S256 hash is the
-// challenge. Code "code-<email>" signs in <email>; any other code is wrong.
+// challenge. Code "code-<email>" signs in <email>, "idp-down" plays an
+// unreachable identity provider, any other code is wrong.
 package main
 
 import (
@@ -59,6 +60,9 @@ func (provider) Callback(_ context.Context, req abi.SSOCallbackRequest) (*abi.SS
 		return nil, pdk.Errorf(abi.CodeInvalidCredentials, "nonce mismatch")
 	case req.RedirectURI != a.RedirectURI:
 		return nil, pdk.Errorf(abi.CodeInvalidCredentials, "redirect_uri mismatch")
+	}
+	if req.Code == "idp-down" {
+		return nil, pdk.Errorf(abi.CodeUnavailable, "identity provider unreachable")
 	}
 	email, ok := strings.CutPrefix(req.Code, "code-")
 	if !ok || email == "" {
