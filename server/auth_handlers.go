@@ -210,6 +210,20 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, capability 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	id := identityOf(r.Context())
 	ctx := r.Context()
+	resp := struct {
+		Success    bool   `json:"success"`
+		RedirectTo string `json:"redirectTo,omitempty"`
+	}{Success: true}
+	// The identity provider's logout URL may need the session (an OIDC
+	// id_token_hint, a WorkOS session id), so it is built before the
+	// session is destroyed.
+	if sso := s.cfg.Auth.SSO; sso != nil && id.user != nil {
+		if u, err := sso.LogoutURL(ctx, s.cfg.PublicURL.String(), r); err == nil {
+			resp.RedirectTo = u
+		} else {
+			s.log.Warn("logout: building the identity provider's logout URL failed", "error", err)
+		}
+	}
 	if sp := s.cfg.Auth.Session; sp != nil {
 		if sid, err := sp.SessionIDFromRequest(ctx, r); err == nil && sid != "" {
 			if err := sp.DestroySession(ctx, sid); err != nil {
@@ -220,15 +234,6 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 			for _, c := range cookies {
 				w.Header().Add("Set-Cookie", c)
 			}
-		}
-	}
-	resp := struct {
-		Success    bool   `json:"success"`
-		RedirectTo string `json:"redirectTo,omitempty"`
-	}{Success: true}
-	if sso := s.cfg.Auth.SSO; sso != nil && id.user != nil {
-		if u, err := sso.LogoutURL(ctx, s.cfg.PublicURL.String(), r); err == nil {
-			resp.RedirectTo = u
 		}
 	}
 	if id.user != nil {

@@ -48,6 +48,12 @@ type Config struct {
 	SignInLimit   int
 	SignInIPLimit int
 	SignInWindow  time.Duration
+	// Webhooks returns the webhook endpoint of the named provider, or nil
+	// when it has none; nil serves none.
+	Webhooks func(provider string) WebhookHandler
+	// RoleStore is the host's own role assignments (the built-in RBAC
+	// manager); webhooks (directory sync) write to it. Nil drops them.
+	RoleStore auth.RBACManager
 }
 
 // Server serves the authhost HTTP API.
@@ -88,6 +94,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Plugins == nil {
 		cfg.Plugins = func() []PluginStatus { return nil }
+	}
+	if cfg.Webhooks == nil {
+		cfg.Webhooks = func(string) WebhookHandler { return nil }
 	}
 	sl, err := newSealer(cfg.SealKey)
 	if err != nil {

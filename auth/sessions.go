@@ -1,0 +1,45 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrCannotListSessions is returned by EndUserSessions when the session
+// provider can neither list a user's sessions nor end them all at once.
+var ErrCannotListSessions = errors.New("the session provider cannot list a user's sessions")
+
+// userSessionsEnder is implemented by session providers that end all of a
+// user's sessions in one step (the built-in store does, atomically).
+type userSessionsEnder interface {
+	DestroyUserSessions(ctx context.Context, userID string) (int, error)
+}
+
+// EndUserSessions ends every session of userID ("sign out everywhere") and
+// returns how many it ended: in one step when the provider can, else by
+// listing them and destroying each.
+func EndUserSessions(ctx context.Context, sp SessionProvider, userID string) (int, error) {
+	if sp == nil {
+		return 0, nil
+	}
+	if e, ok := sp.(userSessionsEnder); ok {
+		return e.DestroyUserSessions(ctx, userID)
+	}
+	lister, ok := sp.(SessionLister)
+	if !ok {
+		return 0, ErrCannotListSessions
+	}
+	sessions, err := lister.ListSessions(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("list sessions: %w", err)
+	}
+	n := 0
+	for _, s := range sessions {
+		if err := sp.DestroySession(ctx, s.ID); err != nil {
+			return n, fmt.Errorf("destroy session: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}

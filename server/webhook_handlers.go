@@ -1,0 +1,98 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/auth"
+)
+
+// WebhookHandler is a provider's webhook endpoint (a plugin declaring the
+// webhook capability). It verifies the request itself (signature, replay
+// window) and says what the host should apply.
+type WebhookHandler interface {
+	HandleRequest(ctx context.Context, r *http.Request) (*abi.WebhookResult, error)
+}
+
+// handleWebhook passes a provider's webhook to it and applies the result:
+// role changes go to the host's role store, deleted users lose their
+// sessions and role assignments. A signature the provider rejects is a 401
+// and changes nothing.
+func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "provider")
+	h := s.cfg.Webhooks(name)
+	if h == nil {
+		writeError(w, http.StatusNotFound, "not_found", "no webhook endpoint for this provider")
+		return
+	}
+	actor := auth.AuditActor{Type: auth.ActorSystem, ID: name, IP: clientIP(r)}
+	res, err := h.HandleRequest(r.Context(), r)
+	if err != nil {
+		s.emit(r, auth.AuditEvent{Actor: actor, Action: "webhook.received", Outcome: auth.OutcomeFailure,
+			Resource: &auth.AuditResource{Type: "provider", ID: name}, Metadata: map[string]any{"code": string(auth.CodeOf(err))}})
+		writeAuthError(w, err, "Webhook rejected")
+		return
+	}
+	applied, failed := s.applyWebhook(r.Context(), name, res)
+	outcome := auth.OutcomeSuccess
+	if failed > 0 {
+		outcome = auth.OutcomeFailure
+	}
+	s.emit(r, auth.AuditEvent{Actor: actor, Action: "webhook.received", Outcome: outcome,
+		Resource: &auth.AuditResource{Type: "provider", ID: name},
+		Metadata: map[string]any{"roleChanges": len(res.RoleChanges), "userDeletes": len(res.UserDeletes), "applied": applied, "failed": failed}})
+	if failed > 0 {
+		// The provider retries a failed delivery; every change is idempotent.
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "some changes could not be applied; retry the delivery")
+		return
+	}
+	status := res.Status
+	if status < 200 || status > 299 {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, map[string]any{"received": true, "applied": applied})
+}
+
+// applyWebhook applies role changes and user deletions, returning how many
+// changes were applied and how many failed.
+func (s *Server) applyWebhook(ctx context.Context, provider string, res *abi.WebhookResult) (applied, failed int) {
+	roles := s.cfg.RoleStore
+	for _, rc := range res.RoleChanges {
+		if roles == nil {
+			s.log.Warn("webhook: role change ignored, no role store", "provider", provider)
+			failed++
+			continue
+		}
+		if err := roles.SetUserRoles(ctx, rc.UserID, rc.Roles); err != nil {
+			s.log.Warn("webhook: setting roles failed", "provider", provider, "error", err)
+			failed++
+			continue
+		}
+		applied++
+	}
+	for _, userID := range res.UserDeletes {
+		if err := s.forgetUser(ctx, userID); err != nil {
+			s.log.Warn("webhook: removing a deleted user failed", "provider", provider, "error", err)
+			failed++
+			continue
+		}
+		applied++
+	}
+	return applied, failed
+}
+
+// forgetUser ends every session of a user deleted at the identity provider
+// and drops their role assignments.
+func (s *Server) forgetUser(ctx context.Context, userID string) error {
+	if _, err := auth.EndUserSessions(ctx, s.cfg.Auth.Session, userID); err != nil && !errors.Is(err, auth.ErrCannotListSessions) {
+		return err
+	}
+	if s.cfg.RoleStore != nil {
+		return s.cfg.RoleStore.SetUserRoles(ctx, userID, nil)
+	}
+	return nil
+}
