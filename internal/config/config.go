@@ -21,19 +21,22 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Listen     string             `yaml:"listen"`
-	PublicURL  string             `yaml:"public_url"`
-	PluginsDir string             `yaml:"plugins_dir"`
-	DataDir    string             `yaml:"data_dir"`
-	Mode       string             `yaml:"mode"` // development (default) or production
-	License    string             `yaml:"license"`
-	Log        Log                `yaml:"log"`
-	Caps       map[string]StrList `yaml:"capabilities"`
-	Session    Session            `yaml:"session"`
-	RBAC       RBAC               `yaml:"rbac"`
-	Audit      Audit              `yaml:"audit"`
-	Plugins    map[string]Plugin  `yaml:"plugins"`
-	Security   Security           `yaml:"security"`
+	Listen     string `yaml:"listen"`
+	PublicURL  string `yaml:"public_url"`
+	PluginsDir string `yaml:"plugins_dir"`
+	DataDir    string `yaml:"data_dir"`
+	// CacheDir keeps compiled plugins between starts; default
+	// <data_dir>/wasm-cache. Several servers may share one.
+	CacheDir string             `yaml:"cache_dir"`
+	Mode     string             `yaml:"mode"` // development (default) or production
+	License  string             `yaml:"license"`
+	Log      Log                `yaml:"log"`
+	Caps     map[string]StrList `yaml:"capabilities"`
+	Session  Session            `yaml:"session"`
+	RBAC     RBAC               `yaml:"rbac"`
+	Audit    Audit              `yaml:"audit"`
+	Plugins  map[string]Plugin  `yaml:"plugins"`
+	Security Security           `yaml:"security"`
 }
 
 // Log configures logging.
