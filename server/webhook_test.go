@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/auth"
+)
+
+// fakeWebhook stands in for a plugin's webhook export: it answers what the
+// test sets. The plugin side (signatures, event parsing) is tested in
+// plugins/workos and e2e/workos.
+type fakeWebhook struct {
+	res *abi.WebhookResult
+	err error
+}
+
+func (f *fakeWebhook) HandleRequest(context.Context, *http.Request) (*abi.WebhookResult, error) {
+	return f.res, f.err
+}
+
+func TestWebhook(t *testing.T) {
+	hook := &fakeWebhook{}
+	var roles auth.RBACManager
+	h := newHarness(t, func(c *Config) {
+		roles = c.Auth.RBAC.(auth.RBACManager)
+		c.RoleStore = roles
+		c.Webhooks = func(name string) WebhookHandler {
+			if name == "idp" {
+				return hook
+			}
+			return nil
+		}
+	})
+	ctx := context.Background()
+	// A signed-in user the directory will later delete.
+	user := h.client(t)
+	if r := user.signUp("leaver@example.com", "long-enough-1"); r.status != http.StatusCreated {
+		t.Fatalf("sign-up = %d %s", r.status, r.body)
+	}
+	leaverID := user.do("GET", "/api/auth/me", "", nil).json(t)["id"].(string)
+
+	// Webhooks come from servers: no Origin, no cookies.
+	post := func(provider string) response {
+		return h.client(t).do("POST", "/api/webhooks/"+provider, `{"event":"x"}`, map[string]string{"Origin": ""})
+	}
+	if r := post("nobody"); r.status != http.StatusNotFound {
+		t.Fatalf("unknown provider = %d, want 404", r.status)
+	}
+
+	hook.err = &auth.Error{Code: auth.CodeUnauthenticated, Message: "bad signature"}
+	hook.res = &abi.WebhookResult{RoleChanges: []abi.RoleAssignment{{UserID: "u1", Roles: []string{"admin"}}}}
+	if r := post("idp"); r.status != http.StatusUnauthorized {
+		t.Fatalf("rejected signature = %d %s, want 401", r.status, r.body)
+	}
+	if got, _ := roles.UserRoles(ctx, "u1"); slices.Contains(got, "admin") {
+		t.Fatal("a rejected webhook changed roles")
+	}
+
+	hook.err = nil
+	hook.res = &abi.WebhookResult{RoleChanges: []abi.RoleAssignment{{UserID: "u1", Roles: []string{"admin"}}}, UserDeletes: []string{leaverID}}
+	if r := post("idp"); r.status != http.StatusOK {
+		t.Fatalf("good webhook = %d %s", r.status, r.body)
+	}
+	if got, _ := roles.UserRoles(ctx, "u1"); !slices.Equal(got, []string{"admin"}) {
+		t.Fatalf("roles of u1 = %v, want [admin]", got)
+	}
+	if r := user.do("GET", "/api/auth/me", "", nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("deleted user's session: /me = %d, want 401", r.status)
+	}
+
+	hook.res = &abi.WebhookResult{RoleChanges: []abi.RoleAssignment{{UserID: "u2", Roles: []string{"no-such-role"}}}}
+	if r := post("idp"); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("unappliable change = %d %s, want 503 so the sender retries", r.status, r.body)
+	}
+
+	var outcomes []string
+	for _, e := range h.events(t, auth.AuditFilter{Action: "webhook.received"}) {
+		outcomes = append(outcomes, e.Outcome)
+	}
+	slices.Sort(outcomes)
+	if want := []string{auth.OutcomeFailure, auth.OutcomeFailure, auth.OutcomeSuccess}; !slices.Equal(outcomes, want) {
+		t.Fatalf("webhook audit outcomes = %v, want %v", outcomes, want)
+	}
+}
