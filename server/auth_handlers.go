@@ -54,11 +54,72 @@ type signInResponse struct {
 	Token string    `json:"token,omitempty"`
 }
 
+// loginResult is a successful sign-in or sign-up: the user, the bearer
+// token the provider issued (if any) and the Set-Cookie values to send.
+type loginResult struct {
+	User    auth.User
+	Token   string
+	Cookies []string
+}
+
+// flowError is a failed sign-in or sign-up as the JSON API and the web
+// pages both report it: a status, a code and a message safe to show.
+type flowError struct {
+	Status  int
+	Code    string
+	Message string
+	// RetryAfter is set when the caller is rate limited.
+	RetryAfter time.Duration
+}
+
+func (e *flowError) Error() string { return e.Code + ": " + e.Message }
+
+// writeFlowError answers an error of signIn, signUp or loginCookies: a
+// *fieldError as a validation failure, a *flowError with its status.
+func writeFlowError(w http.ResponseWriter, err error) {
+	var fe *flowError
+	if !errors.As(err, &fe) {
+		writeFieldError(w, err)
+		return
+	}
+	if fe.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(fe.RetryAfter.Seconds())+1))
+	}
+	writeError(w, fe.Status, fe.Code, fe.Message)
+}
+
+func addCookies(w http.ResponseWriter, cookies []string) {
+	for _, c := range cookies {
+		w.Header().Add("Set-Cookie", c)
+	}
+}
+
+// errNoCredentials is returned when no provider serves credentials.
+var errNoCredentials = &flowError{Status: http.StatusNotFound, Code: "not_found", Message: "Credentials authentication not configured"}
+
+// signInAvailable returns nil when credentials sign-in is configured.
+func (s *Server) signInAvailable() error {
+	if s.cfg.Auth.Credentials == nil {
+		return errNoCredentials
+	}
+	return nil
+}
+
+// signUpAvailable returns nil when credentials sign-up is configured and
+// enabled.
+func (s *Server) signUpAvailable(r *http.Request) error {
+	if err := s.signInAvailable(); err != nil {
+		return err
+	}
+	if !s.cfg.Auth.Credentials.SignUpEnabled(r.Context()) {
+		return &flowError{Status: http.StatusForbidden, Code: "sign_up_disabled", Message: "Sign up is disabled"}
+	}
+	return nil
+}
+
 func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	creds := s.cfg.Auth.Credentials
-	if creds == nil {
-		writeError(w, http.StatusNotFound, "not_found", "Credentials authentication not configured")
+	if err := s.signInAvailable(); err != nil {
+		writeFlowError(w, err)
 		return
 	}
 	var body credentialsBody
@@ -66,9 +127,26 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		writeFieldError(w, err)
 		return
 	}
-	if err := body.validate(false); err != nil {
-		writeFieldError(w, err)
+	res, err := s.signIn(r, body)
+	if err != nil {
+		writeFlowError(w, err)
 		return
+	}
+	addCookies(w, res.Cookies)
+	writeJSON(w, http.StatusOK, signInResponse{User: res.User, Token: res.Token})
+}
+
+// signIn checks credentials for the JSON API and the sign-in page alike:
+// validation, the per-account and per-IP rate limits, the provider call,
+// session creation and the audit events. It returns a *fieldError for an
+// invalid body and a *flowError for everything else.
+func (s *Server) signIn(r *http.Request, body credentialsBody) (*loginResult, error) {
+	start := time.Now()
+	if err := s.signInAvailable(); err != nil {
+		return nil, err
+	}
+	if err := body.validate(false); err != nil {
+		return nil, err
 	}
 	guards := s.signInGuards(body.Email, r)
 	actor := auth.AuditActor{Type: auth.ActorUser, ID: "unknown", Email: body.Email, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
@@ -76,23 +154,21 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		if blocked, wait := g.limiter.Blocked(g.key); blocked {
 			s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeDenied,
 				Metadata: map[string]any{"reason": "rate limited", "key": g.kind}, DurationMS: time.Since(start).Milliseconds()})
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many failed sign-in attempts; try again later")
-			return
+			return nil, &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many failed sign-in attempts; try again later", RetryAfter: wait}
 		}
 	}
-	res, err := creds.SignIn(r.Context(), body.Email, body.Password, r)
+	res, err := s.cfg.Auth.Credentials.SignIn(r.Context(), body.Email, body.Password, r)
 	if err != nil {
-		s.signInFailed(w, r, actor, guards, err, start)
-		return
+		return nil, s.signInFailed(r, actor, guards, err, start)
 	}
 	guards[0].limiter.Reset(guards[0].key) // the account; the IP keeps its count
 	actor.ID = res.User.ID
-	if !s.finishLogin(w, r, auth.CapCredentials, res.User, res.SetCookie, "credentials") {
-		return
+	cookies, err := s.loginCookies(r, auth.CapCredentials, res.User, res.SetCookie, "credentials")
+	if err != nil {
+		return nil, err
 	}
 	s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeSuccess, DurationMS: time.Since(start).Milliseconds()})
-	writeJSON(w, http.StatusOK, signInResponse{User: res.User, Token: res.Token})
+	return &loginResult{User: res.User, Token: res.Token, Cookies: cookies}, nil
 }
 
 // signInGuard is one rate limit a sign-in must pass: per account, then per
@@ -106,9 +182,9 @@ func (s *Server) signInGuards(email string, r *http.Request) []signInGuard {
 	return []signInGuard{{"account", normalizeEmail(email), s.accountLimits}, {"ip", clientIP(r), s.ipLimits}}
 }
 
-// signInFailed answers a failed sign-in with a generic message, counts it
-// for rate limiting and audits it (and any lockout it caused).
-func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, actor auth.AuditActor, guards []signInGuard, err error, start time.Time) {
+// signInFailed turns a failed sign-in into a generic error, counts it for
+// rate limiting and audits it (and any lockout it caused).
+func (s *Server) signInFailed(r *http.Request, actor auth.AuditActor, guards []signInGuard, err error, start time.Time) error {
 	code := auth.CodeOf(err)
 	meta := map[string]any{"code": string(code)}
 	if code == auth.CodeUnavailable || code == auth.CodeInternal || code == auth.CodeRateLimited {
@@ -116,8 +192,7 @@ func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, actor auth
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "provider.error", Outcome: auth.OutcomeFailure,
 			Resource: &auth.AuditResource{Type: "capability", ID: auth.CapCredentials}, Metadata: meta})
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeFailure, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
-		writeError(w, statusOf(code), string(code), "The sign-in service is unavailable; try again later")
-		return
+		return &flowError{Status: statusOf(code), Code: string(code), Message: "The sign-in service is unavailable; try again later"}
 	}
 	for _, g := range guards {
 		if g.limiter.Fail(g.key) {
@@ -126,18 +201,12 @@ func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, actor auth
 		}
 	}
 	s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeFailure, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
-	writeError(w, http.StatusUnauthorized, "invalid_credentials", "Invalid email or password")
+	return &flowError{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "Invalid email or password"}
 }
 
 func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	creds := s.cfg.Auth.Credentials
-	if creds == nil {
-		writeError(w, http.StatusNotFound, "not_found", "Credentials authentication not configured")
-		return
-	}
-	if !creds.SignUpEnabled(r.Context()) {
-		writeError(w, http.StatusForbidden, "sign_up_disabled", "Sign up is disabled")
+	if err := s.signUpAvailable(r); err != nil {
+		writeFlowError(w, err)
 		return
 	}
 	var body credentialsBody
@@ -145,17 +214,32 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
 		writeFieldError(w, err)
 		return
 	}
-	if err := body.validate(true); err != nil {
-		writeFieldError(w, err)
+	res, err := s.signUp(r, body)
+	if err != nil {
+		writeFlowError(w, err)
 		return
+	}
+	addCookies(w, res.Cookies)
+	writeJSON(w, http.StatusCreated, signInResponse{User: res.User, Token: res.Token})
+}
+
+// signUp creates an account for the JSON API and the sign-up page alike:
+// validation, the per-IP rate limit, the provider call, session creation
+// and the audit events. The caller has checked signUpAvailable. It returns
+// a *fieldError for an invalid body and a *flowError for everything else.
+func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, error) {
+	start := time.Now()
+	if err := s.signInAvailable(); err != nil {
+		return nil, err
+	}
+	if err := body.validate(true); err != nil {
+		return nil, err
 	}
 	actor := auth.AuditActor{Type: auth.ActorUser, ID: "unknown", Email: body.Email, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
 	if blocked, wait := s.ipLimits.Blocked(clientIP(r)); blocked {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many attempts; try again later")
-		return
+		return nil, &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts; try again later", RetryAfter: wait}
 	}
-	res, err := creds.SignUp(r.Context(), body.Email, body.Password, body.Name, r)
+	res, err := s.cfg.Auth.Credentials.SignUp(r.Context(), body.Email, body.Password, body.Name, r)
 	if err != nil {
 		code := auth.CodeOf(err)
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-up", Outcome: auth.OutcomeFailure,
@@ -163,63 +247,75 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
 		switch code {
 		case auth.CodeAlreadyExists:
 			s.ipLimits.Fail(clientIP(r)) // slows down account enumeration
-			writeError(w, http.StatusConflict, string(code), "An account with this email already exists")
+			return nil, &flowError{Status: http.StatusConflict, Code: string(code), Message: "An account with this email already exists"}
 		case auth.CodeInvalidRequest:
-			writeError(w, http.StatusBadRequest, string(code), publicMessage(err, "Invalid sign-up request"))
+			return nil, &flowError{Status: http.StatusBadRequest, Code: string(code), Message: publicMessage(err, "Invalid sign-up request")}
 		case auth.CodeSignUpDisabled:
-			writeError(w, http.StatusForbidden, string(code), "Sign up is disabled")
+			return nil, &flowError{Status: http.StatusForbidden, Code: string(code), Message: "Sign up is disabled"}
 		default:
 			s.log.Warn("sign-up: provider error", "error", err)
-			writeError(w, statusOf(code), string(code), "Failed to create account")
+			return nil, &flowError{Status: statusOf(code), Code: string(code), Message: "Failed to create account"}
 		}
-		return
 	}
 	actor.ID = res.User.ID
-	if !s.finishLogin(w, r, auth.CapCredentials, res.User, res.SetCookie, "credentials") {
-		return
+	cookies, err := s.loginCookies(r, auth.CapCredentials, res.User, res.SetCookie, "credentials")
+	if err != nil {
+		return nil, err
 	}
 	s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-up", Outcome: auth.OutcomeSuccess, DurationMS: time.Since(start).Milliseconds()})
-	writeJSON(w, http.StatusCreated, signInResponse{User: res.User, Token: res.Token})
+	return &loginResult{User: res.User, Token: res.Token, Cookies: cookies}, nil
 }
 
-// finishLogin sets the cookies of a successful login: the provider's own
-// when it manages sessions, else a new host session holding a snapshot of
-// the user. It answers the error itself and returns false on failure.
+// finishLogin sets the cookies of a successful login (see loginCookies).
+// It answers the error itself and returns false on failure.
 func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, capability string, u auth.User, providerCookies []string, source string) bool {
+	cookies, err := s.loginCookies(r, capability, u, providerCookies, source)
+	if err != nil {
+		writeFlowError(w, err)
+		return false
+	}
+	addCookies(w, cookies)
+	return true
+}
+
+// loginCookies returns the cookies of a successful login: the provider's
+// own when it manages sessions, else those of a new host session holding a
+// snapshot of the user. A failure is a *flowError.
+func (s *Server) loginCookies(r *http.Request, capability string, u auth.User, providerCookies []string, source string) ([]string, error) {
 	if len(providerCookies) > 0 || s.cfg.Auth.ManagesSessions(capability) || s.cfg.Auth.Session == nil {
-		for _, c := range providerCookies {
-			w.Header().Add("Set-Cookie", c)
-		}
-		return true
+		return providerCookies, nil
 	}
 	sess, err := s.cfg.Auth.Session.CreateSession(r.Context(), u.ID, auth.SnapshotMetadata(u, source))
 	if err == nil {
 		var cookies []string
 		if cookies, err = s.cfg.Auth.Session.SessionCookies(r.Context(), sess); err == nil {
-			for _, c := range cookies {
-				w.Header().Add("Set-Cookie", c)
-			}
-			return true
+			return cookies, nil
 		}
 	}
 	s.log.Error("creating a session failed", "error", err)
-	writeError(w, statusOf(auth.CodeOf(err)), "session_error", "Could not create a session")
-	return false
+	return nil, &flowError{Status: statusOf(auth.CodeOf(err)), Code: "session_error", Message: "Could not create a session"}
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
-	id := identityOf(r.Context())
-	ctx := r.Context()
 	resp := struct {
 		Success    bool   `json:"success"`
 		RedirectTo string `json:"redirectTo,omitempty"`
-	}{Success: true}
+	}{Success: true, RedirectTo: s.logout(w, r)}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// logout ends the request's session for the JSON API and the web pages
+// alike: it clears the session cookies on w, audits the logout and returns
+// the identity provider's logout URL ("" when there is none).
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) (redirectTo string) {
+	id := identityOf(r.Context())
+	ctx := r.Context()
 	// The identity provider's logout URL may need the session (an OIDC
 	// id_token_hint, a WorkOS session id), so it is built before the
 	// session is destroyed.
 	if sso := s.cfg.Auth.SSO; sso != nil && id.user != nil {
 		if u, err := sso.LogoutURL(ctx, s.cfg.PublicURL.String(), r); err == nil {
-			resp.RedirectTo = u
+			redirectTo = u
 		} else {
 			s.log.Warn("logout: building the identity provider's logout URL failed", "error", err)
 		}
@@ -239,7 +335,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if id.user != nil {
 		s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "auth.logout", Outcome: auth.OutcomeSuccess})
 	}
-	writeJSON(w, http.StatusOK, resp)
+	return redirectTo
 }
 
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
