@@ -20,8 +20,9 @@ type WebhookHandler interface {
 
 // handleWebhook passes a provider's webhook to it and applies the result:
 // role changes go to the host's role store, deleted users lose their
-// sessions and role assignments. A signature the provider rejects is a 401
-// and changes nothing.
+// sessions and role assignments. A delivery the provider rejects (an error,
+// or a result status of 400 or more, e.g. 401 for a bad signature) changes
+// nothing.
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "provider")
 	h := s.cfg.Webhooks(name)
@@ -35,6 +36,18 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "webhook.received", Outcome: auth.OutcomeFailure,
 			Resource: &auth.AuditResource{Type: "provider", ID: name}, Metadata: map[string]any{"code": string(auth.CodeOf(err))}})
 		writeAuthError(w, err, "Webhook rejected")
+		return
+	}
+	if res.Status >= 400 {
+		// The provider refused the delivery (bad signature, stale, unknown
+		// event): nothing is applied and the sender sees its status.
+		s.emit(r, auth.AuditEvent{Actor: actor, Action: "webhook.received", Outcome: auth.OutcomeDenied,
+			Resource: &auth.AuditResource{Type: "provider", ID: name}, Metadata: map[string]any{"status": res.Status}})
+		status := res.Status
+		if status > 599 {
+			status = http.StatusBadRequest
+		}
+		writeError(w, status, "webhook_rejected", "Webhook rejected by the provider")
 		return
 	}
 	applied, failed := s.applyWebhook(r.Context(), name, res)
@@ -53,6 +66,10 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	status := res.Status
 	if status < 200 || status > 299 {
 		status = http.StatusOK
+	}
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return
 	}
 	writeJSON(w, status, map[string]any{"received": true, "applied": applied})
 }

@@ -61,6 +61,14 @@ func TestWebhook(t *testing.T) {
 	}
 
 	hook.err = nil
+	hook.res = &abi.WebhookResult{Status: http.StatusUnauthorized, RoleChanges: []abi.RoleAssignment{{UserID: "u1", Roles: []string{"admin"}}}}
+	if r := post("idp"); r.status != http.StatusUnauthorized {
+		t.Fatalf("provider answered 401 = %d %s, want 401", r.status, r.body)
+	}
+	if got, _ := roles.UserRoles(ctx, "u1"); slices.Contains(got, "admin") {
+		t.Fatal("a webhook the provider refused changed roles")
+	}
+
 	hook.res = &abi.WebhookResult{RoleChanges: []abi.RoleAssignment{{UserID: "u1", Roles: []string{"admin"}}}, UserDeletes: []string{leaverID}}
 	if r := post("idp"); r.status != http.StatusOK {
 		t.Fatalf("good webhook = %d %s", r.status, r.body)
@@ -82,7 +90,9 @@ func TestWebhook(t *testing.T) {
 		outcomes = append(outcomes, e.Outcome)
 	}
 	slices.Sort(outcomes)
-	if want := []string{auth.OutcomeFailure, auth.OutcomeFailure, auth.OutcomeSuccess}; !slices.Equal(outcomes, want) {
+	want := []string{auth.OutcomeDenied, auth.OutcomeFailure, auth.OutcomeFailure, auth.OutcomeSuccess}
+	slices.Sort(want)
+	if !slices.Equal(outcomes, want) {
 		t.Fatalf("webhook audit outcomes = %v, want %v", outcomes, want)
 	}
 }
