@@ -144,6 +144,7 @@ func (s *Server) routes() chi.Router {
 			}
 			r.Method(rt.method, s.cfg.APIPrefix+rt.path, h)
 		}
+		s.uiRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route")
