@@ -11,6 +11,7 @@ import (
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/pdk"
 	"github.com/workos/workos-go/v4/pkg/auditlogs"
+	"github.com/workos/workos-go/v4/pkg/usermanagement"
 	"github.com/workos/workos-go/v4/pkg/webhooks"
 )
 
@@ -127,8 +128,10 @@ type directoryGroup struct {
 
 // HandleWebhook implements pdk.WebhookHandler: it verifies WorkOS-Signature
 // and turns dsync.user.* and dsync.group.user_* events into role changes and
-// user deletions for the host. User ids are directory user ids.
-func (provider) HandleWebhook(_ context.Context, req abi.WebhookRequest) (*abi.WebhookResult, error) {
+// user deletions for the host. The user they apply to is the AuthKit user
+// with the directory user's (primary) email, the id sessions and role
+// assignments are keyed by; without one, the directory user id.
+func (provider) HandleWebhook(ctx context.Context, req abi.WebhookRequest) (*abi.WebhookResult, error) {
 	c, err := getClients()
 	if err != nil {
 		return nil, err
@@ -163,12 +166,16 @@ func (provider) HandleWebhook(_ context.Context, req abi.WebhookRequest) (*abi.W
 		if c.cfg.DirectoryID != "" && du.DirectoryID != c.cfg.DirectoryID {
 			return res, nil
 		}
+		id, err := hostUserID(ctx, c, du)
+		if err != nil {
+			return nil, err
+		}
 		if ev.Event == "dsync.user.deleted" || du.State == "inactive" {
-			res.UserDeletes = append(res.UserDeletes, du.ID)
+			res.UserDeletes = append(res.UserDeletes, id)
 			return res, nil
 		}
 		if roles := directoryRoles(c.cfg, du); roles != nil {
-			res.RoleChanges = append(res.RoleChanges, abi.RoleAssignment{UserID: du.ID, Roles: roles})
+			res.RoleChanges = append(res.RoleChanges, abi.RoleAssignment{UserID: id, Roles: roles})
 		}
 	case "dsync.group.user_added", "dsync.group.user_removed":
 		var data struct {
@@ -197,13 +204,54 @@ func (provider) HandleWebhook(_ context.Context, req abi.WebhookRequest) (*abi.W
 		if roles == nil {
 			roles = []string{}
 		}
-		res.RoleChanges = append(res.RoleChanges, abi.RoleAssignment{UserID: u.ID, Roles: roles})
+		id, err := hostUserID(ctx, c, u)
+		if err != nil {
+			return nil, err
+		}
+		res.RoleChanges = append(res.RoleChanges, abi.RoleAssignment{UserID: id, Roles: roles})
 	case "dsync.group.created", "dsync.group.updated", "dsync.group.deleted":
 		// Group lifecycle alone changes no assignment; membership events do.
 	default:
 		pdk.Log.Info("workos: webhook event ignored", "event", ev.Event, "id", ev.ID)
 	}
 	return res, nil
+}
+
+// primaryEmail is the directory user's primary email (else its first, else
+// the legacy email field).
+func (u directoryUser) primaryEmail() string {
+	for _, e := range u.Emails {
+		if e.Primary && e.Value != "" {
+			return e.Value
+		}
+	}
+	for _, e := range u.Emails {
+		if e.Value != "" {
+			return e.Value
+		}
+	}
+	return u.Email
+}
+
+// hostUserID maps a directory user to the id the host knows: the AuthKit
+// user with the same email (WorkOS links directory-provisioned users to
+// AuthKit users by email), else the directory user id. A failed lookup is
+// an error, so WorkOS retries the delivery.
+func hostUserID(ctx context.Context, c *clients, du directoryUser) (string, error) {
+	email := du.primaryEmail()
+	if email == "" {
+		return du.ID, nil
+	}
+	res, err := c.users.ListUsers(ctx, usermanagement.ListUsersOpts{Email: email, Limit: 1})
+	if err != nil {
+		return "", classify("look up the directory user's AuthKit user", err)
+	}
+	for _, u := range res.Data {
+		if strings.EqualFold(u.Email, email) {
+			return u.ID, nil
+		}
+	}
+	return du.ID, nil
 }
 
 // directoryRoles derives authhost roles from a directory user: its

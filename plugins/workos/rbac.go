@@ -17,6 +17,24 @@ func metaString(u abi.User, key string) string {
 	return s
 }
 
+// metaStrings reads a string list from user metadata (as stored, or as
+// decoded from JSON).
+func metaStrings(u abi.User, key string) []string {
+	switch v := u.Metadata[key].(type) {
+	case []string:
+		return v
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			if s, ok := x.(string); ok && s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
 // Roles implements pdk.RBACProvider: the token's role claim (when the user
 // came from a token and roles_from is "token"), else the slugs of the
 // user's active memberships in the configured (or token) organization.
@@ -29,7 +47,16 @@ func (provider) Roles(ctx context.Context, u abi.User) ([]string, error) {
 	tokenOrg := metaString(u, "organization_id")
 	if c.cfg.RolesFrom != "memberships" {
 		if r := metaString(u, "workos_role"); r != "" && (org == "" || org == tokenOrg) {
+			if roles := metaStrings(u, "workos_roles"); len(roles) > 0 {
+				return roles, nil
+			}
 			return []string{r}, nil
+		}
+		// A user rebuilt by the host from this plugin's session snapshot
+		// carries the token's roles (already filtered by organization)
+		// and no metadata.
+		if len(u.Metadata) == 0 && len(u.Roles) > 0 {
+			return u.Roles, nil
 		}
 	}
 	if org == "" {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -39,15 +41,127 @@ func loadSession(id string) (*sessionRecord, error) {
 	return &rec, nil
 }
 
-func toSession(rec *sessionRecord) *abi.Session {
-	return &abi.Session{
-		ID: rec.ID, UserID: rec.UserID, CreatedAt: rec.CreatedAt, ExpiresAt: rec.ExpiresAt,
-		Metadata: map[string]any{"workos_session_id": rec.WorkOSSID, "organization_id": rec.OrgID},
+// deleteSession forgets a session and drops it from its user's index.
+func deleteSession(rec *sessionRecord) error {
+	if err := pdk.KV.Delete(sessionKey(rec.ID)); err != nil {
+		return fmt.Errorf("workos: delete session: %w", err)
 	}
+	unindexSession(rec.UserID, rec.ID)
+	return nil
+}
+
+// maxUserSessions bounds the per-user session index.
+const maxUserSessions = 100
+
+func userSessionsKey(userID string) string { return "user_sessions:" + userID }
+
+// indexSession records session id under its user so session_list (and so
+// "end every session of a deleted user") can find it. Ids of sessions that
+// are gone are pruned. The index is read-modify-write: two sign-ins of the
+// same user at the same instant may lose one entry (that session then
+// survives a directory deletion until it expires or is logged out).
+func indexSession(userID, id string) error {
+	var ids []string
+	if _, err := pdk.KV.GetJSON(userSessionsKey(userID), &ids); err != nil {
+		return fmt.Errorf("workos: load session index: %w", err)
+	}
+	keep := make([]string, 0, len(ids)+1)
+	for _, x := range ids {
+		if x == id {
+			continue
+		}
+		if _, ok, err := pdk.KV.Get(sessionKey(x)); err == nil && ok {
+			keep = append(keep, x)
+		}
+	}
+	keep = append(keep, id)
+	if len(keep) > maxUserSessions {
+		keep = keep[len(keep)-maxUserSessions:]
+	}
+	if err := pdk.KV.SetJSON(userSessionsKey(userID), keep, sessionMaxAge); err != nil {
+		return fmt.Errorf("workos: store session index: %w", err)
+	}
+	return nil
+}
+
+// unindexSession removes id from its user's index (best effort).
+func unindexSession(userID, id string) {
+	var ids []string
+	if ok, err := pdk.KV.GetJSON(userSessionsKey(userID), &ids); err != nil || !ok {
+		return
+	}
+	keep := ids[:0]
+	for _, x := range ids {
+		if x != id {
+			keep = append(keep, x)
+		}
+	}
+	if len(keep) == 0 {
+		_ = pdk.KV.Delete(userSessionsKey(userID))
+		return
+	}
+	_ = pdk.KV.SetJSON(userSessionsKey(userID), keep, sessionMaxAge)
+}
+
+// snapshotRoles are the WorkOS role slugs of the session's access token
+// when they apply: the token's organization is the configured one (or none
+// is configured). They go into the session's user snapshot.
+func snapshotRoles(cfg *config, u abi.User) []string {
+	role := metaString(u, "workos_role")
+	if role == "" {
+		return nil
+	}
+	if cfg.OrganizationID != "" && cfg.OrganizationID != metaString(u, "organization_id") {
+		return nil
+	}
+	if roles := metaStrings(u, "workos_roles"); len(roles) > 0 {
+		return roles
+	}
+	return []string{role}
+}
+
+// toSession reports a session with the user snapshot the host reads
+// (auth.SnapshotMetadata's keys: email, name, avatarUrl, roles, source),
+// so resolving a request needs no further provider call.
+func toSession(cfg *config, rec *sessionRecord) *abi.Session {
+	md := map[string]any{"source": "sso", "workos_session_id": rec.WorkOSSID, "organization_id": rec.OrgID}
+	if rec.User.Email != "" {
+		md["email"] = rec.User.Email
+	}
+	if rec.User.Name != "" {
+		md["name"] = rec.User.Name
+	}
+	if rec.User.AvatarURL != "" {
+		md["avatarUrl"] = rec.User.AvatarURL
+	}
+	if roles := snapshotRoles(cfg, rec.User); len(roles) > 0 {
+		md["roles"] = roles
+	}
+	return &abi.Session{ID: rec.ID, UserID: rec.UserID, CreatedAt: rec.CreatedAt, ExpiresAt: rec.ExpiresAt, Metadata: md}
+}
+
+// rotationGrace is how long the result of a refresh-token rotation is
+// remembered, so a concurrent request that still holds the old (now spent)
+// refresh token adopts the new tokens instead of ending the session.
+const rotationGrace = time.Minute
+
+// rotation is a remembered refresh result.
+type rotation struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// rotationKey is the KV key of the rotation of refresh token rt (hashed:
+// the token itself is never a key).
+func rotationKey(rt string) string {
+	sum := sha256.Sum256([]byte(rt))
+	return "rotated:" + hex.EncodeToString(sum[:16])
 }
 
 // refresh exchanges the session's single-use refresh token for new tokens
-// and stores them. A rejected refresh token ends the session (nil, nil).
+// and stores them. A rejected refresh token ends the session (nil, nil),
+// unless another request rotated it moment ago: then that rotation's
+// tokens are used.
 func refresh(ctx context.Context, c *clients, rec *sessionRecord) (*sessionRecord, error) {
 	res, err := c.users.AuthenticateWithRefreshToken(ctx, usermanagement.AuthenticateWithRefreshTokenOpts{
 		ClientID: c.cfg.ClientID, RefreshToken: rec.RefreshToken,
@@ -55,17 +169,31 @@ func refresh(ctx context.Context, c *clients, rec *sessionRecord) (*sessionRecor
 	if err != nil {
 		cerr := classify("refresh session", err)
 		if pdk.IsCode(cerr, abi.CodeInvalidCredentials) || pdk.IsCode(cerr, abi.CodeInvalidRequest) {
-			_ = pdk.KV.Delete(sessionKey(rec.ID))
+			if next, err := rotatedElsewhere(ctx, c, rec); next != nil || err != nil {
+				return next, err
+			}
+			_ = deleteSession(rec)
 			return nil, nil
 		}
 		return nil, cerr
 	}
-	cl, err := verifyToken(ctx, c, res.AccessToken)
+	// Remember the rotation first, so a concurrent request whose refresh
+	// is now rejected finds it.
+	if err := pdk.KV.SetJSON(rotationKey(rec.RefreshToken), rotation{res.AccessToken, res.RefreshToken}, rotationGrace); err != nil {
+		pdk.Log.Warn("workos: remembering a refresh-token rotation failed", "error", err.Error())
+	}
+	return withTokens(ctx, c, rec, res.AccessToken, res.RefreshToken)
+}
+
+// withTokens stores rec with a new token pair (the access token verified)
+// and returns it.
+func withTokens(ctx context.Context, c *clients, rec *sessionRecord, access, refreshToken string) (*sessionRecord, error) {
+	cl, err := verifyToken(ctx, c, access)
 	if err != nil {
 		return nil, fmt.Errorf("workos: verify refreshed access token: %w", err)
 	}
 	next := *rec
-	next.AccessToken, next.RefreshToken = res.AccessToken, res.RefreshToken
+	next.AccessToken, next.RefreshToken = access, refreshToken
 	next.WorkOSSID, next.OrgID = cl.Sid, cl.OrgID
 	next.User = withTokenClaims(next.User, cl)
 	next.ExpiresAt = time.Now().UTC().Add(sessionMaxAge)
@@ -73,6 +201,38 @@ func refresh(ctx context.Context, c *clients, rec *sessionRecord) (*sessionRecor
 		return nil, err
 	}
 	return &next, nil
+}
+
+// rotatedElsewhere looks for a rotation of rec's refresh token by a
+// concurrent request: the stored session already holds newer tokens, or
+// the rotation was remembered (see rotationGrace). It waits briefly for
+// the other request to record its result. (nil, nil) means the token was
+// really rejected.
+func rotatedElsewhere(ctx context.Context, c *clients, rec *sessionRecord) (*sessionRecord, error) {
+	for attempt := range 4 {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
+		}
+		cur, err := loadSession(rec.ID)
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil {
+			return nil, nil // logged out meanwhile
+		}
+		if cur.RefreshToken != rec.RefreshToken {
+			return cur, nil
+		}
+		var rot rotation
+		ok, err := pdk.KV.GetJSON(rotationKey(rec.RefreshToken), &rot)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return withTokens(ctx, c, cur, rot.AccessToken, rot.RefreshToken)
+		}
+	}
+	return nil, nil
 }
 
 // activeSession loads session id and makes sure its access token is
@@ -89,7 +249,7 @@ func activeSession(ctx context.Context, c *clients, id string) (*sessionRecord, 
 	case errors.Is(err, errExpired):
 		return refresh(ctx, c, rec)
 	case pdk.IsCode(err, abi.CodeUnauthenticated):
-		_ = pdk.KV.Delete(sessionKey(id))
+		_ = deleteSession(rec)
 		return nil, nil
 	default:
 		return nil, err
@@ -112,7 +272,7 @@ func (provider) ValidateSession(ctx context.Context, id string) (*abi.Session, e
 	if err != nil || rec == nil {
 		return nil, err
 	}
-	return toSession(rec), nil
+	return toSession(c.cfg, rec), nil
 }
 
 // RefreshSession implements pdk.SessionProvider: it rotates the WorkOS
@@ -130,7 +290,7 @@ func (provider) RefreshSession(ctx context.Context, id string) (*abi.Session, er
 	if err != nil || next == nil {
 		return nil, err
 	}
-	return toSession(next), nil
+	return toSession(c.cfg, next), nil
 }
 
 // DestroySession implements pdk.SessionProvider: it revokes the WorkOS
@@ -144,8 +304,8 @@ func (provider) DestroySession(ctx context.Context, id string) error {
 	if err != nil || rec == nil {
 		return err
 	}
-	if err := pdk.KV.Delete(sessionKey(id)); err != nil {
-		return fmt.Errorf("workos: delete session: %w", err)
+	if err := deleteSession(rec); err != nil {
+		return err
 	}
 	if rec.WorkOSSID != "" {
 		err := c.users.RevokeSession(ctx, usermanagement.RevokeSessionOpts{SessionID: rec.WorkOSSID})
@@ -154,6 +314,31 @@ func (provider) DestroySession(ctx context.Context, id string) error {
 		}
 	}
 	return nil
+}
+
+// ListSessions implements pdk.SessionLister: the live sessions of a user
+// (from the per-user index), so the host can end them all, e.g. when
+// directory sync deletes the user.
+func (provider) ListSessions(_ context.Context, userID string) ([]abi.Session, error) {
+	c, err := getClients()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	if _, err := pdk.KV.GetJSON(userSessionsKey(userID), &ids); err != nil {
+		return nil, fmt.Errorf("workos: load session index: %w", err)
+	}
+	out := []abi.Session{}
+	for _, id := range ids {
+		rec, err := loadSession(id)
+		if err != nil {
+			return nil, err
+		}
+		if rec != nil && rec.UserID == userID {
+			out = append(out, *toSession(c.cfg, rec))
+		}
+	}
+	return out, nil
 }
 
 // SessionIDFromRequest implements pdk.SessionProvider (the session cookie).

@@ -73,6 +73,9 @@ func withTokenClaims(u abi.User, cl *claims) abi.User {
 	if cl.Role != "" {
 		u.Metadata["workos_role"] = cl.Role
 	}
+	if len(cl.Roles) > 0 {
+		u.Metadata["workos_roles"] = cl.Roles
+	}
 	if len(cl.Permissions) > 0 {
 		u.Metadata["workos_permissions"] = cl.Permissions
 	}
@@ -158,6 +161,10 @@ func (provider) Callback(ctx context.Context, req abi.SSOCallbackRequest) (*abi.
 	if err := saveSession(rec); err != nil {
 		return nil, err
 	}
+	if err := indexSession(rec.UserID, rec.ID); err != nil {
+		pdk.Log.Warn("workos: indexing the session failed; ending all sessions of this user may miss it", "error", err.Error())
+	}
+	user.Roles = snapshotRoles(c.cfg, user)
 	return &abi.SSOCallbackResult{
 		User:      user,
 		Tokens:    abi.Tokens{AccessToken: res.AccessToken, RefreshToken: res.RefreshToken, ExpiresAt: time.Unix(cl.Exp, 0).UTC()},

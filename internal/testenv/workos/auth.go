@@ -40,6 +40,9 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 </body></html>
 `))
 
+// knownProviders are the provider values GetAuthorizationURL documents.
+var knownProviders = map[string]bool{"authkit": true, "GoogleOAuth": true, "MicrosoftOAuth": true, "GitHubOAuth": true, "AppleOAuth": true}
+
 // checkAuthorize validates authorize parameters; it returns a message for
 // an invalid request.
 func (e *Emulator) checkAuthorize(v url.Values) string {
@@ -54,6 +57,18 @@ func (e *Emulator) checkAuthorize(v url.Values) string {
 		return "One of provider, connection_id or organization_id is required."
 	case v.Get("code_challenge") != "" && v.Get("code_challenge_method") != "S256":
 		return "code_challenge_method must be S256."
+	case v.Get("provider") != "" && !knownProviders[v.Get("provider")]:
+		return "Invalid provider."
+	case v.Get("screen_hint") != "" && v.Get("provider") != "authkit":
+		return "screen_hint is only supported with provider=authkit."
+	}
+	if id := v.Get("connection_id"); id != "" {
+		e.mu.Lock()
+		_, ok := e.connections[id]
+		e.mu.Unlock()
+		if !ok {
+			return "Invalid connection ID."
+		}
 	}
 	if u, err := url.Parse(v.Get("redirect_uri")); err != nil || u.Scheme == "" || u.Host == "" {
 		return "redirect_uri is not a valid URL."
@@ -111,6 +126,9 @@ func (e *Emulator) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	orgID := f.Get("organization_id")
+	if c, ok := e.connections[f.Get("connection_id")]; ok {
+		orgID = c.OrganizationID
+	}
 	if orgID == "" {
 		for _, m := range e.memberships {
 			if m.UserID == user.ID && m.Status == "active" {

@@ -78,6 +78,15 @@ type Role struct {
 	Permissions []string `json:"permissions"`
 }
 
+// Connection is an SSO connection of an organization: an authorization
+// request with its connection_id signs the user in to that organization.
+type Connection struct {
+	ID             string `json:"id"`
+	OrganizationID string `json:"organization_id"`
+	// Type is the connection type, e.g. OktaSAML or GoogleOAuth.
+	Type string `json:"connection_type"`
+}
+
 // AuditEvent is one audit-log event the emulator accepted.
 type AuditEvent struct {
 	IdempotencyKey string
@@ -109,6 +118,7 @@ type Emulator struct {
 	userOrder     []string
 	memberships   []*Membership
 	orgRoles      map[string][]Role
+	connections   map[string]Connection
 	codes         map[string]*authCode
 	refreshTokens map[string]*refreshEntry
 	sessions      map[string]*session
@@ -169,6 +179,7 @@ func New() (*Emulator, error) {
 		kid:           "sso_oidc_key_pair_" + randomID(8),
 		users:         map[string]*User{},
 		orgRoles:      map[string][]Role{},
+		connections:   map[string]Connection{},
 		codes:         map[string]*authCode{},
 		refreshTokens: map[string]*refreshEntry{},
 		sessions:      map[string]*session{},
@@ -268,6 +279,30 @@ func (e *Emulator) AddRole(orgID string, r Role) {
 		r.Permissions = []string{}
 	}
 	e.orgRoles[orgID] = append(e.orgRoles[orgID], r)
+}
+
+// AddConnection seeds an SSO connection: authorization requests naming its
+// id are accepted and sign users in to its organization.
+func (e *Emulator) AddConnection(c Connection) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.connections[c.ID] = c
+}
+
+// SetMembershipRole changes the role of userID's membership in orgID (as
+// the WorkOS dashboard or UpdateOrganizationMembership would); it reports
+// whether such a membership exists.
+func (e *Emulator) SetMembershipRole(userID, orgID, role string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, m := range e.memberships {
+		if m.UserID == userID && m.OrganizationID == orgID {
+			m.Role = RoleRef{Slug: role}
+			m.UpdatedAt = e.stamp()
+			return true
+		}
+	}
+	return false
 }
 
 // FailNext makes the next count requests whose path starts with prefix

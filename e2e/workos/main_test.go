@@ -1,0 +1,317 @@
+// Package workos holds authhost's end-to-end tests of the WorkOS provider:
+// the real server (internal/app, through authhostenv) runs the compiled
+// plugins/workos Wasm provider against the WorkOS emulator
+// (internal/testenv/workos), and every test drives authhost's HTTP API the
+// way a browser or an operator would. One emulator serves the whole
+// package; each test seeds its own users, so tests run in parallel except
+// those that inject WorkOS failures (FailNext is emulator-wide).
+package workos
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authhost/authhost/internal/testenv/authhostenv"
+	"github.com/authhost/authhost/internal/testenv/workos"
+)
+
+// Organizations and secrets seeded once for the package.
+const (
+	orgID         = "org_01E2EMAIN"
+	otherOrgID    = "org_01E2EOTHER"
+	webhookSecret = "whsec_e2e_secret"
+	directoryID   = "directory_01E2E"
+)
+
+// emu is the package's WorkOS emulator.
+var emu *workos.Emulator
+
+func TestMain(m *testing.M) {
+	e, err := workos.New()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "workos emulator:", err)
+		os.Exit(1)
+	}
+	emu = e
+	for _, r := range []workos.Role{
+		{Slug: "owner", Name: "Owner", Permissions: []string{"*"}},
+		{Slug: "admin", Name: "Admin", Description: "Administers the workspace", Permissions: []string{"posts:write", "users:read"}},
+		{Slug: "member", Name: "Member", Permissions: []string{"posts:read"}},
+	} {
+		emu.AddRole(orgID, r)
+	}
+	emu.AddRole(otherOrgID, workos.Role{Slug: "admin", Name: "Admin"})
+	emu.AddRole(otherOrgID, workos.Role{Slug: "member", Name: "Member"})
+	code := m.Run()
+	emu.Close()
+	os.Exit(code)
+}
+
+var userSeq atomic.Int64
+
+// newUser seeds a WorkOS user with a unique email (prefix-N@e2e.example)
+// and active memberships given as organization, role pairs (the first is
+// the organization a login without one lands in).
+func newUser(prefix string, memberships ...string) workos.User {
+	n := userSeq.Add(1)
+	u := emu.AddUser(workos.User{
+		Email:             fmt.Sprintf("%s-%d@e2e.example", prefix, n),
+		FirstName:         strings.ToUpper(prefix[:1]) + prefix[1:],
+		LastName:          "Tester",
+		EmailVerified:     true,
+		ProfilePictureURL: fmt.Sprintf("https://avatars.e2e.example/%s-%d.png", prefix, n),
+	})
+	for i := 0; i+1 < len(memberships); i += 2 {
+		emu.AddMembership(u.ID, memberships[i], memberships[i+1])
+	}
+	return u
+}
+
+// options choose a server configuration.
+type options struct {
+	// rbac is the rbac capability: "workos" (default) or "builtin".
+	rbac string
+	// plugin overrides keys of the workos plugin's config.
+	plugin map[string]any
+	// hostRBAC is the host's rbac block (for rbac: builtin).
+	hostRBAC map[string]any
+}
+
+// roleMapping maps WorkOS role slugs to authhost permissions (rbac: workos).
+var roleMapping = map[string][]string{
+	"owner":    {"*"},
+	"admin":    {"users:read", "agents:*", "audit:read"},
+	"member":   {"agents:read", "agents:execute"},
+	"_default": {"studio:read"},
+}
+
+// start runs authhost with the workos plugin serving user, session, sso,
+// rbac (unless builtin) and audit (with the built-in store).
+func start(t *testing.T, o options) *authhostenv.Env {
+	t.Helper()
+	u, err := url.Parse(emu.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rbac := o.rbac
+	if rbac == "" {
+		rbac = "workos"
+	}
+	pc := map[string]any{
+		"api_key":         "${WORKOS_API_KEY}",
+		"client_id":       emu.ClientID,
+		"endpoint":        emu.URL,
+		"organization_id": orgID,
+		"webhook_secret":  "${WORKOS_WEBHOOK_SECRET}",
+		"directory_id":    directoryID,
+		"role_mapping":    roleMapping,
+		"group_roles":     map[string]string{"Admins": "admin", "Engineering": "member"},
+	}
+	for k, v := range o.plugin {
+		if v == nil {
+			delete(pc, k)
+		} else {
+			pc[k] = v
+		}
+	}
+	cfg := map[string]any{
+		"capabilities": map[string]any{
+			"user": "workos", "session": "workos", "sso": "workos", "rbac": rbac, "audit": []string{"builtin", "workos"},
+		},
+		"plugins": map[string]any{
+			"workos": map[string]any{"allowed_hosts": []string{u.Hostname()}, "config": pc},
+		},
+	}
+	if o.hostRBAC != nil {
+		cfg["rbac"] = o.hostRBAC
+	}
+	yaml, err := json.Marshal(cfg) // JSON is YAML
+	if err != nil {
+		t.Fatal(err)
+	}
+	return authhostenv.Start(t, authhostenv.Options{
+		Plugins: []string{"plugins/workos"},
+		Config:  string(yaml),
+		Env:     map[string]string{"WORKOS_API_KEY": emu.APIKey, "WORKOS_WEBHOOK_SECRET": webhookSecret},
+	})
+}
+
+// me is the body of GET /api/auth/me.
+type me struct {
+	ID          string         `json:"id"`
+	Email       string         `json:"email"`
+	Name        string         `json:"name"`
+	AvatarURL   string         `json:"avatarUrl"`
+	Roles       []string       `json:"roles"`
+	Permissions []string       `json:"permissions"`
+	Metadata    map[string]any `json:"metadata"`
+}
+
+// getMe calls GET /api/auth/me and decodes a 200; other statuses are
+// returned with a zero me.
+func getMe(t *testing.T, c *authhostenv.Client) (int, me) {
+	t.Helper()
+	r := c.Do(t, "GET", "/api/auth/me", nil)
+	var m me
+	if r.Status == http.StatusOK {
+		r.Decode(t, &m)
+	}
+	return r.Status, m
+}
+
+// browser is a client of the emulator's hosted pages that does not follow
+// redirects.
+func browser() *http.Client { return emu.Client() }
+
+// authorize starts an SSO login at authhost and returns the authorization
+// URL it answered.
+func authorize(t *testing.T, c *authhostenv.Client) *url.URL {
+	t.Helper()
+	r := c.Do(t, "GET", "/api/auth/sso/login", nil)
+	var body struct {
+		URL string `json:"url"`
+	}
+	r.Decode(t, &body)
+	if r.Status != http.StatusOK || body.URL == "" {
+		t.Fatalf("sso login = %d %s", r.Status, r.Body)
+	}
+	u, err := url.Parse(body.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// hostedLogin plays the browser at the emulator: it opens the hosted login
+// page of authURL, submits email and returns the redirect back to authhost
+// (the callback URL with code and state).
+func hostedLogin(t *testing.T, authURL *url.URL, email string) string {
+	t.Helper()
+	hc := browser()
+	res, err := hc.Get(authURL.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(page), `action="/user_management/authorize/login"`) {
+		t.Fatalf("hosted login page = %d %s", res.StatusCode, page)
+	}
+	form := url.Values{"email": {email}}
+	for k, v := range authURL.Query() {
+		form[k] = v
+	}
+	res, err = hc.PostForm(emu.URL+"/user_management/authorize/login", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusFound {
+		t.Fatalf("hosted login POST = %d", res.StatusCode)
+	}
+	return res.Header.Get("Location")
+}
+
+// login runs the whole SSO flow for email through authhost and returns the
+// callback response (a redirect to the app).
+func login(t *testing.T, env *authhostenv.Env, c *authhostenv.Client, email string) *authhostenv.Response {
+	t.Helper()
+	back := hostedLogin(t, authorize(t, c), email)
+	if !strings.HasPrefix(back, env.URL+"/api/auth/sso/callback?") {
+		t.Fatalf("WorkOS redirected to %s, want authhost's callback", back)
+	}
+	return c.Do(t, "GET", back, nil)
+}
+
+// signedIn logs email in and fails unless the callback set the session
+// cookie and went back to the app without an error.
+func signedIn(t *testing.T, env *authhostenv.Env, email string) *authhostenv.Client {
+	t.Helper()
+	c := env.Client()
+	r := login(t, env, c, email)
+	if r.Status != http.StatusFound || strings.Contains(r.Location(), "error=") || c.Cookie("wos_session") == "" {
+		t.Fatalf("callback = %d Location %q cookie %q\n%s", r.Status, r.Location(), c.Cookie("wos_session"), r.Body)
+	}
+	return c
+}
+
+// sessionRecord is the part of the plugin's KV session record the tests
+// touch (the rest is kept as is).
+type sessionRecord map[string]any
+
+// kvKey is where the host keeps the workos plugin's KV entry key.
+func kvKey(key string) string { return "plugin/workos/kv/" + key }
+
+// readSession returns the plugin's stored record of session id.
+func readSession(t *testing.T, env *authhostenv.Env, id string) sessionRecord {
+	t.Helper()
+	b, err := env.App.Store.Get(t.Context(), kvKey("session:"+id))
+	if err != nil {
+		t.Fatalf("read session %s: %v", id, err)
+	}
+	var rec sessionRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// writeSession replaces the plugin's stored record of session id.
+func writeSession(t *testing.T, env *authhostenv.Env, id string, rec sessionRecord) {
+	t.Helper()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.App.Store.Put(t.Context(), kvKey("session:"+id), b, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// claimsOf decodes a JWT's claims without verifying it.
+func claimsOf(t *testing.T, token string) map[string]any {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", token)
+	}
+	b, err := decodeSegment(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cl map[string]any
+	if err := json.Unmarshal(b, &cl); err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// expireAccessToken makes the session's stored access token expired: the
+// emulator re-signs its claims with iat and exp an hour in the past (as if
+// the session had been idle), so the next use must refresh it.
+func expireAccessToken(t *testing.T, env *authhostenv.Env, id string) sessionRecord {
+	t.Helper()
+	rec := readSession(t, env, id)
+	tok, _ := rec["access_token"].(string)
+	cl := claimsOf(t, tok)
+	past := time.Now().Add(-time.Hour)
+	cl["iat"], cl["exp"] = past.Add(-workos.AccessTokenTTL).Unix(), past.Unix()
+	expired, err := emu.SignJWT(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec["access_token"] = expired
+	writeSession(t, env, id, rec)
+	return rec
+}
+
+func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
