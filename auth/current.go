@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"maps"
 	"net/http"
 )
 
@@ -13,6 +14,9 @@ const (
 	MetaAvatarURL = "avatarUrl"
 	MetaRoles     = "roles"
 	MetaSource    = "source"
+	// MetaUserMetadata holds the user's own metadata (User.Metadata, e.g. a
+	// provider's email-verified flag and account timestamps) as an object.
+	MetaUserMetadata = "userMetadata"
 )
 
 // SnapshotMetadata returns session metadata holding u's profile.
@@ -51,6 +55,9 @@ func UserFromSession(s *Session) User {
 		}
 	case []string:
 		u.Roles = append(u.Roles, roles...)
+	}
+	if md, ok := s.Metadata[MetaUserMetadata].(map[string]any); ok && len(md) > 0 {
+		u.Metadata = maps.Clone(md)
 	}
 	return u
 }

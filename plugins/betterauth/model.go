@@ -15,6 +15,7 @@ const (
 	metaName      = "name"
 	metaAvatarURL = "avatarUrl"
 	metaRoles     = "roles"
+	metaUserMeta  = "userMetadata" // the user's metadata object (emailVerified, timestamps)
 	sourceName    = "better-auth"
 )
 
@@ -123,6 +124,13 @@ func snapshot(u *abi.User) map[string]any {
 	}
 	if v, ok := u.Metadata["emailVerified"]; ok {
 		md["emailVerified"] = v
+	}
+	if len(u.Metadata) > 0 {
+		um := make(map[string]any, len(u.Metadata))
+		for k, v := range u.Metadata {
+			um[k] = v
+		}
+		md[metaUserMeta] = um
 	}
 	return md
 }

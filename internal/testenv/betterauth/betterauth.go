@@ -8,8 +8,11 @@
 //	npm ci --prefix internal/testenv/betterauth --no-audit --no-fund
 //
 // Start launches the server on 127.0.0.1 on a free port once per test
-// process and shares it between tests. Without node_modules (or without
-// node) Start fails the test when CI=true and skips it otherwise.
+// process and shares it between tests; StartDedicated starts one of a
+// test's own (to stop it mid-test, or with other settings). Without
+// node_modules (or without node) both fail the test when CI=true and skip
+// it otherwise. Unlike a default NODE_ENV=test Better Auth, the peer
+// enforces its Origin and redirect URL checks, as production does.
 //
 // The server keeps its database in memory, saves it to a state file when it
 // is stopped and loads it when it starts again, so Stop and Restart simulate
@@ -34,6 +37,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -58,6 +62,7 @@ type Server struct {
 	port      int
 	dir       string // Node project directory
 	stateFile string
+	opts      Options
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -65,6 +70,23 @@ type Server struct {
 	exited  chan struct{}
 	running bool
 	output  *syncBuffer
+}
+
+// LoopbackOrigins is a Better Auth trustedOrigins pattern for every
+// http://127.0.0.1 port. The shared peer trusts it, because the authhost
+// servers that tests start on loopback ports pass their own URLs to Better
+// Auth (e.g. as a password reset's redirectTo), and Better Auth refuses
+// untrusted ones.
+const LoopbackOrigins = "http://127.0.0.1:*"
+
+// Options configure a dedicated peer (see StartDedicated).
+type Options struct {
+	// SessionExpiresIn is Better Auth's session.expiresIn, in whole seconds
+	// (rounded up); zero keeps Better Auth's default of 7 days.
+	SessionExpiresIn time.Duration
+	// TrustedOrigins are trusted besides the server's own URL (patterns
+	// as in Better Auth's trustedOrigins, e.g. LoopbackOrigins).
+	TrustedOrigins []string
 }
 
 var (
@@ -77,22 +99,51 @@ var (
 // Start returns the shared peer, starting it on first use (and again if a
 // previous test stopped it). It fails t when the peer cannot start, and
 // skips t (fails it when CI=true) when node or node_modules is missing.
+//
+// Tests that stop the peer or need other settings use StartDedicated, so
+// tests sharing this one can run in parallel.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	once.Do(func() { shared, skipMsg, sharedErr = newServer() })
-	if skipMsg != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("betterauth: %s (CI=true, so the peer is required)", skipMsg)
-		}
-		t.Skipf("betterauth: %s", skipMsg)
-	}
-	if sharedErr != nil {
-		t.Fatalf("betterauth: %v", sharedErr)
-	}
+	once.Do(func() { shared, skipMsg, sharedErr = newServer(Options{TrustedOrigins: []string{LoopbackOrigins}}) })
+	checkUsable(t, skipMsg, sharedErr)
 	if err := shared.ensureRunning(); err != nil {
 		t.Fatalf("betterauth: %v", err)
 	}
 	return shared
+}
+
+// StartDedicated starts a peer of t's own, configured by o, with its own
+// port, secret and database; it is stopped when t ends. Use it for tests
+// that stop or restart the peer while other tests run, or that need
+// settings the shared peer does not have.
+func StartDedicated(t testing.TB, o Options) *Server {
+	t.Helper()
+	s, skip, err := newServer(o)
+	checkUsable(t, skip, err)
+	if err := s.ensureRunning(); err != nil {
+		t.Fatalf("betterauth: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("betterauth: %v", err)
+		}
+		_ = os.Remove(s.stateFile)
+	})
+	return s
+}
+
+// checkUsable skips or fails t when the peer cannot run here.
+func checkUsable(t testing.TB, skip string, err error) {
+	t.Helper()
+	if skip != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("betterauth: %s (CI=true, so the peer is required)", skip)
+		}
+		t.Skipf("betterauth: %s", skip)
+	}
+	if err != nil {
+		t.Fatalf("betterauth: %v", err)
+	}
 }
 
 // Dir returns the directory of the peer's Node project.
@@ -101,7 +152,7 @@ func Dir() string {
 	return filepath.Dir(file)
 }
 
-func newServer() (*Server, string, error) {
+func newServer(o Options) (*Server, string, error) {
 	dir := Dir()
 	if _, err := exec.LookPath("node"); err != nil {
 		return nil, "node is not installed (need Node.js >= 20)", nil
@@ -123,6 +174,7 @@ func newServer() (*Server, string, error) {
 		port:      port,
 		dir:       dir,
 		stateFile: filepath.Join(os.TempDir(), fmt.Sprintf("authhost-betterauth-%d-%d.json", os.Getpid(), port)),
+		opts:      o,
 	}, "", nil
 }
 
@@ -203,6 +255,13 @@ func (s *Server) startLocked() error {
 		"BA_EXIT_WITH_STDIN=1",
 		"NODE_ENV=test",
 	)
+	if d := s.opts.SessionExpiresIn; d > 0 {
+		secs := int((d + time.Second - 1) / time.Second)
+		cmd.Env = append(cmd.Env, "BA_SESSION_EXPIRES_IN="+strconv.Itoa(secs))
+	}
+	if len(s.opts.TrustedOrigins) > 0 {
+		cmd.Env = append(cmd.Env, "BA_TRUSTED_ORIGINS="+strings.Join(s.opts.TrustedOrigins, ","))
+	}
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	stdin, err := cmd.StdinPipe()

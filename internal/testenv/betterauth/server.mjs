@@ -7,6 +7,7 @@
 //
 // Environment: BA_PORT (required), BA_SECRET (required, >= 32 chars),
 // BA_STATE_FILE (optional), BA_TRUSTED_ORIGINS (optional, comma-separated),
+// BA_SESSION_EXPIRES_IN (optional, seconds; Better Auth's session.expiresIn),
 // BA_EXIT_WITH_STDIN (optional, "1": exit when stdin closes).
 //
 // Test-only routes (outside Better Auth's base path):
@@ -31,6 +32,7 @@ if (!port || !secret) {
 }
 const baseURL = `http://127.0.0.1:${port}`;
 const trusted = (process.env.BA_TRUSTED_ORIGINS || "").split(",").filter(Boolean);
+const sessionExpiresIn = Number(process.env.BA_SESSION_EXPIRES_IN) || undefined;
 
 // Dates survive the JSON snapshot as ISO strings; revive them so expiry
 // comparisons keep working after a restart.
@@ -51,6 +53,12 @@ const auth = betterAuth({
   database: memoryAdapter(db),
   trustedOrigins: [baseURL, ...trusted],
   telemetry: { enabled: false },
+  // NODE_ENV=test would make Better Auth skip its Origin and redirect URL
+  // checks; a test peer must enforce them as production does. Its rate
+  // limiter (off outside production) stays off: tests sign in often.
+  advanced: { disableOriginCheck: false },
+  rateLimit: { enabled: false },
+  session: sessionExpiresIn ? { expiresIn: sessionExpiresIn } : undefined,
   emailAndPassword: {
     enabled: true,
     sendResetPassword: async ({ user, token }) => {
