@@ -31,6 +31,7 @@ type config struct {
 	JWKSTTLSeconds          int                 `json:"jwks_ttl_seconds"`
 	JWKSRefreshSeconds      int                 `json:"jwks_min_refresh_seconds"`
 	SessionTTLSeconds       int                 `json:"session_ttl_seconds"`
+	SessionMaxTTLSeconds    int                 `json:"session_absolute_ttl_seconds"`
 	CookieName              string              `json:"cookie_name"`
 	CookieSecure            *bool               `json:"cookie_secure"`
 	Login                   *abi.LoginButton    `json:"login"`
@@ -47,6 +48,7 @@ const (
 	defaultJWKSTTL        = time.Hour
 	defaultJWKSMinRefresh = 10 * time.Second
 	defaultSessionTTL     = 24 * time.Hour
+	defaultSessionMaxTTL  = 30 * 24 * time.Hour
 	defaultClockSkew      = 60 * time.Second
 	defaultCookieName     = "authhost_cloud"
 	defaultRoleClaim      = "roles"
@@ -71,6 +73,9 @@ func (c *config) jwksMinRefresh() time.Duration {
 }
 func (c *config) sessionTTL() time.Duration {
 	return secondsOr(c.SessionTTLSeconds, defaultSessionTTL)
+}
+func (c *config) sessionMaxTTL() time.Duration {
+	return max(secondsOr(c.SessionMaxTTLSeconds, defaultSessionMaxTTL), c.sessionTTL())
 }
 func (c *config) userinfo() bool { return c.Userinfo == nil || *c.Userinfo }
 
@@ -101,8 +106,9 @@ const configSchema = `{
     "auth_params": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Extra authorization request parameters, e.g. prompt or audience."},
     "discovery_ttl_seconds": {"type": "integer", "minimum": 1, "default": 3600},
     "jwks_ttl_seconds": {"type": "integer", "minimum": 1, "default": 3600},
-    "jwks_min_refresh_seconds": {"type": "integer", "minimum": 1, "default": 10, "description": "At most one JWKS re-fetch for an unknown key id per interval."},
-    "session_ttl_seconds": {"type": "integer", "minimum": 60, "default": 86400},
+    "jwks_min_refresh_seconds": {"type": "integer", "minimum": 1, "default": 10, "description": "A key id still unknown after a JWKS re-fetch is not fetched for again within this interval (a key id never seen before always triggers one re-fetch)."},
+    "session_ttl_seconds": {"type": "integer", "minimum": 60, "default": 86400, "description": "Sliding session lifetime: session_refresh extends a session that has used up half of it."},
+    "session_absolute_ttl_seconds": {"type": "integer", "minimum": 60, "default": 2592000, "description": "No session outlives its sign-in by more than this, however often it is refreshed."},
     "cookie_name": {"type": "string", "default": "authhost_cloud"},
     "cookie_secure": {"type": "boolean", "description": "Secure cookie attribute; default: true when the request URL is https."},
     "login": {"type": "object", "required": ["provider", "text"], "properties": {"provider": {"type": "string"}, "text": {"type": "string"}, "icon": {"type": "string"}, "description": {"type": "string"}}}
@@ -162,7 +168,8 @@ func (cfg *config) validate() error {
 		cfg.clockSkew = time.Duration(*cfg.ClockSkewSeconds) * time.Second
 	}
 	for name, v := range map[string]int{"discovery_ttl_seconds": cfg.DiscoveryTTLSeconds, "jwks_ttl_seconds": cfg.JWKSTTLSeconds,
-		"jwks_min_refresh_seconds": cfg.JWKSRefreshSeconds, "session_ttl_seconds": cfg.SessionTTLSeconds} {
+		"jwks_min_refresh_seconds": cfg.JWKSRefreshSeconds, "session_ttl_seconds": cfg.SessionTTLSeconds,
+		"session_absolute_ttl_seconds": cfg.SessionMaxTTLSeconds} {
 		if v < 0 {
 			return fmt.Errorf("%s: negative", name)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/internal/testenv/oidc"
+	"github.com/authhost/authhost/pdk"
 	"github.com/authhost/authhost/pdk/pdktest"
 )
 
@@ -169,7 +170,7 @@ func TestDescribe(t *testing.T) {
 	if d.Name != "cloud" || !d.ManagesSessions || d.Login == nil || d.Login.Provider != "cloud" || d.Login.Text != "Sign in with SSO" {
 		t.Fatalf("describe = %+v", d)
 	}
-	if want := []abi.Capability{abi.CapUser, abi.CapSSO, abi.CapRBAC}; !slices.Equal(d.Capabilities, want) {
+	if want := []abi.Capability{abi.CapUser, abi.CapSession, abi.CapSSO, abi.CapRBAC}; !slices.Equal(d.Capabilities, want) {
 		t.Fatalf("capabilities = %v", d.Capabilities)
 	}
 	// The button comes from the configuration an instance starts with.
@@ -392,29 +393,44 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatalf("JWKS fetched %d times for two sign-ins, want 1 (cached)", n)
 	}
 
-	// Unknown kid after rotation: one re-fetch, sign-in works.
+	// A key id never seen before gets one re-fetch at once, however
+	// recently the set was fetched: sign-in works right after a rotation.
 	if _, err := op.RotateKey(); err != nil {
 		t.Fatal(err)
 	}
-	now = func() time.Time { return time.Now().Add(time.Minute) } // past jwks_min_refresh_seconds
 	f.signIn(t)
 	if n := f.tr.jwks.Load(); n != 2 {
 		t.Fatalf("JWKS fetched %d times after rotation, want 2", n)
 	}
 
-	// A second rotation within jwks_min_refresh_seconds: no re-fetch.
-	if _, err := op.RotateKeyEdDSA(); err != nil {
-		t.Fatal(err)
+	// A key id the re-fetch did not find is not fetched for again within
+	// jwks_min_refresh_seconds, later it is.
+	f.tr.rewrite = func(m map[string]any) {
+		parts := strings.Split(m["id_token"].(string), ".")
+		parts[0] = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","kid":"no-such-key"}`))
+		m["id_token"] = strings.Join(parts, ".")
 	}
+	for i, want := range []int32{3, 3} {
+		n := random(t)
+		_, err := f.callback(f.authorize(t, n), n)
+		wantCode(t, err, abi.CodeInvalidCredentials, "unknown signing key")
+		if got := f.tr.jwks.Load(); got != want {
+			t.Fatalf("attempt %d: JWKS fetched %d times, want %d", i, got, want)
+		}
+	}
+	now = func() time.Time { return time.Now().Add(time.Minute) }
 	n := random(t)
 	_, err := f.callback(f.authorize(t, n), n)
 	wantCode(t, err, abi.CodeInvalidCredentials, "unknown signing key")
-	if n := f.tr.jwks.Load(); n != 2 {
-		t.Fatalf("JWKS fetched %d times, want the re-fetch rate-limited", n)
+	if got := f.tr.jwks.Load(); got != 4 {
+		t.Fatalf("JWKS fetched %d times after the interval, want 4", got)
 	}
+	f.tr.rewrite = nil
 
-	// Later, the EdDSA key is fetched and verified (at_hash with SHA-512).
-	now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	// An EdDSA key is fetched and verified (at_hash with SHA-512).
+	if _, err := op.RotateKeyEdDSA(); err != nil {
+		t.Fatal(err)
+	}
 	if res := f.signIn(t); res.User.ID != oidc.UserID {
 		t.Fatalf("user = %+v", res.User)
 	}
@@ -559,5 +575,164 @@ func TestRoleMapping(t *testing.T) {
 	var defs abi.RoleDefinitionsResult
 	if err := f.env.Invoke(abi.ExportRBACRoleDefinitions, nil, &defs); err != nil || len(defs.Roles) != 2 || defs.Roles[0].ID != "admin" {
 		t.Fatalf("role definitions = %+v, %v", defs.Roles, err)
+	}
+}
+
+// sessionOf returns the session id the callback's cookie carries.
+func sessionOf(t *testing.T, f *fixture, res *abi.SSOCallbackResult) string {
+	t.Helper()
+	var sid abi.SessionIDResult
+	if err := f.env.Invoke(abi.ExportSessionIDFromRequest, abi.SessionIDFromRequestRequest{Request: cookieRequest(res.SetCookie[0])}, &sid); err != nil || sid.SessionID == "" {
+		t.Fatalf("session_id_from_request = %q, %v", sid.SessionID, err)
+	}
+	return sid.SessionID
+}
+
+func TestSessionCapability(t *testing.T) {
+	op := oidc.New(t)
+	op.SetIDTokenLifetime(48 * time.Hour) // the test's clock moves 20 hours
+	f := setup(t, op, func(c map[string]any) { c["session_absolute_ttl_seconds"] = 36 * 3600 })
+	res := f.signIn(t)
+	id := sessionOf(t, f, res)
+
+	// session_validate carries the user snapshot the host reads.
+	var v abi.SessionResult
+	if err := f.env.Invoke(abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: id}, &v); err != nil || v.Session == nil {
+		t.Fatalf("session_validate = %+v, %v", v.Session, err)
+	}
+	s := v.Session
+	md := s.Metadata
+	if s.ID != id || s.UserID != oidc.UserID || md["email"] != oidc.UserEmail || md["name"] != oidc.UserName || md["source"] != "sso" || md["userMetadata"].(map[string]any)["email_verified"] != true ||
+		!slices.Equal(anyStrings(md["roles"]), []string{"admin", "staff"}) || !s.ExpiresAt.After(time.Now().Add(23*time.Hour)) {
+		t.Fatalf("session = %+v", s)
+	}
+	var none abi.SessionResult
+	if err := f.env.Invoke(abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: random(t)}, &none); err != nil || none.Session != nil {
+		t.Fatalf("unknown session = %+v, %v", none.Session, err)
+	}
+	var sid abi.SessionIDResult
+	if err := f.env.Invoke(abi.ExportSessionIDFromRequest, abi.SessionIDFromRequestRequest{Request: abi.Request{}}, &sid); err != nil || sid.SessionID != "" {
+		t.Fatalf("no cookie: session id %q, %v", sid.SessionID, err)
+	}
+
+	// session_refresh: nothing to do while most of the TTL is left; later
+	// the tokens are rotated and the session extended up to the absolute cap.
+	var r abi.SessionResult
+	if err := f.env.Invoke(abi.ExportSessionRefresh, abi.SessionIDRequest{SessionID: id}, &r); err != nil || r.Session == nil || !r.Session.ExpiresAt.Equal(s.ExpiresAt) {
+		t.Fatalf("early refresh = %+v, %v", r.Session, err)
+	}
+	now = func() time.Time { return time.Now().Add(20 * time.Hour) }
+	if err := f.env.Invoke(abi.ExportSessionRefresh, abi.SessionIDRequest{SessionID: id}, &r); err != nil || r.Session == nil {
+		t.Fatalf("refresh = %+v, %v", r.Session, err)
+	}
+	if want := s.CreatedAt.Add(36 * time.Hour); !r.Session.ExpiresAt.Equal(want) {
+		t.Fatalf("refreshed expiry %v, want the absolute cap %v", r.Session.ExpiresAt, want)
+	}
+	stored, err := loadSession(mustConfig(t), id)
+	if err != nil || stored == nil || stored.RefreshToken == res.Tokens.RefreshToken {
+		t.Fatalf("tokens not rotated: %+v, %v", stored, err)
+	}
+	var h abi.HeadersResult
+	if err := f.env.Invoke(abi.ExportSessionHeaders, abi.SessionHeadersRequest{Session: *r.Session}, &h); err != nil || len(h.SetCookie) != 1 ||
+		!strings.HasPrefix(h.SetCookie[0], "authhost_cloud="+id+";") || !strings.Contains(h.SetCookie[0], "HttpOnly") || strings.Contains(h.SetCookie[0], "Secure") {
+		t.Fatalf("session_headers = %v, %v", h.SetCookie, err)
+	}
+
+	// session_destroy revokes at the issuer and ends the session.
+	if err := f.env.Invoke(abi.ExportSessionDestroy, abi.SessionIDRequest{SessionID: id}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if code := refreshAtOP(t, f, stored.RefreshToken); code == http.StatusOK {
+		t.Fatal("the refresh token still works after session_destroy")
+	}
+	if err := f.env.Invoke(abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: id}, &v); err != nil || v.Session != nil {
+		t.Fatalf("destroyed session = %+v, %v", v.Session, err)
+	}
+	if err := f.env.Invoke(abi.ExportSessionDestroy, abi.SessionIDRequest{SessionID: id}, nil); err != nil {
+		t.Fatalf("destroying an unknown session: %v", err)
+	}
+	if err := f.env.Invoke(abi.ExportSessionClearHeaders, abi.Empty{}, &h); err != nil || len(h.SetCookie) != 1 ||
+		!strings.HasPrefix(h.SetCookie[0], "authhost_cloud=;") || !strings.Contains(h.SetCookie[0], "Max-Age=0") {
+		t.Fatalf("session_clear_headers = %v, %v", h.SetCookie, err)
+	}
+	err = f.env.Invoke(abi.ExportSessionCreate, abi.SessionCreateRequest{UserID: oidc.UserID}, nil)
+	wantCode(t, err, abi.CodeNotSupported, "SSO callback")
+}
+
+func anyStrings(v any) []string {
+	var out []string
+	switch x := v.(type) {
+	case []string:
+		return x
+	case []any:
+		for _, s := range x {
+			str, _ := s.(string)
+			out = append(out, str)
+		}
+	}
+	return out
+}
+
+// TestSecureCookie checks the Secure attribute is fixed at sign-in (https
+// callback) and kept when the host re-issues the cookie.
+func TestSecureCookie(t *testing.T) {
+	f := setup(t, nil, nil)
+	n := random(t)
+	a := f.authorize(t, n)
+	var res abi.SSOCallbackResult
+	if err := f.env.Invoke(abi.ExportSSOCallback, abi.SSOCallbackRequest{Code: a.code, State: a.state, Nonce: n, CodeVerifier: a.verifier,
+		RedirectURI: redirectURI, Request: abi.Request{Method: "GET", URL: "https://auth.example/api/auth/sso/callback"}}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.SetCookie[0], "Secure") {
+		t.Fatalf("callback cookie over https = %s", res.SetCookie[0])
+	}
+	var h abi.HeadersResult
+	if err := f.env.Invoke(abi.ExportSessionHeaders, abi.SessionHeadersRequest{Session: abi.Session{ID: sessionOf(t, f, &res), ExpiresAt: time.Now().Add(time.Hour)}}, &h); err != nil ||
+		!strings.Contains(h.SetCookie[0], "Secure") {
+		t.Fatalf("session_headers = %v, %v", h.SetCookie, err)
+	}
+}
+
+// TestConcurrentRotation checks that a browser's requests racing to
+// rotate one session do not end it: a rotation in progress holds the
+// others off, and a refresh the issuer rejects because a concurrent call
+// rotated the token first keeps the session.
+func TestConcurrentRotation(t *testing.T) {
+	f := setup(t, nil, nil)
+	res := f.signIn(t)
+	id := sessionOf(t, f, res)
+	cfg := mustConfig(t)
+	stale, err := loadSession(cfg, id)
+	if err != nil || stale == nil {
+		t.Fatal(err)
+	}
+	now = func() time.Time { return time.Now().Add(10 * time.Minute) }
+
+	// A rotation in progress: the session is used as it is.
+	if err := f.env.Invoke(abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: id}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := pdk.KV.Set(sessionKey(cfg, id)+"/rotating", []byte{1}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	rotated, _ := loadSession(cfg, id)
+	now = func() time.Time { return time.Now().Add(20 * time.Minute) }
+	var v abi.SessionResult
+	if err := f.env.Invoke(abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: id}, &v); err != nil || v.Session == nil {
+		t.Fatalf("validate during a rotation = %+v, %v", v.Session, err)
+	}
+	if cur, _ := loadSession(cfg, id); cur.RefreshToken != rotated.RefreshToken {
+		t.Fatal("rotated although a rotation was in progress")
+	}
+
+	// The loser of a race: its (stale) refresh token is rejected, the
+	// winner's result stands.
+	if err := pdk.KV.Delete(sessionKey(cfg, id) + "/rotating"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := rotateTokens(t.Context(), cfg, id, stale)
+	if err != nil || got == nil || got.RefreshToken != rotated.RefreshToken {
+		t.Fatalf("losing rotation = %+v, %v; want the concurrent result", got, err)
 	}
 }

@@ -40,7 +40,13 @@ type discovery struct {
 type cachedJWKS struct {
 	Keys      []jwk     `json:"keys"`
 	FetchedAt time.Time `json:"fetched_at"`
+	// Missing are key ids a re-fetch did not find, with the time of that
+	// re-fetch; they cause no further fetch within jwks_min_refresh_seconds.
+	Missing map[string]time.Time `json:"missing,omitempty"`
 }
+
+// maxMissingKids bounds cachedJWKS.Missing.
+const maxMissingKids = 32
 
 // fetchJSON GETs u and decodes a 200 JSON answer into v. Transport
 // failures keep the code the host gave them (unavailable, forbidden); 5xx
@@ -158,32 +164,60 @@ func httpURL(s string) bool {
 }
 
 // getJWKS returns the cached key set, fetching it when absent or expired.
-// force re-fetches (an unknown key id), at most once per
-// jwks_min_refresh_seconds.
-func getJWKS(ctx context.Context, cfg *config, d *discovery, force bool) (*cachedJWKS, error) {
-	key := cfg.prefix + "jwks"
+func getJWKS(ctx context.Context, cfg *config, d *discovery) (*cachedJWKS, error) {
 	var c cachedJWKS
-	ok, err := pdk.KV.GetJSON(key, &c)
+	ok, err := pdk.KV.GetJSON(cfg.prefix+"jwks", &c)
 	if err != nil {
 		pdk.Log.Warn("jwks cache unreadable", "error", err)
 		ok = false
 	}
-	if ok && (!force || now().Sub(c.FetchedAt) < cfg.jwksMinRefresh()) {
+	if ok {
 		return &c, nil
+	}
+	return refreshJWKS(ctx, cfg, d, nil, "")
+}
+
+// refreshJWKS re-fetches the key set because a token names key id kid that
+// old (the cached set, nil when none) lacks. A key id never looked for
+// before always gets one re-fetch, so a key the issuer just rotated in
+// works at once, however recently the set was fetched. A key id that a
+// re-fetch did not find (or, for a token without kid, any re-fetch) is not
+// fetched for again within jwks_min_refresh_seconds. A failed re-fetch
+// keeps verifying with old.
+func refreshJWKS(ctx context.Context, cfg *config, d *discovery, old *cachedJWKS, kid string) (*cachedJWKS, error) {
+	t0 := now()
+	recent := func(at time.Time) bool { return t0.Sub(at) < cfg.jwksMinRefresh() }
+	if old != nil {
+		if at, ok := old.Missing[kid]; ok && recent(at) {
+			return old, nil
+		}
+		if kid == "" && recent(old.FetchedAt) {
+			return old, nil
+		}
 	}
 	var set jwks
 	if err := fetchJSON(ctx, "jwks", d.JWKSURI, &set); err != nil {
-		if ok { // keep verifying with the keys we have
+		if old != nil { // keep verifying with the keys we have
 			pdk.Log.Warn("jwks refresh failed", "error", err)
-			return &c, nil
+			return old, nil
 		}
 		return nil, err
 	}
-	c = cachedJWKS{Keys: set.Keys, FetchedAt: now()}
-	if err := pdk.KV.SetJSON(key, c, cfg.jwksTTL()); err != nil {
+	c := &cachedJWKS{Keys: set.Keys, FetchedAt: t0, Missing: map[string]time.Time{}}
+	if old != nil {
+		for k, at := range old.Missing {
+			if recent(at) {
+				c.Missing[k] = at
+			}
+		}
+	}
+	if kid != "" && !slices.ContainsFunc(c.Keys, func(k jwk) bool { return k.Kid == kid }) && len(c.Missing) < maxMissingKids {
+		c.Missing[kid] = t0
+	}
+	if err := pdk.KV.SetJSON(cfg.prefix+"jwks", c, cfg.jwksTTL()); err != nil {
 		pdk.Log.Warn("jwks cache not written", "error", err)
 	}
-	return &c, nil
+	return c, nil
 }
 
 // findKey picks the key of set that verifies t: by kid, or the only key
@@ -250,8 +284,8 @@ func numTime(n *json.Number) (time.Time, bool) {
 // errUnknownKey marks a token signed with a key the JWKS does not hold.
 var errUnknownKey = errors.New("unknown signing key")
 
-// verifyIDToken checks the signature (re-fetching the JWKS once for an
-// unknown key id), issuer, audience, authorized party, expiry, not-before,
+// verifyIDToken checks the signature (re-fetching the JWKS for an unknown
+// key id, see refreshJWKS), issuer, audience, authorized party, expiry, not-before,
 // nonce (when wantNonce is not nil) and at_hash (when accessToken is set).
 // Every failure is code; the caller decides it (invalid_credentials during
 // sign-in).
@@ -270,13 +304,13 @@ func verifyIDToken(ctx context.Context, cfg *config, d *discovery, raw string, w
 	if len(t.header.Crit) > 0 {
 		return nil, fail("unsupported critical header %v", t.header.Crit)
 	}
-	set, err := getJWKS(ctx, cfg, d, false)
+	set, err := getJWKS(ctx, cfg, d)
 	if err != nil {
 		return nil, err
 	}
 	k := findKey(set, t)
 	if k == nil {
-		if set, err = getJWKS(ctx, cfg, d, true); err != nil {
+		if set, err = refreshJWKS(ctx, cfg, d, set, t.header.Kid); err != nil {
 			return nil, err
 		}
 		if k = findKey(set, t); k == nil {

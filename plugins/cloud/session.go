@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,12 +17,14 @@ import (
 	"github.com/authhost/authhost/pdk"
 )
 
-// The plugin manages its own sessions (manages_sessions in describe): the
-// session cookie carries a random 256-bit id, and KV keeps, under the id's
-// SHA-256, the user and the issuer's tokens. That binds the session to the
-// issuer: the refresh token is rotated when the access token expires, an
-// issuer that refuses the refresh (user disabled, grant revoked) ends the
-// session, and logout revokes the tokens and sends id_token_hint.
+// The plugin manages its own sessions (manages_sessions in describe) and
+// offers them as the session capability, so the host validates, refreshes
+// and destroys them (logout) and clears their cookie: the session cookie
+// carries a random 256-bit id, and KV keeps, under the id's SHA-256, the
+// user and the issuer's tokens. That binds the session to the issuer: the
+// refresh token is rotated when the access token expires, an issuer that
+// refuses the refresh (user disabled, grant revoked) ends the session, and
+// ending a session revokes its tokens.
 
 // session is one signed-in browser as kept in KV.
 type session struct {
@@ -32,6 +35,8 @@ type session struct {
 	AccessExpiry time.Time `json:"access_expires_at,omitzero"`
 	CreatedAt    time.Time `json:"created_at"`
 	ExpiresAt    time.Time `json:"expires_at"`
+	// Secure is the cookie's Secure attribute, fixed at sign-in.
+	Secure bool `json:"secure,omitempty"`
 }
 
 func newSessionID() (string, error) {
@@ -86,14 +91,18 @@ func sessionIDFromRequest(cfg *config, req abi.Request) string {
 	return c.Value
 }
 
-// sessionCookie is the Set-Cookie value carrying the session: HttpOnly,
-// SameSite=Lax (the callback is a top-level navigation from the issuer),
-// Secure on https unless cookie_secure says otherwise.
-func sessionCookie(cfg *config, req abi.Request, id string, expires time.Time) string {
-	secure := strings.HasPrefix(strings.ToLower(req.URL), "https:")
+// cookieSecure is the Secure attribute for a session signed in through
+// req: cookie_secure when set, else whether the request came over https.
+func cookieSecure(cfg *config, req abi.Request) bool {
 	if cfg.CookieSecure != nil {
-		secure = *cfg.CookieSecure
+		return *cfg.CookieSecure
 	}
+	return strings.HasPrefix(strings.ToLower(req.URL), "https:")
+}
+
+// sessionCookie is the Set-Cookie value carrying the session: HttpOnly,
+// SameSite=Lax (the callback is a top-level navigation from the issuer).
+func sessionCookie(cfg *config, id string, expires time.Time, secure bool) string {
 	c := &http.Cookie{Name: cfg.CookieName, Value: id, Path: "/", HttpOnly: true, Secure: secure,
 		SameSite: http.SameSiteLaxMode, Expires: expires.UTC(), MaxAge: int(expires.Sub(now()).Seconds())}
 	if c.MaxAge <= 0 {
@@ -102,13 +111,23 @@ func sessionCookie(cfg *config, req abi.Request, id string, expires time.Time) s
 	return c.String()
 }
 
+// clearCookie is the Set-Cookie value removing the session cookie.
+func clearCookie(cfg *config) string {
+	secure := cfg.CookieSecure != nil && *cfg.CookieSecure
+	c := &http.Cookie{Name: cfg.CookieName, Value: "", Path: "/", HttpOnly: true, Secure: secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1}
+	return c.String()
+}
+
 // refreshLeeway refreshes a little before the access token expires.
 const refreshLeeway = 30 * time.Second
 
-// activeSession loads the session and, when its access token expired and
-// it has a refresh token, rotates the tokens at the issuer. An issuer that
-// rejects the refresh token ends the session (nil); an issuer that is down
-// leaves the session as it is until its own expiry.
+// rotationLockTTL bounds how long a rotation in progress holds off others.
+const rotationLockTTL = 10 * time.Second
+
+// activeSession loads the session and, when its access token expired (or
+// is about to) and it has a refresh token, rotates the tokens at the
+// issuer (see rotateTokens).
 func activeSession(ctx context.Context, cfg *config, id string) (*session, error) {
 	s, err := loadSession(cfg, id)
 	if err != nil || s == nil {
@@ -117,6 +136,30 @@ func activeSession(ctx context.Context, cfg *config, id string) (*session, error
 	if s.RefreshToken == "" || s.AccessExpiry.IsZero() || now().Add(refreshLeeway).Before(s.AccessExpiry) {
 		return s, nil
 	}
+	return rotateTokens(ctx, cfg, id, s)
+}
+
+// rotateTokens runs the refresh grant for session s and saves the new
+// tokens (the issuer's new refresh token replaces the old one). An issuer
+// that rejects the refresh token ends the session (nil); an issuer that is
+// down leaves the session as it is until its own expiry.
+//
+// Several requests of one browser may find the same session due at once;
+// with refresh-token rotation only the first refresh succeeds and the
+// issuer rejects the others' (now rotated) token. So a rotation holds a
+// short KV marker that makes concurrent calls use the session as it is,
+// and a rejected refresh first re-reads the session: when another call
+// rotated it meanwhile, that result stands and the session lives on.
+func rotateTokens(ctx context.Context, cfg *config, id string, s *session) (*session, error) {
+	lock := sessionKey(cfg, id) + "/rotating"
+	if _, busy, err := pdk.KV.Get(lock); err == nil && busy {
+		return s, nil
+	}
+	if err := pdk.KV.Set(lock, []byte{1}, rotationLockTTL); err != nil {
+		pdk.Log.Warn("session refresh: marker not set", "error", err)
+	}
+	defer func() { _ = pdk.KV.Delete(lock) }()
+
 	d, err := getDiscovery(ctx, cfg)
 	if err != nil {
 		pdk.Log.Warn("session refresh skipped: issuer unavailable", "user_id", s.User.ID, "error", err)
@@ -128,6 +171,9 @@ func activeSession(ctx context.Context, cfg *config, id string) (*session, error
 		pdk.Log.Warn("session refresh failed: issuer unavailable", "user_id", s.User.ID, "error", err)
 		return s, nil
 	case err != nil:
+		if cur, lerr := loadSession(cfg, id); lerr == nil && cur != nil && cur.RefreshToken != s.RefreshToken {
+			return cur, nil // rotated by a concurrent call
+		}
 		pdk.Log.Info("session ended: refresh rejected", "user_id", s.User.ID, "error", err)
 		_ = pdk.KV.Delete(sessionKey(cfg, id))
 		return nil, nil
@@ -137,7 +183,7 @@ func activeSession(ctx context.Context, cfg *config, id string) (*session, error
 		c, err := verifyIDToken(ctx, cfg, d, tr.IDToken, nil, tr.AccessToken, abi.CodeUnauthenticated)
 		if err != nil || c.Sub != s.User.ID {
 			pdk.Log.Warn("session ended: refreshed id token rejected", "user_id", s.User.ID, "error", err)
-			_ = pdk.KV.Delete(sessionKey(cfg, id))
+			endSession(ctx, cfg, d, id, &session{User: s.User, RefreshToken: tr.RefreshToken, AccessToken: tr.AccessToken})
 			return nil, nil
 		}
 		s.IDToken = tr.IDToken
@@ -154,6 +200,7 @@ func activeSession(ctx context.Context, cfg *config, id string) (*session, error
 		return nil, err
 	}
 	saveUser(cfg, s.User)
+	pdk.Log.Debug("session tokens rotated", "user_id", s.User.ID)
 	return s, nil
 }
 
@@ -171,15 +218,173 @@ func hasClaim(c map[string]any, path string) bool {
 	return true
 }
 
-// endSession revokes the session's tokens (best effort) and deletes it.
+// endSession revokes the session's tokens (best effort; not without
+// discovery, d nil) and deletes it.
 func endSession(ctx context.Context, cfg *config, d *discovery, id string, s *session) {
-	if err := revoke(ctx, cfg, d, s.RefreshToken, "refresh_token"); err != nil {
-		pdk.Log.Warn("refresh token not revoked", "user_id", s.User.ID, "error", err)
+	if d != nil {
+		if err := revoke(ctx, cfg, d, s.RefreshToken, "refresh_token"); err != nil {
+			pdk.Log.Warn("refresh token not revoked", "user_id", s.User.ID, "error", err)
+		}
+		if err := revoke(ctx, cfg, d, s.AccessToken, "access_token"); err != nil {
+			pdk.Log.Warn("access token not revoked", "user_id", s.User.ID, "error", err)
+		}
 	}
-	if err := revoke(ctx, cfg, d, s.AccessToken, "access_token"); err != nil {
-		pdk.Log.Warn("access token not revoked", "user_id", s.User.ID, "error", err)
+	if id == "" {
+		return
 	}
 	if err := pdk.KV.Delete(sessionKey(cfg, id)); err != nil {
 		pdk.Log.Warn("session not deleted", "user_id", s.User.ID, "error", err)
 	}
+}
+
+// --- the session capability ---
+
+// Metadata keys of a session as the host reads them (auth.SnapshotMetadata):
+// the user's profile, so resolving a request needs no user_get.
+const (
+	metaEmail     = "email"
+	metaName      = "name"
+	metaAvatarURL = "avatarUrl"
+	metaRoles     = "roles"
+	metaSource    = "source"
+	// metaUserMetadata carries abi.User.Metadata (issuer, email_verified,
+	// preferred_username).
+	metaUserMetadata = "userMetadata"
+)
+
+// toABI reports session s under id, with the user snapshot the host
+// rebuilds the user from.
+func (s *session) toABI(id string) *abi.Session {
+	md := map[string]any{metaSource: "sso"}
+	if s.User.Email != "" {
+		md[metaEmail] = s.User.Email
+	}
+	if s.User.Name != "" {
+		md[metaName] = s.User.Name
+	}
+	if s.User.AvatarURL != "" {
+		md[metaAvatarURL] = s.User.AvatarURL
+	}
+	if len(s.User.Roles) > 0 {
+		md[metaRoles] = slices.Clone(s.User.Roles)
+	}
+	if len(s.User.Metadata) > 0 {
+		md[metaUserMetadata] = s.User.Metadata
+	}
+	return &abi.Session{ID: id, UserID: s.User.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, Metadata: md}
+}
+
+// CreateSession is not supported: sessions start at the SSO callback,
+// bound to the issuer's tokens.
+func (provider) CreateSession(context.Context, string, map[string]any) (*abi.Session, error) {
+	return nil, abi.Errorf(abi.CodeNotSupported, "session_create: the cloud provider starts sessions only at its SSO callback; select another session provider for other sign-ins")
+}
+
+// ValidateSession returns the session (rotating its tokens at the issuer
+// once the access token expired), or nil when it is unknown, expired or
+// was ended by the issuer.
+func (provider) ValidateSession(ctx context.Context, id string) (*abi.Session, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return nil, nil
+	}
+	s, err := activeSession(ctx, cfg, id)
+	if err != nil || s == nil {
+		return nil, err
+	}
+	return s.toABI(id), nil
+}
+
+// RefreshSession validates the session like ValidateSession and, once it
+// has used up half of session_ttl_seconds, extends it by session_ttl_seconds
+// (never beyond session_absolute_ttl_seconds after sign-in). The id stays.
+func (provider) RefreshSession(ctx context.Context, id string) (*abi.Session, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return nil, nil
+	}
+	s, err := activeSession(ctx, cfg, id)
+	if err != nil || s == nil {
+		return nil, err
+	}
+	t0 := now()
+	if s.ExpiresAt.Sub(t0) < cfg.sessionTTL()/2 {
+		exp := t0.Add(cfg.sessionTTL())
+		if limit := s.CreatedAt.Add(cfg.sessionMaxTTL()); exp.After(limit) {
+			exp = limit
+		}
+		if exp.After(s.ExpiresAt) {
+			s.ExpiresAt = exp.UTC()
+			if err := saveSession(cfg, id, s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return s.toABI(id), nil
+}
+
+// DestroySession ends the session: its refresh and access tokens are
+// revoked where the issuer has a revocation endpoint (best effort; an
+// unreachable issuer does not keep the session alive) and it is deleted.
+// An unknown session is no error.
+func (provider) DestroySession(ctx context.Context, id string) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return nil
+	}
+	s, err := loadSession(cfg, id)
+	if err != nil || s == nil {
+		return err
+	}
+	d, err := getDiscovery(ctx, cfg)
+	if err != nil {
+		pdk.Log.Warn("session tokens not revoked: issuer unavailable", "user_id", s.User.ID, "error", err)
+		d = nil
+	}
+	endSession(ctx, cfg, d, id, s)
+	return nil
+}
+
+// SessionIDFromRequest returns the session cookie's value, or "".
+func (provider) SessionIDFromRequest(_ context.Context, req abi.Request) (string, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return "", err
+	}
+	return sessionIDFromRequest(cfg, req), nil
+}
+
+// SessionCookies returns the cookie carrying session as (re-)issued after
+// a refresh, with the Secure attribute fixed at sign-in.
+func (provider) SessionCookies(_ context.Context, as abi.Session) ([]string, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if as.ID == "" {
+		return nil, abi.Errorf(abi.CodeInvalidRequest, "session_headers: session id required")
+	}
+	secure := cfg.CookieSecure != nil && *cfg.CookieSecure
+	if s, err := loadSession(cfg, as.ID); err == nil && s != nil {
+		secure = s.Secure
+	}
+	return []string{sessionCookie(cfg, as.ID, as.ExpiresAt, secure)}, nil
+}
+
+// ClearCookies returns the Set-Cookie value removing the session cookie.
+func (provider) ClearCookies(context.Context) ([]string, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return []string{clearCookie(cfg)}, nil
 }

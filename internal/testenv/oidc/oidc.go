@@ -10,7 +10,10 @@
 // (PKCE only), a test user with known credentials, and offer helpers to
 // drive the login form without a browser (Login), rotate the signing key
 // (RotateKey, RotateKeyEdDSA), add claims (SetUserClaims), issue already
-// expired ID tokens (SetIDTokenLifetime) and take the issuer down (Stop).
+// expired ID tokens (SetIDTokenLifetime) or short-lived access tokens
+// (SetAccessTokenLifetime), tamper with token responses on their way out
+// (RewriteTokenResponses), see which refresh tokens are still valid
+// (LiveRefreshTokens) and take the issuer down (Stop).
 //
 // The provider serves discovery, /auth, /oauth/token, /userinfo, /keys,
 // /end_session, /revoke and /oauth/introspect; the login form is
@@ -18,16 +21,19 @@
 package oidc
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -139,13 +145,14 @@ func start() (*Provider, error) {
 			PublicClientID: {id: PublicClientID, appType: op.ApplicationTypeNative, auth: zoidc.AuthMethodNone},
 		},
 		idTokenLifetime: time.Hour,
+		refreshTokens:   map[string][]string{},
 	}
 	for _, c := range ps.clients {
 		c.store = ps
 	}
 	// Trailing slash: the example OP mounts its routes at the issuer path.
 	router := exampleop.SetupServer(issuer+"/", ps, nil, false)
-	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: ps.rewriting(router), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln) //nolint:errcheck // returns http.ErrServerClosed on Stop
 	p := &Provider{Issuer: issuer, ClientID: ClientID, ClientSecret: ClientSecret, PublicClientID: PublicClientID, srv: srv, store: ps}
 	return p, nil
@@ -222,6 +229,60 @@ func (p *Provider) SetIDTokenLifetime(d time.Duration) (restore func()) {
 		defer p.store.mu.Unlock()
 		p.store.idTokenLifetime = old
 	}
+}
+
+// SetAccessTokenLifetime sets the lifetime (expires_in) of access tokens
+// issued from now on; 0 restores the example OP's 5 minutes. It returns a
+// function restoring the previous lifetime.
+func (p *Provider) SetAccessTokenLifetime(d time.Duration) (restore func()) {
+	p.store.mu.Lock()
+	defer p.store.mu.Unlock()
+	old := p.store.accessTokenLifetime
+	p.store.accessTokenLifetime = d
+	return func() {
+		p.store.mu.Lock()
+		defer p.store.mu.Unlock()
+		p.store.accessTokenLifetime = old
+	}
+}
+
+// RewriteTokenResponses makes fn edit every successful token endpoint
+// answer (the decoded JSON: id_token, access_token, refresh_token …)
+// before it leaves the provider, like a proxy in front of the token
+// endpoint would; nil stops rewriting. The provider still does all the
+// work. It returns a function restoring the previous rewriter.
+func (p *Provider) RewriteTokenResponses(fn func(token map[string]any)) (restore func()) {
+	p.store.mu.Lock()
+	defer p.store.mu.Unlock()
+	old := p.store.rewrite
+	p.store.rewrite = fn
+	return func() {
+		p.store.mu.Lock()
+		defer p.store.mu.Unlock()
+		p.store.rewrite = old
+	}
+}
+
+// LiveRefreshTokens returns the refresh tokens issued to user id that the
+// provider would still accept (not rotated away, revoked or ended by
+// end_session), oldest first.
+func (p *Provider) LiveRefreshTokens(id string) []string {
+	p.store.mu.Lock()
+	issued := slices.Clone(p.store.refreshTokens[id])
+	p.store.mu.Unlock()
+	var live []string
+	for _, tok := range issued {
+		if _, err := p.store.Storage.TokenRequestByRefreshToken(context.Background(), tok); err == nil {
+			live = append(live, tok)
+		}
+	}
+	return live
+}
+
+// Host returns the issuer's host:port, as plugins list it in allowed_hosts.
+func (p *Provider) Host() string {
+	u, _ := url.Parse(p.Issuer)
+	return u.Host
 }
 
 // RotateKey makes a new RS256 key the signing key and returns its key id.
@@ -347,15 +408,76 @@ func get(c *http.Client, u string) (*http.Response, error) {
 // --- storage ---
 
 // peerStorage wraps the example storage with dynamic clients, per-user
-// extra claims, a configurable ID-token lifetime and rotating keys.
+// extra claims, configurable token lifetimes, rotating keys, a token
+// response rewriter and a record of the refresh tokens it issued.
 type peerStorage struct {
 	*storage.Storage
 
-	mu              sync.Mutex
-	keys            []*signingKey // keys[0] signs
-	claims          map[string]map[string]any
-	clients         map[string]*client
-	idTokenLifetime time.Duration
+	mu                  sync.Mutex
+	keys                []*signingKey // keys[0] signs
+	claims              map[string]map[string]any
+	clients             map[string]*client
+	idTokenLifetime     time.Duration
+	accessTokenLifetime time.Duration // 0: the example storage's
+	rewrite             func(map[string]any)
+	refreshTokens       map[string][]string // user id -> refresh tokens issued
+}
+
+// accessExpiry applies the configured access-token lifetime to exp.
+func (s *peerStorage) accessExpiry(exp time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.accessTokenLifetime != 0 {
+		return time.Now().Add(s.accessTokenLifetime)
+	}
+	return exp
+}
+
+func (s *peerStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	id, exp, err := s.Storage.CreateAccessToken(ctx, req)
+	return id, s.accessExpiry(exp), err
+}
+
+func (s *peerStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	id, refresh, exp, err := s.Storage.CreateAccessAndRefreshTokens(ctx, req, current)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	s.mu.Lock()
+	s.refreshTokens[req.GetSubject()] = append(s.refreshTokens[req.GetSubject()], refresh)
+	s.mu.Unlock()
+	return id, refresh, s.accessExpiry(exp), nil
+}
+
+// rewriting serves h, passing successful token endpoint answers through
+// the rewriter when one is set.
+func (s *peerStorage) rewriting(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		fn := s.rewrite
+		s.mu.Unlock()
+		if fn == nil || r.URL.Path != "/oauth/token" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		var m map[string]any
+		if rec.Code == http.StatusOK && json.Unmarshal(body, &m) == nil {
+			fn(m)
+			if b, err := json.Marshal(m); err == nil {
+				body = b
+			}
+		}
+		for k, v := range rec.Header() {
+			if k != "Content-Length" {
+				w.Header()[k] = v
+			}
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = io.Copy(w, bytes.NewReader(body))
+	})
 }
 
 var _ exampleop.Storage = (*peerStorage)(nil)
