@@ -509,3 +509,63 @@ func TestSSOSelection(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionSnapshotAndList(t *testing.T) {
+	f := setup(t, nil)
+	first, second := f.signIn(t), f.signIn(t)
+	if len(first.User.Roles) != 1 || first.User.Roles[0] != "admin" {
+		t.Fatalf("callback user roles %v", first.User.Roles)
+	}
+	var sv abi.SessionResult
+	if err := f.env.Invoke(abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: sessionID(first)}, &sv); err != nil || sv.Session == nil {
+		t.Fatalf("session_validate: %+v %v", sv.Session, err)
+	}
+	md := sv.Session.Metadata
+	roles, _ := md["roles"].([]any)
+	if md["email"] != "ada@example.com" || md["name"] != "Ada Lovelace" || md["source"] != "sso" || len(roles) != 1 || roles[0] != "admin" {
+		t.Fatalf("session metadata lacks the user snapshot: %v", md)
+	}
+	list := func() []abi.Session {
+		t.Helper()
+		var res abi.SessionListResult
+		if err := f.env.Invoke(abi.ExportSessionList, abi.SessionListRequest{UserID: f.user.ID}, &res); err != nil {
+			t.Fatalf("session_list: %v", err)
+		}
+		return res.Sessions
+	}
+	if got := list(); len(got) != 2 {
+		t.Fatalf("session_list = %d sessions, want 2", len(got))
+	}
+	if err := f.env.Invoke(abi.ExportSessionDestroy, abi.SessionIDRequest{SessionID: sessionID(first)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(); len(got) != 1 || got[0].ID != sessionID(second) {
+		t.Fatalf("session_list after destroy = %+v", got)
+	}
+	var other abi.SessionListResult
+	if err := f.env.Invoke(abi.ExportSessionList, abi.SessionListRequest{UserID: "user_other"}, &other); err != nil || len(other.Sessions) != 0 {
+		t.Fatalf("session_list of another user = %+v %v", other.Sessions, err)
+	}
+}
+
+func TestWebhookResolvesAuthKitUser(t *testing.T) {
+	f := setup(t, nil)
+	body := workos.WebhookEvent("dsync.user.updated", map[string]any{
+		"id": "directory_user_2", "directory_id": "directory_1", "state": "active",
+		"emails": []any{map[string]any{"primary": false, "value": "old@example.com"}, map[string]any{"primary": true, "value": "ADA@example.com"}},
+		"role":   map[string]any{"slug": "member"},
+	})
+	var res abi.WebhookResult
+	err := f.env.Invoke(abi.ExportWebhookHandle, abi.WebhookRequest{
+		Headers: map[string][]string{"Workos-Signature": {workos.WebhookSignature(testSecret, body, time.Now())}}, Body: body}, &res)
+	if err != nil || len(res.RoleChanges) != 1 || res.RoleChanges[0].UserID != f.user.ID || res.RoleChanges[0].Roles[0] != "member" {
+		t.Fatalf("role change for the AuthKit user: %+v %v", res, err)
+	}
+	// A failed lookup is an error, so WorkOS retries the delivery.
+	f.emu.FailNext("/user_management/users", 500, 1)
+	err = f.env.Invoke(abi.ExportWebhookHandle, abi.WebhookRequest{
+		Headers: map[string][]string{"Workos-Signature": {workos.WebhookSignature(testSecret, body, time.Now())}}, Body: body}, &res)
+	if abi.CodeOf(err) != abi.CodeUnavailable {
+		t.Fatalf("lookup failure: %v", err)
+	}
+}
