@@ -569,3 +569,30 @@ func TestWebhookResolvesAuthKitUser(t *testing.T) {
 		t.Fatalf("lookup failure: %v", err)
 	}
 }
+
+func TestUnknownKeyIDFetchesJWKSRarely(t *testing.T) {
+	f := setup(t, nil)
+	cb := f.signIn(t)
+	parts := strings.Split(cb.Tokens.AccessToken, ".")
+	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT","kid":"made-up"}`)) + "." + parts[1] + "." + parts[2]
+	count := func() int {
+		n := 0
+		for _, r := range f.emu.Requests() {
+			if strings.HasPrefix(r, "GET /sso/jwks/") {
+				n++
+			}
+		}
+		return n
+	}
+	before := count()
+	for range 5 {
+		var cur abi.UserResult
+		err := f.env.Invoke(abi.ExportUserCurrent, abi.UserCurrentRequest{Request: abi.Request{Headers: map[string][]string{"Authorization": {"Bearer " + forged}}}}, &cur)
+		if err != nil || cur.User != nil {
+			t.Fatalf("token with an unknown kid: %+v %v", cur.User, err)
+		}
+	}
+	if n := count() - before; n > 1 {
+		t.Fatalf("%d JWKS fetches for 5 tokens with an unknown kid, want at most 1", n)
+	}
+}

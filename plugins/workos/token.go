@@ -36,25 +36,35 @@ type claims struct {
 // clockSkew is the leeway for exp and iat.
 const clockSkew = 30 * time.Second
 
+// jwksMinRefresh is the least time between two JWKS fetches caused by
+// unknown key ids, so tokens with made-up kids cannot make the plugin hammer
+// WorkOS (a rotated key still works at once after the first fetch).
+const jwksMinRefresh = 10 * time.Second
+
 var (
-	jwksMu   sync.Mutex
-	jwksKeys map[string]*rsa.PublicKey
+	jwksMu      sync.Mutex
+	jwksKeys    map[string]*rsa.PublicKey
+	jwksFetched time.Time
 )
 
 func jwksReset() {
 	jwksMu.Lock()
-	jwksKeys = nil
+	jwksKeys, jwksFetched = nil, time.Time{}
 	jwksMu.Unlock()
 }
 
 // jwksKey returns the RSA key kid from {Endpoint}/sso/jwks/{client_id},
-// fetching the set when kid is unknown.
+// fetching the set when kid is unknown (at most once per jwksMinRefresh).
 func jwksKey(ctx context.Context, c *clients, kid string) (*rsa.PublicKey, error) {
 	jwksMu.Lock()
 	k := jwksKeys[kid]
+	recent := jwksKeys != nil && time.Since(jwksFetched) < jwksMinRefresh
 	jwksMu.Unlock()
 	if k != nil {
 		return k, nil
+	}
+	if recent {
+		return nil, pdk.Errorf(abi.CodeUnauthenticated, "workos: access token signed with unknown key %q", kid)
 	}
 	jwksURL, err := c.users.GetJWKSURL(c.cfg.ClientID)
 	if err != nil {
@@ -97,7 +107,7 @@ func jwksKey(ctx context.Context, c *clients, kid string) (*rsa.PublicKey, error
 		keys[jk.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
 	}
 	jwksMu.Lock()
-	jwksKeys = keys
+	jwksKeys, jwksFetched = keys, time.Now()
 	jwksMu.Unlock()
 	if k := keys[kid]; k != nil {
 		return k, nil
