@@ -7,6 +7,7 @@ package authtest
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -22,13 +23,109 @@ import (
 type SessionOption func(*sessionConfig)
 
 type sessionConfig struct {
-	stateless bool
+	stateless       bool
+	factory         SessionFactory
+	ignoresCallerMD bool
 }
 
 // Stateless declares a provider whose sessions live only in the cookie:
 // DestroySession cannot revoke them, so the suite does not require a
 // destroyed session to be rejected.
 func Stateless() SessionOption { return func(c *sessionConfig) { c.stateless = true } }
+
+// SessionFactory makes a session for user, a name local to the test t
+// (e.g. "alice"), for providers that cannot create a session for a given
+// user id (CreateSession answers not_supported): it signs in through the
+// provider's own peer and returns the session as p.ValidateSession reports
+// it. Within one t the factory maps each name to one account of its own,
+// the same on every call, and the session's UserID is that account's id.
+// It is called from several goroutines at once and must not call t.Fatal;
+// it reports failures as errors.
+type SessionFactory func(t *testing.T, ctx context.Context, p auth.SessionProvider, user string, metadata map[string]any) (*auth.Session, error)
+
+// WithSessionFactory makes the suites create sessions with f instead of
+// CreateSession, and compare user ids with the accounts f maps names to.
+func WithSessionFactory(f SessionFactory) SessionOption {
+	return func(c *sessionConfig) { c.factory = f }
+}
+
+// IgnoresCallerMetadata declares a provider whose sessions carry its own
+// metadata, not the metadata the caller passed when the session was made
+// (a session minted by a sign-in on the provider's side has nowhere to
+// keep it), so the suites do not expect it back.
+func IgnoresCallerMetadata() SessionOption {
+	return func(c *sessionConfig) { c.ignoresCallerMD = true }
+}
+
+func newSessionConfig(opts []SessionOption) sessionConfig {
+	var cfg sessionConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
+}
+
+// sessions is one test's view of a provider: it creates sessions with
+// CreateSession or the configured factory and remembers which user id each
+// user name stands for.
+type sessions struct {
+	t   *testing.T
+	p   auth.SessionProvider
+	cfg sessionConfig
+
+	mu  sync.Mutex
+	ids map[string]string // user name -> the provider's user id
+}
+
+func newSessions(t *testing.T, p auth.SessionProvider, cfg sessionConfig) *sessions {
+	return &sessions{t: t, p: p, cfg: cfg, ids: map[string]string{}}
+}
+
+// create makes a session for the user named user.
+func (h *sessions) create(ctx context.Context, user string, md map[string]any) (*auth.Session, error) {
+	if h.cfg.factory == nil {
+		return h.p.CreateSession(ctx, user, md)
+	}
+	s, err := h.cfg.factory(h.t, ctx, h.p, user, md)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil || s.UserID == "" {
+		return nil, fmt.Errorf("session factory gave %+v for %q", s, user)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if prev, ok := h.ids[user]; ok && prev != s.UserID {
+		return nil, fmt.Errorf("session factory mapped %q to user %q, earlier to %q", user, s.UserID, prev)
+	}
+	h.ids[user] = s.UserID
+	return s, nil
+}
+
+// userID is the provider's id of the user named user (the name itself
+// without a factory, or for a user never created).
+func (h *sessions) userID(user string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if id, ok := h.ids[user]; ok {
+		return id
+	}
+	return user
+}
+
+// hasMetadata reports whether s carries md, the metadata it was created
+// with (always true for a provider that ignores caller metadata).
+func (h *sessions) hasMetadata(s *auth.Session, md map[string]any) bool {
+	if h.cfg.ignoresCallerMD {
+		return true
+	}
+	for k, v := range md {
+		if s.Metadata[k] != v {
+			return false
+		}
+	}
+	return true
+}
 
 // cookiePair is one parsed Set-Cookie value.
 type cookiePair struct {
@@ -55,37 +152,36 @@ func parseSetCookie(t *testing.T, v string) cookiePair {
 // refresh, destroy, cookie rendering and reading ids from requests.
 func TestSessionProvider(t *testing.T, newProvider func(t *testing.T) auth.SessionProvider, opts ...SessionOption) {
 	t.Helper()
-	var cfg sessionConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
-	run := func(name string, fn func(t *testing.T, ctx context.Context, p auth.SessionProvider)) {
+	cfg := newSessionConfig(opts)
+	run := func(name string, fn func(t *testing.T, ctx context.Context, p auth.SessionProvider, h *sessions)) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			fn(t, t.Context(), newProvider(t))
+			p := newProvider(t)
+			fn(t, t.Context(), p, newSessions(t, p, cfg))
 		})
 	}
 
-	run("CreateValidate", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
+	run("CreateValidate", func(t *testing.T, ctx context.Context, p auth.SessionProvider, h *sessions) {
 		before := time.Now().Add(-time.Second)
-		s, err := p.CreateSession(ctx, "user-123", map[string]any{"role": "admin", "org": "acme"})
+		md := map[string]any{"role": "admin", "org": "acme"}
+		s, err := h.create(ctx, "user-123", md)
 		if err != nil {
 			t.Fatalf("CreateSession: %v", err)
 		}
-		if s.ID == "" || s.UserID != "user-123" {
+		if s.ID == "" || s.UserID != h.userID("user-123") {
 			t.Fatalf("CreateSession = %+v", s)
 		}
 		if s.CreatedAt.Before(before) || !s.ExpiresAt.After(s.CreatedAt) {
 			t.Fatalf("times: created %v expires %v", s.CreatedAt, s.ExpiresAt)
 		}
-		if s.Metadata["role"] != "admin" || s.Metadata["org"] != "acme" {
+		if !h.hasMetadata(s, md) {
 			t.Fatalf("metadata = %v", s.Metadata)
 		}
 		got, err := p.ValidateSession(ctx, s.ID)
 		if err != nil || got == nil {
 			t.Fatalf("ValidateSession = %v, %v", got, err)
 		}
-		if got.ID != s.ID || got.UserID != "user-123" || got.Metadata["role"] != "admin" {
+		if got.ID != s.ID || got.UserID != s.UserID || !h.hasMetadata(got, md) {
 			t.Fatalf("ValidateSession = %+v, want %+v", got, s)
 		}
 		if !got.ExpiresAt.Equal(s.ExpiresAt) || !got.CreatedAt.Equal(s.CreatedAt) {
@@ -93,10 +189,10 @@ func TestSessionProvider(t *testing.T, newProvider func(t *testing.T) auth.Sessi
 		}
 	})
 
-	run("DistinctIDs", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
+	run("DistinctIDs", func(t *testing.T, ctx context.Context, p auth.SessionProvider, h *sessions) {
 		seen := map[string]bool{}
 		for i := range 20 {
-			s, err := p.CreateSession(ctx, "user-"+strconv.Itoa(i%2), nil)
+			s, err := h.create(ctx, "user-"+strconv.Itoa(i%2), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,8 +203,8 @@ func TestSessionProvider(t *testing.T, newProvider func(t *testing.T) auth.Sessi
 		}
 	})
 
-	run("Invalid", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
-		s, err := p.CreateSession(ctx, "user-1", nil)
+	run("Invalid", func(t *testing.T, ctx context.Context, p auth.SessionProvider, h *sessions) {
+		s, err := h.create(ctx, "user-1", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,12 +228,12 @@ func TestSessionProvider(t *testing.T, newProvider func(t *testing.T) auth.Sessi
 		}
 	})
 
-	run("Destroy", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
-		s, err := p.CreateSession(ctx, "user-1", nil)
+	run("Destroy", func(t *testing.T, ctx context.Context, p auth.SessionProvider, h *sessions) {
+		s, err := h.create(ctx, "user-1", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		other, err := p.CreateSession(ctx, "user-1", nil)
+		other, err := h.create(ctx, "user-1", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,8 +259,9 @@ func TestSessionProvider(t *testing.T, newProvider func(t *testing.T) auth.Sessi
 		}
 	})
 
-	run("Refresh", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
-		s, err := p.CreateSession(ctx, "user-1", map[string]any{"k": "v"})
+	run("Refresh", func(t *testing.T, ctx context.Context, p auth.SessionProvider, h *sessions) {
+		md := map[string]any{"k": "v"}
+		s, err := h.create(ctx, "user-1", md)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,14 +269,14 @@ func TestSessionProvider(t *testing.T, newProvider func(t *testing.T) auth.Sessi
 		if err != nil || r == nil {
 			t.Fatalf("RefreshSession = %v, %v", r, err)
 		}
-		if r.UserID != s.UserID || r.Metadata["k"] != "v" || !r.CreatedAt.Equal(s.CreatedAt) {
+		if r.UserID != s.UserID || !h.hasMetadata(r, md) || !r.CreatedAt.Equal(s.CreatedAt) {
 			t.Fatalf("refreshed = %+v, created %+v", r, s)
 		}
 		if r.ExpiresAt.Before(s.ExpiresAt) {
 			t.Fatalf("refresh moved expiry back: %v < %v", r.ExpiresAt, s.ExpiresAt)
 		}
 		got, err := p.ValidateSession(ctx, r.ID)
-		if err != nil || got == nil || got.UserID != "user-1" {
+		if err != nil || got == nil || got.UserID != s.UserID {
 			t.Fatalf("ValidateSession(refreshed) = %+v, %v", got, err)
 		}
 		if !got.ExpiresAt.Equal(r.ExpiresAt) {
@@ -187,8 +284,8 @@ func TestSessionProvider(t *testing.T, newProvider func(t *testing.T) auth.Sessi
 		}
 	})
 
-	run("Cookies", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
-		s, err := p.CreateSession(ctx, "user-1", nil)
+	run("Cookies", func(t *testing.T, ctx context.Context, p auth.SessionProvider, h *sessions) {
+		s, err := h.create(ctx, "user-1", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +325,7 @@ func TestSessionProvider(t *testing.T, newProvider func(t *testing.T) auth.Sessi
 			t.Fatalf("SessionIDFromRequest(cookie) = %q, %v", id, err)
 		}
 		got, err := p.ValidateSession(ctx, id)
-		if err != nil || got == nil || got.UserID != "user-1" {
+		if err != nil || got == nil || got.UserID != s.UserID {
 			t.Fatalf("ValidateSession(id from cookie) = %+v, %v", got, err)
 		}
 
@@ -254,8 +351,8 @@ func TestSessionProvider(t *testing.T, newProvider func(t *testing.T) auth.Sessi
 		}
 	})
 
-	run("SessionIDFromRequest", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
-		s, err := p.CreateSession(ctx, "user-1", nil)
+	run("SessionIDFromRequest", func(t *testing.T, ctx context.Context, p auth.SessionProvider, h *sessions) {
+		s, err := h.create(ctx, "user-1", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,18 +369,18 @@ func TestSessionProvider(t *testing.T, newProvider func(t *testing.T) auth.Sessi
 		if err != nil || id == "" {
 			t.Fatalf("bearer: %q, %v", id, err)
 		}
-		if got, err := p.ValidateSession(ctx, id); err != nil || got == nil || got.UserID != "user-1" {
+		if got, err := p.ValidateSession(ctx, id); err != nil || got == nil || got.UserID != s.UserID {
 			t.Fatalf("ValidateSession(bearer id) = %+v, %v", got, err)
 		}
 	})
 
-	run("Concurrent", func(t *testing.T, ctx context.Context, p auth.SessionProvider) {
+	run("Concurrent", func(t *testing.T, ctx context.Context, p auth.SessionProvider, h *sessions) {
 		var wg sync.WaitGroup
 		ids := make([]string, 32)
 		errs := make([]error, 32)
 		for i := range ids {
 			wg.Go(func() {
-				s, err := p.CreateSession(ctx, "user-"+strconv.Itoa(i), nil)
+				s, err := h.create(ctx, "user-"+strconv.Itoa(i), nil)
 				if err != nil {
 					errs[i] = err
 					return
@@ -299,7 +396,7 @@ func TestSessionProvider(t *testing.T, newProvider func(t *testing.T) auth.Sessi
 			if errs[i] != nil {
 				t.Fatalf("session %d: %v", i, errs[i])
 			}
-			if got, err := p.ValidateSession(ctx, id); err != nil || got == nil || got.UserID != "user-"+strconv.Itoa(i) {
+			if got, err := p.ValidateSession(ctx, id); err != nil || got == nil || got.UserID != h.userID("user-"+strconv.Itoa(i)) {
 				t.Fatalf("session %d: %+v, %v", i, got, err)
 			}
 		}
@@ -307,16 +404,18 @@ func TestSessionProvider(t *testing.T, newProvider func(t *testing.T) auth.Sessi
 }
 
 // TestSessionExpiry checks that sessions expire: newProvider returns a
-// provider whose sessions live ttl. The suite waits for expiry (a few
-// seconds at most), never for speed.
-func TestSessionExpiry(t *testing.T, newProvider func(t *testing.T, ttl time.Duration) auth.SessionProvider) {
+// provider whose sessions live ttl (a provider whose lifetimes are whole
+// seconds may round it up to one second). The suite waits for expiry (a
+// few seconds at most), never for speed.
+func TestSessionExpiry(t *testing.T, newProvider func(t *testing.T, ttl time.Duration) auth.SessionProvider, opts ...SessionOption) {
 	t.Helper()
+	cfg := newSessionConfig(opts)
 	t.Run("Expiry", func(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
 		const ttl = 500 * time.Millisecond
 		p := newProvider(t, ttl)
-		s, err := p.CreateSession(ctx, "user-1", nil)
+		s, err := newSessions(t, p, cfg).create(ctx, "user-1", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,17 +453,19 @@ type SessionListerProvider interface {
 
 // TestSessionLister checks auth.SessionLister: a user's live sessions are
 // listed, other users' are not, and the listed ids destroy sessions.
-func TestSessionLister(t *testing.T, newProvider func(t *testing.T) SessionListerProvider) {
+func TestSessionLister(t *testing.T, newProvider func(t *testing.T) SessionListerProvider, opts ...SessionOption) {
 	t.Helper()
+	cfg := newSessionConfig(opts)
 	t.Run("List", func(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
 		p := newProvider(t)
+		h := newSessions(t, p, cfg)
 		users := []string{"alice", "alice/2", "bob", "al"}
 		made := map[string][]*auth.Session{}
 		for i, u := range users {
 			for range i + 1 {
-				s, err := p.CreateSession(ctx, u, map[string]any{"u": u})
+				s, err := h.create(ctx, u, map[string]any{"u": u})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -372,7 +473,7 @@ func TestSessionLister(t *testing.T, newProvider func(t *testing.T) SessionListe
 			}
 		}
 		for _, u := range users {
-			list, err := p.ListSessions(ctx, u)
+			list, err := p.ListSessions(ctx, h.userID(u))
 			if err != nil {
 				t.Fatalf("ListSessions(%q): %v", u, err)
 			}
@@ -380,17 +481,17 @@ func TestSessionLister(t *testing.T, newProvider func(t *testing.T) SessionListe
 				t.Fatalf("ListSessions(%q) has %d sessions, want %d", u, len(list), len(made[u]))
 			}
 			for _, s := range list {
-				if s.UserID != u || s.Metadata["u"] != u || s.ID == "" || !s.ExpiresAt.After(time.Now()) {
+				if s.UserID != h.userID(u) || !h.hasMetadata(&s, map[string]any{"u": u}) || s.ID == "" || !s.ExpiresAt.After(time.Now()) {
 					t.Fatalf("ListSessions(%q) returned %+v", u, s)
 				}
 			}
 		}
-		if list, err := p.ListSessions(ctx, "nobody"); err != nil || len(list) != 0 {
+		if list, err := p.ListSessions(ctx, h.userID("nobody")); err != nil || len(list) != 0 {
 			t.Fatalf("ListSessions(nobody) = %v, %v", list, err)
 		}
 
 		// Sign out everywhere, through the listed ids.
-		list, _ := p.ListSessions(ctx, "bob")
+		list, _ := p.ListSessions(ctx, h.userID("bob"))
 		for _, s := range list {
 			if err := p.DestroySession(ctx, s.ID); err != nil {
 				t.Fatalf("DestroySession(listed %q): %v", s.ID, err)
@@ -401,17 +502,17 @@ func TestSessionLister(t *testing.T, newProvider func(t *testing.T) SessionListe
 				t.Fatalf("bob's session survived sign-out everywhere: %+v, %v", got, err)
 			}
 		}
-		if list, _ := p.ListSessions(ctx, "bob"); len(list) != 0 {
+		if list, _ := p.ListSessions(ctx, h.userID("bob")); len(list) != 0 {
 			t.Fatalf("bob still has %d sessions", len(list))
 		}
-		if list, _ := p.ListSessions(ctx, "alice/2"); len(list) != 2 {
+		if list, _ := p.ListSessions(ctx, h.userID("alice/2")); len(list) != 2 {
 			t.Fatalf("alice/2 lost sessions: %d", len(list))
 		}
 		// Destroying one session removes it from the list.
 		if err := p.DestroySession(ctx, made["al"][0].ID); err != nil {
 			t.Fatal(err)
 		}
-		if list, _ := p.ListSessions(ctx, "al"); len(list) != len(made["al"])-1 {
+		if list, _ := p.ListSessions(ctx, h.userID("al")); len(list) != len(made["al"])-1 {
 			t.Fatalf("al has %d sessions after destroying one, want %d", len(list), len(made["al"])-1)
 		}
 	})

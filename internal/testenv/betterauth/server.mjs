@@ -15,6 +15,7 @@
 //   POST /__test/sign-jwt {payload}   a JWT signed with the server's JWKS key
 //
 // When ready it prints one line: "better-auth ready <baseURL>".
+import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import { betterAuth } from "better-auth";
@@ -46,6 +47,30 @@ const db = loadState();
 
 const resetTokens = new Map(); // email -> token
 
+// Password hashing: Better Auth's own format (hex salt ":" hex scrypt key)
+// at a test cost. Better Auth's N=16384, r=16 takes ~100 ms of CPU per
+// hash on libuv's thread pool, where Web Crypto (the HMAC of every signed
+// session cookie) queues behind it: a burst of concurrent sign-ups then
+// stalls get-session for seconds. The HTTP API is unchanged.
+const testScrypt = { N: 1024, r: 8, p: 1, dkLen: 64 };
+function scryptKey(password, salt) {
+  return new Promise((resolve, reject) =>
+    scrypt(password.normalize("NFKC"), salt, testScrypt.dkLen, testScrypt, (err, key) => (err ? reject(err) : resolve(key))));
+}
+const password = {
+  hash: async (pw) => {
+    const salt = randomBytes(16).toString("hex");
+    return `${salt}:${(await scryptKey(pw, salt)).toString("hex")}`;
+  },
+  verify: async ({ hash, password: pw }) => {
+    const [salt, key] = hash.split(":");
+    if (!salt || !key) return false;
+    const want = Buffer.from(key, "hex");
+    const got = await scryptKey(pw, salt);
+    return want.length === got.length && timingSafeEqual(want, got);
+  },
+};
+
 const auth = betterAuth({
   baseURL,
   basePath: "/api/auth",
@@ -61,6 +86,7 @@ const auth = betterAuth({
   session: sessionExpiresIn ? { expiresIn: sessionExpiresIn } : undefined,
   emailAndPassword: {
     enabled: true,
+    password,
     sendResetPassword: async ({ user, token }) => {
       resetTokens.set(user.email, token);
     },
