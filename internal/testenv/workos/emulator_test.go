@@ -45,10 +45,13 @@ func TestAuthorizeValidation(t *testing.T) {
 	hc := e.Client()
 	base := url.Values{"client_id": {e.ClientID}, "redirect_uri": {"http://localhost/cb"}, "response_type": {"code"}, "provider": {"authkit"}}
 	for name, mutate := range map[string]func(url.Values){
-		"client":   func(v url.Values) { v.Set("client_id", "client_other") },
-		"redirect": func(v url.Values) { v.Del("redirect_uri") },
-		"provider": func(v url.Values) { v.Del("provider") },
-		"pkce":     func(v url.Values) { v.Set("code_challenge", "abc"); v.Set("code_challenge_method", "plain") },
+		"client":                      func(v url.Values) { v.Set("client_id", "client_other") },
+		"redirect":                    func(v url.Values) { v.Del("redirect_uri") },
+		"provider":                    func(v url.Values) { v.Del("provider") },
+		"pkce":                        func(v url.Values) { v.Set("code_challenge", "abc"); v.Set("code_challenge_method", "plain") },
+		"unknown provider":            func(v url.Values) { v.Set("provider", "FacebookOAuth") },
+		"unknown connection":          func(v url.Values) { v.Del("provider"); v.Set("connection_id", "conn_missing") },
+		"screen hint without authkit": func(v url.Values) { v.Set("provider", "GoogleOAuth"); v.Set("screen_hint", "sign-up") },
 	} {
 		v := url.Values{}
 		for k, x := range base {
@@ -81,5 +84,31 @@ func TestAuditValidation(t *testing.T) {
 	got, err := c.GetExport(context.Background(), auditlogs.GetExportOpts{ExportID: ex.ID})
 	if err != nil || got.ID != ex.ID {
 		t.Fatalf("get export: %+v %v", got, err)
+	}
+}
+
+func TestConnectionDecidesOrganization(t *testing.T) {
+	e := Start(t)
+	u := e.AddUser(User{Email: "c@example.com"})
+	e.AddMembership(u.ID, "org_a", "member")
+	e.AddMembership(u.ID, "org_b", "admin")
+	e.AddConnection(Connection{ID: "conn_b", OrganizationID: "org_b", Type: "OktaSAML"})
+	if !e.SetMembershipRole(u.ID, "org_b", "owner") || e.SetMembershipRole(u.ID, "org_missing", "owner") {
+		t.Fatal("SetMembershipRole")
+	}
+	hc := e.Client()
+	form := url.Values{"client_id": {e.ClientID}, "redirect_uri": {"http://localhost/cb"}, "response_type": {"code"},
+		"connection_id": {"conn_b"}, "email": {u.Email}}
+	res, err := hc.PostForm(e.URL+"/user_management/authorize/login", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	c := usermanagement.NewClient(e.APIKey)
+	c.Endpoint = e.URL
+	ar, err := c.AuthenticateWithCode(context.Background(), usermanagement.AuthenticateWithCodeOpts{ClientID: e.ClientID, Code: loc.Query().Get("code")})
+	if err != nil || ar.OrganizationID != "org_b" {
+		t.Fatalf("code exchange via connection: %+v %v", ar.OrganizationID, err)
 	}
 }
