@@ -34,9 +34,14 @@ type peerSessions struct {
 
 // pluginSessions starts authhost against peer and returns the plugin's
 // session adapter (a session lister).
+//
+// The call deadline is raised from the default 5 s: the Concurrent case
+// makes 32 sign-ups and validations at once, each a Better Auth round
+// trip, and on a busy two-core CI machine a call can wait seconds for the
+// peer. What is checked is the outcome, not the latency.
 func pluginSessions(t *testing.T, peer *betterauth.Server) *peerSessions {
 	t.Helper()
-	env := startAuthhost(t, peer)
+	env := startAuthhostWith(t, peer, []string{"limits: {timeout_ms: 20000}"})
 	p := env.App.Plugins.Plugin("betterauth")
 	if p == nil {
 		t.Fatal("betterauth plugin not loaded")

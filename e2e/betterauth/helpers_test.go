@@ -24,8 +24,9 @@ const pluginDir = "plugins/betterauth"
 
 // configTemplate is authhost's configuration with Better Auth serving
 // users, credentials and sessions. Everyone maps to the admin role, so a
-// signed-in test user may read the audit log. %s is extra plugin config
-// (YAML, indented six spaces).
+// signed-in test user may read the audit log. The first %s is more of the
+// plugin's entry (YAML, indented four spaces), the second more plugin
+// config (indented six).
 const configTemplate = `
 capabilities:
   user: betterauth
@@ -39,7 +40,7 @@ rbac:
 plugins:
   betterauth:
     allowed_hosts: ["${BA_HOST}"]
-    config:
+%s    config:
       base_url: "${BA_URL}"
 %s`
 
@@ -47,7 +48,17 @@ plugins:
 // (e.g. "sign_up_enabled: false").
 func startAuthhost(t *testing.T, peer *betterauth.Server, extra ...string) *authhostenv.Env {
 	t.Helper()
-	var b strings.Builder
+	return startAuthhostWith(t, peer, nil, extra...)
+}
+
+// startAuthhostWith is startAuthhost with lines for the plugin's entry
+// besides its config (e.g. "limits: {timeout_ms: 20000}").
+func startAuthhostWith(t *testing.T, peer *betterauth.Server, entry []string, extra ...string) *authhostenv.Env {
+	t.Helper()
+	var e, b strings.Builder
+	for _, l := range entry {
+		e.WriteString("    " + l + "\n")
+	}
 	for _, l := range extra {
 		b.WriteString("      " + l + "\n")
 	}
@@ -57,7 +68,7 @@ func startAuthhost(t *testing.T, peer *betterauth.Server, extra ...string) *auth
 	}
 	return authhostenv.Start(t, authhostenv.Options{
 		Plugins: []string{pluginDir},
-		Config:  fmt.Sprintf(configTemplate, b.String()),
+		Config:  fmt.Sprintf(configTemplate, e.String(), b.String()),
 		Env:     map[string]string{"BA_URL": peer.URL, "BA_HOST": u.Hostname()},
 	})
 }

@@ -483,3 +483,38 @@ func TestServerDown(t *testing.T) {
 		t.Fatalf("validate after restart = %+v, %v", s, err)
 	}
 }
+
+// TestListAfterLatestSessionEnds: the user's other sessions are still
+// listed after the session the plugin saw last is signed out (Better Auth
+// lists sessions only for a signed-in caller, so the plugin keeps several
+// of the user's tokens to ask with).
+func TestListAfterLatestSessionEnds(t *testing.T) {
+	srv := betterauth.Start(t)
+	env := newEnv(t, srv, nil)
+	email := uniqueEmail(t)
+	up := signUp(t, env, email, "Lister")
+	in, err := signIn(env, email, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Invoke(abi.ExportSessionDestroy, abi.SessionIDRequest{SessionID: in.Token}, nil); err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+	var list abi.SessionListResult
+	if err := env.Invoke(abi.ExportSessionList, abi.SessionListRequest{UserID: up.User.ID}, &list); err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	if len(list.Sessions) != 1 {
+		t.Fatalf("list = %+v, want the sign-up session only", list.Sessions)
+	}
+	if v, err := validate(t, env, list.Sessions[0].ID); err != nil || v == nil {
+		t.Fatalf("listed session = %+v, %v", v, err)
+	}
+	// With every session gone the list is empty.
+	if err := env.Invoke(abi.ExportSessionDestroy, abi.SessionIDRequest{SessionID: up.Token}, nil); err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+	if err := env.Invoke(abi.ExportSessionList, abi.SessionListRequest{UserID: up.User.ID}, &list); err != nil || len(list.Sessions) != 0 {
+		t.Fatalf("list after signing out everywhere = %+v, %v", list.Sessions, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,15 +16,31 @@ import (
 )
 
 // KV layout: the last known profile of each user (for user_get; Better
-// Auth has no user-by-id endpoint for non-admins) and the latest session
-// token of each user (for session_list, which Better Auth answers only for
-// the signed-in user).
+// Auth has no user-by-id endpoint for non-admins) and the user's most
+// recent session tokens (for session_list, which Better Auth answers only
+// for a signed-in caller: any live token of the user will do, so several
+// are kept, and signing out of the latest session does not hide the
+// others).
 const (
 	userProfileTTL = 30 * 24 * time.Hour
+	maxUserTokens  = 8
 )
 
-func userKey(id string) string  { return "user/" + id }
-func tokenKey(id string) string { return "token/" + id }
+func userKey(id string) string   { return "user/" + id }
+func tokensKey(id string) string { return "tokens/" + id }
+
+// storedToken is one remembered session token of a user.
+type storedToken struct {
+	Token     string    `json:"t"`
+	ExpiresAt time.Time `json:"e"`
+}
+
+// rawToken is the session token without its signature: the signed cookie
+// value and the raw bearer token of one session have the same.
+func rawToken(token string) string {
+	raw, _, _ := strings.Cut(token, ".")
+	return raw
+}
 
 // remembered avoids writing KV on every validation: user id → token and
 // profile last stored by this instance.
@@ -37,8 +54,9 @@ type rememberedEntry struct {
 	profile []byte
 }
 
-// remember stores u's profile and the session token in KV (best effort:
-// a KV failure is logged, the call still succeeds).
+// remember stores u's profile and adds the session token to the user's
+// tokens in KV (best effort: a KV failure is logged, the call still
+// succeeds).
 func remember(u *abi.User, token string, expires time.Time) {
 	if u == nil || u.ID == "" {
 		return
@@ -57,12 +75,11 @@ func remember(u *abi.User, token string, expires time.Time) {
 		pdk.Log.Warn("remember user failed", "user_id", u.ID, "error", err)
 		return
 	}
-	if token != "" && !isJWT(token) {
-		ttl := time.Until(expires)
-		if expires.IsZero() || ttl <= 0 {
-			ttl = 7 * 24 * time.Hour
+	if token != "" && !isJWT(token) && prev.token != token {
+		if expires.IsZero() {
+			expires = time.Now().Add(7 * 24 * time.Hour)
 		}
-		if err := pdk.KV.Set(tokenKey(u.ID), []byte(token), ttl); err != nil {
+		if err := addUserToken(u.ID, token, expires); err != nil {
 			pdk.Log.Warn("remember session failed", "user_id", u.ID, "error", err)
 			return
 		}
@@ -73,6 +90,55 @@ func remember(u *abi.User, token string, expires time.Time) {
 	}
 	remembered[u.ID] = rememberedEntry{token: token, profile: profile}
 	rememberMu.Unlock()
+}
+
+// userTokens returns the user's remembered tokens that have not expired,
+// most recent first.
+func userTokens(userID string, now time.Time) ([]storedToken, error) {
+	var list []storedToken
+	if _, err := pdk.KV.GetJSON(tokensKey(userID), &list); err != nil {
+		return nil, err
+	}
+	out := list[:0]
+	for _, t := range list {
+		if t.Token != "" && t.ExpiresAt.After(now) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// addUserToken puts token first in the user's remembered tokens.
+func addUserToken(userID, token string, expires time.Time) error {
+	list, err := userTokens(userID, time.Now())
+	if err != nil {
+		return err
+	}
+	out := []storedToken{{Token: token, ExpiresAt: expires}}
+	for _, t := range list {
+		if rawToken(t.Token) != rawToken(token) && len(out) < maxUserTokens {
+			out = append(out, t)
+		}
+	}
+	return saveUserTokens(userID, out)
+}
+
+// saveUserTokens stores list (kept until its last token expires).
+func saveUserTokens(userID string, list []storedToken) error {
+	if len(list) == 0 {
+		return pdk.KV.Delete(tokensKey(userID))
+	}
+	last := list[0].ExpiresAt
+	for _, t := range list[1:] {
+		if t.ExpiresAt.After(last) {
+			last = t.ExpiresAt
+		}
+	}
+	ttl := time.Until(last)
+	if ttl <= 0 {
+		return pdk.KV.Delete(tokensKey(userID))
+	}
+	return pdk.KV.SetJSON(tokensKey(userID), list, ttl)
 }
 
 // getSession asks Better Auth who token belongs to; (nil, nil) when nobody
@@ -330,49 +396,82 @@ func cookie(cfg *config, name, value string, maxAge int) string {
 }
 
 // ListSessions lists the user's active sessions with Better Auth's
-// list-sessions, authenticated by the latest session token this provider
-// saw for the user (Better Auth lists sessions only for the signed-in
-// user). The ids are the sessions' raw tokens, which validate and destroy
-// accept through Better Auth's bearer plugin. Users not seen yet have none.
+// list-sessions, authenticated by one of the user's session tokens this
+// provider has seen (Better Auth lists sessions only for the signed-in
+// user): the most recent that is still live. The ids are the sessions' raw
+// tokens, which validate and destroy accept through Better Auth's bearer
+// plugin; they replace the remembered tokens, so later lists ask with
+// whichever session is still live. Users not seen yet have none.
 func (provider) ListSessions(ctx context.Context, userID string) ([]abi.Session, error) {
 	cfg, err := loadConfig()
 	if err != nil {
 		return nil, err
 	}
-	token, found, err := pdk.KV.Get(tokenKey(userID))
+	now := time.Now()
+	tokens, err := userTokens(userID, now)
 	if err != nil {
 		return nil, errorf(err, "list sessions of %s", userID)
-	}
-	if !found || len(token) == 0 {
-		return []abi.Session{}, nil
-	}
-	resp, err := do(ctx, cfg, apiCall{op: "list-sessions", method: http.MethodGet, path: "/list-sessions", token: string(token)})
-	if err != nil {
-		return nil, errorf(err, "list sessions of %s", userID)
-	}
-	if resp.status == http.StatusUnauthorized {
-		_ = pdk.KV.Delete(tokenKey(userID))
-		return []abi.Session{}, nil
-	}
-	if !resp.ok() {
-		return nil, errorf(resp.mapError("list-sessions", abi.CodeUnauthenticated), "list sessions of %s", userID)
 	}
 	var list []baSession
-	if err := resp.decode("list-sessions", &list); err != nil {
-		return nil, err
-	}
-	var u *abi.User
-	var stored abi.User
-	if ok, _ := pdk.KV.GetJSON(userKey(userID), &stored); ok {
-		u = &stored
+	found := false
+	for _, tk := range tokens {
+		resp, err := do(ctx, cfg, apiCall{op: "list-sessions", method: http.MethodGet, path: "/list-sessions", token: tk.Token})
+		if err != nil {
+			return nil, errorf(err, "list sessions of %s", userID)
+		}
+		if resp.status == http.StatusUnauthorized {
+			continue // signed out or expired early; try an older one
+		}
+		if !resp.ok() {
+			return nil, errorf(resp.mapError("list-sessions", abi.CodeUnauthenticated), "list sessions of %s", userID)
+		}
+		if err := resp.decode("list-sessions", &list); err != nil {
+			return nil, err
+		}
+		found = true
+		break
 	}
 	out := []abi.Session{}
-	now := time.Now()
-	for _, s := range list {
-		if s.UserID != userID || !s.ExpiresAt.After(now) {
-			continue
+	fresh := []storedToken{}
+	if found {
+		var u *abi.User
+		var stored abi.User
+		if ok, _ := pdk.KV.GetJSON(userKey(userID), &stored); ok {
+			u = &stored
 		}
-		out = append(out, *sessionFor(s.Token, s, u))
+		for _, s := range list {
+			if s.UserID != userID || !s.ExpiresAt.After(now) || s.Token == "" {
+				continue
+			}
+			out = append(out, *sessionFor(s.Token, s, u))
+			fresh = append(fresh, storedToken{Token: s.Token, ExpiresAt: s.ExpiresAt})
+		}
+		slices.SortFunc(fresh, func(a, b storedToken) int { return b.ExpiresAt.Compare(a.ExpiresAt) })
+		if len(fresh) > maxUserTokens {
+			fresh = fresh[:maxUserTokens]
+		}
+	}
+	if !sameTokens(tokens, fresh) {
+		if err := saveUserTokens(userID, fresh); err != nil {
+			pdk.Log.Warn("remember sessions failed", "user_id", userID, "error", err)
+		}
 	}
 	return out, nil
+}
+
+// sameTokens reports whether a and b remember the same sessions.
+func sameTokens(a, b []storedToken) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, t := range a {
+		seen[rawToken(t.Token)] = true
+	}
+	for _, t := range b {
+		if !seen[rawToken(t.Token)] {
+			return false
+		}
+	}
+	return true
 }
