@@ -171,8 +171,8 @@ func rotateTokens(ctx context.Context, cfg *config, id string, s *session) (*ses
 		pdk.Log.Warn("session refresh failed: issuer unavailable", "user_id", s.User.ID, "error", err)
 		return s, nil
 	case err != nil:
-		if cur, lerr := loadSession(cfg, id); lerr == nil && cur != nil && cur.RefreshToken != s.RefreshToken {
-			return cur, nil // rotated by a concurrent call
+		if cur := rotatedMeanwhile(cfg, id, s.RefreshToken); cur != nil {
+			return cur, nil
 		}
 		pdk.Log.Info("session ended: refresh rejected", "user_id", s.User.ID, "error", err)
 		_ = pdk.KV.Delete(sessionKey(cfg, id))
@@ -203,6 +203,32 @@ func rotateTokens(ctx context.Context, cfg *config, id string, s *session) (*ses
 	pdk.Log.Debug("session tokens rotated", "user_id", s.User.ID)
 	return s, nil
 }
+
+// rotatedMeanwhile re-reads the session after the issuer rejected refresh
+// token rt: a concurrent call that won the rotation has saved (or is about
+// to save) a newer one. It waits briefly for that save and returns the
+// newer session, or nil when rt is still the session's token.
+func rotatedMeanwhile(cfg *config, id, rt string) *session {
+	for i := range rotationRereads {
+		if i > 0 {
+			time.Sleep(rotationRereadDelay)
+		}
+		cur, err := loadSession(cfg, id)
+		if err != nil || cur == nil {
+			return nil
+		}
+		if cur.RefreshToken != rt {
+			return cur
+		}
+	}
+	return nil
+}
+
+// How often and how far apart rotatedMeanwhile re-reads the session.
+const (
+	rotationRereads     = 5
+	rotationRereadDelay = 40 * time.Millisecond
+)
 
 func hasClaim(c map[string]any, path string) bool {
 	var v any = c

@@ -31,10 +31,12 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -83,6 +85,28 @@ type Provider struct {
 	shared bool
 	srv    *http.Server
 	store  *peerStorage
+}
+
+// quietLogger is the example OP's logger (and so the process default):
+// text to stderr without the OP's per-request info lines.
+var quietLogger = slog.New(noRequestLog{slog.NewTextHandler(os.Stderr, nil)})
+
+// noRequestLog drops the example OP's "http request" info records.
+type noRequestLog struct{ slog.Handler }
+
+func (h noRequestLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelWarn && r.Message == "http request" {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h noRequestLog) WithAttrs(as []slog.Attr) slog.Handler {
+	return noRequestLog{h.Handler.WithAttrs(as)}
+}
+
+func (h noRequestLog) WithGroup(name string) slog.Handler {
+	return noRequestLog{h.Handler.WithGroup(name)}
 }
 
 var (
@@ -151,7 +175,11 @@ func start() (*Provider, error) {
 		c.store = ps
 	}
 	// Trailing slash: the example OP mounts its routes at the issuer path.
-	router := exampleop.SetupServer(issuer+"/", ps, nil, false)
+	// The example OP logs every request through the process's default
+	// slog logger and replaces that logger with the one it is given; give
+	// it one that drops those request lines, so benchmarks and -v output
+	// are not drowned in them.
+	router := exampleop.SetupServer(issuer+"/", ps, quietLogger, false)
 	srv := &http.Server{Handler: ps.rewriting(router), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln) //nolint:errcheck // returns http.ErrServerClosed on Stop
 	p := &Provider{Issuer: issuer, ClientID: ClientID, ClientSecret: ClientSecret, PublicClientID: PublicClientID, srv: srv, store: ps}
@@ -279,10 +307,11 @@ func (p *Provider) LiveRefreshTokens(id string) []string {
 	return live
 }
 
-// Host returns the issuer's host:port, as plugins list it in allowed_hosts.
+// Host returns the issuer's host name without the port, as a plugin's
+// allowed_hosts lists it.
 func (p *Provider) Host() string {
 	u, _ := url.Parse(p.Issuer)
-	return u.Host
+	return u.Hostname()
 }
 
 // RotateKey makes a new RS256 key the signing key and returns its key id.
