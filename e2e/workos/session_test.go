@@ -114,6 +114,11 @@ func TestRefresh(t *testing.T) {
 	if !refreshRejected(t, before["refresh_token"].(string)) {
 		t.Fatal("WorkOS accepted the spent refresh token again")
 	}
+	// Refreshing the access token does not move the session's expiry (its
+	// cookie was not re-issued); POST /api/auth/refresh below does both.
+	if after["expires_at"] != before["expires_at"] {
+		t.Fatalf("a token refresh moved the session expiry from %v to %v without re-issuing the cookie", before["expires_at"], after["expires_at"])
+	}
 
 	r := c.Do(t, "POST", "/api/auth/refresh", nil)
 	if r.Status != http.StatusOK {
@@ -129,6 +134,9 @@ func TestRefresh(t *testing.T) {
 	again := readSession(t, env, id)
 	if again["refresh_token"] == after["refresh_token"] {
 		t.Fatal("POST /api/auth/refresh did not rotate the refresh token")
+	}
+	if expiry(t, again) <= expiry(t, after) {
+		t.Fatalf("POST /api/auth/refresh did not extend the session (%v → %v)", after["expires_at"], again["expires_at"])
 	}
 	if status, _ := getMe(t, c); status != http.StatusOK {
 		t.Fatalf("/me after refresh = %d", status)
@@ -151,6 +159,17 @@ func TestRefresh(t *testing.T) {
 	if status, _ := getMe(t, c); status != http.StatusUnauthorized {
 		t.Fatalf("/me with a replayed refresh token = %d, want 401", status)
 	}
+}
+
+// expiry is a stored session's expires_at in Unix nanoseconds.
+func expiry(t *testing.T, rec sessionRecord) int64 {
+	t.Helper()
+	s, _ := rec["expires_at"].(string)
+	at, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("expires_at %q: %v", s, err)
+	}
+	return at.UnixNano()
 }
 
 // rotationKey mirrors the plugin's KV key of a remembered rotation.

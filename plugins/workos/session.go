@@ -160,16 +160,18 @@ func rotationKey(rt string) string {
 
 // refresh exchanges the session's single-use refresh token for new tokens
 // and stores them. A rejected refresh token ends the session (nil, nil),
-// unless another request rotated it moment ago: then that rotation's
-// tokens are used.
-func refresh(ctx context.Context, c *clients, rec *sessionRecord) (*sessionRecord, error) {
+// unless another request rotated it a moment ago: then that rotation's
+// tokens are used. extend also moves the session's expiry (session_refresh,
+// after which the host re-issues the cookie); a token refresh while
+// validating keeps it, so the session never outlives its cookie.
+func refresh(ctx context.Context, c *clients, rec *sessionRecord, extend bool) (*sessionRecord, error) {
 	res, err := c.users.AuthenticateWithRefreshToken(ctx, usermanagement.AuthenticateWithRefreshTokenOpts{
 		ClientID: c.cfg.ClientID, RefreshToken: rec.RefreshToken,
 	})
 	if err != nil {
 		cerr := classify("refresh session", err)
 		if pdk.IsCode(cerr, abi.CodeInvalidCredentials) || pdk.IsCode(cerr, abi.CodeInvalidRequest) {
-			if next, err := rotatedElsewhere(ctx, c, rec); next != nil || err != nil {
+			if next, err := rotatedElsewhere(ctx, c, rec, extend); next != nil || err != nil {
 				return next, err
 			}
 			_ = deleteSession(rec)
@@ -182,12 +184,12 @@ func refresh(ctx context.Context, c *clients, rec *sessionRecord) (*sessionRecor
 	if err := pdk.KV.SetJSON(rotationKey(rec.RefreshToken), rotation{res.AccessToken, res.RefreshToken}, rotationGrace); err != nil {
 		pdk.Log.Warn("workos: remembering a refresh-token rotation failed", "error", err.Error())
 	}
-	return withTokens(ctx, c, rec, res.AccessToken, res.RefreshToken)
+	return withTokens(ctx, c, rec, res.AccessToken, res.RefreshToken, extend)
 }
 
-// withTokens stores rec with a new token pair (the access token verified)
-// and returns it.
-func withTokens(ctx context.Context, c *clients, rec *sessionRecord, access, refreshToken string) (*sessionRecord, error) {
+// withTokens stores rec with a new token pair (the access token verified),
+// its expiry moved when extend is set, and returns it.
+func withTokens(ctx context.Context, c *clients, rec *sessionRecord, access, refreshToken string, extend bool) (*sessionRecord, error) {
 	cl, err := verifyToken(ctx, c, access)
 	if err != nil {
 		return nil, fmt.Errorf("workos: verify refreshed access token: %w", err)
@@ -196,7 +198,9 @@ func withTokens(ctx context.Context, c *clients, rec *sessionRecord, access, ref
 	next.AccessToken, next.RefreshToken = access, refreshToken
 	next.WorkOSSID, next.OrgID = cl.Sid, cl.OrgID
 	next.User = withTokenClaims(next.User, cl)
-	next.ExpiresAt = time.Now().UTC().Add(sessionMaxAge)
+	if extend {
+		next.ExpiresAt = time.Now().UTC().Add(sessionMaxAge)
+	}
 	if err := saveSession(next); err != nil {
 		return nil, err
 	}
@@ -208,7 +212,7 @@ func withTokens(ctx context.Context, c *clients, rec *sessionRecord, access, ref
 // the rotation was remembered (see rotationGrace). It waits briefly for
 // the other request to record its result. (nil, nil) means the token was
 // really rejected.
-func rotatedElsewhere(ctx context.Context, c *clients, rec *sessionRecord) (*sessionRecord, error) {
+func rotatedElsewhere(ctx context.Context, c *clients, rec *sessionRecord, extend bool) (*sessionRecord, error) {
 	for attempt := range 4 {
 		if attempt > 0 {
 			time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
@@ -229,7 +233,7 @@ func rotatedElsewhere(ctx context.Context, c *clients, rec *sessionRecord) (*ses
 			return nil, err
 		}
 		if ok {
-			return withTokens(ctx, c, cur, rot.AccessToken, rot.RefreshToken)
+			return withTokens(ctx, c, cur, rot.AccessToken, rot.RefreshToken, extend)
 		}
 	}
 	return nil, nil
@@ -247,7 +251,7 @@ func activeSession(ctx context.Context, c *clients, id string) (*sessionRecord, 
 	case err == nil:
 		return rec, nil
 	case errors.Is(err, errExpired):
-		return refresh(ctx, c, rec)
+		return refresh(ctx, c, rec, false)
 	case pdk.IsCode(err, abi.CodeUnauthenticated):
 		_ = deleteSession(rec)
 		return nil, nil
@@ -286,7 +290,7 @@ func (provider) RefreshSession(ctx context.Context, id string) (*abi.Session, er
 	if err != nil || rec == nil {
 		return nil, err
 	}
-	next, err := refresh(ctx, c, rec)
+	next, err := refresh(ctx, c, rec, true)
 	if err != nil || next == nil {
 		return nil, err
 	}
