@@ -515,5 +515,12 @@ func TestSessionLister(t *testing.T, newProvider func(t *testing.T) SessionListe
 		if list, _ := p.ListSessions(ctx, h.userID("al")); len(list) != len(made["al"])-1 {
 			t.Fatalf("al has %d sessions after destroying one, want %d", len(list), len(made["al"])-1)
 		}
+		// So does destroying the newest: the older ones stay listed.
+		if err := p.DestroySession(ctx, made["al"][len(made["al"])-1].ID); err != nil {
+			t.Fatal(err)
+		}
+		if list, _ := p.ListSessions(ctx, h.userID("al")); len(list) != len(made["al"])-2 {
+			t.Fatalf("al has %d sessions after destroying the newest, want %d", len(list), len(made["al"])-2)
+		}
 	})
 }

@@ -65,6 +65,18 @@ func TestSignUpSignInMeLogout(t *testing.T) {
 		}
 	}
 
+	// Refresh re-issues Better Auth's cookie for the same session.
+	if r := c.Do(t, "POST", "/api/auth/refresh", nil); r.Status != http.StatusOK {
+		t.Fatalf("refresh = %d %s", r.Status, r.Body)
+	}
+	if got := c.Cookie(sessionCookie); got == "" {
+		t.Fatal("refresh dropped the session cookie")
+	}
+	cookie = c.Cookie(sessionCookie)
+	if status, _, r := me(t, c); status != http.StatusOK {
+		t.Fatalf("me after refresh = %d %s", status, r.Body)
+	}
+
 	if r := c.Do(t, "POST", "/api/auth/logout", nil); r.Status != http.StatusOK {
 		t.Fatalf("logout = %d %s", r.Status, r.Body)
 	}
