@@ -119,6 +119,7 @@ type Emulator struct {
 	memberships   []*Membership
 	orgRoles      map[string][]Role
 	connections   map[string]Connection
+	dir           directory
 	codes         map[string]*authCode
 	refreshTokens map[string]*refreshEntry
 	sessions      map[string]*session
@@ -180,6 +181,7 @@ func New() (*Emulator, error) {
 		users:         map[string]*User{},
 		orgRoles:      map[string][]Role{},
 		connections:   map[string]Connection{},
+		dir:           newDirectory(),
 		codes:         map[string]*authCode{},
 		refreshTokens: map[string]*refreshEntry{},
 		sessions:      map[string]*session{},
@@ -356,6 +358,10 @@ func (e *Emulator) routes() http.Handler {
 	mux.HandleFunc("GET /user_management/sessions/logout", e.handleLogout)
 	mux.HandleFunc("POST /user_management/sessions/revoke", e.bearer(e.handleRevoke))
 	mux.HandleFunc("GET /organizations/{id}/roles", e.bearer(e.handleListRoles))
+	mux.HandleFunc("GET /directory_users/{id}", e.bearer(e.handleGetDirectoryUser))
+	mux.HandleFunc("GET /directory_users", e.bearer(e.handleListDirectoryUsers))
+	mux.HandleFunc("GET /directory_groups/{id}", e.bearer(e.handleGetDirectoryGroup))
+	mux.HandleFunc("GET /directory_groups", e.bearer(e.handleListDirectoryGroups))
 	mux.HandleFunc("POST /audit_logs/events", e.bearer(e.handleAuditEvent))
 	mux.HandleFunc("POST /audit_logs/exports", e.bearer(e.handleCreateExport))
 	mux.HandleFunc("GET /audit_logs/exports/{id}", e.bearer(e.handleGetExport))

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/workos/workos-go/v4/pkg/auditlogs"
+	"github.com/workos/workos-go/v4/pkg/directorysync"
 	"github.com/workos/workos-go/v4/pkg/organizations"
 	"github.com/workos/workos-go/v4/pkg/usermanagement"
 	"github.com/workos/workos-go/v4/pkg/workos_errors"
@@ -110,5 +112,43 @@ func TestConnectionDecidesOrganization(t *testing.T) {
 	ar, err := c.AuthenticateWithCode(context.Background(), usermanagement.AuthenticateWithCodeOpts{ClientID: e.ClientID, Code: loc.Query().Get("code")})
 	if err != nil || ar.OrganizationID != "org_b" {
 		t.Fatalf("code exchange via connection: %+v %v", ar.OrganizationID, err)
+	}
+}
+
+func TestDirectorySyncAPI(t *testing.T) {
+	e := Start(t)
+	eng := e.AddDirectoryGroup(DirectoryGroup{DirectoryID: "directory_1", OrganizationID: "org_1", Name: "Engineering"})
+	ops := e.AddDirectoryGroup(DirectoryGroup{DirectoryID: "directory_1", OrganizationID: "org_1", Name: "Ops"})
+	u := e.AddDirectoryUser(DirectoryUser{DirectoryID: "directory_1", OrganizationID: "org_1", Email: "d@example.com", Role: &RoleRef{Slug: "member"}}, eng.ID)
+	if len(u.Groups) != 1 || u.Groups[0].Name != "Engineering" || !u.Emails[0].Primary {
+		t.Fatalf("seeded user %+v", u)
+	}
+	c := &directorysync.Client{APIKey: e.APIKey, Endpoint: e.URL}
+	ctx := context.Background()
+	got, err := c.GetUser(ctx, directorysync.GetUserOpts{User: u.ID})
+	if err != nil || got.Email != "d@example.com" || got.Role.Slug != "member" || len(got.Groups) != 1 || got.State != directorysync.Active {
+		t.Fatalf("GetUser: %+v %v", got, err)
+	}
+	if pe, err := got.PrimaryEmail(); err != nil || pe != "d@example.com" {
+		t.Fatalf("primary email %q %v", pe, err)
+	}
+	e.SetDirectoryUserGroups(u.ID, eng.ID, ops.ID)
+	groups, err := c.ListGroups(ctx, directorysync.ListGroupsOpts{User: u.ID, Limit: 1, Order: directorysync.Asc})
+	if err != nil || len(groups.Data) != 1 || groups.Data[0].ID != eng.ID || groups.ListMetadata.After != eng.ID {
+		t.Fatalf("ListGroups page 1: %+v %v", groups, err)
+	}
+	groups, err = c.ListGroups(ctx, directorysync.ListGroupsOpts{User: u.ID, Limit: 1, Order: directorysync.Asc, After: eng.ID})
+	if err != nil || len(groups.Data) != 1 || groups.Data[0].Name != "Ops" || groups.ListMetadata.After != "" {
+		t.Fatalf("ListGroups page 2: %+v %v", groups, err)
+	}
+	users, err := c.ListUsers(ctx, directorysync.ListUsersOpts{Group: ops.ID})
+	if err != nil || len(users.Data) != 1 || users.Data[0].ID != u.ID {
+		t.Fatalf("ListUsers by group: %+v %v", users, err)
+	}
+	if _, err := c.GetGroup(ctx, directorysync.GetGroupOpts{Group: "directory_group_missing"}); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("missing group: %v", err)
+	}
+	if _, err := (&directorysync.Client{APIKey: "sk_wrong", Endpoint: e.URL}).ListGroups(ctx, directorysync.ListGroupsOpts{User: u.ID}); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("wrong key: %v", err)
 	}
 }
