@@ -92,6 +92,63 @@ func TestPeerDown(t *testing.T) {
 	}
 }
 
+// TestPeerHung freezes Better Auth (it accepts connections but never
+// answers): sign-in and /me answer 503 instead of hanging, and once Better
+// Auth answers again so does authhost. With http_timeout_ms below the call
+// deadline the plugin sees the timeout as a transport error and returns
+// unavailable itself, so no instance is discarded; with the defaults
+// (http 10 s, call 5 s) the call deadline kills the instance instead (see
+// the report on host limits), which must still be a clean 503.
+func TestPeerHung(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		entry        []string
+		keepInstance bool
+	}{
+		{"default limits", nil, false},
+		{"http timeout below the call deadline", []string{"limits: {timeout_ms: 5000, http_timeout_ms: 1500}"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			peer := betterauth.StartDedicated(t, betterauth.Options{})
+			env := startAuthhostWith(t, peer, tt.entry)
+			email := uniqueEmail(t)
+			c := env.Client()
+			signUp(t, c, email, "Hung")
+
+			if err := peer.Pause(); err != nil {
+				t.Fatal(err)
+			}
+			resumed := false
+			t.Cleanup(func() {
+				if !resumed {
+					_ = peer.Resume()
+				}
+			})
+			r := signIn(t, env.Client(), email, password)
+			wantError(t, "sign-in while Better Auth hangs", r, http.StatusServiceUnavailable, "unavailable")
+			_, _, r = me(t, c)
+			wantError(t, "me while Better Auth hangs", r, http.StatusServiceUnavailable, "unavailable")
+			if st := env.App.Plugins.Plugin("betterauth").Stats(); tt.keepInstance && (st.Discards != 0 || !st.Healthy) {
+				t.Errorf("plugin stats after timeouts = %+v, want no instance discarded", st)
+			}
+
+			if err := peer.Resume(); err != nil {
+				t.Fatal(err)
+			}
+			resumed = true
+			if status, _, r := me(t, c); status != http.StatusOK {
+				t.Fatalf("me after Better Auth recovered = %d %s", status, r.Body)
+			}
+			if r := signIn(t, env.Client(), email, password); r.Status != http.StatusOK {
+				t.Fatalf("sign-in after Better Auth recovered = %d %s", r.Status, r.Body)
+			}
+		})
+	}
+}
+
 // TestDirectSession: a session made on Better Auth itself (the app's own
 // sign-in page, say) is recognised by authhost, as a cookie and as a
 // bearer token, and authhost's logout ends it on Better Auth too.

@@ -198,6 +198,26 @@ func (s *Server) Stop() error {
 	return s.stopLocked()
 }
 
+// Pause freezes the server process (SIGSTOP): connections are still
+// accepted by the kernel but nothing answers, as with an overloaded or
+// hung server. Resume undoes it; Stop and the test's end resume it first.
+func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server run again (SIGCONT).
+func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running {
+		return fmt.Errorf("betterauth: %v: the server is not running", sig)
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("betterauth: %v: %w", sig, err)
+	}
+	return nil
+}
+
 // Restart stops the server if it runs and starts it again on the same port
 // with the same secret and database.
 func (s *Server) Restart() error {
@@ -232,6 +252,7 @@ func (s *Server) stopLocked() error {
 		return nil
 	}
 	s.running = false
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused process cannot handle SIGTERM
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("stop peer: %w", err)
 	}
