@@ -157,3 +157,54 @@ func TestDirectorySync(t *testing.T) {
 		t.Fatalf("the owner's session after another user's deletion: /me = %d", status)
 	}
 }
+
+// TestDirectorySyncGroupsFromAPI delivers directory-sync events whose
+// payloads carry no group list (as WorkOS may send them): the plugin reads
+// the user's groups from the Directory Sync API, so a removal from one
+// group keeps the roles of the others.
+func TestDirectorySyncGroupsFromAPI(t *testing.T) {
+	t.Parallel()
+	env := start(t, options{rbac: "builtin"})
+	erin := newUser("erin", orgID, "member")
+	c := signedIn(t, env, erin.Email)
+	admins := emu.AddDirectoryGroup(workos.DirectoryGroup{DirectoryID: directoryID, OrganizationID: orgID, Name: "Admins"})
+	eng := emu.AddDirectoryGroup(workos.DirectoryGroup{DirectoryID: directoryID, OrganizationID: orgID, Name: "Engineering"})
+	du := emu.AddDirectoryUser(workos.DirectoryUser{DirectoryID: directoryID, OrganizationID: orgID, Email: erin.Email,
+		FirstName: erin.FirstName, LastName: erin.LastName}, admins.ID, eng.ID)
+	payload := func() map[string]any {
+		u, _ := emu.DirectoryUser(du.ID)
+		d := u.Data()
+		delete(d, "groups")
+		return d
+	}
+	deliver := func(event string, data map[string]any) {
+		t.Helper()
+		status, err := emu.SendWebhook(env.URL+"/api/webhooks/workos", webhookSecret, workos.WebhookEvent(event, data))
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("%s delivery = %d %v", event, status, err)
+		}
+	}
+	roles := func() []string {
+		t.Helper()
+		status, m := getMe(t, c)
+		if status != http.StatusOK {
+			t.Fatalf("/me = %d", status)
+		}
+		return m.Roles
+	}
+
+	deliver("dsync.user.created", payload())
+	if got := roles(); !sameSet(got, []string{"admin", "member"}) {
+		t.Fatalf("roles after dsync.user.created = %v, want admin and member from both groups", got)
+	}
+	emu.SetDirectoryUserGroups(du.ID, eng.ID)
+	deliver("dsync.group.user_removed", map[string]any{"directory_id": directoryID, "user": payload(), "group": admins.Data()})
+	if got := roles(); !slices.Equal(got, []string{"member"}) {
+		t.Fatalf("roles after removal from Admins = %v, want [member] (Engineering)", got)
+	}
+	// The API may lag behind the event: the event's own change still counts.
+	deliver("dsync.group.user_added", map[string]any{"directory_id": directoryID, "user": payload(), "group": admins.Data()})
+	if got := roles(); !sameSet(got, []string{"admin", "member"}) {
+		t.Fatalf("roles after user_added (API not updated yet) = %v, want admin and member", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/pdk"
 	"github.com/workos/workos-go/v4/pkg/auditlogs"
+	"github.com/workos/workos-go/v4/pkg/directorysync"
 	"github.com/workos/workos-go/v4/pkg/usermanagement"
 	"github.com/workos/workos-go/v4/pkg/webhooks"
 )
@@ -174,6 +175,9 @@ func (provider) HandleWebhook(ctx context.Context, req abi.WebhookRequest) (*abi
 			res.UserDeletes = append(res.UserDeletes, id)
 			return res, nil
 		}
+		if du.Groups, err = currentGroups(ctx, c, du, nil, ""); err != nil {
+			return nil, err
+		}
 		if roles := directoryRoles(c.cfg, du); roles != nil {
 			res.RoleChanges = append(res.RoleChanges, abi.RoleAssignment{UserID: id, Roles: roles})
 		}
@@ -190,14 +194,13 @@ func (provider) HandleWebhook(ctx context.Context, req abi.WebhookRequest) (*abi
 			return res, nil
 		}
 		u := data.User
-		groups := u.Groups[:0:0]
-		for _, g := range u.Groups {
-			if g.ID != data.Group.ID {
-				groups = append(groups, g)
-			}
-		}
+		var added *directoryGroup
 		if ev.Event == "dsync.group.user_added" {
-			groups = append(groups, data.Group)
+			added = &data.Group
+		}
+		groups, err := currentGroups(ctx, c, u, added, data.Group.ID)
+		if err != nil {
+			return nil, err
 		}
 		u.Groups = groups
 		roles := directoryRoles(c.cfg, u)
@@ -215,6 +218,51 @@ func (provider) HandleWebhook(ctx context.Context, req abi.WebhookRequest) (*abi
 		pdk.Log.Info("workos: webhook event ignored", "event", ev.Event, "id", ev.ID)
 	}
 	return res, nil
+}
+
+// currentGroups returns the directory user's groups: from the Directory
+// Sync API (ListGroups, every page) when it lists any for the user, else
+// from the event payload (which may omit them). The event's own change is applied on top, in case the
+// API does not show it yet: added is a group the user was just added to,
+// and eventGroup (when added is nil) one it was just removed from.
+func currentGroups(ctx context.Context, c *clients, du directoryUser, added *directoryGroup, eventGroup string) ([]directoryGroup, error) {
+	groups := du.Groups
+	if du.ID != "" {
+		var fromAPI []directoryGroup
+		opts := directorysync.ListGroupsOpts{User: du.ID, Limit: 100}
+		found := true
+		for range 20 { // at most 2000 groups
+			res, err := c.dsync.ListGroups(ctx, opts)
+			if err != nil {
+				cerr := classify("list the directory user's groups", err)
+				if pdk.IsCode(cerr, abi.CodeNotFound) {
+					found = false
+					break
+				}
+				return nil, cerr
+			}
+			for _, g := range res.Data {
+				fromAPI = append(fromAPI, directoryGroup{ID: g.ID, Name: g.Name, DirectoryID: g.DirectoryID})
+			}
+			if res.ListMetadata.After == "" {
+				break
+			}
+			opts.After = res.ListMetadata.After
+		}
+		if found && (len(fromAPI) > 0 || len(groups) == 0) {
+			groups = fromAPI
+		}
+	}
+	out := make([]directoryGroup, 0, len(groups)+1)
+	for _, g := range groups {
+		if g.ID != eventGroup || eventGroup == "" {
+			out = append(out, g)
+		}
+	}
+	if added != nil {
+		out = append(out, *added)
+	}
+	return out, nil
 }
 
 // primaryEmail is the directory user's primary email (else its first, else

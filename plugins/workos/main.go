@@ -16,6 +16,7 @@ import (
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/pdk"
 	"github.com/workos/workos-go/v4/pkg/auditlogs"
+	"github.com/workos/workos-go/v4/pkg/directorysync"
 	"github.com/workos/workos-go/v4/pkg/organizations"
 	"github.com/workos/workos-go/v4/pkg/usermanagement"
 )
@@ -140,6 +141,7 @@ type clients struct {
 	users *usermanagement.Client
 	orgs  *organizations.Client
 	audit *auditlogs.Client
+	dsync *directorysync.Client
 }
 
 var (
@@ -171,7 +173,8 @@ func getClients() (*clients, error) {
 		EventsEndpoint:  cfg.Endpoint + "/audit_logs/events",
 		ExportsEndpoint: cfg.Endpoint + "/audit_logs/exports",
 	}
-	cached = &clients{cfg: cfg, users: um, orgs: orgs, audit: al}
+	ds := &directorysync.Client{APIKey: cfg.APIKey, Endpoint: cfg.Endpoint, HTTPClient: hc}
+	cached = &clients{cfg: cfg, users: um, orgs: orgs, audit: al, dsync: ds}
 	cachedConf = raw
 	jwksReset()
 	return cached, nil
