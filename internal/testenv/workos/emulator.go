@@ -2,8 +2,8 @@
 // github.com/workos/workos-go/v4@v4.46.1 calls: AuthKit authorization with a
 // hosted login page, code and refresh-token authentication with PKCE,
 // RS256 access tokens and their JWKS, users, organization memberships and
-// roles, sessions (logout and revoke), audit-log events and exports, and
-// signed webhooks. Request and response shapes follow the SDK's wire format
+// roles, SSO connections, Directory Sync users and groups, sessions (logout
+// and revoke), audit-log events and exports, and signed webhooks. Request and response shapes follow the SDK's wire format
 // so the unmodified SDK clients work against it. See README.md for what it
 // does not model.
 package workos
