@@ -115,3 +115,39 @@ func TestPasswordReset(t *testing.T) {
 		t.Fatalf("sign-in with the new password = %d %s", r.Status, r.Body)
 	}
 }
+
+// TestRequireEmailVerification: with require_email_verification a new
+// account gets no session until its email is verified; afterwards sign-in
+// works and /me says the email is verified.
+func TestRequireEmailVerification(t *testing.T) {
+	t.Parallel()
+	peer := betterauth.Start(t)
+	env := startAuthhost(t, peer, "require_email_verification: true")
+	email := uniqueEmail(t)
+
+	c := env.Client()
+	if r := c.Do(t, "POST", "/api/auth/credentials/sign-up", map[string]string{"email": email, "password": password, "name": "Unverified"}); r.Status != http.StatusCreated {
+		t.Fatalf("sign-up = %d %s", r.Status, r.Body)
+	}
+	if c.Cookie(sessionCookie) != "" {
+		t.Fatal("an unverified sign-up got a session cookie")
+	}
+	if status, _, r := me(t, c); status != http.StatusUnauthorized {
+		t.Fatalf("me after an unverified sign-up = %d %s, want 401", status, r.Body)
+	}
+	r := signIn(t, c, email, password)
+	if r.Status < 400 || r.Status >= 500 || c.Cookie(sessionCookie) != "" {
+		t.Fatalf("sign-in of an unverified user = %d %s (cookie %q), want a 4xx and no session", r.Status, r.Body, c.Cookie(sessionCookie))
+	}
+
+	if err := peer.VerifyEmail(t.Context(), email); err != nil {
+		t.Fatal(err)
+	}
+	if r := signIn(t, c, email, password); r.Status != http.StatusOK {
+		t.Fatalf("sign-in after verification = %d %s", r.Status, r.Body)
+	}
+	status, u, resp := me(t, c)
+	if status != http.StatusOK || u.Metadata["emailVerified"] != true {
+		t.Fatalf("me after verification = %d %s", status, resp.Body)
+	}
+}

@@ -341,6 +341,15 @@ func (s *Server) ResetToken(ctx context.Context, email string) (string, error) {
 	return out.Token, nil
 }
 
+// VerifyEmail marks the user's email verified, as following the link of
+// Better Auth's verification email would.
+func (s *Server) VerifyEmail(ctx context.Context, email string) error {
+	var out struct {
+		OK bool `json:"ok"`
+	}
+	return s.testCall(ctx, http.MethodPost, "/__test/verify-email", map[string]any{"email": email}, &out)
+}
+
 // SignJWT returns a JWT over payload signed with the server's current JWKS
 // key (the jwt plugin adds iss, aud, iat and, unless given, exp).
 func (s *Server) SignJWT(ctx context.Context, payload map[string]any) (string, error) {

@@ -13,6 +13,8 @@
 // Test-only routes (outside Better Auth's base path):
 //   GET  /__test/reset-token?email=…  last password-reset token sent to email
 //   POST /__test/sign-jwt {payload}   a JWT signed with the server's JWKS key
+//   POST /__test/verify-email {email} mark the user's email verified (what the
+//                                     link of a verification email would do)
 //
 // When ready it prints one line: "better-auth ready <baseURL>".
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
@@ -120,6 +122,11 @@ const server = http.createServer(async (req, res) => {
     if (url.pathname === "/__test/reset-token") {
       const token = resetTokens.get(url.searchParams.get("email") || "");
       return token ? json(res, 200, { token }) : json(res, 404, { message: "no token" });
+    }
+    if (url.pathname === "/__test/verify-email" && req.method === "POST") {
+      const { email } = await readBody(req);
+      const user = await ctx.internalAdapter.updateUserByEmail(String(email || "").toLowerCase(), { emailVerified: true });
+      return user ? json(res, 200, { ok: true }) : json(res, 404, { message: "no such user" });
     }
     if (url.pathname === "/__test/sign-jwt" && req.method === "POST") {
       const { payload } = await readBody(req);
