@@ -102,6 +102,12 @@ func newTab(t *testing.T, base string) *tab {
 		t.Fatalf("open tab: %v", err)
 	}
 	tb.media(false) // no transitions: screenshots show settled colours
+	// Overlay-free full-page screenshots: a classic scrollbar would take
+	// its width from the layout that FullScreenshot's clip is computed on.
+	tb.do("hide scrollbars", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetScrollbarsHidden, emulation.SetScrollbarsHiddenParams{Hidden: true})
+		return err
+	}))
 	console := chromedp.Console(ctx)
 	go func() {
 		for msg, err := range console {

@@ -302,6 +302,21 @@ func TestSSOLogin(t *testing.T) {
 		t.Errorf("roles = %q, want the OP's admin role", got)
 	}
 	tb.screenshot("account-sso")
+
+	// Signing out ends the provider's session too and offers the OP's
+	// logout as a link (a form post may not redirect off-site under the CSP).
+	tb.submit(`header form[action="/logout"] button`)
+	if got := tb.text("h1"); got != "You are signed out" {
+		t.Fatalf("after SSO sign-out the heading is %q", got)
+	}
+	if href := eval[string](tb, `document.querySelector("main a.btn-primary").href`); !strings.HasPrefix(href, op.Issuer) {
+		t.Errorf("identity provider logout link = %q", href)
+	}
+	tb.screenshot("signed-out-sso")
+	tb.open("/account")
+	if got := tb.path(); got != "/login?redirect=%2Faccount" {
+		t.Errorf("after SSO sign-out /account went to %s", got)
+	}
 }
 
 func TestAuditDeniedForViewer(t *testing.T) {
