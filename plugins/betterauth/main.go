@@ -10,6 +10,18 @@
 // Better Auth JWTs (jwt plugin, EdDSA) are verified locally against its
 // JWKS, without a network call per request.
 //
+// Operating notes:
+//   - Better Auth checks the Origin of state-changing calls and the URLs it
+//     redirects to against its trustedOrigins. The plugin sends `origin`
+//     (default: base_url's origin); authhost passes its own
+//     <public_url>/reset-password as a password reset's redirectTo, so
+//     authhost's public URL must be trusted too, or no reset email is sent
+//     (authhost still answers 202 and logs the refusal).
+//   - Give the plugin an http_timeout_ms below its timeout_ms (e.g. 3000 and
+//     5000): a Better Auth that hangs is then a transport error the plugin
+//     answers as unavailable, rather than a call deadline that discards the
+//     instance and counts against the plugin's health.
+//
 // Build it as a Wasm reactor:
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugins/betterauth.wasm ./plugins/betterauth
