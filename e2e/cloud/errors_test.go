@@ -292,25 +292,55 @@ func TestIssuerDown(t *testing.T) {
 	}
 }
 
-// TestAllowList runs the plugin with allowed_hosts that omit the issuer:
-// the host refuses every request to it, and the operator gets a clear
-// error naming the host, with nothing sent to the issuer.
+// TestAllowList runs the plugin with allowed_hosts that omit the issuer or
+// one of the endpoints its discovery document names: the host refuses
+// every request to an unlisted host, sign-in fails with forbidden, and the
+// log names the refused host. With every host listed the same provider
+// signs in.
 func TestAllowList(t *testing.T) {
 	t.Parallel()
 	op := oidc.New(t)
-	f := start(t, options{op: op, vars: map[string]string{"ALLOWED_HOST": "login.example.com"}})
-	c := f.env.Client()
-	r := c.Do(t, "GET", "/api/auth/sso/login", nil)
-	var e struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-	}
-	r.Decode(t, &e)
-	if r.Status != http.StatusForbidden || e.Error != "forbidden" {
-		t.Fatalf("sso/login = %d %s, want 403 forbidden", r.Status, r.Body)
-	}
-	logs := f.env.Logs()
-	if !strings.Contains(logs, op.Host()) || !strings.Contains(logs, `is not in the allow-list of plugin \"cloud\"`) {
-		t.Fatalf("the log does not name the refused host and allowed_hosts:\n%s", logs)
+	op.SetUserClaims(oidc.UserID, map[string]any{"roles": []any{"admin"}})
+	// The JWKS moves to another name of the same provider.
+	port := op.Issuer[strings.LastIndex(op.Issuer, ":")+1:]
+	op.RewriteDiscovery(func(d map[string]any) { d["jwks_uri"] = "http://localhost:" + port + "/keys" })
+	for _, tc := range []struct {
+		name, allowed, other string
+		refused              string // "" signs in
+		atLogin              bool   // refused already at sso/login (discovery)
+	}{
+		{name: "issuer not listed", allowed: "login.example.com", other: "localhost", refused: op.Host(), atLogin: true},
+		{name: "jwks host not listed", allowed: op.Host(), other: "login.example.com", refused: "localhost"},
+		{name: "every host listed", allowed: op.Host(), other: "localhost"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := start(t, options{op: op, vars: map[string]string{"ALLOWED_HOST": tc.allowed, "OTHER_ALLOWED_HOST": tc.other}})
+			c := f.env.Client()
+			switch {
+			case tc.refused == "":
+				f.signIn(t, c, oidc.TestUser, oidc.TestPassword)
+				mustMe(t, c, oidc.UserID)
+				return
+			case tc.atLogin:
+				r := c.Do(t, "GET", "/api/auth/sso/login", nil)
+				var e struct {
+					Error string `json:"error"`
+				}
+				r.Decode(t, &e)
+				if r.Status != http.StatusForbidden || e.Error != "forbidden" {
+					t.Fatalf("sso/login = %d %s, want 403 forbidden", r.Status, r.Body)
+				}
+			default:
+				cb := f.authorize(t, c, f.startLogin(t, c, "/"), oidc.TestUser, oidc.TestPassword)
+				if got := callbackError(t, c, cb); got != "forbidden" {
+					t.Fatalf("error = %q, want forbidden", got)
+				}
+				wantNoSession(t, c)
+			}
+			logs := f.env.Logs()
+			if !strings.Contains(logs, `host not allowed: \"`+tc.refused+`\" is not in the allow-list of plugin \"cloud\"`) {
+				t.Fatalf("the log does not name the refused host %s:\n%s", tc.refused, logs)
+			}
+		})
 	}
 }

@@ -35,7 +35,7 @@ capabilities:
   audit: [builtin]
 plugins:
   cloud:
-    allowed_hosts: ["${ALLOWED_HOST}"]
+    allowed_hosts: ["${ALLOWED_HOST}", "${OTHER_ALLOWED_HOST}"]
     config:
       issuer: "${ISSUER}"
       client_id: "${CLIENT_ID}"
@@ -77,7 +77,7 @@ func start(t testing.TB, o options) *fixture {
 		op.SetUserClaims(oidc.UserID, map[string]any{"roles": []any{"admin", "staff"}, "picture": alicePicture})
 	}
 	vars := map[string]string{"ISSUER": op.Issuer, "CLIENT_ID": op.ClientID, "CLIENT_SECRET": op.ClientSecret,
-		"ALLOWED_HOST": op.Host(), "USER_CAP": "cloud"}
+		"ALLOWED_HOST": op.Host(), "OTHER_ALLOWED_HOST": "login.example.com", "USER_CAP": "cloud"}
 	for k, v := range o.vars {
 		vars[k] = v
 	}

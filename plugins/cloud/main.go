@@ -118,7 +118,24 @@ func (provider) LoginURL(ctx context.Context, req abi.SSOLoginURLRequest) (strin
 // Callback exchanges the code (with the PKCE verifier) for tokens,
 // verifies the ID token, merges userinfo, stores a session bound to the
 // tokens and returns its cookie.
-func (provider) Callback(ctx context.Context, req abi.SSOCallbackRequest) (*abi.SSOCallbackResult, error) {
+//
+// A failure is logged (the host only audits it): at warn level when the
+// operator must act (issuer unreachable, host not in allowed_hosts, client
+// misconfigured), else at info level.
+func (p provider) Callback(ctx context.Context, req abi.SSOCallbackRequest) (*abi.SSOCallbackResult, error) {
+	res, err := p.callback(ctx, req)
+	if err != nil {
+		switch abi.CodeOf(err) {
+		case abi.CodeInvalidCredentials, abi.CodeInvalidRequest:
+			pdk.Log.Info("sign-in refused", "error", err.Error())
+		default:
+			pdk.Log.Warn("sign-in failed", "error", err.Error())
+		}
+	}
+	return res, err
+}
+
+func (provider) callback(ctx context.Context, req abi.SSOCallbackRequest) (*abi.SSOCallbackResult, error) {
 	cfg, err := loadConfig()
 	if err != nil {
 		return nil, err

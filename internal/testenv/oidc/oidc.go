@@ -11,8 +11,8 @@
 // drive the login form without a browser (Login), rotate the signing key
 // (RotateKey, RotateKeyEdDSA), add claims (SetUserClaims), issue already
 // expired ID tokens (SetIDTokenLifetime) or short-lived access tokens
-// (SetAccessTokenLifetime), tamper with token responses on their way out
-// (RewriteTokenResponses), see which refresh tokens are still valid
+// (SetAccessTokenLifetime), tamper with token responses or the discovery
+// document on their way out (RewriteTokenResponses, RewriteDiscovery), see which refresh tokens are still valid
 // (LiveRefreshTokens) and take the issuer down (Stop).
 //
 // The provider serves discovery, /auth, /oauth/token, /userinfo, /keys,
@@ -170,6 +170,7 @@ func start() (*Provider, error) {
 		},
 		idTokenLifetime: time.Hour,
 		refreshTokens:   map[string][]string{},
+		rewrite:         map[string]func(map[string]any){},
 	}
 	for _, c := range ps.clients {
 		c.store = ps
@@ -280,14 +281,32 @@ func (p *Provider) SetAccessTokenLifetime(d time.Duration) (restore func()) {
 // endpoint would; nil stops rewriting. The provider still does all the
 // work. It returns a function restoring the previous rewriter.
 func (p *Provider) RewriteTokenResponses(fn func(token map[string]any)) (restore func()) {
+	return p.rewriteAt(tokenPath, fn)
+}
+
+// RewriteDiscovery makes fn edit the discovery document
+// (/.well-known/openid-configuration) as served from now on, e.g. to move
+// an endpoint to another host name; nil stops rewriting. It returns a
+// function restoring the previous rewriter.
+func (p *Provider) RewriteDiscovery(fn func(doc map[string]any)) (restore func()) {
+	return p.rewriteAt(discoveryPath, fn)
+}
+
+// Paths whose JSON answers can be rewritten.
+const (
+	tokenPath     = "/oauth/token"
+	discoveryPath = "/.well-known/openid-configuration"
+)
+
+func (p *Provider) rewriteAt(path string, fn func(map[string]any)) (restore func()) {
 	p.store.mu.Lock()
 	defer p.store.mu.Unlock()
-	old := p.store.rewrite
-	p.store.rewrite = fn
+	old := p.store.rewrite[path]
+	p.store.rewrite[path] = fn
 	return func() {
 		p.store.mu.Lock()
 		defer p.store.mu.Unlock()
-		p.store.rewrite = old
+		p.store.rewrite[path] = old
 	}
 }
 
@@ -447,9 +466,9 @@ type peerStorage struct {
 	claims              map[string]map[string]any
 	clients             map[string]*client
 	idTokenLifetime     time.Duration
-	accessTokenLifetime time.Duration // 0: the example storage's
-	rewrite             func(map[string]any)
-	refreshTokens       map[string][]string // user id -> refresh tokens issued
+	accessTokenLifetime time.Duration                   // 0: the example storage's
+	rewrite             map[string]func(map[string]any) // by path
+	refreshTokens       map[string][]string             // user id -> refresh tokens issued
 }
 
 // accessExpiry applies the configured access-token lifetime to exp.
@@ -478,14 +497,14 @@ func (s *peerStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.T
 	return id, refresh, s.accessExpiry(exp), nil
 }
 
-// rewriting serves h, passing successful token endpoint answers through
-// the rewriter when one is set.
+// rewriting serves h, passing successful JSON answers of a path through
+// that path's rewriter when one is set.
 func (s *peerStorage) rewriting(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		fn := s.rewrite
+		fn := s.rewrite[r.URL.Path]
 		s.mu.Unlock()
-		if fn == nil || r.URL.Path != "/oauth/token" {
+		if fn == nil {
 			h.ServeHTTP(w, r)
 			return
 		}
