@@ -1,3 +1,11 @@
+// Package betterauth_test runs authhost end to end with the betterauth
+// plugin in front of a real Better Auth server: every test talks to
+// authhost's HTTP API (internal/testenv/authhostenv, the wiring `authhost
+// serve` uses), and authhost reaches Better Auth through the Wasm plugin.
+// The Better Auth peer is started once per test process and shared
+// (betterauth.Start); tests that stop or freeze it, or need other settings,
+// start one of their own (betterauth.StartDedicated), so all tests run in
+// parallel. Each test starts its own authhost.
 package betterauth_test
 
 import (

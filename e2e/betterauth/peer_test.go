@@ -10,6 +10,17 @@ import (
 	"github.com/authhost/authhost/internal/testenv/betterauth"
 )
 
+// wantNoLeak fails t when an error body shows internals: a stack, the
+// plugin, the peer's address or the transport error.
+func wantNoLeak(t *testing.T, what string, body []byte) {
+	t.Helper()
+	for _, leak := range []string{"goroutine", "panic", "betterauth", "127.0.0.1", "dial", "connection refused", "deadline", ".go:"} {
+		if strings.Contains(strings.ToLower(string(body)), leak) {
+			t.Errorf("%s body leaks %q: %s", what, leak, body)
+		}
+	}
+}
+
 // TestPeerDown stops Better Auth under a running authhost: sign-in and
 // /me answer a clean 503 (no 500, nothing internal in the body), the
 // failure is audited, and everything works again once Better Auth is back.
@@ -27,26 +38,17 @@ func TestPeerDown(t *testing.T) {
 	if err := peer.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	clean := func(what string, body []byte) {
-		t.Helper()
-		for _, leak := range []string{"goroutine", "panic", "betterauth", "127.0.0.1", "dial", "connection refused", ".go:"} {
-			if strings.Contains(strings.ToLower(string(body)), leak) {
-				t.Errorf("%s body leaks %q: %s", what, leak, body)
-			}
-		}
-	}
 	r := signIn(t, env.Client(), email, password)
 	wantError(t, "sign-in while Better Auth is down", r, http.StatusServiceUnavailable, "unavailable")
-	clean("sign-in", r.Body)
+	wantNoLeak(t, "sign-in", r.Body)
 
-	status, _, r := me(t, c)
+	_, _, r = me(t, c)
 	wantError(t, "me while Better Auth is down", r, http.StatusServiceUnavailable, "unavailable")
-	_ = status
-	clean("me", r.Body)
+	wantNoLeak(t, "me", r.Body)
 
 	r = c.Do(t, "POST", "/api/auth/credentials/sign-up", map[string]string{"email": "new-" + email, "password": password})
 	wantError(t, "sign-up while Better Auth is down", r, http.StatusServiceUnavailable, "unavailable")
-	clean("sign-up", r.Body)
+	wantNoLeak(t, "sign-up", r.Body)
 
 	if err := peer.Restart(); err != nil {
 		t.Fatal(err)
@@ -129,8 +131,10 @@ func TestPeerHung(t *testing.T) {
 			})
 			r := signIn(t, env.Client(), email, password)
 			wantError(t, "sign-in while Better Auth hangs", r, http.StatusServiceUnavailable, "unavailable")
+			wantNoLeak(t, "sign-in", r.Body)
 			_, _, r = me(t, c)
 			wantError(t, "me while Better Auth hangs", r, http.StatusServiceUnavailable, "unavailable")
+			wantNoLeak(t, "me", r.Body)
 			if st := env.App.Plugins.Plugin("betterauth").Stats(); tt.keepInstance && (st.Discards != 0 || !st.Healthy) {
 				t.Errorf("plugin stats after timeouts = %+v, want no instance discarded", st)
 			}
