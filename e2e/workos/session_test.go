@@ -89,9 +89,11 @@ func TestBearerAccessToken(t *testing.T) {
 
 // TestRefresh expires a session's access token and checks the session
 // lives on: /me refreshes it transparently with the single-use refresh
-// token (the old one is then refused by WorkOS), POST /api/auth/refresh
-// rotates it again and re-issues the cookie, and a refresh token that was
-// really spent elsewhere (outside the grace window) ends the session.
+// token (the old one is then refused by WorkOS) without moving the
+// session's expiry, POST /api/auth/refresh rotates it again, extends the
+// session and re-issues the cookie, a session past half its life is slid
+// (cookie re-issued) by a plain /me, and a refresh token that was really
+// spent elsewhere (outside the grace window) ends the session.
 func TestRefresh(t *testing.T) {
 	t.Parallel()
 	env := start(t, options{})
@@ -141,6 +143,21 @@ func TestRefresh(t *testing.T) {
 	if status, _ := getMe(t, c); status != http.StatusOK {
 		t.Fatalf("/me after refresh = %d", status)
 	}
+
+	// A session past half its life is slid by the host on any request:
+	// /me itself extends it and re-issues the cookie.
+	aging := readSession(t, env, id)
+	aging["expires_at"] = time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339Nano)
+	writeSession(t, env, id, aging)
+	r = c.Do(t, "GET", "/api/auth/me", nil)
+	reissued = false
+	for _, sc := range r.Header.Values("Set-Cookie") {
+		reissued = reissued || strings.HasPrefix(sc, "wos_session="+id+";")
+	}
+	if r.Status != http.StatusOK || !reissued || expiry(t, readSession(t, env, id)) < time.Now().Add(24*time.Hour).UnixNano() {
+		t.Fatalf("/me of an aging session = %d, cookie re-issued %v, expiry %v", r.Status, reissued, readSession(t, env, id)["expires_at"])
+	}
+	again = readSession(t, env, id)
 
 	// A request still holding a spent refresh token after the grace
 	// window (simulated by dropping the remembered rotation) is a replay:
