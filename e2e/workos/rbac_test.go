@@ -9,8 +9,9 @@ import (
 // user's WorkOS organization membership, mapped through role_mapping: with
 // roles_from "token" the role comes from the access token (so a changed
 // membership shows after the next refresh), with "memberships" from a
-// live ListOrganizationMemberships (so it shows at once); a user without a
-// membership in the configured organization gets the _default permissions.
+// live ListOrganizationMemberships (so it shows at once); a deactivated
+// membership takes the role away, and a user without a membership in the
+// configured organization gets the _default permissions.
 func TestRoleFromMembership(t *testing.T) {
 	t.Parallel()
 	for _, from := range []string{"token", "memberships"} {
@@ -42,6 +43,14 @@ func TestRoleFromMembership(t *testing.T) {
 			_, m = getMe(t, c)
 			if len(m.Roles) != 1 || m.Roles[0] != "owner" || !sameSet(m.Permissions, []string{"*"}) {
 				t.Fatalf("/me after refresh = roles %v permissions %v, want owner [*]", m.Roles, m.Permissions)
+			}
+
+			// A deactivated membership takes the role away.
+			emu.DeactivateMembership(u.ID, orgID)
+			expireAccessToken(t, env, c.Cookie("wos_session"))
+			_, m = getMe(t, c)
+			if len(m.Roles) != 0 || !sameSet(m.Permissions, roleMapping["_default"]) {
+				t.Fatalf("/me after the membership was deactivated = roles %v permissions %v, want none and _default", m.Roles, m.Permissions)
 			}
 
 			outsider := newUser("out", otherOrgID, "admin")

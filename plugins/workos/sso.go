@@ -67,6 +67,11 @@ func withTokenClaims(u abi.User, cl *claims) abi.User {
 	if u.Metadata == nil {
 		u.Metadata = map[string]any{}
 	}
+	// A refreshed token replaces what the previous one said (a revoked
+	// role must not linger).
+	for _, k := range []string{"organization_id", "workos_role", "workos_roles", "workos_permissions"} {
+		delete(u.Metadata, k)
+	}
 	if cl.OrgID != "" {
 		u.Metadata["organization_id"] = cl.OrgID
 	}

@@ -307,6 +307,23 @@ func (e *Emulator) SetMembershipRole(userID, orgID, role string) bool {
 	return false
 }
 
+// DeactivateMembership sets userID's membership in orgID to inactive (as
+// the dashboard or DeactivateOrganizationMembership would): it no longer
+// gives the token a role or shows in active-membership lists. It reports
+// whether such a membership exists.
+func (e *Emulator) DeactivateMembership(userID, orgID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, m := range e.memberships {
+		if m.UserID == userID && m.OrganizationID == orgID {
+			m.Status = "inactive"
+			m.UpdatedAt = e.stamp()
+			return true
+		}
+	}
+	return false
+}
+
 // FailNext makes the next count requests whose path starts with prefix
 // answer status with a WorkOS-shaped JSON error body (401, 404, 422, 429
 // and 5xx have their specific messages).
