@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/authhost/authhost/internal/testenv/authhostenv"
 	"github.com/authhost/authhost/internal/testenv/oidc"
@@ -33,6 +32,8 @@ capabilities:
   sso: cloud
   rbac: cloud
   audit: [builtin]
+session:
+  ttl: ${HOST_SESSION_TTL}   # the host's sliding TTL, also applied to plugin sessions
 plugins:
   cloud:
     allowed_hosts: ["${ALLOWED_HOST}", "${OTHER_ALLOWED_HOST}"]
@@ -77,7 +78,8 @@ func start(t testing.TB, o options) *fixture {
 		op.SetUserClaims(oidc.UserID, map[string]any{"roles": []any{"admin", "staff"}, "picture": alicePicture})
 	}
 	vars := map[string]string{"ISSUER": op.Issuer, "CLIENT_ID": op.ClientID, "CLIENT_SECRET": op.ClientSecret,
-		"ALLOWED_HOST": op.Host(), "OTHER_ALLOWED_HOST": "login.example.com", "USER_CAP": "cloud"}
+		"ALLOWED_HOST": op.Host(), "OTHER_ALLOWED_HOST": "login.example.com", "USER_CAP": "cloud",
+		"HOST_SESSION_TTL": "168h"} // the default
 	for k, v := range o.vars {
 		vars[k] = v
 	}
@@ -284,17 +286,4 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
-}
-
-// eventually retries cond for up to a few seconds (for state another
-// goroutine settles, never for timing assertions).
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for range 100 {
-		if cond() {
-			return
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
-	t.Fatalf("%s: not reached", what)
 }
