@@ -134,6 +134,7 @@ func (s *Server) routes() chi.Router {
 	r.Use(s.accessLog)
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
+	r.Get("/static/*", handleStatic)
 	r.Group(func(r chi.Router) {
 		r.Use(s.identify)
 		r.Use(s.csrfGuard)

@@ -136,17 +136,8 @@ type layout struct {
 
 // uiRoutes registers the web pages on r, which already runs identify and
 // csrfGuard: browsers send Origin on form posts, so the same CSRF check as
-// the API's protects the forms.
+// the API's protects the forms. The assets are served by handleStatic.
 func (s *Server) uiRoutes(r chi.Router) {
-	static, err := fs.Sub(webFiles, "web/static")
-	if err != nil {
-		panic(fmt.Errorf("server: ui: %w", err)) // the embed is fixed at build time
-	}
-	files := http.StripPrefix("/static/", http.FileServer(http.FS(static)))
-	r.Get("/static/*", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		files.ServeHTTP(w, r)
-	})
 	r.Get("/", s.pageRoot)
 	r.Get("/login", s.pageLogin)
 	r.Post("/login", s.pageLoginPost)
@@ -157,6 +148,26 @@ func (s *Server) uiRoutes(r chi.Router) {
 	r.Post("/account/sessions/end-all", s.pageEndAllSessions)
 	r.Get("/audit", s.pageAudit)
 	r.Get("/admin/plugins", s.pagePlugins)
+}
+
+// staticFiles serves web/static: the stylesheet, the script and the icon.
+var staticFiles = func() http.Handler {
+	sub, err := fs.Sub(webFiles, "web/static")
+	if err != nil {
+		panic(fmt.Errorf("server: ui: %w", err)) // the embed is fixed at build time
+	}
+	return http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
+}()
+
+// handleStatic serves the UI's assets. It is registered outside the
+// identify middleware: assets are public and need no session lookup.
+func handleStatic(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/") {
+		http.NotFound(w, r) // no directory listings
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	staticFiles.ServeHTTP(w, r)
 }
 
 func (s *Server) pageRoot(w http.ResponseWriter, r *http.Request) {

@@ -92,7 +92,7 @@ func newTab(t *testing.T, base string) *tab {
 		t.Fatal(browser.err)
 	}
 	ctx, cancel := chromedp.NewContext(browser.ctx, chromedp.WithNewBrowserContext())
-	ctx, cancelTimeout := context.WithTimeout(ctx, 45*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute) // generous: CI machines run many suites at once
 	tb := &tab{t: t, ctx: ctx, base: base}
 	t.Cleanup(func() {
 		cancelTimeout()
