@@ -269,3 +269,41 @@ func TestConcurrentRefresh(t *testing.T) {
 		t.Fatalf("live refresh tokens %d, want 1", len(live))
 	}
 }
+
+// TestLogoutMinimalIssuer logs out against an issuer whose discovery
+// document names neither a revocation nor an end_session endpoint: the
+// session still ends and its cookie is cleared, redirectTo is empty, and
+// the refresh token, which there is no way to revoke, stays valid at the
+// issuer.
+func TestLogoutMinimalIssuer(t *testing.T) {
+	t.Parallel()
+	op := oidc.New(t)
+	op.RewriteDiscovery(func(d map[string]any) {
+		delete(d, "revocation_endpoint")
+		delete(d, "end_session_endpoint")
+	})
+	f := start(t, options{op: op})
+	c := f.env.Client()
+	f.signIn(t, c, oidc.TestUser, oidc.TestPassword)
+	mustMe(t, c, oidc.UserID)
+	cookie := c.Cookie("authhost_cloud")
+
+	r := c.Do(t, "POST", "/api/auth/logout", nil)
+	var out struct {
+		Success    bool    `json:"success"`
+		RedirectTo *string `json:"redirectTo"`
+	}
+	r.Decode(t, &out)
+	if r.Status != http.StatusOK || !out.Success || out.RedirectTo != nil && *out.RedirectTo != "" {
+		t.Fatalf("logout = %d %s", r.Status, r.Body)
+	}
+	wantNoSession(t, c)
+	replay := f.env.Client()
+	replay.SetCookie("authhost_cloud", cookie)
+	if status, _ := getMe(t, replay); status != http.StatusUnauthorized {
+		t.Fatalf("old session cookie after logout: me = %d, want 401", status)
+	}
+	if live := op.LiveRefreshTokens(oidc.UserID); len(live) != 1 {
+		t.Fatalf("live refresh tokens %d, want the unrevocable one", len(live))
+	}
+}
