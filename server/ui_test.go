@@ -286,6 +286,12 @@ func TestUIAuditPage(t *testing.T) {
 	if r := c.do("GET", "/audit?actionPrefix=nothing.", "", nil); !strings.Contains(string(r.body), "No events match these filters.") {
 		t.Error("empty result not reported")
 	}
+	if r := c.do("GET", "/audit?startDate=2099-01-01", "", nil); !strings.Contains(string(r.body), "No events match these filters.") {
+		t.Error("date range not applied")
+	}
+	if r := c.do("GET", "/audit?endDate=2099-01-01&actorType=user", "", nil); !strings.Contains(string(r.body), `data-outcome="success"`) {
+		t.Error("an end date in the future hides events")
+	}
 	r = c.do("GET", "/audit?outcome=bogus", "", nil)
 	if r.status != http.StatusBadRequest {
 		t.Errorf("invalid filter = %d", r.status)

@@ -198,6 +198,20 @@ func TestSignIn(t *testing.T) {
 		t.Error("the session list does not mark this browser's session")
 	}
 	tb.screenshot("account")
+
+	// Keyboard: the first Tab reaches the skip link, drawn with a visible
+	// focus ring, and Enter on it moves focus to the main content.
+	tb.do("press Tab", chromedp.KeyEvent("\t"))
+	if got := eval[string](tb, `document.activeElement.textContent.trim()`); got != "Skip to content" {
+		t.Errorf("first Tab focuses %q, want the skip link", got)
+	}
+	if got := eval[string](tb, `getComputedStyle(document.activeElement).outlineStyle`); got == "none" {
+		t.Error("the focused skip link has no visible outline")
+	}
+	tb.do("press Enter", chromedp.KeyEvent("\r"))
+	if got := eval[string](tb, `document.activeElement.id`); got != "main" {
+		t.Errorf("after the skip link focus is on %q, want main", got)
+	}
 	tb.media(true)
 	tb.screenshot("account-dark")
 	tb.media(false)
