@@ -50,15 +50,16 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, "webhook_rejected", "Webhook rejected by the provider")
 		return
 	}
-	applied, failed := s.applyWebhook(r.Context(), name, res)
+	n := s.applyWebhook(r.Context(), name, res)
 	outcome := auth.OutcomeSuccess
-	if failed > 0 {
+	if n.failed > 0 || n.rejected > 0 {
 		outcome = auth.OutcomeFailure
 	}
 	s.emit(r, auth.AuditEvent{Actor: actor, Action: "webhook.received", Outcome: outcome,
 		Resource: &auth.AuditResource{Type: "provider", ID: name},
-		Metadata: map[string]any{"roleChanges": len(res.RoleChanges), "userDeletes": len(res.UserDeletes), "applied": applied, "failed": failed}})
-	if failed > 0 {
+		Metadata: map[string]any{"roleChanges": len(res.RoleChanges), "userDeletes": len(res.UserDeletes),
+			"applied": n.applied, "rejected": n.rejected, "failed": n.failed}})
+	if n.failed > 0 {
 		// The provider retries a failed delivery; every change is idempotent.
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "some changes could not be applied; retry the delivery")
 		return
@@ -67,40 +68,51 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	if status < 200 || status > 299 {
 		status = http.StatusOK
 	}
-	if status == http.StatusNoContent {
+	if status == http.StatusNoContent && n.rejected == 0 {
 		w.WriteHeader(status)
 		return
 	}
-	writeJSON(w, status, map[string]any{"received": true, "applied": applied})
+	// Rejected changes (e.g. a role the host does not define) would be
+	// rejected again on every retry, so they are reported, not retried.
+	writeJSON(w, status, map[string]any{"received": true, "applied": n.applied, "rejected": n.rejected})
 }
 
-// applyWebhook applies role changes and user deletions, returning how many
-// changes were applied and how many failed.
-func (s *Server) applyWebhook(ctx context.Context, provider string, res *abi.WebhookResult) (applied, failed int) {
-	roles := s.cfg.RoleStore
+// webhookCounts counts the changes of one delivery: applied, rejected for
+// good (invalid, retrying cannot help) and failed (worth a retry).
+type webhookCounts struct{ applied, rejected, failed int }
+
+// count records the outcome of one change.
+func (n *webhookCounts) count(s *Server, provider, what string, err error) {
+	switch {
+	case err == nil:
+		n.applied++
+	case auth.CodeOf(err) == auth.CodeInvalidRequest || auth.CodeOf(err) == auth.CodeNotFound:
+		s.log.Warn("webhook: change rejected", "provider", provider, "change", what, "error", err)
+		n.rejected++
+	default:
+		s.log.Warn("webhook: change failed", "provider", provider, "change", what, "error", err)
+		n.failed++
+	}
+}
+
+// applyWebhook applies role changes and user deletions.
+func (s *Server) applyWebhook(ctx context.Context, provider string, res *abi.WebhookResult) webhookCounts {
+	var n webhookCounts
 	for _, rc := range res.RoleChanges {
-		if roles == nil {
-			s.log.Warn("webhook: role change ignored, no role store", "provider", provider)
-			failed++
-			continue
+		var err error = errNoRoleStore
+		if s.cfg.RoleStore != nil {
+			err = s.cfg.RoleStore.SetUserRoles(ctx, rc.UserID, rc.Roles)
 		}
-		if err := roles.SetUserRoles(ctx, rc.UserID, rc.Roles); err != nil {
-			s.log.Warn("webhook: setting roles failed", "provider", provider, "error", err)
-			failed++
-			continue
-		}
-		applied++
+		n.count(s, provider, "set roles", err)
 	}
 	for _, userID := range res.UserDeletes {
-		if err := s.forgetUser(ctx, userID); err != nil {
-			s.log.Warn("webhook: removing a deleted user failed", "provider", provider, "error", err)
-			failed++
-			continue
-		}
-		applied++
+		n.count(s, provider, "delete user", s.forgetUser(ctx, userID))
 	}
-	return applied, failed
+	return n
 }
+
+// errNoRoleStore rejects role changes when the host keeps no roles.
+var errNoRoleStore = &auth.Error{Code: auth.CodeInvalidRequest, Message: "this server keeps no role assignments (no built-in RBAC)"}
 
 // forgetUser ends every session of a user deleted at the identity provider
 // and drops their role assignments.

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/authhost/authhost/abi"
@@ -22,12 +24,27 @@ func (f *fakeWebhook) HandleRequest(context.Context, *http.Request) (*abi.Webhoo
 	return f.res, f.err
 }
 
+// flakyRoles is the real role store that fails while down is set, as a
+// store outage would.
+type flakyRoles struct {
+	auth.RBACManager
+	down *atomic.Bool
+}
+
+func (f flakyRoles) SetUserRoles(ctx context.Context, userID string, roles []string) error {
+	if f.down.Load() {
+		return errors.New("store unavailable")
+	}
+	return f.RBACManager.SetUserRoles(ctx, userID, roles)
+}
+
 func TestWebhook(t *testing.T) {
 	hook := &fakeWebhook{}
 	var roles auth.RBACManager
+	var roleStoreDown atomic.Bool
 	h := newHarness(t, func(c *Config) {
 		roles = c.Auth.RBAC.(auth.RBACManager)
-		c.RoleStore = roles
+		c.RoleStore = flakyRoles{RBACManager: roles, down: &roleStoreDown}
 		c.Webhooks = func(name string) WebhookHandler {
 			if name == "idp" {
 				return hook
@@ -80,9 +97,16 @@ func TestWebhook(t *testing.T) {
 		t.Fatalf("deleted user's session: /me = %d, want 401", r.status)
 	}
 
+	// A role the host does not define fails on every retry: reported, 200.
 	hook.res = &abi.WebhookResult{RoleChanges: []abi.RoleAssignment{{UserID: "u2", Roles: []string{"no-such-role"}}}}
+	if r := post("idp"); r.status != http.StatusOK || r.json(t)["rejected"] != float64(1) {
+		t.Fatalf("invalid change = %d %s, want 200 reporting 1 rejected", r.status, r.body)
+	}
+	// A store failure may pass: 503 so the sender retries.
+	roleStoreDown.Store(true)
+	hook.res = &abi.WebhookResult{RoleChanges: []abi.RoleAssignment{{UserID: "u2", Roles: []string{"viewer"}}}}
 	if r := post("idp"); r.status != http.StatusServiceUnavailable {
-		t.Fatalf("unappliable change = %d %s, want 503 so the sender retries", r.status, r.body)
+		t.Fatalf("change during a store failure = %d %s, want 503 so the sender retries", r.status, r.body)
 	}
 
 	var outcomes []string
@@ -90,7 +114,7 @@ func TestWebhook(t *testing.T) {
 		outcomes = append(outcomes, e.Outcome)
 	}
 	slices.Sort(outcomes)
-	want := []string{auth.OutcomeDenied, auth.OutcomeFailure, auth.OutcomeFailure, auth.OutcomeSuccess}
+	want := []string{auth.OutcomeDenied, auth.OutcomeFailure, auth.OutcomeFailure, auth.OutcomeFailure, auth.OutcomeSuccess}
 	slices.Sort(want)
 	if !slices.Equal(outcomes, want) {
 		t.Fatalf("webhook audit outcomes = %v, want %v", outcomes, want)
