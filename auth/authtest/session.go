@@ -2,7 +2,11 @@
 // capability interfaces. They use only the interfaces, so the same suites
 // run against the built-in providers and against Wasm plugin adapters.
 // Each suite takes a constructor returning a fresh, empty provider and runs
-// its cases as parallel subtests.
+// its cases as parallel subtests. Providers backed by an external service
+// whose sessions only a sign-in creates (e.g. Better Auth) run the session
+// suites with WithSessionFactory; their constructor may return the same
+// provider every time, since the factory gives every test accounts of its
+// own.
 package authtest
 
 import (
