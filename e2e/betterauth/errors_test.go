@@ -73,8 +73,8 @@ func TestSignUpDisabled(t *testing.T) {
 		t.Errorf("capabilities login.signUpEnabled = %v, want false: %s", caps.Login.SignUpEnabled, cr.Body)
 	}
 
-	if r := signIn(t, c, email, password); r.Status != http.StatusOK {
-		t.Fatalf("sign-in of an existing user = %d %s", r.Status, r.Body)
+	if r := signIn(t, c, strings.ToUpper(email), password); r.Status != http.StatusOK {
+		t.Fatalf("sign-in of an existing user (email upper-cased) = %d %s", r.Status, r.Body)
 	}
 }
 

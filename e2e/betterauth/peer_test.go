@@ -49,6 +49,10 @@ func TestPeerDown(t *testing.T) {
 	r = c.Do(t, "POST", "/api/auth/credentials/sign-up", map[string]string{"email": "new-" + email, "password": password})
 	wantError(t, "sign-up while Better Auth is down", r, http.StatusServiceUnavailable, "unavailable")
 	wantNoLeak(t, "sign-up", r.Body)
+	// The login options still load (the page that shows the error).
+	if r := c.Do(t, "GET", "/api/auth/capabilities", nil); r.Status != http.StatusOK {
+		t.Fatalf("capabilities while Better Auth is down = %d %s", r.Status, r.Body)
+	}
 
 	if err := peer.Restart(); err != nil {
 		t.Fatal(err)
