@@ -1,6 +1,7 @@
 package betterauth_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -98,8 +99,8 @@ func TestPeerDown(t *testing.T) {
 	}
 }
 
-// TestPeerHung freezes Better Auth (it accepts connections but never
-// answers): sign-in and /me answer 503 instead of hanging, and once Better
+// TestPeerHung makes Better Auth hang (it accepts connections but does
+// not answer): sign-in and /me answer 503 instead of hanging, and once Better
 // Auth answers again so does authhost. With http_timeout_ms below the call
 // deadline the plugin sees the timeout as a transport error and returns
 // unavailable itself, so no instance is discarded; with the defaults
@@ -124,13 +125,13 @@ func TestPeerHung(t *testing.T) {
 			c := env.Client()
 			signUp(t, c, email, "Hung")
 
-			if err := peer.Pause(); err != nil {
+			if err := peer.Pause(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			resumed := false
 			t.Cleanup(func() {
 				if !resumed {
-					_ = peer.Resume()
+					_ = peer.Resume(context.Background())
 				}
 			})
 			r := signIn(t, env.Client(), email, password)
@@ -143,7 +144,7 @@ func TestPeerHung(t *testing.T) {
 				t.Errorf("plugin stats after timeouts = %+v, want no instance discarded", st)
 			}
 
-			if err := peer.Resume(); err != nil {
+			if err := peer.Resume(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			resumed = true

@@ -198,24 +198,23 @@ func (s *Server) Stop() error {
 	return s.stopLocked()
 }
 
-// Pause freezes the server process (SIGSTOP): connections are still
-// accepted by the kernel but nothing answers, as with an overloaded or
-// hung server. Resume undoes it; Stop and the test's end resume it first.
-func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
-
-// Resume lets a paused server run again (SIGCONT).
-func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
-
-func (s *Server) signal(sig syscall.Signal) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.running {
-		return fmt.Errorf("betterauth: %v: the server is not running", sig)
+// Pause makes the server hang: it still accepts connections, but every
+// request (except the test-only routes) waits until Resume, as with a hung
+// or overloaded server. Held requests are answered after Resume; a Stop
+// drops them.
+func (s *Server) Pause(ctx context.Context) error {
+	var out struct {
+		OK bool `json:"ok"`
 	}
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		return fmt.Errorf("betterauth: %v: %w", sig, err)
+	return s.testCall(ctx, http.MethodPost, "/__test/pause", map[string]any{}, &out)
+}
+
+// Resume ends a Pause.
+func (s *Server) Resume(ctx context.Context) error {
+	var out struct {
+		OK bool `json:"ok"`
 	}
-	return nil
+	return s.testCall(ctx, http.MethodPost, "/__test/resume", map[string]any{}, &out)
 }
 
 // Restart stops the server if it runs and starts it again on the same port
@@ -252,7 +251,6 @@ func (s *Server) stopLocked() error {
 		return nil
 	}
 	s.running = false
-	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused process cannot handle SIGTERM
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("stop peer: %w", err)
 	}

@@ -105,7 +105,7 @@ func TestDedicated(t *testing.T) {
 		t.Fatalf("sign-out from an untrusted origin = %v, %v; want 403", resp, err)
 	}
 
-	if err := srv.Pause(); err != nil {
+	if err := srv.Pause(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	client := &http.Client{Timeout: 300 * time.Millisecond}
@@ -113,7 +113,7 @@ func TestDedicated(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("a paused server answered")
 	}
-	if err := srv.Resume(); err != nil {
+	if err := srv.Resume(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	resp2, err := http.Get(srv.AuthURL() + "/ok")

@@ -15,6 +15,7 @@
 //   POST /__test/sign-jwt {payload}   a JWT signed with the server's JWKS key
 //   POST /__test/verify-email {email} mark the user's email verified (what the
 //                                     link of a verification email would do)
+//   POST /__test/pause, /__test/resume  hold every other request until resumed
 //
 // When ready it prints one line: "better-auth ready <baseURL>".
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
@@ -116,9 +117,30 @@ async function readBody(req) {
   return chunks.length ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : {};
 }
 
+// While paused (/__test/pause), requests outside /__test/ wait until
+// /__test/resume: the server accepts connections but answers nothing, as a
+// hung or overloaded one would.
+let paused = null; // { promise, resume } while paused
+
 const server = http.createServer(async (req, res) => {
   try {
     const url = new URL(req.url, baseURL);
+    if (url.pathname === "/__test/pause" && req.method === "POST") {
+      if (!paused) {
+        let resume;
+        const promise = new Promise((r) => (resume = r));
+        paused = { promise, resume };
+      }
+      return json(res, 200, { ok: true });
+    }
+    if (url.pathname === "/__test/resume" && req.method === "POST") {
+      if (paused) {
+        paused.resume();
+        paused = null;
+      }
+      return json(res, 200, { ok: true });
+    }
+    if (paused && !url.pathname.startsWith("/__test/")) await paused.promise;
     if (url.pathname === "/__test/reset-token") {
       const token = resetTokens.get(url.searchParams.get("email") || "");
       return token ? json(res, 200, { token }) : json(res, 404, { message: "no token" });
