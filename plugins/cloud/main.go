@@ -173,16 +173,18 @@ func (provider) callback(ctx context.Context, req abi.SSOCallbackRequest) (*abi.
 	user := userFromClaims(cfg, all)
 	s := &session{
 		User:         user,
-		AccessToken:  tr.AccessToken,
-		RefreshToken: tr.RefreshToken,
-		IDToken:      tr.IDToken,
 		AccessExpiry: accessExpiry(tr),
+		Refreshable:  tr.RefreshToken != "",
 		CreatedAt:    now().UTC(),
 		ExpiresAt:    now().Add(cfg.sessionTTL()).UTC(),
 		Secure:       cookieSecure(cfg, req.Request),
 	}
 	id, err := newSessionID()
 	if err != nil {
+		return nil, err
+	}
+	// The tokens first: the session exists once its head does.
+	if err := saveTokens(cfg, id, s, &tokens{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, IDToken: tr.IDToken}); err != nil {
 		return nil, err
 	}
 	if err := saveSession(cfg, id, s); err != nil {
@@ -305,12 +307,18 @@ func (provider) LogoutURL(ctx context.Context, req abi.SSOLogoutURLRequest) (str
 			return "", err
 		}
 		if s != nil {
-			hint = s.IDToken
+			t, err := loadTokens(cfg, id)
+			if err != nil {
+				return "", err
+			}
+			if t != nil {
+				hint = t.IDToken
+			}
 		}
 	}
 	d, derr := getDiscovery(ctx, cfg)
 	if s != nil {
-		endSession(ctx, cfg, d, id, s) // d nil: not revoked, still ended
+		endSession(ctx, cfg, d, id, s.User.ID) // d nil: not revoked, still ended
 	}
 	if derr != nil {
 		return "", derr

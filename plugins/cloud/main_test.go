@@ -471,9 +471,9 @@ func TestRefreshRotationAndLogout(t *testing.T) {
 	if err := f.env.Invoke(abi.ExportUserCurrent, abi.UserCurrentRequest{Request: req}, &cur); err != nil || cur.User == nil {
 		t.Fatalf("user_current after expiry = %+v, %v", cur.User, err)
 	}
-	s, err := loadSession(mustConfig(t), sessionIDFromRequest(mustConfig(t), req))
+	s, err := loadTokens(mustConfig(t), sessionIDFromRequest(mustConfig(t), req))
 	if err != nil || s == nil || s.RefreshToken == "" || s.RefreshToken == oldRefresh {
-		t.Fatalf("session after refresh = %+v, %v", s, err)
+		t.Fatalf("session tokens after refresh = %+v, %v", s, err)
 	}
 	if code := refreshAtOP(t, f, oldRefresh); code == http.StatusOK {
 		t.Fatal("the old refresh token still works after rotation")
@@ -628,7 +628,7 @@ func TestSessionCapability(t *testing.T) {
 	if want := s.CreatedAt.Add(36 * time.Hour); !r.Session.ExpiresAt.Equal(want) {
 		t.Fatalf("refreshed expiry %v, want the absolute cap %v", r.Session.ExpiresAt, want)
 	}
-	stored, err := loadSession(mustConfig(t), id)
+	stored, err := loadTokens(mustConfig(t), id)
 	if err != nil || stored == nil || stored.RefreshToken == res.Tokens.RefreshToken {
 		t.Fatalf("tokens not rotated: %+v, %v", stored, err)
 	}
@@ -647,6 +647,11 @@ func TestSessionCapability(t *testing.T) {
 	}
 	if err := f.env.Invoke(abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: id}, &v); err != nil || v.Session != nil {
 		t.Fatalf("destroyed session = %+v, %v", v.Session, err)
+	}
+	for k := range f.env.KV() {
+		if strings.HasPrefix(k, sessionKey(mustConfig(t), id)) {
+			t.Fatalf("KV key %s left after session_destroy", k)
+		}
 	}
 	if err := f.env.Invoke(abi.ExportSessionDestroy, abi.SessionIDRequest{SessionID: id}, nil); err != nil {
 		t.Fatalf("destroying an unknown session: %v", err)
@@ -703,7 +708,11 @@ func TestConcurrentRotation(t *testing.T) {
 	res := f.signIn(t)
 	id := sessionOf(t, f, res)
 	cfg := mustConfig(t)
-	stale, err := loadSession(cfg, id)
+	head, err := loadSession(cfg, id)
+	if err != nil || head == nil {
+		t.Fatal(err)
+	}
+	stale, err := loadTokens(cfg, id)
 	if err != nil || stale == nil {
 		t.Fatal(err)
 	}
@@ -716,13 +725,16 @@ func TestConcurrentRotation(t *testing.T) {
 	if err := pdk.KV.Set(sessionKey(cfg, id)+"/rotating", []byte{1}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	rotated, _ := loadSession(cfg, id)
+	rotated, _ := loadTokens(cfg, id)
+	if rotated.RefreshToken == stale.RefreshToken {
+		t.Fatal("not rotated")
+	}
 	now = func() time.Time { return time.Now().Add(20 * time.Minute) }
 	var v abi.SessionResult
 	if err := f.env.Invoke(abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: id}, &v); err != nil || v.Session == nil {
 		t.Fatalf("validate during a rotation = %+v, %v", v.Session, err)
 	}
-	if cur, _ := loadSession(cfg, id); cur.RefreshToken != rotated.RefreshToken {
+	if cur, _ := loadTokens(cfg, id); cur.RefreshToken != rotated.RefreshToken {
 		t.Fatal("rotated although a rotation was in progress")
 	}
 
@@ -731,8 +743,30 @@ func TestConcurrentRotation(t *testing.T) {
 	if err := pdk.KV.Delete(sessionKey(cfg, id) + "/rotating"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := rotateTokens(t.Context(), cfg, id, stale)
-	if err != nil || got == nil || got.RefreshToken != rotated.RefreshToken {
+	got, err := rotateTokens(t.Context(), cfg, id, head, stale)
+	if err != nil || got == nil {
 		t.Fatalf("losing rotation = %+v, %v; want the concurrent result", got, err)
+	}
+	if cur, _ := loadTokens(cfg, id); cur == nil || cur.RefreshToken != rotated.RefreshToken {
+		t.Fatalf("tokens after the losing rotation = %+v", cur)
+	}
+}
+
+// TestSessionRecordSplit checks the head read on every request is small
+// and holds no token; the tokens live in their own record.
+func TestSessionRecordSplit(t *testing.T) {
+	f := setup(t, nil, nil)
+	res := f.signIn(t)
+	id := sessionOf(t, f, res)
+	cfg := mustConfig(t)
+	kv := f.env.KV()
+	head, toks := kv[sessionKey(cfg, id)], kv[tokensKey(cfg, id)]
+	for _, tok := range []string{res.Tokens.AccessToken, res.Tokens.RefreshToken, res.Tokens.IDToken} {
+		if bytes.Contains(head, []byte(tok)) || !bytes.Contains(toks, []byte(tok)) {
+			t.Fatalf("token %.20s… in the head %q or missing from the tokens record", tok, head)
+		}
+	}
+	if len(head) > len(toks)/2 {
+		t.Fatalf("head %d bytes, tokens %d bytes", len(head), len(toks))
 	}
 }

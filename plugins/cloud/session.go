@@ -25,18 +25,32 @@ import (
 // refresh token is rotated when the access token expires, an issuer that
 // refuses the refresh (user disabled, grant revoked) ends the session, and
 // ending a session revokes its tokens.
+//
+// KV holds a session in two records: the head (user snapshot and
+// expiries), read on every request, and the tokens (access, refresh and
+// ID token, about 2 KB with an RS256 ID token), read only to rotate or end
+// the session or to build the logout URL. Every KV read inside the sandbox
+// costs in proportion to its size (JSON with the value base64-encoded), so
+// the split keeps requests cheap. A session is valid while its head is:
+// the head is written after the tokens and deleted before them.
 
-// session is one signed-in browser as kept in KV.
+// session is the head of one signed-in browser as kept in KV.
 type session struct {
 	User         abi.User  `json:"user"`
-	AccessToken  string    `json:"access_token"`
-	RefreshToken string    `json:"refresh_token,omitempty"`
-	IDToken      string    `json:"id_token"`
 	AccessExpiry time.Time `json:"access_expires_at,omitzero"`
-	CreatedAt    time.Time `json:"created_at"`
-	ExpiresAt    time.Time `json:"expires_at"`
+	// Refreshable is set when the tokens hold a refresh token.
+	Refreshable bool      `json:"refreshable,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
 	// Secure is the cookie's Secure attribute, fixed at sign-in.
 	Secure bool `json:"secure,omitempty"`
+}
+
+// tokens are the issuer's tokens of a session as kept in KV.
+type tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token"`
 }
 
 func newSessionID() (string, error) {
@@ -54,6 +68,10 @@ func sessionKey(cfg *config, id string) string {
 	return cfg.prefix + "session/" + hex.EncodeToString(sum[:])
 }
 
+// tokensKey stores the session's tokens.
+func tokensKey(cfg *config, id string) string { return sessionKey(cfg, id) + "/tokens" }
+
+// saveSession writes the session's head; it expires with the session.
 func saveSession(cfg *config, id string, s *session) error {
 	ttl := s.ExpiresAt.Sub(now())
 	if ttl <= 0 {
@@ -65,7 +83,20 @@ func saveSession(cfg *config, id string, s *session) error {
 	return nil
 }
 
-// loadSession returns the session or nil when it is unknown or expired.
+// saveTokens writes the tokens of session s; they expire with it.
+func saveTokens(cfg *config, id string, s *session, t *tokens) error {
+	ttl := s.ExpiresAt.Sub(now())
+	if ttl <= 0 {
+		return abi.Errorf(abi.CodeInternal, "session: already expired")
+	}
+	if err := pdk.KV.SetJSON(tokensKey(cfg, id), t, ttl); err != nil {
+		return fmt.Errorf("session: save tokens: %w", err)
+	}
+	return nil
+}
+
+// loadSession returns the session's head or nil when it is unknown or
+// expired.
 func loadSession(cfg *config, id string) (*session, error) {
 	var s session
 	ok, err := pdk.KV.GetJSON(sessionKey(cfg, id), &s)
@@ -76,6 +107,30 @@ func loadSession(cfg *config, id string) (*session, error) {
 		return nil, nil
 	}
 	return &s, nil
+}
+
+// loadTokens returns the session's tokens, or nil when there are none.
+func loadTokens(cfg *config, id string) (*tokens, error) {
+	var t tokens
+	ok, err := pdk.KV.GetJSON(tokensKey(cfg, id), &t)
+	if err != nil {
+		return nil, fmt.Errorf("session: load tokens: %w", err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	return &t, nil
+}
+
+// deleteSession removes the session: the head first, so it stops working
+// at once, then the tokens.
+func deleteSession(cfg *config, id string) {
+	if err := pdk.KV.Delete(sessionKey(cfg, id)); err != nil {
+		pdk.Log.Warn("session not deleted", "error", err)
+	}
+	if err := pdk.KV.Delete(tokensKey(cfg, id)); err != nil {
+		pdk.Log.Warn("session tokens not deleted", "error", err)
+	}
 }
 
 // sessionIDFromRequest returns the session cookie's value, or "".
@@ -133,24 +188,32 @@ func activeSession(ctx context.Context, cfg *config, id string) (*session, error
 	if err != nil || s == nil {
 		return s, err
 	}
-	if s.RefreshToken == "" || s.AccessExpiry.IsZero() || now().Add(refreshLeeway).Before(s.AccessExpiry) {
+	if !s.Refreshable || s.AccessExpiry.IsZero() || now().Add(refreshLeeway).Before(s.AccessExpiry) {
 		return s, nil
 	}
-	return rotateTokens(ctx, cfg, id, s)
+	t, err := loadTokens(cfg, id)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil || t.RefreshToken == "" {
+		return s, nil
+	}
+	return rotateTokens(ctx, cfg, id, s, t)
 }
 
-// rotateTokens runs the refresh grant for session s and saves the new
-// tokens (the issuer's new refresh token replaces the old one). An issuer
-// that rejects the refresh token ends the session (nil); an issuer that is
-// down leaves the session as it is until its own expiry.
+// rotateTokens runs the refresh grant with the refresh token of t (the
+// tokens of session s) and saves the new tokens (the issuer's new refresh
+// token replaces the old one). An issuer that rejects the refresh token
+// ends the session (nil); an issuer that is down leaves the session as it
+// is until its own expiry.
 //
 // Several requests of one browser may find the same session due at once;
 // with refresh-token rotation only the first refresh succeeds and the
 // issuer rejects the others' (now rotated) token. So a rotation holds a
 // short KV marker that makes concurrent calls use the session as it is,
-// and a rejected refresh first re-reads the session: when another call
-// rotated it meanwhile, that result stands and the session lives on.
-func rotateTokens(ctx context.Context, cfg *config, id string, s *session) (*session, error) {
+// and a rejected refresh first re-reads the tokens: when another call
+// rotated them meanwhile, that result stands and the session lives on.
+func rotateTokens(ctx context.Context, cfg *config, id string, s *session, t *tokens) (*session, error) {
 	lock := sessionKey(cfg, id) + "/rotating"
 	if _, busy, err := pdk.KV.Get(lock); err == nil && busy {
 		return s, nil
@@ -165,37 +228,42 @@ func rotateTokens(ctx context.Context, cfg *config, id string, s *session) (*ses
 		pdk.Log.Warn("session refresh skipped: issuer unavailable", "user_id", s.User.ID, "error", err)
 		return s, nil
 	}
-	tr, err := tokenRequest(ctx, cfg, d, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {s.RefreshToken}})
+	tr, err := tokenRequest(ctx, cfg, d, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {t.RefreshToken}})
 	switch {
 	case abi.IsCode(err, abi.CodeUnavailable), abi.IsCode(err, abi.CodeRateLimited):
 		pdk.Log.Warn("session refresh failed: issuer unavailable", "user_id", s.User.ID, "error", err)
 		return s, nil
 	case err != nil:
-		if cur := rotatedMeanwhile(cfg, id, s.RefreshToken); cur != nil {
+		if cur := rotatedMeanwhile(cfg, id, t.RefreshToken); cur != nil {
 			return cur, nil
 		}
 		pdk.Log.Info("session ended: refresh rejected", "user_id", s.User.ID, "error", err)
-		_ = pdk.KV.Delete(sessionKey(cfg, id))
+		deleteSession(cfg, id)
 		return nil, nil
+	}
+	next := &tokens{AccessToken: tr.AccessToken, RefreshToken: t.RefreshToken, IDToken: t.IDToken}
+	if tr.RefreshToken != "" { // rotation; an issuer may also keep the old one
+		next.RefreshToken = tr.RefreshToken
 	}
 	if tr.IDToken != "" {
 		// OIDC Core §12.2: same iss, sub and aud; no nonce on refresh.
 		c, err := verifyIDToken(ctx, cfg, d, tr.IDToken, nil, tr.AccessToken, abi.CodeUnauthenticated)
 		if err != nil || c.Sub != s.User.ID {
 			pdk.Log.Warn("session ended: refreshed id token rejected", "user_id", s.User.ID, "error", err)
-			endSession(ctx, cfg, d, id, &session{User: s.User, RefreshToken: tr.RefreshToken, AccessToken: tr.AccessToken})
+			deleteSession(cfg, id)
+			revokeTokens(ctx, cfg, d, next, s.User.ID)
 			return nil, nil
 		}
-		s.IDToken = tr.IDToken
+		next.IDToken = tr.IDToken
 		if roles := rolesFromClaims(cfg, c.raw); len(roles) > 0 || hasClaim(c.raw, cfg.RoleClaim) {
 			s.User.Roles = roles
 		}
 	}
-	s.AccessToken = tr.AccessToken
-	if tr.RefreshToken != "" { // rotation; an issuer may also keep the old one
-		s.RefreshToken = tr.RefreshToken
-	}
 	s.AccessExpiry = accessExpiry(tr)
+	s.Refreshable = next.RefreshToken != ""
+	if err := saveTokens(cfg, id, s, next); err != nil {
+		return nil, err
+	}
 	if err := saveSession(cfg, id, s); err != nil {
 		return nil, err
 	}
@@ -204,27 +272,31 @@ func rotateTokens(ctx context.Context, cfg *config, id string, s *session) (*ses
 	return s, nil
 }
 
-// rotatedMeanwhile re-reads the session after the issuer rejected refresh
-// token rt: a concurrent call that won the rotation has saved (or is about
-// to save) a newer one. It waits briefly for that save and returns the
-// newer session, or nil when rt is still the session's token.
+// rotatedMeanwhile re-reads the session's tokens after the issuer
+// rejected refresh token rt: a concurrent call that won the rotation has
+// saved (or is about to save) newer ones. It waits briefly for that save
+// and returns the session, or nil when rt is still the session's token.
 func rotatedMeanwhile(cfg *config, id, rt string) *session {
 	for i := range rotationRereads {
 		if i > 0 {
 			time.Sleep(rotationRereadDelay)
 		}
-		cur, err := loadSession(cfg, id)
-		if err != nil || cur == nil {
+		t, err := loadTokens(cfg, id)
+		if err != nil || t == nil {
 			return nil
 		}
-		if cur.RefreshToken != rt {
-			return cur
+		if t.RefreshToken != rt {
+			s, err := loadSession(cfg, id)
+			if err != nil {
+				return nil
+			}
+			return s
 		}
 	}
 	return nil
 }
 
-// How often and how far apart rotatedMeanwhile re-reads the session.
+// How often and how far apart rotatedMeanwhile re-reads the tokens.
 const (
 	rotationRereads     = 5
 	rotationRereadDelay = 40 * time.Millisecond
@@ -244,22 +316,28 @@ func hasClaim(c map[string]any, path string) bool {
 	return true
 }
 
-// endSession revokes the session's tokens (best effort; not without
-// discovery, d nil) and deletes it.
-func endSession(ctx context.Context, cfg *config, d *discovery, id string, s *session) {
-	if d != nil {
-		if err := revoke(ctx, cfg, d, s.RefreshToken, "refresh_token"); err != nil {
-			pdk.Log.Warn("refresh token not revoked", "user_id", s.User.ID, "error", err)
-		}
-		if err := revoke(ctx, cfg, d, s.AccessToken, "access_token"); err != nil {
-			pdk.Log.Warn("access token not revoked", "user_id", s.User.ID, "error", err)
-		}
+// endSession ends session id: it is deleted, then its tokens are revoked
+// (best effort; not without discovery, d nil).
+func endSession(ctx context.Context, cfg *config, d *discovery, id, userID string) {
+	t, err := loadTokens(cfg, id)
+	if err != nil {
+		pdk.Log.Warn("session tokens unreadable; not revoked", "user_id", userID, "error", err)
 	}
-	if id == "" {
+	deleteSession(cfg, id)
+	revokeTokens(ctx, cfg, d, t, userID)
+}
+
+// revokeTokens revokes the refresh and access token of t where the issuer
+// has a revocation endpoint (best effort; nothing without d or t).
+func revokeTokens(ctx context.Context, cfg *config, d *discovery, t *tokens, userID string) {
+	if d == nil || t == nil {
 		return
 	}
-	if err := pdk.KV.Delete(sessionKey(cfg, id)); err != nil {
-		pdk.Log.Warn("session not deleted", "user_id", s.User.ID, "error", err)
+	if err := revoke(ctx, cfg, d, t.RefreshToken, "refresh_token"); err != nil {
+		pdk.Log.Warn("refresh token not revoked", "user_id", userID, "error", err)
+	}
+	if err := revoke(ctx, cfg, d, t.AccessToken, "access_token"); err != nil {
+		pdk.Log.Warn("access token not revoked", "user_id", userID, "error", err)
 	}
 }
 
@@ -347,6 +425,15 @@ func (provider) RefreshSession(ctx context.Context, id string) (*abi.Session, er
 		}
 		if exp.After(s.ExpiresAt) {
 			s.ExpiresAt = exp.UTC()
+			t, err := loadTokens(cfg, id)
+			if err != nil {
+				return nil, err
+			}
+			if t != nil {
+				if err := saveTokens(cfg, id, s, t); err != nil {
+					return nil, err
+				}
+			}
 			if err := saveSession(cfg, id, s); err != nil {
 				return nil, err
 			}
@@ -368,15 +455,19 @@ func (provider) DestroySession(ctx context.Context, id string) error {
 		return nil
 	}
 	s, err := loadSession(cfg, id)
-	if err != nil || s == nil {
+	if err != nil {
 		return err
+	}
+	if s == nil {
+		deleteSession(cfg, id) // tokens a crashed sign-in may have left
+		return nil
 	}
 	d, err := getDiscovery(ctx, cfg)
 	if err != nil {
 		pdk.Log.Warn("session tokens not revoked: issuer unavailable", "user_id", s.User.ID, "error", err)
 		d = nil
 	}
-	endSession(ctx, cfg, d, id, s)
+	endSession(ctx, cfg, d, id, s.User.ID)
 	return nil
 }
 
