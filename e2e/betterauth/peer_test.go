@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authhost/authhost/internal/testenv/authhostenv"
 	"github.com/authhost/authhost/internal/testenv/betterauth"
 )
 
@@ -285,22 +286,18 @@ func TestJWT(t *testing.T) {
 	off := startAuthhost(t, peer)
 	tests := []struct {
 		name   string
-		url    string
+		env    *authhostenv.Env
 		token  string
 		status int
 	}{
-		{"jwt on, valid", on.URL, tok.Token, http.StatusOK},
-		{"jwt on, forged claims", on.URL, forged, http.StatusUnauthorized},
-		{"jwt on, expired", on.URL, expired, http.StatusUnauthorized},
-		{"jwt off, valid", off.URL, tok.Token, http.StatusUnauthorized},
+		{"jwt on, valid", on, tok.Token, http.StatusOK},
+		{"jwt on, forged claims", on, forged, http.StatusUnauthorized},
+		{"jwt on, expired", on, expired, http.StatusUnauthorized},
+		{"jwt off, valid", off, tok.Token, http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := on
-			if tt.url == off.URL {
-				env = off
-			}
-			c := env.Client()
+			c := tt.env.Client()
 			c.Header.Set("Authorization", "Bearer "+tt.token)
 			status, u, r := me(t, c)
 			if status != tt.status {
