@@ -242,12 +242,16 @@ func TestKeyRotation(t *testing.T) {
 
 // TestIssuerDown stops the issuer in the middle of a sign-in: the callback
 // redirects with ?error=unavailable, a provider.error audit event records
-// it, existing sessions keep working, logout still ends the session, and a
+// it, existing sessions keep working (also when their access token is due
+// and cannot be refreshed), logout still ends the session, and a
 // server that never reached the issuer answers sso/login with 503
 // unavailable. Nothing crashes.
 func TestIssuerDown(t *testing.T) {
 	t.Parallel()
 	f := start(t, options{})
+	// Every request finds the access token due: with the issuer down the
+	// refresh cannot run, and the session must survive that.
+	f.op.SetAccessTokenLifetime(10 * time.Second)
 	admin := f.env.Client()
 	f.signIn(t, admin, oidc.TestUser, oidc.TestPassword) // alice: admin, "*"
 	c := f.env.Client()
@@ -267,8 +271,8 @@ func TestIssuerDown(t *testing.T) {
 		t.Fatalf("latest auth.sso-callback event = %+v", ev)
 	}
 
-	// The signed-in user is unaffected (the session needs no issuer until
-	// its access token is due), the server is healthy.
+	// The signed-in user is unaffected (a refresh the outage prevents
+	// keeps the session), the server is healthy.
 	mustMe(t, admin, oidc.UserID)
 	if r := admin.Do(t, "GET", "/api/admin/plugins", nil); r.Status != http.StatusOK || !bytes.Contains(r.Body, []byte(`"healthy":true`)) {
 		t.Fatalf("admin/plugins = %d %s", r.Status, r.Body)
