@@ -196,7 +196,13 @@ func authorize(t *testing.T, c *authhostenv.Client) *url.URL {
 // (the callback URL with code and state).
 func hostedLogin(t *testing.T, authURL *url.URL, email string) string {
 	t.Helper()
-	hc := browser()
+	return hostedLoginAt(t, emu, authURL, email)
+}
+
+// hostedLoginAt is hostedLogin at emulator e.
+func hostedLoginAt(t *testing.T, e *workos.Emulator, authURL *url.URL, email string) string {
+	t.Helper()
+	hc := e.Client()
 	res, err := hc.Get(authURL.String())
 	if err != nil {
 		t.Fatal(err)
@@ -210,7 +216,7 @@ func hostedLogin(t *testing.T, authURL *url.URL, email string) string {
 	for k, v := range authURL.Query() {
 		form[k] = v
 	}
-	res, err = hc.PostForm(emu.URL+"/user_management/authorize/login", form)
+	res, err = hc.PostForm(e.URL+"/user_management/authorize/login", form)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -166,11 +167,20 @@ func Start(tb testing.TB) *Emulator {
 	return e
 }
 
-// New starts an emulator outside a test (for example for a local run);
-// call Close when done.
-func New() (*Emulator, error) {
+// New starts an emulator outside a test on a free local port; call Close
+// when done.
+func New() (*Emulator, error) { return NewAt("127.0.0.1:0") }
+
+// NewAt starts an emulator listening on addr (host:port), for a local run
+// (cmd/workos-emulator); call Close when done.
+func NewAt(addr string) (*Emulator, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("generate signing key: %w", err)
 	}
 	e := &Emulator{
@@ -188,7 +198,8 @@ func New() (*Emulator, error) {
 		auditKeys:     map[string]bool{},
 		exports:       map[string]map[string]any{},
 	}
-	e.srv = httptest.NewServer(e.routes())
+	e.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: e.routes(), ReadHeaderTimeout: 10 * time.Second}}
+	e.srv.Start()
 	e.URL = e.srv.URL
 	e.issuer = e.srv.URL
 	return e, nil
@@ -640,4 +651,29 @@ func paginate(items []listItem, q map[string][]string) ([]any, listMetadata, err
 		meta.After = &id
 	}
 	return page, meta, nil
+}
+
+// Demo identities seeded by SeedDemo.
+const (
+	DemoOrganizationID = "org_demo"
+	DemoAdminEmail     = "admin@example.com"
+	DemoMemberEmail    = "member@example.com"
+)
+
+// SeedDemo adds an organization with admin and member roles and one user
+// of each, for trying the WorkOS provider locally (cmd/workos-emulator and
+// examples/authhost-workos.yaml). It returns the users.
+func (e *Emulator) SeedDemo() []User {
+	e.AddRole(DemoOrganizationID, Role{Slug: "admin", Name: "Admin", Permissions: []string{"*"}})
+	e.AddRole(DemoOrganizationID, Role{Slug: "member", Name: "Member"})
+	var out []User
+	for _, d := range []struct{ email, first, role string }{
+		{DemoAdminEmail, "Ada", "admin"},
+		{DemoMemberEmail, "Grace", "member"},
+	} {
+		u := e.AddUser(User{Email: d.email, FirstName: d.first, LastName: "Demo", EmailVerified: true})
+		e.AddMembership(u.ID, DemoOrganizationID, d.role)
+		out = append(out, u)
+	}
+	return out
 }
