@@ -124,4 +124,3 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	return nil
 }
-

@@ -338,7 +338,6 @@ func demoCredentials(cfg config.Config, log *slog.Logger) []demoCredential {
 	return out
 }
 
-
 // webhooks finds the webhook endpoint of a loaded plugin by name.
 func webhooks(mgr *host.Manager) func(string) server.WebhookHandler {
 	return func(name string) server.WebhookHandler {
