@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -33,6 +34,29 @@ func (s *Server) handleAdminPlugins(w http.ResponseWriter, r *http.Request) {
 		ps = []PluginStatus{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"plugins": ps})
+}
+
+// roleDefiner is an RBAC provider that can list its role definitions (the
+// built-in manager and RBAC plugins exporting rbac_role_definitions).
+type roleDefiner interface {
+	RoleDefinitions(ctx context.Context) ([]auth.RoleDefinition, error)
+}
+
+func (s *Server) handleListRoles(w http.ResponseWriter, r *http.Request) {
+	d, ok := s.cfg.Auth.RBAC.(roleDefiner)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "not_supported", "The RBAC provider does not list role definitions")
+		return
+	}
+	roles, err := d.RoleDefinitions(r.Context())
+	if err != nil {
+		writeAuthError(w, err, "could not list roles")
+		return
+	}
+	if roles == nil {
+		roles = []auth.RoleDefinition{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"roles": roles})
 }
 
 func (s *Server) rbacManager(w http.ResponseWriter) auth.RBACManager {

@@ -297,17 +297,25 @@ func (s *Server) loginCookies(r *http.Request, capability string, u auth.User, p
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
-	resp := struct {
+	redirectTo, err := s.logout(w, r)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable",
+			"Signed out in this browser, but the session could not be ended at the provider; it stays valid until it expires")
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
 		Success    bool   `json:"success"`
 		RedirectTo string `json:"redirectTo,omitempty"`
-	}{Success: true, RedirectTo: s.logout(w, r)}
-	writeJSON(w, http.StatusOK, resp)
+	}{Success: true, RedirectTo: redirectTo})
 }
 
 // logout ends the request's session for the JSON API and the web pages
 // alike: it clears the session cookies on w, audits the logout and returns
-// the identity provider's logout URL ("" when there is none).
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) (redirectTo string) {
+// the identity provider's logout URL ("" when there is none). The cookies
+// are cleared even when the session provider cannot end the session (a
+// shared computer must not stay signed in); that failure is returned and
+// audited, since the session stays valid at the provider until it expires.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) (redirectTo string, err error) {
 	id := identityOf(r.Context())
 	ctx := r.Context()
 	// The identity provider's logout URL may need the session (an OIDC
@@ -321,21 +329,28 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) (redirectTo stri
 		}
 	}
 	if sp := s.cfg.Auth.Session; sp != nil {
-		if sid, err := sp.SessionIDFromRequest(ctx, r); err == nil && sid != "" {
-			if err := sp.DestroySession(ctx, sid); err != nil {
-				s.log.Warn("logout: destroying the session failed", "error", err)
+		if sid, e := sp.SessionIDFromRequest(ctx, r); e == nil && sid != "" {
+			if e := sp.DestroySession(ctx, sid); e != nil {
+				s.log.Warn("logout: destroying the session failed", "error", e)
+				err = e
+				s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "provider.error", Outcome: auth.OutcomeFailure,
+					Resource: &auth.AuditResource{Type: "capability", ID: auth.CapSession}, Metadata: map[string]any{"code": string(auth.CodeOf(e))}})
 			}
 		}
-		if cookies, err := sp.ClearCookies(ctx); err == nil {
+		if cookies, e := sp.ClearCookies(ctx); e == nil {
 			for _, c := range cookies {
 				w.Header().Add("Set-Cookie", c)
 			}
 		}
 	}
-	if id.user != nil {
-		s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "auth.logout", Outcome: auth.OutcomeSuccess})
+	if id.user != nil || err != nil {
+		outcome := auth.OutcomeSuccess
+		if err != nil {
+			outcome = auth.OutcomeFailure
+		}
+		s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "auth.logout", Outcome: outcome})
 	}
-	return redirectTo
+	return redirectTo, err
 }
 
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {

@@ -58,6 +58,8 @@ func (s *Server) routeTable() []route {
 
 		{method: "GET", path: "/admin/plugins", auth: true, permission: auth.PermPluginsRead, tag: "Admin", summary: "Loaded plugins with health, pool and latency",
 			statuses: map[int]string{200: "plugins", 401: "not signed in", 403: "missing plugins:read"}, handler: s.handleAdminPlugins},
+		{method: "GET", path: "/admin/roles", auth: true, permission: auth.PermUsersRead, tag: "Admin", summary: "The RBAC provider's role definitions",
+			statuses: map[int]string{200: "roles", 401: "not signed in", 403: "missing users:read", 501: "RBAC provider cannot list roles"}, handler: s.handleListRoles},
 		{method: "GET", path: "/admin/users/{id}/roles", auth: true, permission: auth.PermUsersRead, tag: "Admin", summary: "A user's assigned roles",
 			statuses: map[int]string{200: "roles", 401: "not signed in", 403: "missing users:read", 501: "RBAC provider cannot assign roles"}, handler: s.handleGetUserRoles},
 		{method: "PUT", path: "/admin/users/{id}/roles", auth: true, permission: auth.PermUsersWrite, tag: "Admin", summary: "Replace a user's roles", body: "Roles",

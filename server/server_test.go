@@ -75,7 +75,10 @@ func buildHarness(t *testing.T, withSSO bool, mutate func(*Config)) *harness {
 	})
 	st := memory.New(memory.Options{})
 	mgr, err := host.New(host.Config{PluginsDir: pluginDirs[withSSO], CacheDir: filepath.Join(os.TempDir(), "authhost-server-test-cache"), Store: st,
-		Logger: slog.New(slog.DiscardHandler), Plugins: map[string]host.PluginConfig{"static-users": {Config: json.RawMessage(staticUsersConfig)}}})
+		Logger: slog.New(slog.DiscardHandler), Plugins: map[string]host.PluginConfig{"static-users": {Config: json.RawMessage(staticUsersConfig),
+			// argon2id in the sandbox takes 0.5-1 s; parallel tests on a busy
+			// 2-core machine queue several, so the 5 s default is too tight.
+			Limits: host.Limits{CallTimeout: 30 * time.Second}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,6 +347,7 @@ func TestSignUpAndPermissions(t *testing.T) {
 		{"viewer cannot read audit", viewer, "GET", "/api/audit", "", 403},
 		{"viewer cannot export", viewer, "GET", "/api/audit/export", "", 403},
 		{"viewer cannot list plugins", viewer, "GET", "/api/admin/plugins", "", 403},
+		{"viewer cannot list roles", viewer, "GET", "/api/admin/roles", "", 403},
 		{"viewer cannot promote itself", viewer, "PUT", "/api/admin/users/" + newID + "/roles", `{"roles":["owner"]}`, 403},
 		{"owner reads audit", owner, "GET", "/api/audit?limit=5", "", 200},
 		{"owner bad filter", owner, "GET", "/api/audit?outcome=maybe", "", 400},
@@ -362,6 +366,12 @@ func TestSignUpAndPermissions(t *testing.T) {
 		if r := tc.c.do(tc.method, tc.path, tc.body, nil); r.status != tc.status {
 			t.Errorf("%s: %d, want %d (%s)", tc.name, r.status, tc.status, r.body)
 		}
+	}
+	var roles struct {
+		Roles []auth.RoleDefinition `json:"roles"`
+	}
+	if r := owner.do("GET", "/api/admin/roles", "", nil); r.status != 200 || json.Unmarshal(r.body, &roles) != nil || len(roles.Roles) != len(auth.DefaultRoles()) {
+		t.Errorf("owner lists roles = %d %s, want the %d default roles", r.status, r.body, len(auth.DefaultRoles()))
 	}
 	// The role change applies to the next request (assignments beat the session snapshot).
 	if me := viewer.do("GET", "/api/auth/me", "", nil).json(t); toJSON(me["roles"]) != `["member"]` {

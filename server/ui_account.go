@@ -93,7 +93,11 @@ func (s *Server) pageEndAllSessions(w http.ResponseWriter, r *http.Request) {
 			s.accountData(r, *u, "This server's session store cannot sign you out everywhere.")))
 		return
 	}
-	idpLogout := s.logout(w, r)
+	idpLogout, err := s.logout(w, r)
+	if err != nil {
+		s.logoutFailed(w, r)
+		return
+	}
 	n, err := auth.EndUserSessions(r.Context(), s.cfg.Auth.Session, u.ID)
 	outcome := auth.OutcomeSuccess
 	if err != nil {

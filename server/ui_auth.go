@@ -192,7 +192,22 @@ func formError(w http.ResponseWriter, err error, p *loginPage) int {
 
 // pageLogoutPost signs out this browser.
 func (s *Server) pageLogoutPost(w http.ResponseWriter, r *http.Request) {
-	s.afterLogout(w, r, s.logout(w, r), "signed-out")
+	idpLogout, err := s.logout(w, r)
+	if err != nil {
+		s.logoutFailed(w, r)
+		return
+	}
+	s.afterLogout(w, r, idpLogout, "signed-out")
+}
+
+// logoutFailed tells a browser whose cookies were cleared that its session
+// could not be ended at the provider.
+func (s *Server) logoutFailed(w http.ResponseWriter, r *http.Request) {
+	l := s.newLayout(r, "Sign out incomplete", "", message{Heading: "Sign out incomplete",
+		Text: "You are signed out in this browser, but the identity provider could not end your session, so it stays valid until it expires. Sign in and sign out again later to end it.",
+		Link: "/login", LinkText: "Sign in"})
+	l.User, l.CanAudit, l.CanPlugins = nil, false, false
+	s.render(w, http.StatusServiceUnavailable, "message", l)
 }
 
 // afterLogout sends a signed-out browser to the sign-in page with notice.

@@ -37,10 +37,22 @@ func TestPeerDown(t *testing.T) {
 		t.Fatalf("me before the outage = %d %s", status, r.Body)
 	}
 
+	leaving := env.Client()
+	if r := signIn(t, leaving, email, password); r.Status != http.StatusOK {
+		t.Fatalf("second sign-in = %d %s", r.Status, r.Body)
+	}
+
 	if err := peer.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	r := signIn(t, env.Client(), email, password)
+	// Logging out cannot end the session at Better Auth: the browser is
+	// signed out anyway, and the answer says the session survives.
+	r := leaving.Do(t, "POST", "/api/auth/logout", nil)
+	wantError(t, "logout while Better Auth is down", r, http.StatusServiceUnavailable, "unavailable")
+	if leaving.Cookie(sessionCookie) != "" {
+		t.Fatal("logout during the outage left the session cookie in the browser")
+	}
+	r = signIn(t, env.Client(), email, password)
 	wantError(t, "sign-in while Better Auth is down", r, http.StatusServiceUnavailable, "unavailable")
 	wantNoLeak(t, "sign-in", r.Body)
 
@@ -97,6 +109,11 @@ func TestPeerDown(t *testing.T) {
 	}
 	if !providerError || !signInFailure {
 		t.Fatalf("audit lacks the outage (provider.error %v, auth.sign-in failure %v): %s", providerError, signInFailure, ar.Body)
+	}
+	ar = c2.Do(t, "GET", "/api/audit?action=auth.logout&outcome=failure", nil)
+	// The actor is anonymous: the session could not be resolved either.
+	if ar.Status != http.StatusOK || !strings.Contains(string(ar.Body), `"action":"auth.logout"`) {
+		t.Fatalf("audit lacks the failed logout: %d %s", ar.Status, ar.Body)
 	}
 }
 
