@@ -421,6 +421,37 @@ func TestHTTPDo(t *testing.T) {
 	}
 }
 
+// TestHTTPDoHungUpstream: an upstream that never answers becomes an
+// "unavailable" error shortly before the call deadline, even when the HTTP
+// timeout is longer, so the plugin returns an error instead of the deadline
+// killing its instance.
+func TestHTTPDoHungUpstream(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	f, errs := newFixture(t, func(c *Config) {
+		c.Plugins["echo"] = PluginConfig{AllowedHosts: []string{"127.0.0.1"},
+			Limits: Limits{CallTimeout: 1500 * time.Millisecond, HTTPTimeout: time.Minute}}
+	}, "echo")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	p := f.plugin(t, "echo")
+	err := hostcall(p, abi.HostHTTPDo, abi.HTTPRequest{URL: srv.URL + "/hang"}, nil)
+	if auth.CodeOf(err) != auth.CodeUnavailable || !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("hung upstream: err = %v, want unavailable naming the deadline", err)
+	}
+	if st := p.Stats(); st.Discards != 0 || !st.Healthy {
+		t.Errorf("a hung upstream cost an instance: %+v", st)
+	}
+}
+
 func TestHostMatcher(t *testing.T) {
 	t.Parallel()
 	m := newHostMatcher([]string{"api.workos.com", "*.example.com", "Mixed.Case"})

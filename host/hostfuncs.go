@@ -221,6 +221,10 @@ func (e *hostEnv) kvDelete(ctx context.Context, in []byte) []byte {
 	return ok(nil)
 }
 
+// httpDeadlineMargin is the most time http_do leaves a plugin, between
+// giving up on an upstream and the call's deadline, to return its error.
+const httpDeadlineMargin = 250 * time.Millisecond
+
 func (e *hostEnv) httpDo(ctx context.Context, in []byte) []byte {
 	var req abi.HTTPRequest
 	if err := json.Unmarshal(in, &req); err != nil {
@@ -241,6 +245,15 @@ func (e *hostEnv) httpDo(ctx context.Context, in []byte) []byte {
 	if method == "" {
 		method = http.MethodGet
 	}
+	// Give up on the upstream shortly before the call's own deadline, so a
+	// hung server becomes an "unavailable" error the plugin can return
+	// instead of a call the deadline has to kill (and an instance lost).
+	if dl, ok := ctx.Deadline(); ok {
+		margin := min(time.Until(dl)/10, httpDeadlineMargin)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
+		defer cancel()
+	}
 	hreq, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(req.Body))
 	if err != nil {
 		return fail(abi.CodeInvalidRequest, "http_do: %v", err)
@@ -254,6 +267,9 @@ func (e *hostEnv) httpDo(ctx context.Context, in []byte) []byte {
 	if err != nil {
 		if errors.Is(err, errHostNotAllowed) {
 			return fail(abi.CodeForbidden, "http_do: %v", err)
+		}
+		if ctx.Err() != nil {
+			return fail(abi.CodeUnavailable, "http_do: %s %s: no answer before the plugin call's deadline", method, u.Redacted())
 		}
 		return fail(abi.CodeUnavailable, "http_do: %v", err)
 	}
