@@ -255,12 +255,19 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		return nil, fmt.Errorf("%s: instantiate: %w", file, err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, pc.Limits.CallTimeout)
-	_, err = inst.Call(cctx, abi.ExportDescribe, nil)
+	raw, err := inst.Call(cctx, abi.ExportDescribe, nil)
 	cancel()
 	p.pool.put(inst, err == nil)
 	if err != nil {
 		p.close()
 		return nil, fmt.Errorf("%s: warm-up call: %w", file, err)
+	}
+	// The first describe ran without config; a login button may depend on
+	// it (its text, icon), so the configured instance's button wins.
+	var configured abi.Describe
+	if json.Unmarshal(raw, &configured) == nil && configured.Name == desc.Name &&
+		configured.Login != nil && configured.Login.Provider != "" && configured.Login.Text != "" {
+		p.desc.Login = configured.Login
 	}
 	return p, nil
 }
