@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"net/http"
+	"time"
 )
 
 // Session metadata keys under which the host keeps a snapshot of the user,
@@ -14,6 +15,10 @@ const (
 	MetaAvatarURL = "avatarUrl"
 	MetaRoles     = "roles"
 	MetaSource    = "source"
+	// MetaSlidingTTL is a provider session's sliding lifetime in seconds:
+	// the host refreshes the session once less than half of it is left.
+	// Without it the host's own session TTL applies.
+	MetaSlidingTTL = "slidingTtlSeconds"
 	// MetaUserMetadata holds the user's own metadata (User.Metadata, e.g. a
 	// provider's email-verified flag and account timestamps) as an object.
 	MetaUserMetadata = "userMetadata"
@@ -88,4 +93,24 @@ func (c *Composed) CurrentUser(ctx context.Context, r *http.Request) (*User, *Se
 		return u, nil, err
 	}
 	return nil, nil, nil
+}
+
+// SlidingTTL is the sliding lifetime of s: the provider's (MetaSlidingTTL)
+// when it sets one, else def.
+func SlidingTTL(s *Session, def time.Duration) time.Duration {
+	switch v := s.Metadata[MetaSlidingTTL].(type) {
+	case float64:
+		if v > 0 {
+			return time.Duration(v * float64(time.Second))
+		}
+	case int:
+		if v > 0 {
+			return time.Duration(v) * time.Second
+		}
+	case int64:
+		if v > 0 {
+			return time.Duration(v) * time.Second
+		}
+	}
+	return def
 }

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/authhost/authhost/auth"
 )
@@ -37,5 +38,29 @@ func TestUserFromSession(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSlidingTTL(t *testing.T) {
+	const def = 7 * 24 * time.Hour
+	for _, tc := range []struct {
+		name string
+		meta any
+		want time.Duration
+	}{
+		{"provider's, from JSON", float64(86400), 24 * time.Hour},
+		{"provider's, as int", 3600, time.Hour},
+		{"absent", nil, def},
+		{"zero", float64(0), def},
+		{"negative", float64(-5), def},
+		{"not a number", "86400", def},
+	} {
+		s := &auth.Session{Metadata: map[string]any{}}
+		if tc.meta != nil {
+			s.Metadata[auth.MetaSlidingTTL] = tc.meta
+		}
+		if got := auth.SlidingTTL(s, def); got != tc.want {
+			t.Errorf("%s: SlidingTTL = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -49,11 +49,15 @@ func (s *Server) identify(next http.Handler) http.Handler {
 	})
 }
 
-// slideSession refreshes a host session that has used up half of its
-// sliding TTL and re-issues its cookie, so active users stay signed in
+// slideSession refreshes a session that has used up half of its sliding
+// TTL (the provider's when its session says so, else the host's) and
+// re-issues its cookie, so active users stay signed in
 // while idle sessions expire. Logout is left alone: it clears the cookie.
 func (s *Server) slideSession(w http.ResponseWriter, r *http.Request, sess *auth.Session) {
 	ttl := s.cfg.SessionTTL
+	if ttl > 0 {
+		ttl = auth.SlidingTTL(sess, ttl)
+	}
 	if ttl <= 0 || time.Until(sess.ExpiresAt) >= ttl/2 || strings.HasSuffix(r.URL.Path, "/auth/logout") {
 		return
 	}

@@ -302,3 +302,23 @@ func TestLogoutMinimalIssuer(t *testing.T) {
 		t.Fatalf("live refresh tokens %d, want the unrevocable one", len(live))
 	}
 }
+
+// TestSlidingUsesThePluginTTL: the plugin reports its sliding lifetime
+// (session_ttl_seconds, 24 h by default), so a fresh session is not
+// refreshed on every request although the host's own TTL is a week: /me
+// re-issues no cookie.
+func TestSlidingUsesThePluginTTL(t *testing.T) {
+	t.Parallel()
+	f := start(t, options{})
+	c := f.env.Client()
+	f.signIn(t, c, oidc.TestUser, oidc.TestPassword)
+	for range 2 {
+		r := c.Do(t, "GET", "/api/auth/me", nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("/me = %d %s", r.Status, r.Body)
+		}
+		if sc := r.Header.Values("Set-Cookie"); len(sc) > 0 {
+			t.Fatalf("/me on a fresh session re-issued cookies %q: the host slid it by its own TTL", sc)
+		}
+	}
+}

@@ -33,7 +33,7 @@ capabilities:
   rbac: cloud
   audit: [builtin]
 session:
-  ttl: ${HOST_SESSION_TTL}   # the host's sliding TTL, also applied to plugin sessions
+  ttl: ${HOST_SESSION_TTL}   # the host's sliding TTL (the plugin reports its own, session_ttl_seconds)
 plugins:
   cloud:
     allowed_hosts: ["${ALLOWED_HOST}", "${OTHER_ALLOWED_HOST}"]

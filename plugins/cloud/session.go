@@ -351,15 +351,18 @@ const (
 	metaAvatarURL = "avatarUrl"
 	metaRoles     = "roles"
 	metaSource    = "source"
+	// metaSlidingTTL tells the host the sliding lifetime
+	// (session_ttl_seconds), so it asks for a refresh only when one is due.
+	metaSlidingTTL = "slidingTtlSeconds"
 	// metaUserMetadata carries abi.User.Metadata (issuer, email_verified,
 	// preferred_username).
 	metaUserMetadata = "userMetadata"
 )
 
 // toABI reports session s under id, with the user snapshot the host
-// rebuilds the user from.
-func (s *session) toABI(id string) *abi.Session {
-	md := map[string]any{metaSource: "sso"}
+// rebuilds the user from and the sliding lifetime it refreshes by.
+func (s *session) toABI(cfg *config, id string) *abi.Session {
+	md := map[string]any{metaSource: "sso", metaSlidingTTL: int(cfg.sessionTTL().Seconds())}
 	if s.User.Email != "" {
 		md[metaEmail] = s.User.Email
 	}
@@ -399,7 +402,7 @@ func (provider) ValidateSession(ctx context.Context, id string) (*abi.Session, e
 	if err != nil || s == nil {
 		return nil, err
 	}
-	return s.toABI(id), nil
+	return s.toABI(cfg, id), nil
 }
 
 // RefreshSession validates the session like ValidateSession and, once it
@@ -439,7 +442,7 @@ func (provider) RefreshSession(ctx context.Context, id string) (*abi.Session, er
 			}
 		}
 	}
-	return s.toABI(id), nil
+	return s.toABI(cfg, id), nil
 }
 
 // DestroySession ends the session: its refresh and access tokens are

@@ -124,7 +124,10 @@ func snapshotRoles(cfg *config, u abi.User) []string {
 // (auth.SnapshotMetadata's keys: email, name, avatarUrl, roles, source),
 // so resolving a request needs no further provider call.
 func toSession(cfg *config, rec *sessionRecord) *abi.Session {
-	md := map[string]any{"source": "sso", "workos_session_id": rec.WorkOSSID, "organization_id": rec.OrgID}
+	md := map[string]any{"source": "sso", "workos_session_id": rec.WorkOSSID, "organization_id": rec.OrgID,
+		// The host slides the session by this lifetime, the one
+		// session_refresh extends it by.
+		"slidingTtlSeconds": int(sessionMaxAge.Seconds())}
 	if rec.User.Email != "" {
 		md["email"] = rec.User.Email
 	}
