@@ -409,15 +409,27 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
 		writeFieldError(w, &fieldError{Field: "email", Message: "must be an email address"})
 		return
 	}
-	err := creds.RequestPasswordReset(r.Context(), strings.TrimSpace(body.Email), s.cfg.PublicURL.String()+"/reset-password")
-	if auth.CodeOf(err) == auth.CodeNotSupported {
+	if err := s.requestPasswordReset(r, strings.TrimSpace(body.Email)); err != nil {
 		writeError(w, http.StatusNotImplemented, "not_supported", "Password reset is not supported by the credentials provider")
 		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"success": true})
+}
+
+// requestPasswordReset asks the credentials provider (the caller checked
+// there is one) to send email a reset link leading to the reset page, for
+// the API and the forgot-password page alike. It returns an error only
+// when the provider does not support reset: any other failure is logged,
+// so the caller answers the same whether or not the account exists.
+func (s *Server) requestPasswordReset(r *http.Request, email string) error {
+	err := s.cfg.Auth.Credentials.RequestPasswordReset(r.Context(), email, s.cfg.PublicURL.String()+"/reset-password")
+	if auth.CodeOf(err) == auth.CodeNotSupported {
+		return err
 	}
 	if err != nil {
 		s.log.Warn("password reset request failed", "error", err)
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"success": true})
+	return nil
 }
 
 func (s *Server) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Request) {
@@ -460,6 +472,11 @@ func (s *Server) handleSSOLogin(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("sso login: provider error", "error", err)
 		s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "provider.error", Outcome: auth.OutcomeFailure,
 			Resource: &auth.AuditResource{Type: "capability", ID: auth.CapSSO}, Metadata: map[string]any{"code": string(auth.CodeOf(err))}})
+		if r.URL.Query().Get("redirect") == "true" {
+			// A browser navigation: back to its page, with the error.
+			http.Redirect(w, r, withQuery(st.Redirect, "error", string(auth.CodeOf(err))), http.StatusFound)
+			return
+		}
 		writeAuthError(w, err, "Could not start SSO login")
 		return
 	}

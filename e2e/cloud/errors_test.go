@@ -294,6 +294,12 @@ func TestIssuerDown(t *testing.T) {
 	if r.Status != http.StatusServiceUnavailable || e.Error != "unavailable" {
 		t.Fatalf("sso/login with the issuer down = %d %s", r.Status, r.Body)
 	}
+	// A browser following the login link goes back to its page with the
+	// error instead of a JSON body.
+	r = fresh.env.Client().Do(t, "GET", "/api/auth/sso/login?redirect=true&redirect_uri=%2Flogin", nil)
+	if r.Status != http.StatusFound || r.Location() != "/login?error=unavailable" {
+		t.Fatalf("sso/login?redirect=true with the issuer down = %d to %q, want 302 to /login?error=unavailable", r.Status, r.Location())
+	}
 }
 
 // TestAllowList runs the plugin with allowed_hosts that omit the issuer or
