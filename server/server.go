@@ -148,6 +148,13 @@ func (s *Server) routes() chi.Router {
 		s.uiRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		// A browser gets a page; the API and other clients get JSON.
+		api := r.URL.Path == s.cfg.APIPrefix || strings.HasPrefix(r.URL.Path, s.cfg.APIPrefix+"/")
+		if !api && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			s.renderMessage(w, r, http.StatusNotFound, message{Heading: "Page not found",
+				Text: "There is no page at this address.", Link: "/", LinkText: "Go to the start page"})
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "no such route")
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {

@@ -28,7 +28,7 @@ var webFiles embed.FS
 
 // pageNames are the page templates under web/, each rendered inside
 // web/layout.html.
-var pageNames = []string{"login", "signup", "account", "audit", "plugins", "message"}
+var pageNames = []string{"login", "signup", "account", "audit", "plugins", "message", "forgot", "reset"}
 
 // uiTemplates holds one parsed template set per page. It is built once and
 // only read afterwards.
@@ -143,6 +143,10 @@ func (s *Server) uiRoutes(r chi.Router) {
 	r.Post("/login", s.pageLoginPost)
 	r.Get("/signup", s.pageSignUp)
 	r.Post("/signup", s.pageSignUpPost)
+	r.Get("/forgot-password", s.pageForgot)
+	r.Post("/forgot-password", s.pageForgotPost)
+	r.Get("/reset-password", s.pageReset)
+	r.Post("/reset-password", s.pageResetPost)
 	r.Post("/logout", s.pageLogoutPost)
 	r.Get("/account", s.pageAccount)
 	r.Post("/account/sessions/end-all", s.pageEndAllSessions)

@@ -18,7 +18,11 @@ type loginPage struct {
 	Enabled     bool
 	Credentials bool
 	SignUp      bool
-	SSO         *auth.SSOButton
+	// ForgotPassword links to /forgot-password. No provider says cheaply
+	// whether it supports reset, so it is shown whenever credentials are
+	// configured, and /forgot-password says when reset is not available.
+	ForgotPassword bool
+	SSO            *auth.SSOButton
 	// SSOHref starts the SSO flow (a link, so it works without JavaScript
 	// and the CSP's form-action 'self' is not involved).
 	SSOHref string
@@ -35,6 +39,7 @@ type loginPage struct {
 var notices = map[string]string{
 	"signed-out":            "You have been signed out.",
 	"signed-out-everywhere": "You have been signed out on every device.",
+	"password-reset":        "Your password has been changed. Sign in with your new password.",
 }
 
 // ssoErrorText turns the ?error= code of a failed SSO callback into a
@@ -69,6 +74,7 @@ func (s *Server) loginOptions(r *http.Request, target string) loginPage {
 	}
 	p.Credentials = caps.Login.Type == "credentials" || caps.Login.Type == "both"
 	p.SignUp = p.Credentials && caps.Login.SignUpEnabled != nil && *caps.Login.SignUpEnabled
+	p.ForgotPassword = p.Credentials
 	if caps.Login.SSO != nil {
 		p.SSO = caps.Login.SSO
 		// The SSO callback returns to /login, which forwards a signed-in
