@@ -194,6 +194,12 @@ func (s *Server) signInFailed(r *http.Request, actor auth.AuditActor, guards []s
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeFailure, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
 		return &flowError{Status: statusOf(code), Code: string(code), Message: "The sign-in service is unavailable; try again later"}
 	}
+	if code == auth.CodeForbidden {
+		// The password was right but the provider refuses the account (an
+		// unverified email, a disabled user): not a guess to count.
+		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeDenied, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
+		return &flowError{Status: http.StatusForbidden, Code: string(code), Message: "This account cannot sign in yet (for example, its email address is not verified)"}
+	}
 	for _, g := range guards {
 		if g.limiter.Fail(g.key) {
 			s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.lockout", Outcome: auth.OutcomeDenied,
@@ -254,6 +260,10 @@ func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, er
 			return nil, &flowError{Status: http.StatusForbidden, Code: string(code), Message: "Sign up is disabled"}
 		default:
 			s.log.Warn("sign-up: provider error", "error", err)
+			if code == auth.CodeUnavailable || code == auth.CodeInternal || code == auth.CodeRateLimited {
+				s.emit(r, auth.AuditEvent{Actor: actor, Action: "provider.error", Outcome: auth.OutcomeFailure,
+					Resource: &auth.AuditResource{Type: "capability", ID: auth.CapCredentials}, Metadata: map[string]any{"code": string(code)}})
+			}
 			return nil, &flowError{Status: statusOf(code), Code: string(code), Message: "Failed to create account"}
 		}
 	}

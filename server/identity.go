@@ -40,6 +40,7 @@ func (s *Server) identify(next http.Handler) http.Handler {
 		id := &identity{user: u, session: sess, err: err}
 		if err != nil {
 			s.log.Warn("resolving the current user failed", "error", err)
+			s.auditResolveFailure(r, err)
 			id.user, id.session = nil, nil
 		}
 		if id.session != nil {
@@ -47,6 +48,24 @@ func (s *Server) identify(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey, id)))
 	})
+}
+
+// resolveAuditInterval is how often a failing session or user provider is
+// recorded in the audit log while it keeps failing: every request of an
+// outage would flood it.
+const resolveAuditInterval = 30 * time.Second
+
+// auditResolveFailure records a provider.error for a request whose user
+// could not be resolved, at most once per resolveAuditInterval.
+func (s *Server) auditResolveFailure(r *http.Request, err error) {
+	now := time.Now().UnixNano()
+	last := s.resolveErrAt.Load()
+	if now-last < int64(resolveAuditInterval) || !s.resolveErrAt.CompareAndSwap(last, now) {
+		return
+	}
+	s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "provider.error", Outcome: auth.OutcomeFailure,
+		Resource: &auth.AuditResource{Type: "capability", ID: auth.CapSession},
+		Metadata: map[string]any{"code": string(auth.CodeOf(err)), "during": "resolving the current user"}})
 }
 
 // slideSession refreshes a session that has used up half of its sliding

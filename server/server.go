@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -66,6 +67,9 @@ type Server struct {
 	sealer         *sealer
 	accountLimits  *limiter
 	ipLimits       *limiter
+	// resolveErrAt is when a failure to resolve a request's user was last
+	// audited (unix nanoseconds).
+	resolveErrAt atomic.Int64
 }
 
 // New validates cfg and builds the router.

@@ -118,9 +118,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		log.Error("plugin failed to load", "error", e)
 	}
 	var providers []auth.Provider
-	for _, p := range plugins {
-		d := p.Describe()
-		log.Info("plugin loaded", "plugin", p.Name(), "version", d.Version, "abi", d.ABI, "file", p.File(), "capabilities", d.Capabilities)
+	for _, p := range plugins { // the host logs each one it loaded
 		providers = append(providers, pluginProvider(p))
 	}
 	a.demo = demoCredentials(cfg, log)
