@@ -419,10 +419,17 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
 		writeFieldError(w, &fieldError{Field: "email", Message: "must be an email address"})
 		return
 	}
+	ip := clientIP(r)
+	if blocked, wait := s.ipLimits.Blocked(ip); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many attempts; try again later")
+		return
+	}
 	if err := s.requestPasswordReset(r, strings.TrimSpace(body.Email)); err != nil {
 		writeError(w, http.StatusNotImplemented, "not_supported", "Password reset is not supported by the credentials provider")
 		return
 	}
+	s.ipLimits.Fail(ip) // each request may send an email
 	writeJSON(w, http.StatusAccepted, map[string]any{"success": true})
 }
 
@@ -434,6 +441,7 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
 func (s *Server) requestPasswordReset(r *http.Request, email string) error {
 	err := s.cfg.Auth.Credentials.RequestPasswordReset(r.Context(), email, s.cfg.PublicURL.String()+"/reset-password")
 	if auth.CodeOf(err) == auth.CodeNotSupported {
+		s.resetUnsupported.Store(true) // providers do not change while serving
 		return err
 	}
 	if err != nil {

@@ -103,6 +103,8 @@ func TestUIPasswordResetNotSupported(t *testing.T) {
 	}
 	bodyHas(t, r, "Password reset is not available")
 	bodyLacks(t, r, "If an account exists")
+	// Now known to be unsupported, the login page stops offering it.
+	bodyLacks(t, c.do("GET", "/login", "", nil), `href="/forgot-password"`)
 
 	const token = "tok-never-echoed"
 	r = c.do("GET", "/reset-password?token="+token, "", nil)
