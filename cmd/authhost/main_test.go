@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authhost/authhost/internal/testenv/logbuf"
 	"github.com/authhost/authhost/internal/testenv/wasmbuild"
 )
 
@@ -58,7 +59,7 @@ func freePort(t *testing.T) string {
 
 // startServe runs `authhost serve` with the example config pointed at temp
 // dirs and returns its base URL once /readyz answers.
-func startServe(t *testing.T, pluginsDir string, extraArgs ...string) (string, *syncBuffer) {
+func startServe(t *testing.T, pluginsDir string, extraArgs ...string) (string, *logbuf.Buffer) {
 	t.Helper()
 	bin := authhostBinary(t)
 	addr := freePort(t)
@@ -67,7 +68,7 @@ func startServe(t *testing.T, pluginsDir string, extraArgs ...string) (string, *
 		"--public-url", base, "--plugins-dir", pluginsDir, "--data-dir", t.TempDir()}, extraArgs...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
-	var out syncBuffer
+	var out logbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -93,23 +94,6 @@ func startServe(t *testing.T, pluginsDir string, extraArgs ...string) (string, *
 	}
 	t.Fatalf("authhost did not start:\n%s", out.String())
 	return "", nil
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func getJSON(t *testing.T, url string, out any) int {

@@ -391,32 +391,32 @@ func (provider) CreateSession(context.Context, string, map[string]any) (*abi.Ses
 // once the access token expired), or nil when it is unknown, expired or
 // was ended by the issuer.
 func (provider) ValidateSession(ctx context.Context, id string) (*abi.Session, error) {
-	cfg, err := loadConfig()
-	if err != nil {
-		return nil, err
-	}
-	if id == "" {
-		return nil, nil
-	}
-	s, err := activeSession(ctx, cfg, id)
+	cfg, s, err := lookupSession(ctx, id)
 	if err != nil || s == nil {
 		return nil, err
 	}
 	return s.toABI(cfg, id), nil
 }
 
+// lookupSession loads the configuration and the active session id (nil
+// when there is none), rotating its tokens when they are due.
+func lookupSession(ctx context.Context, id string) (*config, *session, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	if id == "" {
+		return cfg, nil, nil
+	}
+	s, err := activeSession(ctx, cfg, id)
+	return cfg, s, err
+}
+
 // RefreshSession validates the session like ValidateSession and, once it
 // has used up half of session_ttl_seconds, extends it by session_ttl_seconds
 // (never beyond session_absolute_ttl_seconds after sign-in). The id stays.
 func (provider) RefreshSession(ctx context.Context, id string) (*abi.Session, error) {
-	cfg, err := loadConfig()
-	if err != nil {
-		return nil, err
-	}
-	if id == "" {
-		return nil, nil
-	}
-	s, err := activeSession(ctx, cfg, id)
+	cfg, s, err := lookupSession(ctx, id)
 	if err != nil || s == nil {
 		return nil, err
 	}

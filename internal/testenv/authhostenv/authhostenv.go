@@ -20,11 +20,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/authhost/authhost/internal/app"
 	"github.com/authhost/authhost/internal/config"
+	"github.com/authhost/authhost/internal/testenv/logbuf"
 	"github.com/authhost/authhost/internal/testenv/wasmbuild"
 )
 
@@ -50,7 +50,7 @@ type Env struct {
 	URL string
 	// App is the wired application (plugin host, store).
 	App  *app.App
-	logs *syncBuffer
+	logs *logbuf.Buffer
 	srv  *httptest.Server
 }
 
@@ -96,7 +96,7 @@ func Start(t testing.TB, o Options) *Env {
 		t.Fatalf("authhostenv: config: %v", err)
 	}
 
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := app.New(context.Background(), cfg, log)
 	if err != nil {
@@ -216,21 +216,4 @@ func (c *Client) Cookie(name string) string {
 func (c *Client) SetCookie(name, value string) {
 	u, _ := url.Parse(c.env.URL)
 	c.HTTP.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

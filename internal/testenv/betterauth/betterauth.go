@@ -42,6 +42,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authhost/authhost/internal/testenv/logbuf"
 )
 
 // BasePath is where the peer mounts Better Auth.
@@ -69,7 +71,7 @@ type Server struct {
 	stdin   io.WriteCloser
 	exited  chan struct{}
 	running bool
-	output  *syncBuffer
+	output  *logbuf.Buffer
 }
 
 // LoopbackOrigins is a Better Auth trustedOrigins pattern for every
@@ -281,7 +283,7 @@ func (s *Server) startLocked() error {
 	if len(s.opts.TrustedOrigins) > 0 {
 		cmd.Env = append(cmd.Env, "BA_TRUSTED_ORIGINS="+strings.Join(s.opts.TrustedOrigins, ","))
 	}
-	out := &syncBuffer{}
+	out := &logbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -390,26 +392,4 @@ func (s *Server) testCall(ctx context.Context, method, path string, in, out any)
 		return fmt.Errorf("betterauth %s: %w", path, err)
 	}
 	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's output copier and
-// readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 1<<20 { // keep memory bounded; the start is what matters
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
