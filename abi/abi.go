@@ -11,10 +11,11 @@ import (
 	"strings"
 )
 
-// Major and Minor are the ABI version this host and PDK implement.
+// Major and Minor are the ABI version this host and PDK implement. Minor 1
+// added the optional audit exports audit_export_create and audit_export_get.
 const (
 	Major = 1
-	Minor = 0
+	Minor = 1
 )
 
 // Version is the ABI version string a provider reports in Describe.ABI.

@@ -63,8 +63,10 @@ const (
 	ExportACLGrant  = "acl_grant"
 	ExportACLRevoke = "acl_revoke"
 
-	ExportAuditLog   = "audit_log"
-	ExportAuditQuery = "audit_query"
+	ExportAuditLog          = "audit_log"
+	ExportAuditQuery        = "audit_query"
+	ExportAuditExportCreate = "audit_export_create" // since abi 1.1
+	ExportAuditExportGet    = "audit_export_get"    // since abi 1.1
 
 	ExportWebhookHandle = "webhook_handle"
 )
@@ -103,7 +105,7 @@ var capabilityExports = map[Capability]CapabilityExports{
 	},
 	CapAudit: {
 		Required: []string{ExportAuditLog},
-		Optional: []string{ExportAuditQuery},
+		Optional: []string{ExportAuditQuery, ExportAuditExportCreate, ExportAuditExportGet},
 	},
 	CapWebhook: {
 		Required: []string{ExportWebhookHandle},

@@ -372,6 +372,40 @@ type AuditQueryResult struct {
 	Total  int          `json:"total"`
 }
 
+// AuditExportRequest is the input of audit_export_create (abi 1.1): the
+// events of [RangeStart, RangeEnd] to export, optionally narrowed to some
+// actions, actor ids and target ids.
+type AuditExportRequest struct {
+	RangeStart time.Time `json:"range_start"`
+	RangeEnd   time.Time `json:"range_end"`
+	Actions    []string  `json:"actions,omitempty"`
+	ActorIDs   []string  `json:"actor_ids,omitempty"`
+	Targets    []string  `json:"targets,omitempty"`
+}
+
+// AuditExportGetRequest is the input of audit_export_get (abi 1.1).
+type AuditExportGetRequest struct {
+	ID string `json:"id"`
+}
+
+// The states of an AuditExport.
+const (
+	AuditExportPending = "pending"
+	AuditExportReady   = "ready"
+	AuditExportError   = "error"
+)
+
+// AuditExport is the output of audit_export_create and audit_export_get: an
+// export the provider prepares asynchronously. URL is set once State is
+// "ready".
+type AuditExport struct {
+	ID        string    `json:"id"`
+	State     string    `json:"state"`
+	URL       string    `json:"url,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
 // --- webhook ---
 
 // WebhookRequest is the input of webhook_handle: the raw request as received.

@@ -136,6 +136,18 @@ type AuditLogger interface {
 	Log(ctx context.Context, e AuditEvent) error
 }
 
+// AuditExporter is an AuditLogger whose provider prepares exports of the
+// events it holds (e.g. WorkOS Audit Logs exports), asynchronously: create
+// one, then poll it until it is ready with a download URL. An exporter that
+// cannot export (an optional export the plugin does not offer) answers
+// ErrNotSupported.
+type AuditExporter interface {
+	CreateAuditExport(ctx context.Context, req AuditExportRequest) (*AuditExport, error)
+	// GetAuditExport returns the export with the given id (ErrNotFound when
+	// unknown).
+	GetAuditExport(ctx context.Context, id string) (*AuditExport, error)
+}
+
 // AuditStore is an AuditLogger that can also be read back.
 type AuditStore interface {
 	AuditLogger

@@ -81,6 +81,11 @@ type Composed struct {
 	// first selected logger that can be queried, if any.
 	Audit      AuditLogger
 	AuditStore AuditStore
+	// AuditExporter prepares exports at the selected audit providers that
+	// implement AuditExporter, in selection order (nil when none does):
+	// each call goes to the first of them that does not answer
+	// ErrNotSupported.
+	AuditExporter AuditExporter
 
 	// Sources names the provider chosen for each capability.
 	Sources map[string][]string
@@ -147,13 +152,26 @@ func Compose(plugins []Provider, builtin Provider, sel Selection) (*Composed, er
 		errs = append(errs, err)
 	}
 	if len(names) > 0 {
-		var loggers []AuditLogger
+		var (
+			loggers   []AuditLogger
+			exporters exporterChain
+		)
 		for _, n := range names {
 			l := byName[n].Audit
 			loggers = append(loggers, l)
 			if s, ok := l.(AuditStore); ok && out.AuditStore == nil {
 				out.AuditStore = s
 			}
+			if x, ok := l.(AuditExporter); ok {
+				exporters = append(exporters, x)
+			}
+		}
+		switch len(exporters) {
+		case 0:
+		case 1:
+			out.AuditExporter = exporters[0]
+		default:
+			out.AuditExporter = exporters
 		}
 		out.Sources[CapAudit] = names
 		if len(loggers) == 1 {
@@ -276,4 +294,45 @@ func (f fanOut) Log(ctx context.Context, e AuditEvent) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// exporterChain asks each AuditExporter in turn, skipping those that answer
+// ErrNotSupported (a plugin that exports the functions without offering
+// them) and, for GetAuditExport, those that do not know the id.
+type exporterChain []AuditExporter
+
+var _ AuditExporter = exporterChain(nil)
+
+func (c exporterChain) CreateAuditExport(ctx context.Context, req AuditExportRequest) (*AuditExport, error) {
+	var err error
+	for _, x := range c {
+		var ex *AuditExport
+		ex, err = x.CreateAuditExport(ctx, req)
+		if !errors.Is(err, ErrNotSupported) {
+			return ex, err
+		}
+	}
+	return nil, err
+}
+
+func (c exporterChain) GetAuditExport(ctx context.Context, id string) (*AuditExport, error) {
+	var (
+		err       error
+		supported bool
+	)
+	for _, x := range c {
+		var ex *AuditExport
+		ex, err = x.GetAuditExport(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotSupported):
+		case errors.Is(err, ErrNotFound):
+			supported = true
+		default:
+			return ex, err
+		}
+	}
+	if supported {
+		return nil, Errorf(CodeNotFound, "audit export %q not found", id)
+	}
+	return nil, err
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -94,4 +95,96 @@ func TestFanOutLogsToEveryLoggerDespiteFailures(t *testing.T) {
 	if len(a) != 1 || len(b) != 1 || a[0].ID != "e1" || b[0].ID != "e1" {
 		t.Fatalf("events not delivered to every logger: %v %v", a, b)
 	}
+}
+
+// fakeExporter is an audit logger that exports; supported false answers
+// ErrNotSupported (a plugin exporting the functions without offering them).
+type fakeExporter struct {
+	name      string
+	supported bool
+}
+
+func (fakeExporter) Log(context.Context, AuditEvent) error { return nil }
+
+func (f fakeExporter) CreateAuditExport(context.Context, AuditExportRequest) (*AuditExport, error) {
+	if !f.supported {
+		return nil, Errorf(CodeNotSupported, "%s cannot export", f.name)
+	}
+	return &AuditExport{ID: f.name + "-ex", State: AuditExportPending}, nil
+}
+
+func (f fakeExporter) GetAuditExport(_ context.Context, id string) (*AuditExport, error) {
+	if !f.supported {
+		return nil, Errorf(CodeNotSupported, "%s cannot export", f.name)
+	}
+	if id != f.name+"-ex" {
+		return nil, Errorf(CodeNotFound, "no %s", id)
+	}
+	return &AuditExport{ID: id, State: AuditExportReady, URL: "https://" + f.name}, nil
+}
+
+func TestComposeAuditExporter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var events []AuditEvent
+	builtin := Provider{Name: BuiltinName, Audit: fakeAudit{&events}}
+	plain := Provider{Name: "plain", Audit: fakeAudit{&events}}
+	lazy := Provider{Name: "lazy", Audit: fakeExporter{name: "lazy"}}
+	wos := Provider{Name: "workos", Audit: fakeExporter{name: "workos", supported: true}}
+	other := Provider{Name: "other", Audit: fakeExporter{name: "other", supported: true}}
+
+	tests := []struct {
+		name    string
+		plugins []Provider
+		sel     Selection
+		want    string // id of the created export; "" for no exporter
+	}{
+		{name: "no exporter", plugins: []Provider{plain}},
+		{name: "the one exporter", plugins: []Provider{plain, wos}, want: "workos-ex"},
+		{name: "not_supported falls through", plugins: []Provider{lazy, wos}, want: "workos-ex"},
+		{name: "selection order decides", plugins: []Provider{wos, other}, sel: Selection{CapAudit: {"other", "workos"}}, want: "other-ex"},
+		{name: "unselected exporter is not used", plugins: []Provider{wos}, sel: Selection{CapAudit: {BuiltinName}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Compose(tt.plugins, builtin, tt.sel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == "" {
+				if c.AuditExporter != nil {
+					t.Fatalf("AuditExporter = %#v, want nil", c.AuditExporter)
+				}
+				return
+			}
+			ex, err := c.AuditExporter.CreateAuditExport(ctx, AuditExportRequest{})
+			if err != nil || ex.ID != tt.want {
+				t.Fatalf("create = %+v, %v; want id %s", ex, err, tt.want)
+			}
+			got, err := c.AuditExporter.GetAuditExport(ctx, tt.want)
+			if err != nil || got.State != AuditExportReady {
+				t.Fatalf("get = %+v, %v", got, err)
+			}
+		})
+	}
+
+	t.Run("chain", func(t *testing.T) {
+		c, err := Compose([]Provider{lazy, wos, other}, builtin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.AuditExporter.GetAuditExport(ctx, "other-ex"); err != nil || got.URL != "https://other" {
+			t.Fatalf("an id of the second exporter: %+v, %v", got, err)
+		}
+		if _, err := c.AuditExporter.GetAuditExport(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown id: %v, want not_found", err)
+		}
+		c, err = Compose([]Provider{lazy, {Name: "lazy2", Audit: fakeExporter{name: "lazy2"}}}, builtin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.AuditExporter.CreateAuditExport(ctx, AuditExportRequest{}); !errors.Is(err, ErrNotSupported) {
+			t.Fatalf("no exporter offers it: %v, want not_supported", err)
+		}
+	})
 }

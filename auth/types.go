@@ -107,6 +107,34 @@ type AuditEvent struct {
 	DurationMS int64          `json:"durationMs,omitempty"`
 }
 
+// AuditExportRequest asks an AuditExporter for the events of
+// [RangeStart, RangeEnd], optionally only some actions, actor ids and
+// targets.
+type AuditExportRequest struct {
+	RangeStart time.Time
+	RangeEnd   time.Time
+	Actions    []string
+	ActorIDs   []string
+	Targets    []string
+}
+
+// The states of an AuditExport.
+const (
+	AuditExportPending = "pending"
+	AuditExportReady   = "ready"
+	AuditExportError   = "error"
+)
+
+// AuditExport is an export prepared by an AuditExporter; URL is set once
+// State is AuditExportReady.
+type AuditExport struct {
+	ID        string    `json:"id"`
+	State     string    `json:"state"`
+	URL       string    `json:"url,omitempty"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+}
+
 // AuditFilter selects audit events. Zero fields do not filter. Action may
 // contain '*' wildcards; ActionPrefix matches the start of the action. Text
 // matches a substring of the actor id/email or resource type/id/name.

@@ -22,6 +22,7 @@ var (
 	_ auth.ACLProvider         = (*aclAdapter)(nil)
 	_ auth.ACLManager          = (*aclManagerAdapter)(nil)
 	_ auth.AuditLogger         = (*auditAdapter)(nil)
+	_ auth.AuditExporter       = (*auditExporterAdapter)(nil)
 )
 
 // adapters holds a plugin's capability adapters; nil when not declared.
@@ -65,7 +66,11 @@ func newAdapters(p *Plugin) adapters {
 		}
 	}
 	if p.Has(abi.CapAudit) {
-		a.audit = &auditAdapter{p}
+		if p.HasExport(abi.ExportAuditExportCreate) && p.HasExport(abi.ExportAuditExportGet) {
+			a.audit = &auditExporterAdapter{auditAdapter{p}}
+		} else {
+			a.audit = &auditAdapter{p}
+		}
 	}
 	if p.Has(abi.CapWebhook) {
 		a.webhook = &WebhookHandler{p}
@@ -97,7 +102,8 @@ func (p *Plugin) ACL() auth.ACLProvider { return p.adapters.acl }
 
 // Audit returns the audit adapter, or nil when "audit" is not declared. It
 // also has Query(ctx, auth.AuditFilter, auth.AuditPage) when the plugin
-// exports audit_query.
+// exports audit_query, and is an auth.AuditExporter when it exports
+// audit_export_create and audit_export_get (abi 1.1).
 func (p *Plugin) Audit() auth.AuditLogger { return p.adapters.audit }
 
 // Webhook returns the webhook handler, or nil when "webhook" is not declared.
@@ -388,6 +394,44 @@ func (a *auditAdapter) Query(ctx context.Context, f auth.AuditFilter, pg auth.Au
 		res.Events[i] = auditFromABI(e)
 	}
 	return res, nil
+}
+
+// auditExporterAdapter is the audit adapter of a plugin that exports
+// audit_export_create and audit_export_get. A plugin that exports them
+// without offering them (every Go PDK plugin exports every function)
+// answers auth.ErrNotSupported.
+type auditExporterAdapter struct{ auditAdapter }
+
+func (a *auditExporterAdapter) CreateAuditExport(ctx context.Context, req auth.AuditExportRequest) (*auth.AuditExport, error) {
+	var out abi.AuditExport
+	if err := a.p.Call(ctx, abi.ExportAuditExportCreate, abi.AuditExportRequest{
+		RangeStart: req.RangeStart, RangeEnd: req.RangeEnd,
+		Actions: req.Actions, ActorIDs: req.ActorIDs, Targets: req.Targets,
+	}, &out); err != nil {
+		return nil, err
+	}
+	return a.export(abi.ExportAuditExportCreate, out)
+}
+
+func (a *auditExporterAdapter) GetAuditExport(ctx context.Context, id string) (*auth.AuditExport, error) {
+	var out abi.AuditExport
+	if err := a.p.Call(ctx, abi.ExportAuditExportGet, abi.AuditExportGetRequest{ID: id}, &out); err != nil {
+		return nil, err
+	}
+	return a.export(abi.ExportAuditExportGet, out)
+}
+
+// export checks a plugin's AuditExport: an id and a known state.
+func (a *auditExporterAdapter) export(export string, ex abi.AuditExport) (*auth.AuditExport, error) {
+	switch ex.State {
+	case abi.AuditExportPending, abi.AuditExportReady, abi.AuditExportError:
+	default:
+		return nil, auth.Errorf(auth.CodeInternal, "plugin %q: %s: unknown export state %q", a.p.name, export, ex.State)
+	}
+	if ex.ID == "" {
+		return nil, auth.Errorf(auth.CodeInternal, "plugin %q: %s: export without id", a.p.name, export)
+	}
+	return &auth.AuditExport{ID: ex.ID, State: ex.State, URL: ex.URL, CreatedAt: ex.CreatedAt, UpdatedAt: ex.UpdatedAt}, nil
 }
 
 // --- webhook ---

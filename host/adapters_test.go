@@ -179,6 +179,31 @@ func TestAdapters(t *testing.T) {
 			t.Errorf("Query = %+v, %v", res, err)
 		}
 	})
+	t.Run("audit export", func(t *testing.T) {
+		x, ok := p.Audit().(auth.AuditExporter)
+		if !ok {
+			t.Fatalf("audit adapter %T is not an auth.AuditExporter though the plugin exports audit_export_*", p.Audit())
+		}
+		req := auth.AuditExportRequest{RangeStart: t0, RangeEnd: t0.Add(time.Hour), Actions: []string{"a", "b"}, ActorIDs: []string{"u1"}, Targets: []string{"doc"}}
+		ex, err := x.CreateAuditExport(ctx, req)
+		if err != nil || ex.ID != "2030-01-02T03:04:05Z|2030-01-02T04:04:05Z|a,b|u1|doc" || ex.State != auth.AuditExportPending || ex.URL != "" || !ex.CreatedAt.Equal(t0) {
+			t.Errorf("CreateAuditExport = %+v, %v", ex, err)
+		}
+		req.Actions = []string{"unsupported"}
+		if _, err := x.CreateAuditExport(ctx, req); !errors.Is(err, auth.ErrNotSupported) {
+			t.Errorf("CreateAuditExport(unsupported) = %v, want not_supported", err)
+		}
+		ex, err = x.GetAuditExport(ctx, "ex1")
+		if err != nil || ex.State != auth.AuditExportReady || ex.URL != "https://dl.test/ex1" || !ex.UpdatedAt.Equal(t0.Add(time.Minute)) {
+			t.Errorf("GetAuditExport = %+v, %v", ex, err)
+		}
+		if _, err := x.GetAuditExport(ctx, "missing"); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("GetAuditExport(missing) = %v, want not_found", err)
+		}
+		if _, err := x.GetAuditExport(ctx, "weird"); !errors.Is(err, auth.ErrInternal) || !strings.Contains(err.Error(), `unknown export state "Done"`) {
+			t.Errorf("GetAuditExport(weird state) = %v, want internal", err)
+		}
+	})
 	t.Run("webhook", func(t *testing.T) {
 		wh := p.Webhook()
 		req := httptest.NewRequest("POST", "/webhooks/allcaps", bytes.NewReader([]byte("u9")))

@@ -80,9 +80,9 @@ func TestHostilePlugins(t *testing.T) {
 
 	dir := f.m.cfg.PluginsDir
 	wantErrs := []string{
-		filepath.Join(dir, "newerminor.wasm") + ": abi 1.9 is newer than this host's abi 1.0: upgrade authhost or rebuild the provider against a PDK for abi 1.0",
+		filepath.Join(dir, "newerminor.wasm") + ": abi 1.9 is newer than this host's abi " + abi.Version + ": upgrade authhost or rebuild the provider against a PDK for abi " + abi.Version,
 		filepath.Join(dir, "noexport.wasm") + `: capability "sso" declared but export "sso_callback" is missing`,
-		filepath.Join(dir, "wrongabi.wasm") + ": abi 2.0 is not supported by this host (abi 1.0): rebuild the provider against a PDK for abi 1.x",
+		filepath.Join(dir, "wrongabi.wasm") + ": abi 2.0 is not supported by this host (abi " + abi.Version + "): rebuild the provider against a PDK for abi 1.x",
 	}
 	var got []string
 	for _, err := range errs {
@@ -683,7 +683,7 @@ func TestInspect(t *testing.T) {
 	}{
 		{"echo", "echo", nil, []abi.Capability{abi.CapRBAC}},
 		{"noexport", "noexport", []string{`capability "sso" declared but export "sso_callback" is missing`}, nil},
-		{"wrongabi", "wrongabi", []string{"abi 2.0 is not supported by this host (abi 1.0): rebuild the provider against a PDK for abi 1.x"}, nil},
+		{"wrongabi", "wrongabi", []string{"abi 2.0 is not supported by this host (abi " + abi.Version + "): rebuild the provider against a PDK for abi 1.x"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.plugin, func(t *testing.T) {

@@ -347,6 +347,38 @@ var handlers = map[string]handler{
 		return res, true, err
 	}),
 
+	abi.ExportAuditExportCreate: serve(abi.ExportAuditExportCreate, func(ctx context.Context, p *Provider, r abi.AuditExportRequest) (any, bool, error) {
+		x, ok := p.Audit.(AuditExporter)
+		if !ok {
+			return nil, false, nil
+		}
+		if r.RangeStart.IsZero() || r.RangeEnd.IsZero() {
+			return nil, true, abi.Errorf(abi.CodeInvalidRequest, "%s: range_start and range_end are required", abi.ExportAuditExportCreate)
+		}
+		if r.RangeEnd.Before(r.RangeStart) {
+			return nil, true, abi.Errorf(abi.CodeInvalidRequest, "%s: range_end is before range_start", abi.ExportAuditExportCreate)
+		}
+		ex, err := x.CreateAuditExport(ctx, r)
+		if err == nil && ex == nil {
+			err = missing(abi.ExportAuditExportCreate, "export")
+		}
+		return ex, true, err
+	}),
+	abi.ExportAuditExportGet: serve(abi.ExportAuditExportGet, func(ctx context.Context, p *Provider, r abi.AuditExportGetRequest) (any, bool, error) {
+		x, ok := p.Audit.(AuditExporter)
+		if !ok {
+			return nil, false, nil
+		}
+		if r.ID == "" {
+			return nil, true, abi.Errorf(abi.CodeInvalidRequest, "%s: id is required", abi.ExportAuditExportGet)
+		}
+		ex, err := x.GetAuditExport(ctx, r.ID)
+		if err == nil && ex == nil {
+			err = abi.Errorf(abi.CodeNotFound, "%s: export %q not found", abi.ExportAuditExportGet, r.ID)
+		}
+		return ex, true, err
+	}),
+
 	// --- webhook ---
 	abi.ExportWebhookHandle: serve(abi.ExportWebhookHandle, func(ctx context.Context, p *Provider, r abi.WebhookRequest) (any, bool, error) {
 		if p.Webhook == nil {

@@ -118,5 +118,11 @@ func export_audit_log() int32 { return serveExport(abi.ExportAuditLog) }
 //go:wasmexport audit_query
 func export_audit_query() int32 { return serveExport(abi.ExportAuditQuery) }
 
+//go:wasmexport audit_export_create
+func export_audit_export_create() int32 { return serveExport(abi.ExportAuditExportCreate) }
+
+//go:wasmexport audit_export_get
+func export_audit_export_get() int32 { return serveExport(abi.ExportAuditExportGet) }
+
 //go:wasmexport webhook_handle
 func export_webhook_handle() int32 { return serveExport(abi.ExportWebhookHandle) }

@@ -371,3 +371,54 @@ func TestErrorHelpers(t *testing.T) {
 		t.Fatal("plain error not internal")
 	}
 }
+
+// auditLog is an audit provider without exports; exporter adds them.
+type auditLog struct{}
+
+func (auditLog) LogEvent(context.Context, abi.AuditEvent) error { return nil }
+
+type exporter struct{ auditLog }
+
+func (exporter) CreateAuditExport(_ context.Context, r abi.AuditExportRequest) (*abi.AuditExport, error) {
+	if len(r.Actions) == 1 && r.Actions[0] == "boom" {
+		return nil, pdk.Errorf(abi.CodeRateLimited, "slow down")
+	}
+	return &abi.AuditExport{ID: "ex1:" + strings.Join(r.Actions, ","), State: abi.AuditExportPending}, nil
+}
+
+func (exporter) GetAuditExport(_ context.Context, id string) (*abi.AuditExport, error) {
+	if id != "ex1" {
+		return nil, nil
+	}
+	return &abi.AuditExport{ID: id, State: abi.AuditExportReady, URL: "https://dl/ex1"}, nil
+}
+
+func TestAuditExportDispatch(t *testing.T) {
+	with := pdktest.New(t, pdktest.WithProvider(&pdk.Provider{Name: "exp", Version: "1", Audit: exporter{}}))
+	without := pdktest.New(t, pdktest.WithProvider(&pdk.Provider{Name: "log", Version: "1", Audit: auditLog{}}))
+	rng := `"range_start":"2026-01-01T00:00:00Z","range_end":"2026-02-01T00:00:00Z"`
+	tests := []struct {
+		name   string
+		env    *pdktest.Env
+		export string
+		input  string
+		want   string
+	}{
+		{"create", with, abi.ExportAuditExportCreate, `{` + rng + `,"actions":["a","b"]}`, `{"ok":true,"data":{"id":"ex1:a,b","state":"pending"}}`},
+		{"create without range", with, abi.ExportAuditExportCreate, `{"actions":["a"]}`, `{"ok":false,"error":{"code":"invalid_request","message":"audit_export_create: range_start and range_end are required"}}`},
+		{"create with reversed range", with, abi.ExportAuditExportCreate, `{"range_start":"2026-02-01T00:00:00Z","range_end":"2026-01-01T00:00:00Z"}`, `{"ok":false,"error":{"code":"invalid_request","message":"audit_export_create: range_end is before range_start"}}`},
+		{"provider error keeps its code", with, abi.ExportAuditExportCreate, `{` + rng + `,"actions":["boom"]}`, `{"ok":false,"error":{"code":"rate_limited","message":"slow down"}}`},
+		{"get ready", with, abi.ExportAuditExportGet, `{"id":"ex1"}`, `{"ok":true,"data":{"id":"ex1","state":"ready","url":"https://dl/ex1"}}`},
+		{"get unknown is not_found", with, abi.ExportAuditExportGet, `{"id":"nope"}`, `{"ok":false,"error":{"code":"not_found","message":"audit_export_get: export \"nope\" not found"}}`},
+		{"get without id", with, abi.ExportAuditExportGet, `{}`, `{"ok":false,"error":{"code":"invalid_request","message":"audit_export_get: id is required"}}`},
+		{"create not implemented", without, abi.ExportAuditExportCreate, `{` + rng + `}`, `{"ok":false,"error":{"code":"not_supported","message":"audit_export_create is not supported by this provider"}}`},
+		{"get not implemented", without, abi.ExportAuditExportGet, `{"id":"ex1"}`, `{"ok":false,"error":{"code":"not_supported","message":"audit_export_get is not supported by this provider"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(tt.env.Call(tt.export, tt.input)); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}

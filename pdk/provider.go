@@ -119,6 +119,14 @@ type AuditQuerier interface {
 	QueryEvents(ctx context.Context, q abi.AuditQueryRequest) (*abi.AuditQueryResult, error)
 }
 
+// AuditExporter is the optional pair audit_export_create and
+// audit_export_get (abi 1.1) of an AuditLogger: the provider prepares an
+// export of the events it holds and reports its state until it is ready.
+type AuditExporter interface {
+	CreateAuditExport(ctx context.Context, req abi.AuditExportRequest) (*abi.AuditExport, error)
+	GetAuditExport(ctx context.Context, id string) (*abi.AuditExport, error)
+}
+
 // WebhookHandler is the webhook capability (webhook_handle).
 type WebhookHandler interface {
 	HandleWebhook(ctx context.Context, req abi.WebhookRequest) (*abi.WebhookResult, error)

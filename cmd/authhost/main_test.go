@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/internal/testenv/logbuf"
 	"github.com/authhost/authhost/internal/testenv/wasmbuild"
 )
@@ -169,7 +170,7 @@ func TestInspect(t *testing.T) {
 		wantJSON func(map[string]any) bool
 	}{
 		{"static-users", good, false, func(m map[string]any) bool {
-			return m["name"] == "static-users" && m["abi"] == "1.0" && fmt.Sprint(m["capabilities"]) == "[user credentials rbac]"
+			return m["name"] == "static-users" && m["abi"] == abi.Version && fmt.Sprint(m["capabilities"]) == "[user credentials rbac]"
 		}},
 		{"wrong abi", bad, true, func(m map[string]any) bool {
 			return strings.Contains(fmt.Sprint(m["problems"]), "abi 2.0")
@@ -195,7 +196,7 @@ func TestCommandLine(t *testing.T) {
 		wantOut string
 		wantErr string
 	}{
-		{[]string{"version"}, "abi 1.0", ""},
+		{[]string{"version"}, "abi " + abi.Version, ""},
 		{[]string{}, "", "no command"},
 		{[]string{"bogus"}, "", `unknown command "bogus"`},
 		{[]string{"inspect"}, "", "exactly one FILE.wasm"},

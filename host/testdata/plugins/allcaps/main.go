@@ -1,4 +1,4 @@
-// Command allcaps declares every capability of ABI v1 with canned answers
+// Command allcaps declares every capability of ABI v1 (exports of abi 1.1 included) with canned answers
 // derived from its inputs, so the host's adapters can be tested end to end.
 package main
 
@@ -14,7 +14,7 @@ import (
 //go:wasmexport authhost_describe
 func describe() int32 {
 	pdk.OutputJSON(map[string]any{
-		"abi": "1.0", "name": "allcaps", "version": "0.1.0",
+		"abi": "1.1", "name": "allcaps", "version": "0.1.0",
 		"capabilities": []string{"user", "session", "sso", "credentials", "rbac", "acl", "audit", "webhook"},
 		"login":        map[string]string{"provider": "allcaps", "text": "Sign in with AllCaps"},
 	})
@@ -279,6 +279,41 @@ func auditQuery() int32 {
 	ev := map[string]any{"id": "e1", "timestamp": t0, "actor": map[string]string{"type": "user", "id": "u1"},
 		"action": r.Action, "outcome": "success", "resource": map[string]string{"type": "doc", "id": "d1"}}
 	return guest.OK(map[string]any{"events": []any{ev}, "total": r.Limit})
+}
+
+//go:wasmexport audit_export_create
+func auditExportCreate() int32 {
+	var r struct {
+		RangeStart time.Time `json:"range_start"`
+		RangeEnd   time.Time `json:"range_end"`
+		Actions    []string  `json:"actions"`
+		ActorIDs   []string  `json:"actor_ids"`
+		Targets    []string  `json:"targets"`
+	}
+	if !in(&r) {
+		return 0
+	}
+	if len(r.Actions) > 0 && r.Actions[0] == "unsupported" {
+		return guest.Fail("not_supported", "no exports here")
+	}
+	id := strings.Join([]string{r.RangeStart.Format(time.RFC3339), r.RangeEnd.Format(time.RFC3339),
+		strings.Join(r.Actions, ","), strings.Join(r.ActorIDs, ","), strings.Join(r.Targets, ",")}, "|")
+	return guest.OK(map[string]any{"id": id, "state": "pending", "created_at": t0, "updated_at": t0})
+}
+
+//go:wasmexport audit_export_get
+func auditExportGet() int32 {
+	var r struct{ ID string }
+	if !in(&r) {
+		return 0
+	}
+	switch r.ID {
+	case "missing":
+		return guest.Fail("not_found", "no such export")
+	case "weird":
+		return guest.OK(map[string]any{"id": r.ID, "state": "Done"})
+	}
+	return guest.OK(map[string]any{"id": r.ID, "state": "ready", "url": "https://dl.test/" + r.ID, "created_at": t0, "updated_at": t0.Add(time.Minute)})
 }
 
 //go:wasmexport webhook_handle
