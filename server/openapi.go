@@ -18,6 +18,9 @@ var requestSchemas = map[string]any{
 	"Roles":                object(map[string]any{"roles": map[string]any{"type": "array", "items": str("")}}, "roles"),
 	"Grant": object(map[string]any{"subject": str(""), "resource": resourceSchema,
 		"actions": map[string]any{"type": "array", "items": str(""), "minItems": 1}}, "subject", "resource", "actions"),
+	"AuditExport": object(map[string]any{"rangeStart": str("date-time"), "rangeEnd": str("date-time"),
+		"actions": map[string]any{"type": "array", "items": str("")}, "actorIds": map[string]any{"type": "array", "items": str("")},
+		"targets": map[string]any{"type": "array", "items": str("")}}, "rangeStart", "rangeEnd"),
 	"Revoke": object(map[string]any{"subject": str(""), "resource": resourceSchema,
 		"actions": map[string]any{"type": "array", "items": str("")}}, "subject", "resource"),
 }

@@ -53,6 +53,10 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/audit/export", auth: true, permission: auth.PermAuditExport, tag: "Audit", summary: "Stream matching events as CSV or JSON lines",
 			query:    []string{"format", "actorId", "actorType", "action", "actionPrefix", "resourceType", "resourceId", "outcome", "q", "startDate", "endDate"},
 			statuses: map[int]string{200: "the export", 400: "invalid filter", 401: "not signed in", 403: "missing audit:export", 503: "audit storage not configured"}, handler: s.handleAuditExport},
+		{method: "POST", path: "/audit/exports", auth: true, permission: auth.PermAuditExport, tag: "Audit", summary: "Ask the audit provider (e.g. WorkOS) to prepare an export of its events", body: "AuditExport",
+			statuses: map[int]string{201: "the export, usually pending", 400: "invalid body", 401: "not signed in", 403: "missing audit:export", 429: "provider rate limit", 501: "no audit provider can export", 503: "provider unavailable"}, handler: s.handleAuditExportCreate},
+		{method: "GET", path: "/audit/exports/{id}", auth: true, permission: auth.PermAuditExport, tag: "Audit", summary: "State of a provider export (pending, ready with url, error)",
+			statuses: map[int]string{200: "the export", 401: "not signed in", 403: "missing audit:export", 404: "not found", 501: "no audit provider can export", 503: "provider unavailable"}, handler: s.handleAuditExportGet},
 		{method: "GET", path: "/audit/{id}", auth: true, permission: auth.PermAuditRead, tag: "Audit", summary: "One audit event",
 			statuses: map[int]string{200: "event", 401: "not signed in", 403: "missing audit:read", 404: "not found"}, handler: s.handleAuditGet},
 
