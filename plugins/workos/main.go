@@ -184,6 +184,9 @@ func getClients() (*clients, error) {
 // lives in WorkOS and in the host's KV.
 type provider struct{}
 
+// Interface guard: the optional audit exports (abi 1.1).
+var _ pdk.AuditExporter = provider{}
+
 func init() {
 	p := provider{}
 	pdk.Register(pdk.Provider{

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -423,35 +424,102 @@ func (e *Emulator) handleAuditEvent(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 }
 
-func (e *Emulator) handleCreateExport(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		OrganizationID string `json:"organization_id"`
-		RangeStart     string `json:"range_start"`
-		RangeEnd       string `json:"range_end"`
+// auditExport is an export with its timestamps; pinned keeps a state set
+// by SetExportState.
+type auditExport struct {
+	AuditExport
+	createdAt, updatedAt string
+	pinned               bool
+}
+
+// json is the SDK's auditlogs.AuditLogExport shape; the URL only when
+// ready.
+func (x *auditExport) json(base string) map[string]any {
+	m := map[string]any{"object": "audit_log_export", "id": x.ID, "state": x.State,
+		"created_at": x.createdAt, "updated_at": x.updatedAt}
+	if x.State == "Ready" {
+		m["url"] = base + "/audit_logs/exports/" + x.ID + "/download"
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.OrganizationID == "" || body.RangeStart == "" || body.RangeEnd == "" {
-		writeStatusError(w, http.StatusUnprocessableEntity, "organization_id, range_start and range_end are required.")
+	return m
+}
+
+func (e *Emulator) handleCreateExport(w http.ResponseWriter, r *http.Request) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeStatusError(w, http.StatusBadRequest, "Could not read the body.")
+		return
+	}
+	// The keys of the SDK's auditlogs.CreateExportOpts.
+	var body struct {
+		OrganizationID string   `json:"organization_id"`
+		RangeStart     string   `json:"range_start"`
+		RangeEnd       string   `json:"range_end"`
+		Actions        []string `json:"actions"`
+		Actors         []string `json:"actors"`
+		ActorNames     []string `json:"actor_names"`
+		ActorIDs       []string `json:"actor_ids"`
+		Targets        []string `json:"targets"`
+	}
+	if err := json.Unmarshal(raw, &body); err != nil {
+		writeStatusError(w, http.StatusBadRequest, "Malformed JSON body.")
+		return
+	}
+	var problems []map[string]string
+	check := func(field, v string) {
+		switch {
+		case v == "":
+			problems = append(problems, map[string]string{"code": "required", "field": field})
+		case field != "organization_id":
+			if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
+				problems = append(problems, map[string]string{"code": "invalid_date", "field": field})
+			}
+		}
+	}
+	check("organization_id", body.OrganizationID)
+	check("range_start", body.RangeStart)
+	check("range_end", body.RangeEnd)
+	if len(problems) == 0 {
+		start, _ := time.Parse(time.RFC3339Nano, body.RangeStart)
+		end, _ := time.Parse(time.RFC3339Nano, body.RangeEnd)
+		if end.Before(start) {
+			problems = append(problems, map[string]string{"code": "invalid_range", "field": "range_end"})
+		}
+	}
+	if len(problems) > 0 {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "Validation failed.", "code": "invalid_request_parameters", "errors": problems})
 		return
 	}
 	e.mu.Lock()
 	now := e.stamp()
-	id := "audit_log_export_" + randomID(13)
-	ex := map[string]any{"object": "audit_log_export", "id": id, "state": "Ready",
-		"url": e.URL + "/audit_logs/exports/" + id + "/download", "created_at": now, "updated_at": now}
-	e.exports[id] = ex
+	ex := &auditExport{AuditExport: AuditExport{ID: "audit_log_export_" + randomID(13), OrganizationID: body.OrganizationID,
+		RangeStart: body.RangeStart, RangeEnd: body.RangeEnd, Actions: body.Actions, Actors: body.Actors,
+		ActorNames: body.ActorNames, ActorIDs: body.ActorIDs, Targets: body.Targets, State: "Pending", Raw: raw},
+		createdAt: now, updatedAt: now}
+	e.exports[ex.ID] = ex
+	e.exportOrder = append(e.exportOrder, ex.ID)
+	out := ex.json(e.URL)
 	e.mu.Unlock()
-	writeJSON(w, http.StatusCreated, ex)
+	writeJSON(w, http.StatusCreated, out)
 }
 
+// handleGetExport answers an export; a pending one becomes ready on its
+// first read, so a client's polling is exercised.
 func (e *Emulator) handleGetExport(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	ex, ok := e.exports[r.PathValue("id")]
+	var out map[string]any
+	if ok {
+		if ex.State == "Pending" && !ex.pinned {
+			ex.State, ex.updatedAt = "Ready", e.stamp()
+		}
+		out = ex.json(e.URL)
+	}
 	e.mu.Unlock()
 	if !ok {
-		writeStatusError(w, http.StatusNotFound, "Audit log export not found.")
+		writeStatusError(w, http.StatusNotFound, "Audit Log Export not found: '"+r.PathValue("id")+"'.")
 		return
 	}
-	writeJSON(w, http.StatusOK, ex)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // WebhookSignature returns the WorkOS-Signature header value for body,

@@ -98,6 +98,25 @@ type AuditEvent struct {
 	Raw json.RawMessage
 }
 
+// AuditExport is one audit-log export created through POST
+// /audit_logs/exports, with the request as the SDK sent it.
+type AuditExport struct {
+	ID             string
+	OrganizationID string
+	RangeStart     string
+	RangeEnd       string
+	Actions        []string
+	Actors         []string
+	ActorNames     []string
+	ActorIDs       []string
+	Targets        []string
+	// State is "Pending" until the first GET, then "Ready" (or what
+	// SetExportState set).
+	State string
+	// Raw is the request body.
+	Raw json.RawMessage
+}
+
 // Emulator is a running WorkOS emulator. Its exported methods are safe for
 // concurrent use.
 type Emulator struct {
@@ -126,7 +145,8 @@ type Emulator struct {
 	sessions      map[string]*session
 	audit         []AuditEvent
 	auditKeys     map[string]bool
-	exports       map[string]map[string]any
+	exports       map[string]*auditExport
+	exportOrder   []string
 	failures      []failure
 	requests      []string
 }
@@ -196,7 +216,7 @@ func NewAt(addr string) (*Emulator, error) {
 		refreshTokens: map[string]*refreshEntry{},
 		sessions:      map[string]*session{},
 		auditKeys:     map[string]bool{},
-		exports:       map[string]map[string]any{},
+		exports:       map[string]*auditExport{},
 	}
 	e.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: e.routes(), ReadHeaderTimeout: 10 * time.Second}}
 	e.srv.Start()
@@ -350,6 +370,31 @@ func (e *Emulator) AuditEvents() []AuditEvent {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]AuditEvent(nil), e.audit...)
+}
+
+// AuditExports returns the audit-log exports created so far, oldest first.
+func (e *Emulator) AuditExports() []AuditExport {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]AuditExport, 0, len(e.exportOrder))
+	for _, id := range e.exportOrder {
+		out = append(out, e.exports[id].AuditExport)
+	}
+	return out
+}
+
+// SetExportState sets the state ("Pending", "Ready" or "Error") of export
+// id, as WorkOS would when it finishes or fails; false for an unknown id.
+// A state set here is kept by later GETs.
+func (e *Emulator) SetExportState(id, state string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ex, ok := e.exports[id]
+	if ok {
+		ex.State, ex.pinned = state, true
+		ex.updatedAt = e.stamp()
+	}
+	return ok
 }
 
 // Requests returns "METHOD /path" of every request served so far.

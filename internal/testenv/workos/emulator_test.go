@@ -2,6 +2,7 @@ package workos
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -79,14 +80,6 @@ func TestAuditValidation(t *testing.T) {
 	if !errors.As(err, &he) || he.Code != 422 || len(he.FieldErrors) == 0 {
 		t.Fatalf("422: %#v", err)
 	}
-	ex, err := c.CreateExport(context.Background(), auditlogs.CreateExportOpts{OrganizationID: "org_1", RangeStart: "2026-01-01T00:00:00Z", RangeEnd: "2026-02-01T00:00:00Z"})
-	if err != nil || ex.State != auditlogs.Ready {
-		t.Fatalf("export: %+v %v", ex, err)
-	}
-	got, err := c.GetExport(context.Background(), auditlogs.GetExportOpts{ExportID: ex.ID})
-	if err != nil || got.ID != ex.ID {
-		t.Fatalf("get export: %+v %v", got, err)
-	}
 }
 
 func TestConnectionDecidesOrganization(t *testing.T) {
@@ -150,5 +143,63 @@ func TestDirectorySyncAPI(t *testing.T) {
 	}
 	if _, err := (&directorysync.Client{APIKey: "sk_wrong", Endpoint: e.URL}).ListGroups(ctx, directorysync.ListGroupsOpts{User: u.ID}); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("wrong key: %v", err)
+	}
+}
+
+func TestAuditExports(t *testing.T) {
+	e := Start(t)
+	ctx := context.Background()
+	c := &auditlogs.Client{APIKey: e.APIKey, EventsEndpoint: e.URL + "/audit_logs/events", ExportsEndpoint: e.URL + "/audit_logs/exports"}
+	opts := auditlogs.CreateExportOpts{OrganizationID: "org_1", RangeStart: "2026-01-01T00:00:00.000Z", RangeEnd: "2026-02-01T00:00:00.000Z",
+		Actions: []string{"a.b"}, ActorNames: []string{"Ada"}, ActorIds: []string{"user_1"}, Targets: []string{"doc"}}
+	ex, err := c.CreateExport(ctx, opts)
+	if err != nil || ex.State != auditlogs.Pending || ex.URL != "" || ex.Object != auditlogs.AuditLogExportObjectName || ex.CreatedAt == "" {
+		t.Fatalf("create: %+v %v", ex, err)
+	}
+	got, err := c.GetExport(ctx, auditlogs.GetExportOpts{ExportID: ex.ID})
+	if err != nil || got.ID != ex.ID || got.State != auditlogs.Ready || !strings.HasPrefix(got.URL, e.URL) || got.UpdatedAt <= got.CreatedAt {
+		t.Fatalf("first get: %+v %v", got, err)
+	}
+	recorded := e.AuditExports()
+	if len(recorded) != 1 {
+		t.Fatalf("recorded %d exports", len(recorded))
+	}
+	r := recorded[0]
+	if r.ID != ex.ID || r.OrganizationID != "org_1" || r.RangeStart != opts.RangeStart || r.RangeEnd != opts.RangeEnd || r.State != "Ready" ||
+		strings.Join(r.Actions, ",") != "a.b" || strings.Join(r.ActorNames, ",") != "Ada" || strings.Join(r.ActorIDs, ",") != "user_1" || strings.Join(r.Targets, ",") != "doc" {
+		t.Fatalf("recorded %+v", r)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(r.Raw, &raw); err != nil || raw["actor_ids"] == nil || raw["actors"] != nil {
+		t.Fatalf("raw body %s: %v", r.Raw, err)
+	}
+
+	// A state set by the test sticks.
+	ex2, _ := c.CreateExport(ctx, opts)
+	if !e.SetExportState(ex2.ID, "Error") || e.SetExportState("nope", "Ready") {
+		t.Fatal("SetExportState")
+	}
+	if got, err := c.GetExport(ctx, auditlogs.GetExportOpts{ExportID: ex2.ID}); err != nil || got.State != auditlogs.Error || got.URL != "" {
+		t.Fatalf("errored export: %+v %v", got, err)
+	}
+
+	var he workos_errors.HTTPError
+	if _, err := c.GetExport(ctx, auditlogs.GetExportOpts{ExportID: "audit_log_export_missing"}); !errors.As(err, &he) || he.Code != 404 {
+		t.Fatalf("unknown export: %#v", err)
+	}
+	for name, o := range map[string]auditlogs.CreateExportOpts{
+		"no organization": {RangeStart: opts.RangeStart, RangeEnd: opts.RangeEnd},
+		"no range start":  {OrganizationID: "org_1", RangeEnd: opts.RangeEnd},
+		"no range end":    {OrganizationID: "org_1", RangeStart: opts.RangeStart},
+		"bad date":        {OrganizationID: "org_1", RangeStart: "last week", RangeEnd: opts.RangeEnd},
+		"reversed":        {OrganizationID: "org_1", RangeStart: opts.RangeEnd, RangeEnd: opts.RangeStart},
+	} {
+		_, err := c.CreateExport(ctx, o)
+		if !errors.As(err, &he) || he.Code != 422 || len(he.FieldErrors) == 0 {
+			t.Errorf("%s: %#v, want 422 with field errors", name, err)
+		}
+	}
+	if n := len(e.AuditExports()); n != 2 {
+		t.Errorf("invalid requests were recorded: %d exports", n)
 	}
 }
