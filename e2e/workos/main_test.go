@@ -84,6 +84,8 @@ type options struct {
 	plugin map[string]any
 	// hostRBAC is the host's rbac block (for rbac: builtin).
 	hostRBAC map[string]any
+	// audit is the audit capability; default [builtin, workos].
+	audit []string
 }
 
 // roleMapping maps WorkOS role slugs to authhost permissions (rbac: workos).
@@ -123,9 +125,13 @@ func start(t *testing.T, o options) *authhostenv.Env {
 			pc[k] = v
 		}
 	}
+	audit := o.audit
+	if audit == nil {
+		audit = []string{"builtin", "workos"}
+	}
 	cfg := map[string]any{
 		"capabilities": map[string]any{
-			"user": "workos", "session": "workos", "sso": "workos", "rbac": rbac, "audit": []string{"builtin", "workos"},
+			"user": "workos", "session": "workos", "sso": "workos", "rbac": rbac, "audit": audit,
 		},
 		"plugins": map[string]any{
 			"workos": map[string]any{"allowed_hosts": []string{u.Hostname()}, "config": pc},
