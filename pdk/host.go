@@ -42,3 +42,18 @@ func Config(v any) error {
 	}
 	return nil
 }
+
+// LoginButton returns the login button configured under the "login" key of
+// the plugin's configuration ({"provider", "text", "icon"}), or def when
+// there is none or it lacks a provider or text. Call it in init and pass
+// the result to Register as Provider.Login: the host reads the button of
+// the configured instance.
+func LoginButton(def abi.LoginButton) abi.LoginButton {
+	var c struct {
+		Login *abi.LoginButton `json:"login"`
+	}
+	if err := json.Unmarshal(ConfigJSON(), &c); err == nil && c.Login != nil && c.Login.Provider != "" && c.Login.Text != "" {
+		return *c.Login
+	}
+	return def
+}

@@ -29,6 +29,16 @@ func TestExampleConfig(t *testing.T) {
 	env := authhostenv.Start(t, authhostenv.Options{Plugins: []string{"plugins/workos"}, Config: string(raw),
 		Env: map[string]string{"WORKOS_ENDPOINT": e.URL, "WORKOS_HOST": u.Hostname()}})
 
+	var caps struct {
+		Login struct {
+			SSO struct{ Provider, Text string } `json:"sso"`
+		} `json:"login"`
+	}
+	env.Client().Do(t, "GET", "/api/auth/capabilities", nil).Decode(t, &caps)
+	if b := caps.Login.SSO; b.Provider != "workos" || b.Text != "Sign in with WorkOS (local emulator)" {
+		t.Fatalf("login button = %+v, want the one configured in the example", b)
+	}
+
 	for _, tc := range []struct {
 		email    string
 		role     string

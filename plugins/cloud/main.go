@@ -14,7 +14,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"net/url"
 	"slices"
 	"sort"
@@ -29,7 +28,8 @@ import (
 const version = "0.1.0"
 
 // button is the login button in authhost_describe; init fills it from the
-// configuration (available when an instance initialises).
+// configuration's login block (available when an instance initialises;
+// the host shows the button of the configured instance).
 var button = defaultButton
 
 func init() {
@@ -48,18 +48,8 @@ func init() {
 	})
 }
 
-// loadButton sets the login button from the configuration's login block;
-// a missing or broken configuration keeps the default (calls then report
-// the configuration error).
-func loadButton() {
-	var c struct {
-		Login *abi.LoginButton `json:"login"`
-	}
-	button = defaultButton
-	if err := json.Unmarshal(pdk.ConfigJSON(), &c); err == nil && c.Login != nil && c.Login.Provider != "" && c.Login.Text != "" {
-		button = *c.Login
-	}
-}
+// loadButton sets the login button from the configuration.
+func loadButton() { button = pdk.LoginButton(defaultButton) }
 
 // main is never run in a reactor build; the provider registers in init.
 func main() {}

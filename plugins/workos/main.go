@@ -67,6 +67,9 @@ type config struct {
 	AuditOrganizationID string `json:"audit_organization_id"`
 	// AuditEventPrefix prefixes audit actions; default "authhost".
 	AuditEventPrefix string `json:"audit_event_prefix"`
+	// Login is the login button (provider id, text, icon); default
+	// {workos, "Sign in with SSO"}.
+	Login *abi.LoginButton `json:"login"`
 }
 
 // ssoConfig chooses the identity source of the authorization URL.
@@ -99,7 +102,9 @@ const configSchema = `{
     "directory_id": {"type": "string"},
     "group_roles": {"type": "object", "additionalProperties": {"type": "string"}},
     "audit_organization_id": {"type": "string"},
-    "audit_event_prefix": {"type": "string", "default": "authhost"}
+    "audit_event_prefix": {"type": "string", "default": "authhost"},
+    "login": {"type": "object", "required": ["provider", "text"], "properties": {
+      "provider": {"type": "string"}, "text": {"type": "string"}, "icon": {"type": "string"}}}
   }
 }`
 
@@ -188,11 +193,14 @@ type provider struct{}
 var _ pdk.AuditExporter = provider{}
 
 func init() {
+	// The button may come from the configuration (login); the host shows
+	// the one of the configured instance.
+	button := pdk.LoginButton(abi.LoginButton{Provider: "workos", Text: "Sign in with SSO"})
 	p := provider{}
 	pdk.Register(pdk.Provider{
 		Name:            "workos",
 		Version:         version,
-		Login:           &abi.LoginButton{Provider: "workos", Text: "Sign in with SSO"},
+		Login:           &button,
 		ManagesSessions: true,
 		ConfigSchema:    json.RawMessage(configSchema),
 		User:            p,
