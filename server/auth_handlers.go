@@ -118,8 +118,20 @@ func (s *Server) signUpAvailable(r *http.Request) error {
 }
 
 func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
-	if err := s.signInAvailable(); err != nil {
-		writeFlowError(w, err)
+	s.serveCredentials(w, r, s.signInAvailable(), s.signIn, http.StatusOK)
+}
+
+func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
+	s.serveCredentials(w, r, s.signUpAvailable(r), s.signUp, http.StatusCreated)
+}
+
+// serveCredentials is the JSON side of sign-in and sign-up: unless
+// unavailable is set, it decodes the body, runs flow and answers status
+// with the user and token, or the flow's error.
+func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request, unavailable error,
+	flow func(*http.Request, credentialsBody) (*loginResult, error), status int) {
+	if unavailable != nil {
+		writeFlowError(w, unavailable)
 		return
 	}
 	var body credentialsBody
@@ -127,13 +139,13 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		writeFieldError(w, err)
 		return
 	}
-	res, err := s.signIn(r, body)
+	res, err := flow(r, body)
 	if err != nil {
 		writeFlowError(w, err)
 		return
 	}
 	addCookies(w, res.Cookies)
-	writeJSON(w, http.StatusOK, signInResponse{User: res.User, Token: res.Token})
+	writeJSON(w, status, signInResponse{User: res.User, Token: res.Token})
 }
 
 // signIn checks credentials for the JSON API and the sign-in page alike:
@@ -187,10 +199,8 @@ func (s *Server) signInGuards(email string, r *http.Request) []signInGuard {
 func (s *Server) signInFailed(r *http.Request, actor auth.AuditActor, guards []signInGuard, err error, start time.Time) error {
 	code := auth.CodeOf(err)
 	meta := map[string]any{"code": string(code)}
-	if code == auth.CodeUnavailable || code == auth.CodeInternal || code == auth.CodeRateLimited {
-		s.log.Warn("sign-in: provider error", "error", err)
-		s.emit(r, auth.AuditEvent{Actor: actor, Action: "provider.error", Outcome: auth.OutcomeFailure,
-			Resource: &auth.AuditResource{Type: "capability", ID: auth.CapCredentials}, Metadata: meta})
+	if providerFault(code) {
+		s.emitProviderError(r, actor, auth.CapCredentials, "sign-in", err)
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeFailure, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
 		return &flowError{Status: statusOf(code), Code: string(code), Message: "The sign-in service is unavailable; try again later"}
 	}
@@ -208,25 +218,6 @@ func (s *Server) signInFailed(r *http.Request, actor auth.AuditActor, guards []s
 	}
 	s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeFailure, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
 	return &flowError{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "Invalid email or password"}
-}
-
-func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
-	if err := s.signUpAvailable(r); err != nil {
-		writeFlowError(w, err)
-		return
-	}
-	var body credentialsBody
-	if err := decodeJSON(w, r, &body); err != nil {
-		writeFieldError(w, err)
-		return
-	}
-	res, err := s.signUp(r, body)
-	if err != nil {
-		writeFlowError(w, err)
-		return
-	}
-	addCookies(w, res.Cookies)
-	writeJSON(w, http.StatusCreated, signInResponse{User: res.User, Token: res.Token})
 }
 
 // signUp creates an account for the JSON API and the sign-up page alike:
@@ -259,10 +250,10 @@ func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, er
 		case auth.CodeSignUpDisabled:
 			return nil, &flowError{Status: http.StatusForbidden, Code: string(code), Message: "Sign up is disabled"}
 		default:
-			s.log.Warn("sign-up: provider error", "error", err)
-			if code == auth.CodeUnavailable || code == auth.CodeInternal || code == auth.CodeRateLimited {
-				s.emit(r, auth.AuditEvent{Actor: actor, Action: "provider.error", Outcome: auth.OutcomeFailure,
-					Resource: &auth.AuditResource{Type: "capability", ID: auth.CapCredentials}, Metadata: map[string]any{"code": string(code)}})
+			if providerFault(code) {
+				s.emitProviderError(r, actor, auth.CapCredentials, "sign-up", err)
+			} else {
+				s.log.Warn("sign-up failed", "code", code, "error", err)
 			}
 			return nil, &flowError{Status: statusOf(code), Code: string(code), Message: "Failed to create account"}
 		}
@@ -341,10 +332,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) (redirectTo stri
 	if sp := s.cfg.Auth.Session; sp != nil {
 		if sid, e := sp.SessionIDFromRequest(ctx, r); e == nil && sid != "" {
 			if e := sp.DestroySession(ctx, sid); e != nil {
-				s.log.Warn("logout: destroying the session failed", "error", e)
 				err = e
-				s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "provider.error", Outcome: auth.OutcomeFailure,
-					Resource: &auth.AuditResource{Type: "capability", ID: auth.CapSession}, Metadata: map[string]any{"code": string(auth.CodeOf(e))}})
+				s.emitProviderError(r, actorOf(r, id.user), auth.CapSession, "logout", e)
 			}
 		}
 		if cookies, e := sp.ClearCookies(ctx); e == nil {
@@ -487,9 +476,7 @@ func (s *Server) handleSSOLogin(w http.ResponseWriter, r *http.Request) {
 	loginURL, err := sso.LoginURL(r.Context(), auth.SSOLoginRequest{RedirectURI: s.callbackURL(), State: st.State,
 		Nonce: st.Nonce, CodeChallenge: pkceChallenge(st.Verifier), CodeChallengeMethod: "S256"})
 	if err != nil {
-		s.log.Warn("sso login: provider error", "error", err)
-		s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "provider.error", Outcome: auth.OutcomeFailure,
-			Resource: &auth.AuditResource{Type: "capability", ID: auth.CapSSO}, Metadata: map[string]any{"code": string(auth.CodeOf(err))}})
+		s.emitProviderError(r, actorOf(r, nil), auth.CapSSO, "sso login", err)
 		if r.URL.Query().Get("redirect") == "true" {
 			// A browser navigation: back to its page, with the error.
 			http.Redirect(w, r, withQuery(st.Redirect, "error", string(auth.CodeOf(err))), http.StatusFound)
@@ -558,9 +545,8 @@ func (s *Server) handleSSOCallback(w http.ResponseWriter, r *http.Request) {
 		CodeVerifier: st.Verifier, RedirectURI: s.callbackURL(), Request: r})
 	if err != nil {
 		c := auth.CodeOf(err)
-		if c == auth.CodeUnavailable || c == auth.CodeInternal {
-			s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "provider.error", Outcome: auth.OutcomeFailure,
-				Resource: &auth.AuditResource{Type: "capability", ID: auth.CapSSO}, Metadata: map[string]any{"code": string(c)}})
+		if providerFault(c) {
+			s.emitProviderError(r, actorOf(r, nil), auth.CapSSO, "sso callback", err)
 		}
 		fail(target, string(c), err)
 		return

@@ -39,7 +39,6 @@ func (s *Server) identify(next http.Handler) http.Handler {
 		u, sess, err := s.cfg.Auth.CurrentUser(r.Context(), r)
 		id := &identity{user: u, session: sess, err: err}
 		if err != nil {
-			s.log.Warn("resolving the current user failed", "error", err)
 			s.auditResolveFailure(r, err)
 			id.user, id.session = nil, nil
 		}
@@ -63,9 +62,23 @@ func (s *Server) auditResolveFailure(r *http.Request, err error) {
 	if now-last < int64(resolveAuditInterval) || !s.resolveErrAt.CompareAndSwap(last, now) {
 		return
 	}
-	s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "provider.error", Outcome: auth.OutcomeFailure,
-		Resource: &auth.AuditResource{Type: "capability", ID: auth.CapSession},
-		Metadata: map[string]any{"code": string(auth.CodeOf(err)), "during": "resolving the current user"}})
+	s.emitProviderError(r, actorOf(r, nil), auth.CapSession, "resolving the current user", err)
+}
+
+// providerFault reports whether code is the provider's failure (down,
+// broken, throttling us) rather than an answer about the request.
+func providerFault(code auth.Code) bool {
+	return code == auth.CodeUnavailable || code == auth.CodeInternal || code == auth.CodeRateLimited
+}
+
+// emitProviderError logs and audits a provider failure of capability
+// during an operation (e.g. "sign-in"): one provider.error event naming
+// the capability, the operation and the error code, never the error text.
+func (s *Server) emitProviderError(r *http.Request, actor auth.AuditActor, capability, during string, err error) {
+	s.log.Warn("provider error", "capability", capability, "during", during, "error", err)
+	s.emit(r, auth.AuditEvent{Actor: actor, Action: "provider.error", Outcome: auth.OutcomeFailure,
+		Resource: &auth.AuditResource{Type: "capability", ID: capability},
+		Metadata: map[string]any{"code": string(auth.CodeOf(err)), "during": during}})
 }
 
 // slideSession refreshes a session that has used up half of its sliding
