@@ -5,23 +5,26 @@ import (
 	"maps"
 	"net/http"
 	"time"
+
+	"github.com/authhost/authhost/abi"
 )
 
-// Session metadata keys under which the host keeps a snapshot of the user,
-// so resolving a request needs no provider call.
+// Session metadata keys under which a session keeps a snapshot of the
+// user, so resolving a request needs no provider call. They are the ABI's
+// (abi.SessionMeta*): plugin sessions carry the same keys.
 const (
-	MetaEmail     = "email"
-	MetaName      = "name"
-	MetaAvatarURL = "avatarUrl"
-	MetaRoles     = "roles"
-	MetaSource    = "source"
+	MetaEmail     = abi.SessionMetaEmail
+	MetaName      = abi.SessionMetaName
+	MetaAvatarURL = abi.SessionMetaAvatarURL
+	MetaRoles     = abi.SessionMetaRoles
+	MetaSource    = abi.SessionMetaSource
 	// MetaSlidingTTL is a provider session's sliding lifetime in seconds:
 	// the host refreshes the session once less than half of it is left.
 	// Without it the host's own session TTL applies.
-	MetaSlidingTTL = "slidingTtlSeconds"
+	MetaSlidingTTL = abi.SessionMetaSlidingTTL
 	// MetaUserMetadata holds the user's own metadata (User.Metadata, e.g. a
 	// provider's email-verified flag and account timestamps) as an object.
-	MetaUserMetadata = "userMetadata"
+	MetaUserMetadata = abi.SessionMetaUserMetadata
 )
 
 // SnapshotMetadata returns session metadata holding u's profile.

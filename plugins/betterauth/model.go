@@ -7,17 +7,9 @@ import (
 	"github.com/authhost/authhost/abi"
 )
 
-// Session metadata keys the host reads to rebuild the user from a validated
-// session without another provider call (auth.SnapshotMetadata).
-const (
-	metaSource    = "source"
-	metaEmail     = "email"
-	metaName      = "name"
-	metaAvatarURL = "avatarUrl"
-	metaRoles     = "roles"
-	metaUserMeta  = "userMetadata" // the user's metadata object (emailVerified, timestamps)
-	sourceName    = "better-auth"
-)
+// sourceName is how sessions and users of this provider say where they
+// came from.
+const sourceName = "better-auth"
 
 // baUser is Better Auth's user object.
 type baUser struct {
@@ -61,7 +53,7 @@ type authResult struct {
 func (u baUser) toABI() *abi.User {
 	out := &abi.User{ID: u.ID, Email: u.Email, Name: u.Name, Metadata: map[string]any{
 		"emailVerified": u.EmailVerified,
-		metaSource:      sourceName,
+		"source":        sourceName,
 	}}
 	if u.Image != nil {
 		out.AvatarURL = *u.Image
@@ -100,37 +92,15 @@ func sessionFor(id string, s baSession, u *abi.User) *abi.Session {
 	return &abi.Session{ID: id, UserID: userID, ExpiresAt: s.ExpiresAt, CreatedAt: s.CreatedAt, Metadata: md}
 }
 
-// snapshot is the session metadata describing u (see the meta* keys).
+// snapshot is the session metadata describing u (abi.SessionSnapshot),
+// with emailVerified also at the top level.
 func snapshot(u *abi.User) map[string]any {
-	md := map[string]any{metaSource: sourceName}
 	if u == nil {
-		return md
+		return map[string]any{abi.SessionMetaSource: sourceName}
 	}
-	if u.Email != "" {
-		md[metaEmail] = u.Email
-	}
-	if u.Name != "" {
-		md[metaName] = u.Name
-	}
-	if u.AvatarURL != "" {
-		md[metaAvatarURL] = u.AvatarURL
-	}
-	if len(u.Roles) > 0 {
-		roles := make([]any, len(u.Roles))
-		for i, r := range u.Roles {
-			roles[i] = r
-		}
-		md[metaRoles] = roles
-	}
+	md := abi.SessionSnapshot(*u, sourceName)
 	if v, ok := u.Metadata["emailVerified"]; ok {
 		md["emailVerified"] = v
-	}
-	if len(u.Metadata) > 0 {
-		um := make(map[string]any, len(u.Metadata))
-		for k, v := range u.Metadata {
-			um[k] = v
-		}
-		md[metaUserMeta] = um
 	}
 	return md
 }

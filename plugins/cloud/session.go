@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -343,41 +342,11 @@ func revokeTokens(ctx context.Context, cfg *config, d *discovery, t *tokens, use
 
 // --- the session capability ---
 
-// Metadata keys of a session as the host reads them (auth.SnapshotMetadata):
-// the user's profile, so resolving a request needs no user_get.
-const (
-	metaEmail     = "email"
-	metaName      = "name"
-	metaAvatarURL = "avatarUrl"
-	metaRoles     = "roles"
-	metaSource    = "source"
-	// metaSlidingTTL tells the host the sliding lifetime
-	// (session_ttl_seconds), so it asks for a refresh only when one is due.
-	metaSlidingTTL = "slidingTtlSeconds"
-	// metaUserMetadata carries abi.User.Metadata (issuer, email_verified,
-	// preferred_username).
-	metaUserMetadata = "userMetadata"
-)
-
 // toABI reports session s under id, with the user snapshot the host
 // rebuilds the user from and the sliding lifetime it refreshes by.
 func (s *session) toABI(cfg *config, id string) *abi.Session {
-	md := map[string]any{metaSource: "sso", metaSlidingTTL: int(cfg.sessionTTL().Seconds())}
-	if s.User.Email != "" {
-		md[metaEmail] = s.User.Email
-	}
-	if s.User.Name != "" {
-		md[metaName] = s.User.Name
-	}
-	if s.User.AvatarURL != "" {
-		md[metaAvatarURL] = s.User.AvatarURL
-	}
-	if len(s.User.Roles) > 0 {
-		md[metaRoles] = slices.Clone(s.User.Roles)
-	}
-	if len(s.User.Metadata) > 0 {
-		md[metaUserMetadata] = s.User.Metadata
-	}
+	md := abi.SessionSnapshot(s.User, "sso")
+	md[abi.SessionMetaSlidingTTL] = int(cfg.sessionTTL().Seconds())
 	return &abi.Session{ID: id, UserID: s.User.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, Metadata: md}
 }
 

@@ -121,25 +121,16 @@ func snapshotRoles(cfg *config, u abi.User) []string {
 }
 
 // toSession reports a session with the user snapshot the host reads
-// (auth.SnapshotMetadata's keys: email, name, avatarUrl, roles, source),
-// so resolving a request needs no further provider call.
+// (abi.SessionSnapshot; roles per snapshotRoles), so resolving a request
+// needs no further provider call.
 func toSession(cfg *config, rec *sessionRecord) *abi.Session {
-	md := map[string]any{"source": "sso", "workos_session_id": rec.WorkOSSID, "organization_id": rec.OrgID,
-		// The host slides the session by this lifetime, the one
-		// session_refresh extends it by.
-		"slidingTtlSeconds": int(sessionMaxAge.Seconds())}
-	if rec.User.Email != "" {
-		md["email"] = rec.User.Email
-	}
-	if rec.User.Name != "" {
-		md["name"] = rec.User.Name
-	}
-	if rec.User.AvatarURL != "" {
-		md["avatarUrl"] = rec.User.AvatarURL
-	}
-	if roles := snapshotRoles(cfg, rec.User); len(roles) > 0 {
-		md["roles"] = roles
-	}
+	u := rec.User
+	u.Roles, u.Metadata = snapshotRoles(cfg, rec.User), nil
+	md := abi.SessionSnapshot(u, "sso")
+	md["workos_session_id"], md["organization_id"] = rec.WorkOSSID, rec.OrgID
+	// The host slides the session by the lifetime session_refresh extends
+	// it by.
+	md[abi.SessionMetaSlidingTTL] = int(sessionMaxAge.Seconds())
 	return &abi.Session{ID: rec.ID, UserID: rec.UserID, CreatedAt: rec.CreatedAt, ExpiresAt: rec.ExpiresAt, Metadata: md}
 }
 
