@@ -454,12 +454,47 @@ func (s *Server) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Reque
 		writeFieldError(w, &fieldError{Field: "token", Message: "token and newPassword are required"})
 		return
 	}
-	if err := creds.ResetPassword(r.Context(), body.Token, body.NewPassword); err != nil {
+	if err := s.resetPassword(r, body.Token, body.NewPassword); err != nil {
+		var fe *flowError
+		if errors.As(err, &fe) {
+			writeFlowError(w, fe)
+			return
+		}
 		writeAuthError(w, err, "Password reset failed")
 		return
 	}
-	s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "auth.password-reset", Outcome: auth.OutcomeSuccess})
 	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+}
+
+// resetPassword sets a new password with a reset token for the API and the
+// reset page alike (the caller checked a credentials provider exists): the
+// per-IP limit first (a *flowError), then the provider. A refused token
+// counts against the client's address, which slows token guessing; a
+// success is audited. Provider errors are returned as they are.
+func (s *Server) resetPassword(r *http.Request, token, password string) error {
+	ip := clientIP(r)
+	if blocked, wait := s.ipLimits.Blocked(ip); blocked {
+		return &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts; try again later", RetryAfter: wait}
+	}
+	err := s.cfg.Auth.Credentials.ResetPassword(r.Context(), token, password)
+	if err == nil {
+		s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "auth.password-reset", Outcome: auth.OutcomeSuccess})
+		return nil
+	}
+	if badResetToken(auth.CodeOf(err)) {
+		s.ipLimits.Fail(ip)
+	}
+	return err
+}
+
+// badResetToken reports whether a provider refused a reset because of its
+// token (unknown, used or expired) rather than the new password.
+func badResetToken(code auth.Code) bool {
+	switch code {
+	case auth.CodeInvalidCredentials, auth.CodeUnauthenticated, auth.CodeNotFound, auth.CodeForbidden:
+		return true
+	}
+	return false
 }
 
 // handleSSOLogin starts an SSO login: fresh state, nonce and PKCE verifier

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -112,17 +113,11 @@ func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
 	s.render(w, status, "reset", s.newLayout(r, "Choose a new password", "", p))
 }
 
-// pageResetPost sets the new password. A refused token counts against the
-// client's address in the per-IP limiter, which slows down token guessing.
+// pageResetPost sets the new password (resetPassword: rate limit, provider,
+// audit) and shows what went wrong inline.
 func (s *Server) pageResetPost(w http.ResponseWriter, r *http.Request) {
-	creds := s.cfg.Auth.Credentials
-	if creds == nil {
+	if s.cfg.Auth.Credentials == nil {
 		s.resetUnavailable(w, r, http.StatusNotFound)
-		return
-	}
-	ip := clientIP(r)
-	if blocked, wait := s.ipLimits.Blocked(ip); blocked {
-		s.resetRateLimited(w, r, "reset", resetPage{Expired: true, Error: "Too many attempts; try again later."}, int(wait.Seconds())+1)
 		return
 	}
 	render := func(status int, p resetPage) {
@@ -151,22 +146,25 @@ func (s *Server) pageResetPost(w http.ResponseWriter, r *http.Request) {
 		render(http.StatusBadRequest, p)
 		return
 	}
-	err := creds.ResetPassword(r.Context(), p.Token, password)
+	err := s.resetPassword(r, p.Token, password)
 	if err == nil {
-		s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "auth.password-reset", Outcome: auth.OutcomeSuccess})
 		http.Redirect(w, r, "/login?notice=password-reset", http.StatusSeeOther)
 		return
 	}
+	var limited *flowError
+	if errors.As(err, &limited) {
+		s.resetRateLimited(w, r, "reset", resetPage{Expired: true, Error: "Too many attempts; try again later."}, int(limited.RetryAfter.Seconds())+1)
+		return
+	}
 	code := auth.CodeOf(err)
-	switch code {
-	case auth.CodeNotSupported:
+	switch {
+	case code == auth.CodeNotSupported:
 		s.resetUnavailable(w, r, http.StatusNotImplemented)
 		return
-	case auth.CodeInvalidRequest:
+	case code == auth.CodeInvalidRequest:
 		// The provider's password policy: its message says what to fix.
 		p.Error, p.ErrorField = publicMessage(err, "Choose a stronger password."), "password"
-	case auth.CodeInvalidCredentials, auth.CodeUnauthenticated, auth.CodeNotFound, auth.CodeForbidden:
-		s.ipLimits.Fail(ip)
+	case badResetToken(code):
 		p.Token, p.Expired = "", true
 		p.Error = "This reset link is invalid or has expired. Request a new one."
 	default:
