@@ -38,8 +38,9 @@ type Provider struct {
 	ACL         ACLProvider
 	Audit       AuditLogger
 	// ManagesSessions is true when the provider's own cookies or tokens
-	// carry the session: the host then resolves requests through its
-	// UserProvider and never creates a session of its own for it.
+	// carry the session: the host never creates a session of its own for
+	// its logins, and resolves requests through the provider's session
+	// capability when it is the selected one (else its UserProvider).
 	ManagesSessions bool
 }
 

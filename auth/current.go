@@ -27,26 +27,11 @@ const (
 	MetaUserMetadata = abi.SessionMetaUserMetadata
 )
 
-// SnapshotMetadata returns session metadata holding u's profile.
+// SnapshotMetadata returns session metadata holding u's profile and roles
+// (abi.SessionSnapshot, without u's own metadata: host sessions keep the
+// profile only).
 func SnapshotMetadata(u User, source string) map[string]any {
-	m := map[string]any{MetaSource: source}
-	if u.Email != "" {
-		m[MetaEmail] = u.Email
-	}
-	if u.Name != "" {
-		m[MetaName] = u.Name
-	}
-	if u.AvatarURL != "" {
-		m[MetaAvatarURL] = u.AvatarURL
-	}
-	if len(u.Roles) > 0 {
-		roles := make([]any, len(u.Roles))
-		for i, r := range u.Roles {
-			roles[i] = r
-		}
-		m[MetaRoles] = roles
-	}
-	return m
+	return abi.SessionSnapshot(abi.User{ID: u.ID, Email: u.Email, Name: u.Name, AvatarURL: u.AvatarURL, Roles: u.Roles}, source)
 }
 
 // UserFromSession rebuilds the user snapshot a session carries.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authhost/authhost/internal/testenv/jwtpeek"
 	"github.com/authhost/authhost/internal/testenv/oidc"
 )
 
@@ -157,7 +158,7 @@ func TestLogout(t *testing.T) {
 		t.Fatalf("redirectTo = %q", out.RedirectTo)
 	}
 	hint := u.Query().Get("id_token_hint")
-	if claims := decodeJWT(t, hint); claims["sub"] != oidc.UserID || claims["aud"] == nil ||
+	if claims := jwtpeek.Claims(t, hint); claims["sub"] != oidc.UserID || claims["aud"] == nil ||
 		u.Query().Get("client_id") != oidc.ClientID || u.Query().Get("post_logout_redirect_uri") != f.env.URL {
 		t.Fatalf("end_session query = %v", u.Query())
 	}

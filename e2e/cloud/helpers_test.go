@@ -12,7 +12,6 @@
 package cloud
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -261,24 +260,6 @@ func refreshAtOP(t testing.TB, op *oidc.Provider, token string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// decodeJWT returns the claims of a compact JWS without verifying it.
-func decodeJWT(t testing.TB, tok string) map[string]any {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", tok)
-	}
-	raw, err := b64.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 // sorted returns a sorted copy of s.

@@ -8,7 +8,6 @@
 package workos
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/internal/testenv/authhostenv"
+	"github.com/authhost/authhost/internal/testenv/jwtpeek"
 	"github.com/authhost/authhost/internal/testenv/workos"
 )
 
@@ -289,24 +289,6 @@ func writeSession(t *testing.T, env *authhostenv.Env, id string, rec sessionReco
 	}
 }
 
-// claimsOf decodes a JWT's claims without verifying it.
-func claimsOf(t *testing.T, token string) map[string]any {
-	t.Helper()
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", token)
-	}
-	b, err := decodeSegment(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cl map[string]any
-	if err := json.Unmarshal(b, &cl); err != nil {
-		t.Fatal(err)
-	}
-	return cl
-}
-
 // expireAccessToken makes the session's stored access token expired: the
 // emulator re-signs its claims with iat and exp an hour in the past (as if
 // the session had been idle), so the next use must refresh it.
@@ -314,7 +296,7 @@ func expireAccessToken(t *testing.T, env *authhostenv.Env, id string) sessionRec
 	t.Helper()
 	rec := readSession(t, env, id)
 	tok, _ := rec["access_token"].(string)
-	cl := claimsOf(t, tok)
+	cl := jwtpeek.Claims(t, tok)
 	past := time.Now().Add(-time.Hour)
 	cl["iat"], cl["exp"] = past.Add(-workos.AccessTokenTTL).Unix(), past.Unix()
 	expired, err := emu.SignJWT(cl)
@@ -325,5 +307,3 @@ func expireAccessToken(t *testing.T, env *authhostenv.Env, id string) sessionRec
 	writeSession(t, env, id, rec)
 	return rec
 }
-
-func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }

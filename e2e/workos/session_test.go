@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/workos/workos-go/v4/pkg/usermanagement"
+
+	"github.com/authhost/authhost/internal/testenv/jwtpeek"
 )
 
 // refreshRejected reports whether WorkOS (the emulator, through the
@@ -110,7 +112,7 @@ func TestRefresh(t *testing.T) {
 	if after["refresh_token"] == before["refresh_token"] || after["access_token"] == before["access_token"] {
 		t.Fatal("the expired access token was not refreshed")
 	}
-	if exp, _ := claimsOf(t, after["access_token"].(string))["exp"].(float64); time.Unix(int64(exp), 0).Before(time.Now()) {
+	if exp, _ := jwtpeek.Claims(t, after["access_token"].(string))["exp"].(float64); time.Unix(int64(exp), 0).Before(time.Now()) {
 		t.Fatal("the refreshed access token is expired")
 	}
 	if !refreshRejected(t, before["refresh_token"].(string)) {
@@ -263,7 +265,7 @@ func TestLogout(t *testing.T) {
 	id := c.Cookie("wos_session")
 	rec := readSession(t, env, id)
 	sid, _ := rec["workos_sid"].(string)
-	if !strings.HasPrefix(sid, "session_") || claimsOf(t, rec["access_token"].(string))["sid"] != sid {
+	if !strings.HasPrefix(sid, "session_") || jwtpeek.Claims(t, rec["access_token"].(string))["sid"] != sid {
 		t.Fatalf("stored WorkOS session id %q", sid)
 	}
 
