@@ -159,3 +159,28 @@ type AuditStore interface {
 	// DeleteOlderThan removes events older than the cutoff and returns how many.
 	DeleteOlderThan(ctx context.Context, days int) (int, error)
 }
+
+// WebhookHandler receives a provider's pushes (e.g. WorkOS directory sync):
+// it verifies the request itself (signature, replay window) and says what
+// the host should apply.
+type WebhookHandler interface {
+	HandleWebhook(ctx context.Context, r *http.Request) (*WebhookResult, error)
+}
+
+// WebhookResult is what a provider asks the host to apply for one push.
+type WebhookResult struct {
+	// Status answers the sender; 400 or more means the push was refused
+	// (bad signature, stale) and nothing is applied.
+	Status int
+	// RoleChanges set users' roles in the host's role store (idempotent).
+	RoleChanges []RoleAssignment
+	// UserDeletes are users deleted at the provider: their sessions end
+	// and their role assignments go.
+	UserDeletes []string
+}
+
+// RoleAssignment sets the roles of one user.
+type RoleAssignment struct {
+	UserID string
+	Roles  []string
+}

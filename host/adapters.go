@@ -437,11 +437,13 @@ func (a *auditExporterAdapter) export(export string, ex abi.AuditExport) (*auth.
 // --- webhook ---
 
 // WebhookHandler passes incoming webhooks to a plugin's webhook_handle
-// export and returns what the host should apply.
+// export and returns what the host should apply (an auth.WebhookHandler).
 type WebhookHandler struct{ p *Plugin }
 
+var _ auth.WebhookHandler = (*WebhookHandler)(nil)
+
 // Handle passes the raw headers and body of a webhook to the plugin.
-func (w *WebhookHandler) Handle(ctx context.Context, header http.Header, body []byte) (*abi.WebhookResult, error) {
+func (w *WebhookHandler) Handle(ctx context.Context, header http.Header, body []byte) (*auth.WebhookResult, error) {
 	h := make(map[string][]string, len(header))
 	for k, vs := range header {
 		h[http.CanonicalHeaderKey(k)] = slices.Clone(vs)
@@ -450,12 +452,16 @@ func (w *WebhookHandler) Handle(ctx context.Context, header http.Header, body []
 	if err := w.p.Call(ctx, abi.ExportWebhookHandle, abi.WebhookRequest{Headers: h, Body: body}, &out); err != nil {
 		return nil, err
 	}
-	return &out, nil
+	res := &auth.WebhookResult{Status: out.Status, UserDeletes: out.UserDeletes}
+	for _, rc := range out.RoleChanges {
+		res.RoleChanges = append(res.RoleChanges, auth.RoleAssignment{UserID: rc.UserID, Roles: rc.Roles})
+	}
+	return res, nil
 }
 
-// HandleRequest reads r's body (bounded by the plugin's input limit) and
+// HandleWebhook reads r's body (bounded by the plugin's input limit) and
 // calls Handle.
-func (w *WebhookHandler) HandleRequest(ctx context.Context, r *http.Request) (*abi.WebhookResult, error) {
+func (w *WebhookHandler) HandleWebhook(ctx context.Context, r *http.Request) (*auth.WebhookResult, error) {
 	limit := int64(w.p.cfg.Limits.MaxInputBytes) / 2 // base64 in the JSON input
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {

@@ -208,9 +208,9 @@ func TestAdapters(t *testing.T) {
 		wh := p.Webhook()
 		req := httptest.NewRequest("POST", "/webhooks/allcaps", bytes.NewReader([]byte("u9")))
 		req.Header.Set("X-Signature", "sig")
-		res, err := wh.HandleRequest(ctx, req)
+		res, err := wh.HandleWebhook(ctx, req)
 		if err != nil || res.Status != 200 || len(res.RoleChanges) != 1 || res.RoleChanges[0].UserID != "u9" || res.UserDeletes[0] != "gone" {
-			t.Errorf("HandleRequest = %+v, %v", res, err)
+			t.Errorf("HandleWebhook = %+v, %v", res, err)
 		}
 		if _, err := wh.Handle(ctx, http.Header{}, nil); !errors.Is(err, auth.ErrForbidden) || !strings.Contains(err.Error(), "missing signature") {
 			t.Errorf("Handle unsigned = %v", err)

@@ -51,7 +51,7 @@ type Config struct {
 	SignInWindow  time.Duration
 	// Webhooks returns the webhook endpoint of the named provider, or nil
 	// when it has none; nil serves none.
-	Webhooks func(provider string) WebhookHandler
+	Webhooks func(provider string) auth.WebhookHandler
 	// RoleStore is the host's own role assignments (the built-in RBAC
 	// manager); webhooks (directory sync) write to it. Nil drops them.
 	RoleStore auth.RBACManager
@@ -104,7 +104,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Plugins = func() []PluginStatus { return nil }
 	}
 	if cfg.Webhooks == nil {
-		cfg.Webhooks = func(string) WebhookHandler { return nil }
+		cfg.Webhooks = func(string) auth.WebhookHandler { return nil }
 	}
 	sl, err := newSealer(cfg.SealKey)
 	if err != nil {

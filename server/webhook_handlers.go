@@ -7,16 +7,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/auth"
 )
-
-// WebhookHandler is a provider's webhook endpoint (a plugin declaring the
-// webhook capability). It verifies the request itself (signature, replay
-// window) and says what the host should apply.
-type WebhookHandler interface {
-	HandleRequest(ctx context.Context, r *http.Request) (*abi.WebhookResult, error)
-}
 
 // handleWebhook passes a provider's webhook to it and applies the result:
 // role changes go to the host's role store, deleted users lose their
@@ -31,7 +23,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor := auth.AuditActor{Type: auth.ActorSystem, ID: name, IP: clientIP(r)}
-	res, err := h.HandleRequest(r.Context(), r)
+	res, err := h.HandleWebhook(r.Context(), r)
 	if err != nil {
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "webhook.received", Outcome: auth.OutcomeFailure,
 			Resource: &auth.AuditResource{Type: "provider", ID: name}, Metadata: map[string]any{"code": string(auth.CodeOf(err))}})
@@ -96,7 +88,7 @@ func (n *webhookCounts) count(s *Server, provider, what string, err error) {
 }
 
 // applyWebhook applies role changes and user deletions.
-func (s *Server) applyWebhook(ctx context.Context, provider string, res *abi.WebhookResult) webhookCounts {
+func (s *Server) applyWebhook(ctx context.Context, provider string, res *auth.WebhookResult) webhookCounts {
 	var n webhookCounts
 	for _, rc := range res.RoleChanges {
 		var err error = errNoRoleStore

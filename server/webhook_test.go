@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/auth"
 )
 
@@ -16,11 +15,11 @@ import (
 // test sets. The plugin side (signatures, event parsing) is tested in
 // plugins/workos and e2e/workos.
 type fakeWebhook struct {
-	res *abi.WebhookResult
+	res *auth.WebhookResult
 	err error
 }
 
-func (f *fakeWebhook) HandleRequest(context.Context, *http.Request) (*abi.WebhookResult, error) {
+func (f *fakeWebhook) HandleWebhook(context.Context, *http.Request) (*auth.WebhookResult, error) {
 	return f.res, f.err
 }
 
@@ -45,7 +44,7 @@ func TestWebhook(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
 		roles = c.Auth.RBAC.(auth.RBACManager)
 		c.RoleStore = flakyRoles{RBACManager: roles, down: &roleStoreDown}
-		c.Webhooks = func(name string) WebhookHandler {
+		c.Webhooks = func(name string) auth.WebhookHandler {
 			if name == "idp" {
 				return hook
 			}
@@ -69,7 +68,7 @@ func TestWebhook(t *testing.T) {
 	}
 
 	hook.err = &auth.Error{Code: auth.CodeUnauthenticated, Message: "bad signature"}
-	hook.res = &abi.WebhookResult{RoleChanges: []abi.RoleAssignment{{UserID: "u1", Roles: []string{"admin"}}}}
+	hook.res = &auth.WebhookResult{RoleChanges: []auth.RoleAssignment{{UserID: "u1", Roles: []string{"admin"}}}}
 	if r := post("idp"); r.status != http.StatusUnauthorized {
 		t.Fatalf("rejected signature = %d %s, want 401", r.status, r.body)
 	}
@@ -78,7 +77,7 @@ func TestWebhook(t *testing.T) {
 	}
 
 	hook.err = nil
-	hook.res = &abi.WebhookResult{Status: http.StatusUnauthorized, RoleChanges: []abi.RoleAssignment{{UserID: "u1", Roles: []string{"admin"}}}}
+	hook.res = &auth.WebhookResult{Status: http.StatusUnauthorized, RoleChanges: []auth.RoleAssignment{{UserID: "u1", Roles: []string{"admin"}}}}
 	if r := post("idp"); r.status != http.StatusUnauthorized {
 		t.Fatalf("provider answered 401 = %d %s, want 401", r.status, r.body)
 	}
@@ -86,7 +85,7 @@ func TestWebhook(t *testing.T) {
 		t.Fatal("a webhook the provider refused changed roles")
 	}
 
-	hook.res = &abi.WebhookResult{RoleChanges: []abi.RoleAssignment{{UserID: "u1", Roles: []string{"admin"}}}, UserDeletes: []string{leaverID}}
+	hook.res = &auth.WebhookResult{RoleChanges: []auth.RoleAssignment{{UserID: "u1", Roles: []string{"admin"}}}, UserDeletes: []string{leaverID}}
 	if r := post("idp"); r.status != http.StatusOK {
 		t.Fatalf("good webhook = %d %s", r.status, r.body)
 	}
@@ -98,13 +97,13 @@ func TestWebhook(t *testing.T) {
 	}
 
 	// A role the host does not define fails on every retry: reported, 200.
-	hook.res = &abi.WebhookResult{RoleChanges: []abi.RoleAssignment{{UserID: "u2", Roles: []string{"no-such-role"}}}}
+	hook.res = &auth.WebhookResult{RoleChanges: []auth.RoleAssignment{{UserID: "u2", Roles: []string{"no-such-role"}}}}
 	if r := post("idp"); r.status != http.StatusOK || r.json(t)["rejected"] != float64(1) {
 		t.Fatalf("invalid change = %d %s, want 200 reporting 1 rejected", r.status, r.body)
 	}
 	// A store failure may pass: 503 so the sender retries.
 	roleStoreDown.Store(true)
-	hook.res = &abi.WebhookResult{RoleChanges: []abi.RoleAssignment{{UserID: "u2", Roles: []string{"viewer"}}}}
+	hook.res = &auth.WebhookResult{RoleChanges: []auth.RoleAssignment{{UserID: "u2", Roles: []string{"viewer"}}}}
 	if r := post("idp"); r.status != http.StatusServiceUnavailable {
 		t.Fatalf("change during a store failure = %d %s, want 503 so the sender retries", r.status, r.body)
 	}

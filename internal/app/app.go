@@ -337,8 +337,8 @@ func demoCredentials(cfg config.Config, log *slog.Logger) []demoCredential {
 }
 
 // webhooks finds the webhook endpoint of a loaded plugin by name.
-func webhooks(mgr *host.Manager) func(string) server.WebhookHandler {
-	return func(name string) server.WebhookHandler {
+func webhooks(mgr *host.Manager) func(string) auth.WebhookHandler {
+	return func(name string) auth.WebhookHandler {
 		for _, p := range mgr.Plugins() {
 			if p.Name() == name {
 				if h := p.Webhook(); h != nil {
