@@ -10,12 +10,7 @@ import (
 // every refused token counts, and over the limit neither reaches the
 // provider.
 func TestPasswordResetAPIRateLimited(t *testing.T) {
-	var creds *resettable
-	h := newHarness(t, func(c *Config) {
-		c.SignInIPLimit = 3
-		creds = newResettable(c.Auth.Credentials)
-		c.Auth.Credentials = creds
-	})
+	h, creds := newResettableHarness(t, 3)
 	c := h.client(t)
 	for i := 0; i < 2; i++ {
 		if r := c.do("POST", "/api/auth/credentials/password-reset", `{"email":"someone@example.com"}`, nil); r.status != http.StatusAccepted {

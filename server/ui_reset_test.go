@@ -49,6 +49,20 @@ func (f *resettable) ResetPassword(_ context.Context, token, pw string) error {
 	return nil
 }
 
+// newResettableHarness serves the harness with the credentials provider
+// wrapped in a resettable; ipLimit > 0 sets the per-IP limit.
+func newResettableHarness(t *testing.T, ipLimit int) (*harness, *resettable) {
+	var creds *resettable
+	h := newHarness(t, func(c *Config) {
+		if ipLimit > 0 {
+			c.SignInIPLimit = ipLimit
+		}
+		creds = newResettable(c.Auth.Credentials)
+		c.Auth.Credentials = creds
+	})
+	return h, creds
+}
+
 func (f *resettable) calls() (requests, resets int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -129,11 +143,7 @@ func TestUIPasswordResetNotSupported(t *testing.T) {
 // an unknown address, bad input and bad tokens are inline errors that never
 // show the token, and success lands on /login with the notice, audited.
 func TestUIPasswordResetFlow(t *testing.T) {
-	var creds *resettable
-	h := newHarness(t, func(c *Config) {
-		creds = newResettable(c.Auth.Credentials)
-		c.Auth.Credentials = creds
-	})
+	h, creds := newResettableHarness(t, 0)
 	c := h.client(t)
 
 	known := c.post("/forgot-password", url.Values{"email": {demoEmail}})
@@ -211,11 +221,7 @@ func TestUIPasswordResetFlow(t *testing.T) {
 // TestUIPasswordResetFormsNeedSameOrigin: a cross-site post of either form
 // is refused before it reaches the provider.
 func TestUIPasswordResetFormsNeedSameOrigin(t *testing.T) {
-	var creds *resettable
-	h := newHarness(t, func(c *Config) {
-		creds = newResettable(c.Auth.Credentials)
-		c.Auth.Credentials = creds
-	})
+	h, creds := newResettableHarness(t, 0)
 	c := h.client(t)
 	creds.addToken("tok-valid", demoEmail)
 	for path, form := range map[string]url.Values{
@@ -239,12 +245,7 @@ func TestUIPasswordResetFormsNeedSameOrigin(t *testing.T) {
 // against the client's address; once over the per-IP limit neither form
 // reaches the provider.
 func TestUIPasswordResetRateLimited(t *testing.T) {
-	var creds *resettable
-	h := newHarness(t, func(c *Config) {
-		c.SignInIPLimit = 3
-		creds = newResettable(c.Auth.Credentials)
-		c.Auth.Credentials = creds
-	})
+	h, creds := newResettableHarness(t, 3)
 	c := h.client(t)
 	for i := 0; i < 2; i++ {
 		if r := c.post("/forgot-password", url.Values{"email": {"someone@example.com"}}); r.status != http.StatusOK {
