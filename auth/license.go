@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -52,12 +53,17 @@ func (l *License) Grants(feature string) bool {
 var ErrLicenseExpired = errors.New("license expired")
 
 // ParseLicense verifies token (base64url(payload JSON) "." base64url(sig))
-// against pub and returns its payload. A forged, malformed or expired token
-// is an error saying which; an expired one also returns the payload so
-// operators can see what lapsed.
-func ParseLicense(token string, pub ed25519.PublicKey, now time.Time) (*License, error) {
-	if len(pub) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("license: public key has %d bytes, want %d", len(pub), ed25519.PublicKeySize)
+// against any of the trusted keys and returns its payload. A forged,
+// malformed or expired token is an error saying which; an expired one also
+// returns the payload so operators can see what lapsed.
+func ParseLicense(token string, trusted []ed25519.PublicKey, now time.Time) (*License, error) {
+	if len(trusted) == 0 {
+		return nil, errors.New("license: no trusted public key")
+	}
+	for i, pub := range trusted {
+		if len(pub) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("license: trusted key %d has %d bytes, want %d", i, len(pub), ed25519.PublicKeySize)
+		}
 	}
 	payloadPart, sigPart, ok := strings.Cut(strings.TrimSpace(token), ".")
 	if !ok || payloadPart == "" || sigPart == "" {
@@ -71,8 +77,8 @@ func ParseLicense(token string, pub ed25519.PublicKey, now time.Time) (*License,
 	if err != nil {
 		return nil, fmt.Errorf("license: malformed signature encoding: %w", err)
 	}
-	if !ed25519.Verify(pub, payload, sig) {
-		return nil, errors.New("license: signature does not verify: token forged or issued for another key")
+	if !slices.ContainsFunc(trusted, func(pub ed25519.PublicKey) bool { return ed25519.Verify(pub, payload, sig) }) {
+		return nil, errors.New("license: signature does not verify against any trusted key: token forged or issued for another key")
 	}
 	var l License
 	if err := json.Unmarshal(payload, &l); err != nil {
@@ -87,8 +93,8 @@ func ParseLicense(token string, pub ed25519.PublicKey, now time.Time) (*License,
 	return &l, nil
 }
 
-// SignLicense produces a token for l with priv. Used by tests and vendor
-// tooling; the server only verifies.
+// SignLicense produces a token for l with priv. `authhost license issue`
+// and tests use it; the server only verifies.
 func SignLicense(l License, priv ed25519.PrivateKey) (string, error) {
 	payload, err := json.Marshal(l)
 	if err != nil {
@@ -127,26 +133,60 @@ type LicenseState struct {
 	Mode     Mode     `json:"mode"`
 	Licensed bool     `json:"licensed"`
 	License  *License `json:"license,omitempty"`
-	// Reason explains why no license is in force (absent, expired, forged).
+	// Reason explains why no license is in force (absent, declined with
+	// `license: none`, expired, forged).
 	Reason string `json:"reason,omitempty"`
 }
 
+// ReasonDeclined is the Reason of a deployment whose operator chose to run
+// without a license (`license: none`).
+const ReasonDeclined = "no license: the configuration says license: none"
+
 // EvaluateLicense applies the policy: in development every feature is on;
 // in production a valid license turns on the features it grants, and
-// without one RBAC, ACL and audit are off.
-func EvaluateLicense(mode Mode, token string, pub ed25519.PublicKey, now time.Time) LicenseState {
+// without one RBAC, ACL and audit are off. declined records an operator's
+// explicit `license: none`.
+func EvaluateLicense(mode Mode, token string, declined bool, trusted []ed25519.PublicKey, now time.Time) LicenseState {
 	st := LicenseState{Mode: mode}
+	if declined {
+		st.Reason = ReasonDeclined
+		return st
+	}
 	if strings.TrimSpace(token) == "" {
 		st.Reason = "no license configured"
 		return st
 	}
-	l, err := ParseLicense(token, pub, now)
+	l, err := ParseLicense(token, trusted, now)
 	if err != nil {
 		st.Reason = err.Error()
 		return st
 	}
 	st.Licensed, st.License = true, l
 	return st
+}
+
+// Usable reports whether a server may start under this state: anything in
+// development; in production a valid license or an explicit `license: none`.
+// The error says what to configure.
+func (s LicenseState) Usable() error {
+	if s.Mode != ModeProduction || s.Licensed || s.Reason == ReasonDeclined {
+		return nil
+	}
+	return fmt.Errorf("production mode needs a valid license (%s): set `license: <token>` (see docs/licensing.md) or `license: none` to run with RBAC, ACL and audit off", s.Reason)
+}
+
+// TrustedKeys decodes the license keys to trust: the compiled-in vendor key
+// and each extra base64url key, in that order.
+func TrustedKeys(extra []string) ([]ed25519.PublicKey, error) {
+	keys := make([]ed25519.PublicKey, 0, 1+len(extra))
+	for _, s := range append([]string{DefaultLicensePublicKey}, extra...) {
+		k, err := DecodePublicKey(s)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // Enabled reports whether feature is on under this state.
