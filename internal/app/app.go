@@ -67,6 +67,13 @@ func (a *App) PrintDemoBanner(w io.Writer) {
 // builds the HTTP handler. cfg must be validated. Close releases it all.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
 	a := &App{log: log}
+	if err := cfg.DerivePublicURL(cfg.Listen); err != nil {
+		return nil, err
+	}
+	lic, err := evaluateLicense(cfg, log) // before anything slow: fail fast
+	if err != nil {
+		return nil, err
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -122,18 +129,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		providers = append(providers, pluginProvider(p))
 	}
 	a.demo = demoCredentials(cfg, log)
-
-	pub, err := auth.DecodePublicKey(auth.DefaultLicensePublicKey)
-	if err != nil {
-		return nil, err
-	}
-	lic := auth.EvaluateLicense(auth.Mode(cfg.Mode), cfg.License, pub, time.Now())
-	if cfg.License != "" && !lic.Licensed {
-		log.Warn("license rejected", "reason", lic.Reason)
-	}
-	if lic.Mode == auth.ModeProduction && !lic.Licensed {
-		log.Warn("production mode without a valid license: rbac, acl and audit are off", "reason", lic.Reason)
-	}
 
 	builtin, err := newBuiltin(cfg, st, log)
 	if err != nil {
@@ -363,4 +358,27 @@ func cacheDir(cfg config.Config) string {
 		return cfg.CacheDir
 	}
 	return filepath.Join(cfg.DataDir, "wasm-cache")
+}
+
+// evaluateLicense checks the configured license against the trusted keys.
+// Production refuses to start without a valid license unless the operator
+// said `license: none`; development only warns about a rejected token.
+func evaluateLicense(cfg config.Config, log *slog.Logger) (auth.LicenseState, error) {
+	keys, err := auth.TrustedKeys(cfg.License.PublicKeys)
+	if err != nil {
+		return auth.LicenseState{}, fmt.Errorf("license.public_keys: %w", err)
+	}
+	lic := auth.EvaluateLicense(auth.Mode(cfg.Mode), cfg.License.Token, cfg.License.None, keys, time.Now())
+	if err := lic.Usable(); err != nil {
+		return lic, err
+	}
+	switch {
+	case cfg.License.Token != "" && !lic.Licensed:
+		log.Warn("license rejected", "reason", lic.Reason)
+	case lic.Mode == auth.ModeProduction && !lic.Licensed:
+		log.Warn("production mode with license: none: rbac, acl and audit are off")
+	case lic.Licensed:
+		log.Info("license in force", "org", lic.License.Organization, "tier", lic.License.Tier, "expires", lic.License.ExpiresAt)
+	}
+	return lic, nil
 }

@@ -7,11 +7,14 @@ package config
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -21,7 +24,10 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Listen     string `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// PublicURL is the origin browsers use; empty means "follow the listen
+	// address" (see DerivePublicURL), which keeps the quick start working
+	// on any port.
 	PublicURL  string `yaml:"public_url"`
 	PluginsDir string `yaml:"plugins_dir"`
 	DataDir    string `yaml:"data_dir"`
@@ -29,7 +35,7 @@ type Config struct {
 	// <data_dir>/wasm-cache. Several servers may share one.
 	CacheDir string             `yaml:"cache_dir"`
 	Mode     string             `yaml:"mode"` // development (default) or production
-	License  string             `yaml:"license"`
+	License  License            `yaml:"license"`
 	Log      Log                `yaml:"log"`
 	Caps     map[string]StrList `yaml:"capabilities"`
 	Session  Session            `yaml:"session"`
@@ -37,6 +43,51 @@ type Config struct {
 	Audit    Audit              `yaml:"audit"`
 	Plugins  map[string]Plugin  `yaml:"plugins"`
 	Security Security           `yaml:"security"`
+}
+
+// License is the license setting: a token, `none` (run production with
+// RBAC, ACL and audit off, on purpose), or a mapping that also names extra
+// trusted public keys:
+//
+//	license: ${AUTHHOST_LICENSE}
+//	license: none
+//	license: {token: ${AUTHHOST_LICENSE}, public_keys: [base64url-ed25519-key]}
+type License struct {
+	Token string `yaml:"token"`
+	// None is the operator's explicit choice to run without a license.
+	None bool `yaml:"-"`
+	// PublicKeys are trusted besides the compiled-in vendor key, so that an
+	// operator can issue licenses for their own deployment.
+	PublicKeys []string `yaml:"public_keys"`
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler: a scalar is a token or `none`.
+func (l *License) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		v := strings.TrimSpace(n.Value)
+		*l = License{Token: v, None: v == "none"}
+		if l.None {
+			l.Token = ""
+		}
+		return nil
+	}
+	if n.Kind == yaml.MappingNode { // n.Decode does not inherit KnownFields
+		for i := 0; i < len(n.Content); i += 2 {
+			if k := n.Content[i].Value; k != "token" && k != "public_keys" {
+				return fmt.Errorf("line %d: field %s not found in license (want token, public_keys)", n.Content[i].Line, k)
+			}
+		}
+	}
+	type plain License
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*l = License(p)
+	if strings.TrimSpace(l.Token) == "none" {
+		*l = License{None: true, PublicKeys: l.PublicKeys}
+	}
+	return nil
 }
 
 // Log configures logging.
@@ -138,7 +189,6 @@ func (p Plugin) ConfigJSON() (json.RawMessage, error) {
 func Defaults() Config {
 	return Config{
 		Listen:     ":8080",
-		PublicURL:  "http://localhost:8080",
 		PluginsDir: "./plugins",
 		DataDir:    "./data",
 		Mode:       "development",
@@ -149,13 +199,16 @@ func Defaults() Config {
 }
 
 // Load reads and validates a config file over the defaults, expanding
-// environment variables with getenv (os.Getenv when nil).
+// environment variables with getenv (os.Getenv when nil). Relative
+// plugins_dir, data_dir and cache_dir written in the file resolve against
+// the file's directory, so the server finds them from any working
+// directory.
 func Load(path string, getenv func(string) (string, bool)) (Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
-	cfg, err := Parse(raw, getenv)
+	cfg, err := parse(raw, getenv, filepath.Dir(path))
 	if err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -163,8 +216,31 @@ func Load(path string, getenv func(string) (string, bool)) (Config, error) {
 }
 
 // Parse decodes YAML over the defaults, strictly (unknown keys are errors),
-// expands environment references in string values and validates.
+// expands environment references in string values and validates. Relative
+// paths stay relative to the working directory.
 func Parse(raw []byte, getenv func(string) (string, bool)) (Config, error) {
+	return parse(raw, getenv, "")
+}
+
+// DerivePublicURL sets an empty PublicURL from the address the server
+// actually listens on: an unspecified host (":8080", "0.0.0.0", "[::]")
+// becomes localhost, an explicit one is kept.
+func (c *Config) DerivePublicURL(listenAddr string) error {
+	if c.PublicURL != "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(listenAddr)
+	if err != nil {
+		return fmt.Errorf("public_url: derive from listen address %q: %w", listenAddr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	c.PublicURL = "http://" + net.JoinHostPort(host, port)
+	return nil
+}
+
+func parse(raw []byte, getenv func(string) (string, bool), baseDir string) (Config, error) {
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
@@ -187,11 +263,39 @@ func Parse(raw []byte, getenv func(string) (string, bool)) (Config, error) {
 		if err := dec.Decode(&cfg); err != nil {
 			return Config{}, fmt.Errorf("decode: %w", err)
 		}
+		if baseDir != "" {
+			resolvePaths(&root, &cfg, baseDir)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// resolvePaths makes the relative directories that the file itself sets
+// relative to baseDir (defaults stay relative to the working directory).
+func resolvePaths(root *yaml.Node, cfg *Config, baseDir string) {
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return
+	}
+	m := root.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		var dst *string
+		switch m.Content[i].Value {
+		case "plugins_dir":
+			dst = &cfg.PluginsDir
+		case "data_dir":
+			dst = &cfg.DataDir
+		case "cache_dir":
+			dst = &cfg.CacheDir
+		default:
+			continue
+		}
+		if *dst != "" && !filepath.IsAbs(*dst) {
+			*dst = filepath.Join(baseDir, *dst)
+		}
+	}
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
@@ -238,9 +342,11 @@ func expandNode(n *yaml.Node, getenv func(string) (string, bool)) error {
 // Validate checks the configuration and names the field at fault.
 func (c *Config) Validate() error {
 	var errs []error
-	u, err := url.Parse(c.PublicURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("public_url: %q must be an absolute http(s) URL", c.PublicURL))
+	if c.PublicURL != "" { // empty: derived from the listen address at start
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("public_url: %q must be an absolute http(s) URL", c.PublicURL))
+		}
 	}
 	if c.Listen == "" {
 		errs = append(errs, errors.New("listen: must not be empty"))
@@ -301,6 +407,11 @@ func (c *Config) Validate() error {
 			if h == "" || strings.ContainsAny(h, "/:@ ") {
 				errs = append(errs, fmt.Errorf("plugins.%s.allowed_hosts: %q must be a host name or glob (no scheme, port or path)", name, h))
 			}
+		}
+	}
+	for i, k := range c.License.PublicKeys {
+		if b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(k), "=")); err != nil || len(b) != 32 {
+			errs = append(errs, fmt.Errorf("license.public_keys[%d]: want a base64url Ed25519 public key (as printed by `authhost license keygen`)", i))
 		}
 	}
 	for _, o := range c.Security.AllowedRedirectOrigins {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +79,9 @@ func TestParseErrors(t *testing.T) {
 		{"ttl order", "session: { ttl: 48h, absolute_ttl: 1h }", "absolute_ttl"},
 		{"malformed yaml", "listen: [", "parse yaml"},
 		{"capability list of maps", "capabilities: { sso: { a: b } }", "want a name or a list"},
+		{"bad license key", "license: { public_keys: [nope] }", "license.public_keys[0]"},
+		{"license key of wrong size", "license: { public_keys: [AAAA] }", "license.public_keys[0]"},
+		{"unknown license field", "license: { tokn: x }", "field tokn not found"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.yaml), env(nil))
@@ -91,5 +96,84 @@ func TestEmptyFileGivesDefaults(t *testing.T) {
 	cfg, err := Parse([]byte(""), env(nil))
 	if err != nil || cfg.Listen != ":8080" {
 		t.Fatalf("cfg=%+v err=%v", cfg, err)
+	}
+}
+
+func TestLicenseForms(t *testing.T) {
+	t.Parallel()
+	key := "5BZOVs6rIQdeqQZrsKCun5dNCOv1pbJjWwsbWtjbc0A"
+	cases := []struct {
+		name, yaml string
+		want       License
+	}{
+		{"absent", "", License{}},
+		{"token scalar", "license: abc.def", License{Token: "abc.def"}},
+		{"token from env", "license: ${LIC}", License{Token: "tok.sig"}},
+		{"none", "license: none", License{None: true}},
+		{"mapping", "license: { token: abc.def, public_keys: [" + key + "] }", License{Token: "abc.def", PublicKeys: []string{key}}},
+		{"mapping with none", "license: { token: none, public_keys: [" + key + "] }", License{None: true, PublicKeys: []string{key}}},
+	}
+	for _, c := range cases {
+		cfg, err := Parse([]byte(c.yaml), env(map[string]string{"LIC": "tok.sig"}))
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		got := cfg.License
+		if got.Token != c.want.Token || got.None != c.want.None || strings.Join(got.PublicKeys, ",") != strings.Join(c.want.PublicKeys, ",") {
+			t.Errorf("%s: license = %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestDerivePublicURL(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ set, listen, want string }{
+		{"", ":9000", "http://localhost:9000"},
+		{"", "0.0.0.0:9000", "http://localhost:9000"},
+		{"", "[::]:9000", "http://localhost:9000"},
+		{"", "127.0.0.1:8081", "http://127.0.0.1:8081"},
+		{"", "[::1]:8081", "http://[::1]:8081"},
+		{"", "auth.internal:80", "http://auth.internal:80"},
+		{"https://auth.example.com", ":9000", "https://auth.example.com"}, // explicit wins
+	}
+	for _, c := range cases {
+		cfg := Defaults()
+		cfg.PublicURL = c.set
+		if err := cfg.DerivePublicURL(c.listen); err != nil || cfg.PublicURL != c.want {
+			t.Errorf("%q on %q: %q, %v; want %q", c.set, c.listen, cfg.PublicURL, err, c.want)
+		}
+	}
+	cfg := Defaults()
+	if err := cfg.DerivePublicURL("no-port"); err == nil {
+		t.Error("a listen address without a port was accepted")
+	}
+}
+
+func TestLoadResolvesPathsAgainstTheFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "conf", "authhost.yaml")
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	abs := filepath.Join(dir, "abs-cache")
+	if err := os.WriteFile(file, []byte("plugins_dir: ../plugins\ndata_dir: data\ncache_dir: "+abs+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(file, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PluginsDir != filepath.Join(dir, "plugins") || cfg.DataDir != filepath.Join(dir, "conf", "data") || cfg.CacheDir != abs {
+		t.Fatalf("plugins_dir=%q data_dir=%q cache_dir=%q", cfg.PluginsDir, cfg.DataDir, cfg.CacheDir)
+	}
+	// Keys the file does not set keep their defaults, relative to the
+	// working directory.
+	if err := os.WriteFile(file, []byte("mode: development\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = Load(file, env(nil)); err != nil || cfg.PluginsDir != "./plugins" || cfg.DataDir != "./data" {
+		t.Fatalf("defaults moved: %+v, %v", cfg, err)
 	}
 }
