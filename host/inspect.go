@@ -46,6 +46,10 @@ func Inspect(ctx context.Context, path, cacheDir string) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("host: inspect: %w", err)
 	}
+	if err := checkWasmHeader(wasm); err != nil {
+		rep.Problems = append(rep.Problems, err.Error())
+		return rep, fmt.Errorf("host: inspect %s: %w", path, err)
+	}
 	if cacheDir != "" {
 		if err := os.MkdirAll(cacheDir, 0o700); err != nil {
 			return rep, fmt.Errorf("host: inspect: cache dir: %w", err)

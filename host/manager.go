@@ -192,6 +192,9 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
+	if err := checkWasmHeader(wasm); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
 	def := m.cfg.Defaults
 	slot := &envSlot{}
 	guestLog := newSwapHandler(m.cfg.Logger.Handler().WithAttrs([]slog.Attr{slog.String("source", "guest"), slog.String("file", file)}))

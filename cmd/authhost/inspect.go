@@ -17,18 +17,19 @@ var errProblems = errors.New("plugin would not load")
 
 func cmdInspect(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "print JSON")
 	cacheDir := fs.String("cache-dir", "", "wazero compilation cache directory (optional)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{"inspect: " + err.Error()}
+	pos, err := parseArgs(fs, args, "inspect [--json] [--cache-dir DIR] FILE.wasm", stdout)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return usageError{"inspect: want exactly one FILE.wasm"}
 	}
-	rep, err := host.Inspect(ctx, fs.Arg(0), *cacheDir)
-	if err != nil {
-		return fmt.Errorf("inspect: %w", err)
+	file := pos[0]
+	rep, err := host.Inspect(ctx, file, *cacheDir)
+	if err != nil && len(rep.Problems) == 0 {
+		return fmt.Errorf("inspect: %w", err) // unreadable: no report to print
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -39,8 +40,11 @@ func cmdInspect(ctx context.Context, args []string, stdout io.Writer) error {
 	} else {
 		printReport(stdout, rep)
 	}
+	if err != nil {
+		return fmt.Errorf("inspect: %w", err)
+	}
 	if !rep.OK() {
-		return fmt.Errorf("inspect %s: %w", fs.Arg(0), errProblems)
+		return fmt.Errorf("inspect %s: %w", file, errProblems)
 	}
 	return nil
 }

@@ -3,7 +3,7 @@
 //
 //	authhost serve [--config FILE] [flags]   run the server
 //	authhost inspect [--json] FILE.wasm      describe a provider plugin
-//	authhost license inspect TOKEN           show what a license grants
+//	authhost license keygen|issue|inspect    make and check licenses
 //	authhost version                         print the version
 package main
 
@@ -24,6 +24,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	if errors.Is(err, errHelp) {
+		return
+	}
 	if err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -39,8 +42,12 @@ func main() {
 const usage = `usage:
   authhost serve [--config FILE] [--listen ADDR] [--public-url URL] [--plugins-dir DIR] [--data-dir DIR] [--mode development|production] [--log-level LEVEL]
   authhost inspect [--json] FILE.wasm
-  authhost license inspect [--json] TOKEN
+  authhost license keygen --out FILE
+  authhost license issue --key FILE --org NAME [--tier T] [--features rbac,acl,audit] [--days N | --expires DATE]
+  authhost license inspect [--json] [--public-key KEY]... [--config FILE] TOKEN
   authhost version
+
+Every command takes --help.
 `
 
 type usageError struct{ msg string }
@@ -58,10 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "inspect":
 		return cmdInspect(ctx, args[1:], stdout)
 	case "license":
-		if len(args) < 2 || args[1] != "inspect" {
-			return usageError{"license: want `license inspect TOKEN`"}
-		}
-		return cmdLicenseInspect(args[2:], stdout)
+		return cmdLicense(args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "authhost %s (abi %s)\n", version, abiVersion())
 		return nil

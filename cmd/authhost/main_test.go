@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -201,7 +202,12 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"bogus"}, "", `unknown command "bogus"`},
 		{[]string{"inspect"}, "", "exactly one FILE.wasm"},
 		{[]string{"license", "inspect", "abc.def"}, "valid:        no", "license"},
+		{[]string{"license"}, "", "want keygen, issue or inspect"},
+		{[]string{"license", "sign"}, "", `unknown subcommand "sign"`},
+		{[]string{"license", "keygen"}, "", "want --out FILE"},
+		{[]string{"license", "issue", "--org", "x"}, "", "want --key FILE"},
 		{[]string{"serve", "--nope"}, "", "flag provided but not defined"},
+		{[]string{"serve", "extra"}, "", `unexpected argument "extra"`},
 		{[]string{"serve", "--config", "/does/not/exist.yaml"}, "", "no such file"},
 	}
 	for _, c := range cases {
@@ -216,5 +222,159 @@ func TestCommandLine(t *testing.T) {
 		if !strings.Contains(out.String(), c.wantOut) {
 			t.Errorf("%v: out = %q, want %q", c.args, out.String(), c.wantOut)
 		}
+	}
+}
+
+func TestHelpListsEveryFlagAndSucceeds(t *testing.T) {
+	t.Parallel()
+	cases := map[string][]string{
+		"serve":           {"--config", "--listen", "--public-url", "--plugins-dir", "--data-dir", "--mode", "--log-level"},
+		"inspect":         {"--json", "--cache-dir"},
+		"license keygen":  {"--out"},
+		"license issue":   {"--key", "--org", "--tier", "--features", "--days", "--expires"},
+		"license inspect": {"--json", "--public-key", "--config"},
+	}
+	for cmd, flags := range cases {
+		for _, h := range []string{"--help", "-h"} {
+			var out bytes.Buffer
+			err := run(context.Background(), append(strings.Fields(cmd), h), &out, io.Discard)
+			if !errors.Is(err, errHelp) {
+				t.Errorf("%s %s: err = %v, want errHelp (exit 0)", cmd, h, err)
+			}
+			for _, f := range flags {
+				if !strings.Contains(out.String(), f) {
+					t.Errorf("%s %s: help lacks %s:\n%s", cmd, h, f, out.String())
+				}
+			}
+		}
+	}
+}
+
+func TestInspectFlagsAfterFileAndNonWasm(t *testing.T) {
+	t.Parallel()
+	good := wasmbuild.Build(t, "../../examples/static-users")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"inspect", good, "--json"}, &out, io.Discard); err != nil {
+		t.Fatalf("inspect FILE --json: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil || m["name"] != "static-users" {
+		t.Fatalf("inspect FILE --json printed %s (%v)", out.String(), err)
+	}
+	text := filepath.Join(t.TempDir(), "notes.wasm")
+	if err := os.WriteFile(text, []byte("hello, this is text"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err := run(context.Background(), []string{"inspect", text}, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "not a WebAssembly module") || strings.Contains(err.Error(), "magic") {
+		t.Fatalf("inspect of a text file: %v", err)
+	}
+	if !strings.Contains(out.String(), "not a WebAssembly module") {
+		t.Fatalf("the report does not say it: %s", out.String())
+	}
+}
+
+func TestLicenseKeygenIssueInspect(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "license.key")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"license", "keygen", "--out", key}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(key); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("private key file: %v, %v", st, err)
+	}
+	var pub string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "public key:  "); ok {
+			pub = v
+		}
+	}
+	if pub == "" || strings.Contains(out.String(), mustRead(t, key)) {
+		t.Fatalf("keygen output must give the public key and never the private one:\n%s", out.String())
+	}
+	if err := run(context.Background(), []string{"license", "keygen", "--out", key}, io.Discard, io.Discard); err == nil {
+		t.Fatal("keygen overwrote an existing key file")
+	}
+
+	out.Reset()
+	if err := run(context.Background(), []string{"license", "issue", "--key", key, "--org", "Acme", "--features", "rbac,audit", "--days", "30"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(out.String())
+
+	// Only a server or command that trusts the key accepts the token.
+	if err := run(context.Background(), []string{"license", "inspect", token}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "does not verify") {
+		t.Fatalf("a self-issued token verified against the vendor key alone: %v", err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"license", "inspect", token, "--json", "--public-key", pub}, &out, io.Discard); err != nil {
+		t.Fatalf("inspect with the key: %v\n%s", err, out.String())
+	}
+	var rep struct {
+		Valid   bool
+		License struct {
+			Org      string
+			Features []string
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || !rep.Valid || rep.License.Org != "Acme" || strings.Join(rep.License.Features, ",") != "rbac,audit" {
+		t.Fatalf("report = %s (%v)", out.String(), err)
+	}
+	cfgFile := filepath.Join(dir, "authhost.yaml")
+	if err := os.WriteFile(cfgFile, []byte("license: {token: x.y, public_keys: ["+pub+"]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"license", "inspect", "--config", cfgFile, token}, io.Discard, io.Discard); err != nil {
+		t.Fatalf("inspect trusting the config's keys: %v", err)
+	}
+	for _, bad := range [][]string{
+		{"--features", "rbac,everything"},
+		{"--expires", "2001-01-01"},
+		{"--expires", "tomorrow"},
+	} {
+		args := append([]string{"license", "issue", "--key", key, "--org", "Acme"}, bad...)
+		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("issue %v was accepted", bad)
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestServeFailsFast covers start-up refusals that must come before any
+// plugin compiles: a port in use and production without a license.
+func TestServeFailsFast(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"port in use", []string{"--listen", busy.Addr().String()}, "address already in use"},
+		{"production without a license", []string{"--listen", "127.0.0.1:0", "--mode", "production"}, "license: none"},
+	}
+	for _, c := range cases {
+		args := append([]string{"serve", "--config", "../../examples/authhost.yaml", "--plugins-dir", t.TempDir(), "--data-dir", t.TempDir()}, c.args...)
+		start := time.Now()
+		err := run(context.Background(), args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want containing %q", c.name, err, c.want)
+		}
+		t.Logf("%s: refused after %v", c.name, time.Since(start))
 	}
 }

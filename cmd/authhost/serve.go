@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/authhost/authhost/abi"
@@ -20,10 +21,9 @@ type serveFlags struct {
 	config, listen, publicURL, pluginsDir, dataDir, mode, logLevel string
 }
 
-func parseServeFlags(args []string) (serveFlags, *flag.FlagSet, error) {
+func parseServeFlags(args []string, stdout io.Writer) (serveFlags, error) {
 	var f serveFlags
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.config, "config", "", "YAML config file")
 	fs.StringVar(&f.listen, "listen", "", "listen address (default :8080)")
 	fs.StringVar(&f.publicURL, "public-url", "", "public URL of this server")
@@ -31,13 +31,14 @@ func parseServeFlags(args []string) (serveFlags, *flag.FlagSet, error) {
 	fs.StringVar(&f.dataDir, "data-dir", "", "data directory (store, compilation cache)")
 	fs.StringVar(&f.mode, "mode", "", "development or production")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return f, fs, usageError{"serve: " + err.Error()}
+	pos, err := parseArgs(fs, args, "serve [flags]", stdout)
+	if err != nil {
+		return f, err
 	}
-	if fs.NArg() > 0 {
-		return f, fs, usageError{fmt.Sprintf("serve: unexpected argument %q", fs.Arg(0))}
+	if len(pos) > 0 {
+		return f, usageError{fmt.Sprintf("serve: unexpected argument %q", pos[0])}
 	}
-	return f, fs, nil
+	return f, nil
 }
 
 // loadServeConfig reads the file (if any) and applies the flags over it.
@@ -77,7 +78,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f, _, err := parseServeFlags(args)
+	f, err := parseServeFlags(args, stdout)
 	if err != nil {
 		return err
 	}
@@ -86,16 +87,25 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	// Bind first: a port in use is reported at once, not after compiling
+	// every plugin, and an unset public_url follows the real address.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: listen on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+	if err := cfg.DerivePublicURL(ln.Addr().String()); err != nil {
+		return err
+	}
+	if cfg.Listen == "" || strings.HasSuffix(cfg.Listen, ":0") {
+		cfg.Listen = ln.Addr().String()
+	}
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("serve: listen on %s: %w", cfg.Listen, err)
-	}
 	srv := &http.Server{
 		Handler:           a.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
