@@ -4,6 +4,7 @@
 //	authhost serve [--config FILE] [flags]   run the server
 //	authhost inspect [--json] FILE.wasm      describe a provider plugin
 //	authhost license keygen|issue|inspect    make and check licenses
+//	authhost backup|restore                  copy the data dir's store
 //	authhost version                         print the version
 package main
 
@@ -45,6 +46,8 @@ const usage = `usage:
   authhost license keygen --out FILE
   authhost license issue --key FILE --org NAME [--tier T] [--features rbac,acl,audit] [--days N | --expires DATE]
   authhost license inspect [--json] [--public-key KEY]... [--config FILE] TOKEN
+  authhost backup [--config FILE | --data-dir DIR] --out FILE
+  authhost restore [--config FILE | --data-dir DIR] BACKUP
   authhost version
 
 Every command takes --help.
@@ -66,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdInspect(ctx, args[1:], stdout)
 	case "license":
 		return cmdLicense(args[1:], stdout)
+	case "backup":
+		return cmdBackup(ctx, args[1:], stdout)
+	case "restore":
+		return cmdRestore(ctx, args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "authhost %s (abi %s)\n", version, abiVersion())
 		return nil

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,6 +64,14 @@ func freePort(t *testing.T) string {
 // dirs and returns its base URL once /readyz answers.
 func startServe(t *testing.T, pluginsDir string, extraArgs ...string) (string, *logbuf.Buffer) {
 	t.Helper()
+	base, out, _ := startServeStoppable(t, pluginsDir, extraArgs...)
+	return base, out
+}
+
+// startServeStoppable is startServe that also returns a function stopping
+// the server (SIGTERM, then wait) before the test ends.
+func startServeStoppable(t *testing.T, pluginsDir string, extraArgs ...string) (string, *logbuf.Buffer, func()) {
+	t.Helper()
 	bin := authhostBinary(t)
 	addr := freePort(t)
 	base := "http://" + addr
@@ -75,9 +84,23 @@ func startServe(t *testing.T, pluginsDir string, extraArgs ...string) (string, *
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	var stopOnce sync.Once
+	stop := func() {
+		stopOnce.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				cancel()
+				<-done
+			}
+		})
+	}
 	t.Cleanup(func() {
+		stop()
 		cancel()
-		_ = cmd.Wait()
 		if t.Failed() {
 			t.Logf("authhost output:\n%s", out.String())
 		}
@@ -87,7 +110,7 @@ func startServe(t *testing.T, pluginsDir string, extraArgs ...string) (string, *
 		resp, err := http.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			return base, &out
+			return base, &out, stop
 		}
 		if cmd.ProcessState != nil {
 			break
@@ -95,7 +118,7 @@ func startServe(t *testing.T, pluginsDir string, extraArgs ...string) (string, *
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("authhost did not start:\n%s", out.String())
-	return "", nil
+	return "", nil, nil
 }
 
 func getJSON(t *testing.T, url string, out any) int {
@@ -233,6 +256,8 @@ func TestHelpListsEveryFlagAndSucceeds(t *testing.T) {
 		"license keygen":  {"--out"},
 		"license issue":   {"--key", "--org", "--tier", "--features", "--days", "--expires"},
 		"license inspect": {"--json", "--public-key", "--config"},
+		"backup":          {"--config", "--data-dir", "--out"},
+		"restore":         {"--config", "--data-dir"},
 	}
 	for cmd, flags := range cases {
 		for _, h := range []string{"--help", "-h"} {
@@ -376,5 +401,59 @@ func TestServeFailsFast(t *testing.T) {
 			t.Errorf("%s: err = %v, want containing %q", c.name, err, c.want)
 		}
 		t.Logf("%s: refused after %v", c.name, time.Since(start))
+	}
+}
+
+// TestBackupRestoreKeepsSessions backs up a stopped server's data dir,
+// restores it into a new one, and signs in there with the old cookie.
+func TestBackupRestoreKeepsSessions(t *testing.T) {
+	t.Parallel()
+	plugins := wasmbuild.Dir(t, "../../examples/static-users")
+	dataA, dataB := t.TempDir(), filepath.Join(t.TempDir(), "restored")
+	base, _, stop := startServeStoppable(t, plugins, "--data-dir", dataA)
+	req, _ := http.NewRequest("POST", base+"/api/auth/credentials/sign-in", strings.NewReader(`{"email":"admin@example.com","password":"authhost-demo"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", base)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if resp.StatusCode != http.StatusOK || len(cookies) == 0 {
+		t.Fatalf("sign-in = %d with %d cookies", resp.StatusCode, len(cookies))
+	}
+
+	backup := filepath.Join(t.TempDir(), "authhost.backup")
+	if err := run(context.Background(), []string{"backup", "--data-dir", dataA, "--out", backup}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "in use by a running server") {
+		t.Fatalf("backup while the server runs: %v", err)
+	}
+	stop()
+	if err := run(context.Background(), []string{"backup", "--data-dir", dataA, "--out", backup}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"backup", "--data-dir", dataA, "--out", backup}, io.Discard, io.Discard); err == nil {
+		t.Fatal("backup overwrote an existing file")
+	}
+	if err := run(context.Background(), []string{"restore", backup, "--data-dir", dataB}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"restore", backup, "--data-dir", dataB}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "already holds data") {
+		t.Fatalf("second restore: %v", err)
+	}
+
+	baseB, _ := startServe(t, plugins, "--data-dir", dataB)
+	req, _ = http.NewRequest("GET", baseB+"/api/auth/me", nil)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "admin@example.com") {
+		t.Fatalf("/me on the restored server = %d %s", resp.StatusCode, body)
 	}
 }
