@@ -64,10 +64,24 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
+// LoadError is a plugin file that did not load. Name is the provider name
+// when describe got that far, else empty.
+type LoadError struct {
+	File string
+	Name string
+	Err  error
+}
+
+// Error returns the underlying error, which names the file.
+func (e *LoadError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *LoadError) Unwrap() error { return e.Err }
+
 // Load compiles and verifies every *.wasm file of the plugins directory, in
 // name order, and makes the valid ones current (replacing any loaded
 // before; their in-flight calls finish first). One bad file never stops the
-// others: its error, prefixed with the file path, is returned in loadErrs.
+// others: its error, a *LoadError naming the file, is returned in loadErrs.
 func (m *Manager) Load(ctx context.Context) (plugins []*Plugin, loadErrs []error) {
 	files, err := filepath.Glob(filepath.Join(m.cfg.PluginsDir, "*.wasm"))
 	if err != nil {
@@ -82,14 +96,14 @@ func (m *Manager) Load(ctx context.Context) (plugins []*Plugin, loadErrs []error
 		p, err := m.loadFile(ctx, f)
 		if err != nil {
 			m.cfg.Logger.Error("plugin not loaded", "file", f, "err", err)
-			loadErrs = append(loadErrs, err)
+			loadErrs = append(loadErrs, &LoadError{File: f, Err: err})
 			continue
 		}
 		if prev, dup := byName[p.name]; dup {
 			p.close()
 			err := fmt.Errorf("%s: provider name %q is already used by %s", f, p.name, prev.file)
 			m.cfg.Logger.Error("plugin not loaded", "file", f, "err", err)
-			loadErrs = append(loadErrs, err)
+			loadErrs = append(loadErrs, &LoadError{File: f, Name: p.name, Err: err})
 			continue
 		}
 		byName[p.name] = p

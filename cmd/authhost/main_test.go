@@ -376,8 +376,9 @@ func mustRead(t *testing.T, path string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// TestServeFailsFast covers start-up refusals that must come before any
-// plugin compiles: a port in use and production without a license.
+// TestServeFailsFast covers start-up refusals: a port in use and
+// production without a license (before any plugin compiles), and a
+// production configuration whose selected providers cannot be served.
 func TestServeFailsFast(t *testing.T) {
 	t.Parallel()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
@@ -385,6 +386,10 @@ func TestServeFailsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
+	broken := filepath.Join(t.TempDir(), "broken.yaml")
+	if err := os.WriteFile(broken, []byte("license: none\ncapabilities: {credentials: static-users, rbac: bultin}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -392,6 +397,8 @@ func TestServeFailsFast(t *testing.T) {
 	}{
 		{"port in use", []string{"--listen", busy.Addr().String()}, "address already in use"},
 		{"production without a license", []string{"--listen", "127.0.0.1:0", "--mode", "production"}, "license: none"},
+		{"production with a selected provider missing", []string{"--config", broken, "--listen", "127.0.0.1:0", "--mode", "production"}, `capabilities.credentials: provider "static-users" is not loaded`},
+		{"production with a typo", []string{"--config", broken, "--listen", "127.0.0.1:0", "--mode", "production"}, `did you mean "builtin"`},
 	}
 	for _, c := range cases {
 		args := append([]string{"serve", "--config", "../../examples/authhost.yaml", "--plugins-dir", t.TempDir(), "--data-dir", t.TempDir()}, c.args...)

@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -149,7 +148,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 
 	publicURL, _ := url.Parse(cfg.PublicURL) // validated by config
-	ready := readiness(cfg, plugins, append(loadErrs, missing...))
+	loadedNames := map[string]bool{}
+	for _, p := range plugins {
+		loadedNames[p.Name()] = true
+	}
+	health := assess(cfg, loadedNames, loadErrs, missing)
+	for _, d := range health.degraded {
+		log.Warn("plugin degraded: it failed to load, but nothing selects or configures it", "detail", d)
+	}
+	if len(health.problems) > 0 && cfg.Mode == string(auth.ModeProduction) {
+		return nil, fmt.Errorf("production start refused: %s", strings.Join(health.problems, "; "))
+	}
+	ready := health.readiness()
 	sealKey, err := loadOrCreateKey(ctx, st, "server/keys/sso-seal")
 	if err != nil {
 		return nil, err
@@ -261,7 +271,7 @@ func selection(cfg config.Config, providers []auth.Provider) (auth.Selection, []
 			if loaded[n] {
 				keep = append(keep, n)
 			} else {
-				missing = append(missing, fmt.Errorf("capabilities.%s: provider %q is not loaded", c, n))
+				missing = append(missing, &missingProvider{capability: c, name: n})
 			}
 		}
 		if len(keep) == 0 {
@@ -285,30 +295,6 @@ func pluginProvider(p *host.Plugin) auth.Provider {
 		Audit:           p.Audit(),
 		ManagesSessions: p.Describe().ManagesSessions,
 	}
-}
-
-// readiness is ready when every configured (non-optional) plugin loaded and
-// no plugin file failed to load.
-func readiness(cfg config.Config, plugins []*host.Plugin, loadErrs []error) server.Readiness {
-	loaded := map[string]bool{}
-	for _, p := range plugins {
-		loaded[p.Name()] = true
-	}
-	var problems []string
-	for _, e := range loadErrs {
-		problems = append(problems, e.Error())
-	}
-	var names []string
-	for name := range cfg.Plugins {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if !loaded[name] && !cfg.Plugins[name].Optional {
-			problems = append(problems, fmt.Sprintf("configured plugin %q is not loaded", name))
-		}
-	}
-	return func() (bool, []string) { return len(problems) == 0, problems }
 }
 
 // demoCredentials finds users flagged `demo: true` in plugin configs and
