@@ -18,7 +18,7 @@ import (
 // load; the capability fails closed.
 type missingProvider struct {
 	capability, name string
-	cause        error // the load error of its file, when one is known
+	cause            error // the load error of its file, when one is known
 }
 
 func (m *missingProvider) Error() string {
