@@ -86,6 +86,9 @@ type Config struct {
 	Store store.Store
 	// Logger receives host and plugin logs; nil uses slog.Default().
 	Logger *slog.Logger
+	// OnCall, if set, is told of every plugin call when it ends (metrics).
+	// It runs on the caller's goroutine and must be fast.
+	OnCall func(CallRecord)
 	// Defaults apply to every plugin; zero fields take abi.Default*.
 	Defaults Limits
 	// Health tunes unhealthy marking.
@@ -246,4 +249,15 @@ func (c Config) pluginConfig(name string) PluginConfig {
 		return pc
 	}
 	return PluginConfig{Limits: c.Defaults}
+}
+
+// CallRecord describes one finished plugin call.
+type CallRecord struct {
+	Plugin, Export string
+	// Outcome is "ok", "error" (the provider answered with an error
+	// envelope: a business failure such as a wrong password), "timeout",
+	// "unavailable" (unhealthy, closed, no instance) or "failure" (trap,
+	// malformed output, instance lost).
+	Outcome  string
+	Duration time.Duration
 }

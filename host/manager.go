@@ -258,6 +258,7 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		exports: exports,
 		cfg:     pc,
 		logger:  logger,
+		onCall:  m.cfg.OnCall,
 		module:  mod,
 		health:  &health{cfg: m.cfg.Health},
 		now:     func() time.Time { return m.now() },

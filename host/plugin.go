@@ -46,6 +46,7 @@ type Plugin struct {
 	exports map[string]bool
 	cfg     PluginConfig
 	logger  *slog.Logger
+	onCall  func(CallRecord)
 	module  engine.Module
 	pool    *pool
 	health  *health
@@ -151,24 +152,38 @@ func (p *Plugin) Call(ctx context.Context, export string, in any, out any) error
 		}
 		input = raw
 	}
-	raw, err := p.CallRaw(ctx, export, input)
+	start := time.Now()
+	raw, err := p.callRaw(ctx, export, input)
 	if err != nil {
+		p.observe(export, start, err)
 		return err
 	}
 	if err := abi.Decode(raw, out); err != nil {
 		var ae *abi.Error
 		p.errs.Add(1)
 		if errors.As(err, &ae) {
-			return &auth.Error{Code: auth.Code(ae.Code), Message: ae.Message}
+			err = &auth.Error{Code: auth.Code(ae.Code), Message: ae.Message}
+			p.observe(export, start, err)
+			return err
 		}
-		return &auth.Error{Code: auth.CodeInternal, Message: fmt.Sprintf("plugin %q: %s", p.name, export), Err: fmt.Errorf("%w: %w", ErrMalformedOutput, err)}
+		err = &auth.Error{Code: auth.CodeInternal, Message: fmt.Sprintf("plugin %q: %s", p.name, export), Err: fmt.Errorf("%w: %w", ErrMalformedOutput, err)}
+		p.observe(export, start, err)
+		return err
 	}
+	p.observe(export, start, nil)
 	return nil
 }
 
 // CallRaw calls export with raw input bytes and returns the raw output,
 // without envelope decoding. Errors are as for Call.
 func (p *Plugin) CallRaw(ctx context.Context, export string, input []byte) ([]byte, error) {
+	start := time.Now()
+	out, err := p.callRaw(ctx, export, input)
+	p.observe(export, start, err)
+	return out, err
+}
+
+func (p *Plugin) callRaw(ctx context.Context, export string, input []byte) ([]byte, error) {
 	start := time.Now()
 	p.calls.Add(1)
 	out, err := p.invoke(ctx, export, input)
@@ -181,6 +196,32 @@ func (p *Plugin) CallRaw(ctx context.Context, export string, input []byte) ([]by
 		p.errs.Add(1)
 	}
 	return out, err
+}
+
+// observe reports a finished call to the OnCall hook.
+func (p *Plugin) observe(export string, start time.Time, err error) {
+	if p.onCall == nil {
+		return
+	}
+	p.onCall(CallRecord{Plugin: p.name, Export: export, Outcome: callOutcome(err), Duration: time.Since(start)})
+}
+
+// callOutcome classifies a call's error for CallRecord.Outcome.
+func callOutcome(err error) string {
+	var ae *auth.Error
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrTimeout):
+		return "timeout"
+	case errors.Is(err, ErrInstanceFailed), errors.Is(err, ErrMalformedOutput), errors.Is(err, ErrOutputTooLarge):
+		return "failure"
+	case errors.As(err, &ae) && ae.Code == auth.CodeUnavailable:
+		return "unavailable"
+	case errors.As(err, &ae) && ae.Err == nil:
+		return "error" // the provider's own error envelope
+	}
+	return "failure"
 }
 
 func (p *Plugin) errorf(code auth.Code, export string, err error) error {

@@ -55,6 +55,8 @@ type Config struct {
 	// RoleStore is the host's own role assignments (the built-in RBAC
 	// manager); webhooks (directory sync) write to it. Nil drops them.
 	RoleStore auth.RBACManager
+	// AccessLog logs every request at info; otherwise at debug.
+	AccessLog bool
 }
 
 // Server serves the authhost HTTP API.
@@ -213,7 +215,11 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
-		s.log.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
+		level := slog.LevelDebug
+		if s.cfg.AccessLog {
+			level = slog.LevelInfo
+		}
+		s.log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
 			"duration_ms", time.Since(start).Milliseconds(), "request_id", middleware.GetReqID(r.Context()))
 	})
 }

@@ -100,11 +100,24 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Listen == "" || strings.HasSuffix(cfg.Listen, ":0") {
 		cfg.Listen = ln.Addr().String()
 	}
+	var metricsLn net.Listener
+	if cfg.Metrics.Listen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			return fmt.Errorf("serve: metrics: listen on %s: %w", cfg.Metrics.Listen, err)
+		}
+		defer metricsLn.Close()
+	}
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	if metricsLn != nil {
+		msrv := &http.Server{Handler: a.MetricsHandler, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(metricsLn) }()
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", metricsLn.Addr().String())
+	}
 
 	srv := &http.Server{
 		Handler:           a.Handler,

@@ -22,6 +22,7 @@ import (
 	"github.com/authhost/authhost/auth"
 	"github.com/authhost/authhost/host"
 	"github.com/authhost/authhost/internal/config"
+	"github.com/authhost/authhost/internal/metrics"
 	"github.com/authhost/authhost/server"
 	"github.com/authhost/authhost/store"
 	badgerstore "github.com/authhost/authhost/store/badger"
@@ -33,6 +34,9 @@ type App struct {
 	Handler http.Handler
 	// Plugins is the plugin host; tests use it to reach plugin statistics.
 	Plugins *host.Manager
+	// MetricsHandler serves /metrics on the separate metrics.listen
+	// address; nil when metrics.listen is not set.
+	MetricsHandler http.Handler
 	// Store is the opened badger store.
 	Store   store.Store
 	demo    []demoCredential
@@ -107,12 +111,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 			},
 		}
 	}
+	mets := metrics.New()
 	mgr, err := host.New(host.Config{
 		PluginsDir: cfg.PluginsDir,
 		CacheDir:   cacheDir(cfg),
 		Store:      st,
 		Logger:     log,
 		Plugins:    pluginCfgs,
+		OnCall:     mets.ObserveCall,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plugin host: %w", err)
@@ -141,6 +147,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, fmt.Errorf("compose providers: %w", err)
 	}
+	composed.Audit = mets.CountAudit(composed.Audit)
+	mets.WatchPlugins(mgr.Plugins)
 	for _, c := range []string{auth.CapUser, auth.CapSession, auth.CapSSO, auth.CapCredentials, auth.CapRBAC, auth.CapACL, auth.CapAudit} {
 		if src := composed.Sources[c]; len(src) > 0 {
 			log.Info("capability composed", "capability", c, "from", strings.Join(src, ","))
@@ -176,11 +184,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Plugins:                func() []server.PluginStatus { return pluginStatuses(mgr.Plugins()) },
 		Webhooks:               webhooks(mgr),
 		RoleStore:              roleStore(builtin.RBAC),
+		AccessLog:              cfg.Log.Access,
 	})
 	if err != nil {
 		return nil, err
 	}
-	a.Handler = srv
+	a.Handler = withMetrics(mets, cfg.Metrics, srv)
+	if cfg.Metrics.Listen != "" {
+		a.MetricsHandler = metricsOnly(mets)
+	}
 	if cfg.Audit.RetentionDays > 0 && composed.AuditStore != nil {
 		a.closers = append(a.closers, startRetention(composed.AuditStore, cfg.Audit.RetentionDays, log))
 	}

@@ -43,6 +43,16 @@ type Config struct {
 	Audit    Audit              `yaml:"audit"`
 	Plugins  map[string]Plugin  `yaml:"plugins"`
 	Security Security           `yaml:"security"`
+	Metrics  Metrics            `yaml:"metrics"`
+}
+
+// Metrics configures the Prometheus endpoint. With listen set, /metrics is
+// served there without authentication (bind it to a private address);
+// with token set, the main listener also serves /metrics to requests with
+// `Authorization: Bearer <token>`. With neither, there is no endpoint.
+type Metrics struct {
+	Listen string `yaml:"listen"`
+	Token  string `yaml:"token"`
 }
 
 // License is the license setting: a token, `none` (run production with
@@ -94,6 +104,8 @@ func (l *License) UnmarshalYAML(n *yaml.Node) error {
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
 	Format string `yaml:"format"` // text (default) or json
+	// Access logs one line per HTTP request at info (else at debug).
+	Access bool `yaml:"access"`
 }
 
 // Session configures the built-in session provider.
@@ -408,6 +420,12 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("plugins.%s.allowed_hosts: %q must be a host name or glob (no scheme, port or path)", name, h))
 			}
 		}
+	}
+	if t := c.Metrics.Token; t != "" && len(t) < 16 {
+		errs = append(errs, errors.New("metrics.token: use at least 16 characters (openssl rand -hex 16)"))
+	}
+	if c.Metrics.Listen != "" && c.Metrics.Listen == c.Listen {
+		errs = append(errs, errors.New("metrics.listen: must differ from listen (use metrics.token to serve /metrics on the main listener)"))
 	}
 	for i, k := range c.License.PublicKeys {
 		if b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(k), "=")); err != nil || len(b) != 32 {

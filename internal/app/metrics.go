@@ -1,0 +1,41 @@
+package app
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/authhost/authhost/internal/config"
+	"github.com/authhost/authhost/internal/metrics"
+)
+
+// withMetrics counts every request of h and, when a metrics token is
+// configured, serves /metrics on the main listener to that bearer token.
+func withMetrics(m *metrics.Metrics, cfg config.Metrics, h http.Handler) http.Handler {
+	counted := m.Middleware(h)
+	if cfg.Token == "" {
+		return counted
+	}
+	want := []byte("Bearer " + cfg.Token)
+	scrape := m.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			counted.ServeHTTP(w, r)
+			return
+		}
+		got := []byte(strings.TrimSpace(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need the configured bearer token", http.StatusUnauthorized)
+			return
+		}
+		scrape.ServeHTTP(w, r)
+	})
+}
+
+// metricsOnly is the handler of the separate metrics listener.
+func metricsOnly(m *metrics.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	return mux
+}
