@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/authhost/authhost/auth"
+	"github.com/authhost/authhost/internal/forwarded"
 )
 
 // Readiness reports whether the server may take traffic and, if not, why.
@@ -52,6 +54,10 @@ type Config struct {
 	// Webhooks returns the webhook endpoint of the named provider, or nil
 	// when it has none; nil serves none.
 	Webhooks func(provider string) auth.WebhookHandler
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For or
+	// Forwarded header names the client; from other peers those headers
+	// are ignored. Nil trusts none.
+	TrustedProxies []netip.Prefix
 	// RoleStore is the host's own role assignments (the built-in RBAC
 	// manager); webhooks (directory sync) write to it. Nil drops them.
 	RoleStore auth.RBACManager
@@ -64,6 +70,7 @@ type Server struct {
 	router         chi.Router
 	redirects      redirectGuard
 	trustedOrigins map[string]bool
+	proxies        forwarded.Proxies
 	sealer         *sealer
 	accountLimits  *limiter
 	ipLimits       *limiter
@@ -110,7 +117,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, sealer: sl,
+	s := &Server{cfg: cfg, log: cfg.Logger, sealer: sl, proxies: forwarded.Proxies(cfg.TrustedProxies),
 		redirects:     newRedirectGuard(cfg.PublicURL, cfg.AllowedRedirectOrigins),
 		accountLimits: newLimiter(cfg.SignInLimit, cfg.SignInWindow, time.Now),
 		ipLimits:      newLimiter(cfg.SignInIPLimit, cfg.SignInWindow, time.Now)}
@@ -136,6 +143,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
+	r.Use(s.clientAddr)
 	r.Use(middleware.RequestID)
 	r.Use(s.recoverer)
 	r.Use(securityHeaders)
