@@ -69,7 +69,7 @@ type Server struct {
 	log            *slog.Logger
 	router         chi.Router
 	redirects      redirectGuard
-	trustedOrigins map[string]bool
+	trustedOrigins originPolicy
 	proxies        forwarded.Proxies
 	sealer         *sealer
 	accountLimits  *limiter
@@ -117,14 +117,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, sealer: sl, proxies: forwarded.Proxies(cfg.TrustedProxies),
+	s := &Server{cfg: cfg, log: cfg.Logger, sealer: sl,
 		redirects:     newRedirectGuard(cfg.PublicURL, cfg.AllowedRedirectOrigins),
 		accountLimits: newLimiter(cfg.SignInLimit, cfg.SignInWindow, time.Now),
 		ipLimits:      newLimiter(cfg.SignInIPLimit, cfg.SignInWindow, time.Now)}
-	s.trustedOrigins = map[string]bool{}
-	for o := range s.redirects.origins {
-		s.trustedOrigins[o] = true
-	}
+	s.trustedOrigins = newOriginPolicy(cfg.PublicURL, cfg.AllowedRedirectOrigins)
+	s.proxies = forwarded.Proxies(cfg.TrustedProxies)
 	s.router = s.routes()
 	return s, nil
 }
