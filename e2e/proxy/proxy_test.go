@@ -125,3 +125,46 @@ func TestUntrustedPeerCannotSpoof(t *testing.T) {
 		t.Fatalf("rotating X-Forwarded-For from an untrusted peer = %d, want 429", st)
 	}
 }
+
+// TestSecureCookiesBehindTLSProxy plays a proxy that terminates TLS for
+// https://auth.example.test and forwards plain HTTP: the session cookie is
+// Secure (the public URL is https), HSTS is sent because the trusted proxy
+// says the client used HTTPS, and the CSRF check wants the public origin,
+// not the address the server listens on.
+func TestSecureCookiesBehindTLSProxy(t *testing.T) {
+	const public = "https://auth.example.test"
+	env := authhostenv.Start(t, authhostenv.Options{Plugins: []string{"examples/static-users"}, Config: config(`"127.0.0.1", "::1"`), PublicURL: public})
+	c := env.Client()
+	c.Header.Set("X-Forwarded-For", "203.0.113.20")
+	c.Header.Set("X-Forwarded-Proto", "https")
+
+	c.Origin = env.URL // the listening address is not the public origin
+	if r := c.Do(t, "POST", "/api/auth/credentials/sign-in", map[string]string{"email": adminEmail, "password": adminPassword}); r.Status != http.StatusForbidden {
+		t.Fatalf("sign-in with the internal origin = %d, want 403", r.Status)
+	}
+	c.Origin = public
+	r := c.Do(t, "POST", "/api/auth/credentials/sign-in", map[string]string{"email": adminEmail, "password": adminPassword})
+	if r.Status != http.StatusOK {
+		t.Fatalf("sign-in = %d %s", r.Status, r.Body)
+	}
+	var session *http.Cookie
+	for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
+		if ck.Name == "authhost_session" {
+			session = ck
+		}
+	}
+	if session == nil || !session.Secure || !session.HttpOnly {
+		t.Errorf("session cookie = %+v, want Secure and HttpOnly", session)
+	}
+	if r.Header.Get("Strict-Transport-Security") == "" {
+		t.Error("no HSTS although the trusted proxy says the client used HTTPS")
+	}
+
+	// The same claim from a peer that is not a proxy earns no HSTS.
+	direct := authhostenv.Start(t, authhostenv.Options{Plugins: []string{"examples/static-users"}, Config: config(`"192.0.2.1"`), PublicURL: public})
+	d := direct.Client()
+	d.Header.Set("X-Forwarded-Proto", "https")
+	if r := d.Do(t, "GET", "/healthz", nil); r.Status != http.StatusOK || r.Header.Get("Strict-Transport-Security") != "" {
+		t.Errorf("untrusted X-Forwarded-Proto: %d, HSTS %q; want 200 and none", r.Status, r.Header.Get("Strict-Transport-Security"))
+	}
+}

@@ -120,6 +120,37 @@ func (ps Proxies) Client(peer netip.AddrPort, h http.Header) netip.AddrPort {
 	return peer
 }
 
+// HTTPS reports whether a trusted proxy says the client reached it over
+// HTTPS: peer is trusted, and every X-Forwarded-Proto value and every
+// Forwarded proto= parameter present is "https" (at least one is). Any
+// "http" along the way means some hop was plain, so the answer is no.
+func (ps Proxies) HTTPS(peer netip.AddrPort, h http.Header) bool {
+	if len(ps) == 0 || !ps.Trusts(peer.Addr()) {
+		return false
+	}
+	var protos []string
+	for _, line := range h.Values("X-Forwarded-Proto") {
+		for p := range strings.SplitSeq(line, ",") {
+			protos = append(protos, strings.Trim(p, " \t"))
+		}
+	}
+	for _, line := range h.Values("Forwarded") {
+		for line != "" {
+			var elem string
+			elem, line = lastElement(line)
+			if v, ok := param(elem, "proto"); ok {
+				protos = append(protos, v)
+			}
+		}
+	}
+	for _, p := range protos {
+		if !strings.EqualFold(p, "https") {
+			return false
+		}
+	}
+	return len(protos) > 0
+}
+
 // hops yields the hops of a forwarding header right-most first, each
 // parsed only when reached, so garbage left of the client (which the
 // client wrote) is never looked at.
@@ -164,7 +195,7 @@ func forwardedHops(lines []string) hops {
 			for line != "" {
 				var elem string
 				elem, line = lastElement(line)
-				v, ok := forParam(elem)
+				v, ok := param(elem, "for")
 				var a netip.AddrPort
 				if ok {
 					a, ok = parseNode(v)
@@ -196,9 +227,10 @@ func lastElement(line string) (elem, rest string) {
 	return line, ""
 }
 
-// forParam returns the unquoted value of the single for= pair of a
+// param returns the unquoted value of the single name= pair of a
 // Forwarded element (pairs separated by ';', names case-insensitive).
-func forParam(elem string) (string, bool) {
+// Repeated names, a pair without '=' and a bad quoted-string are malformed.
+func param(elem, want string) (string, bool) {
 	var (
 		val   string
 		found bool
@@ -208,11 +240,11 @@ func forParam(elem string) (string, bool) {
 		if !ok || name == "" {
 			return "", false
 		}
-		if !strings.EqualFold(name, "for") {
+		if !strings.EqualFold(name, want) {
 			continue
 		}
 		if found {
-			return "", false // two for= in one element: which one?
+			return "", false // twice in one element: which one?
 		}
 		if strings.HasPrefix(v, `"`) {
 			u, ok := unquote(v)

@@ -185,3 +185,35 @@ func FuzzClient(f *testing.F) {
 		}
 	})
 }
+
+func TestHTTPS(t *testing.T) {
+	t.Parallel()
+	ps, err := ParseProxies([]string{"10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, stranger := netip.MustParseAddrPort("10.0.0.5:1"), netip.MustParseAddrPort("198.51.100.9:1")
+	cases := []struct {
+		name string
+		peer netip.AddrPort
+		hdr  http.Header
+		want bool
+	}{
+		{"xfp https", proxy, http.Header{"X-Forwarded-Proto": {"https"}}, true},
+		{"xfp upper case", proxy, http.Header{"X-Forwarded-Proto": {"HTTPS"}}, true},
+		{"forwarded proto", proxy, http.Header{"Forwarded": {`for=203.0.113.1;proto=https`}}, true},
+		{"both https", proxy, http.Header{"Forwarded": {`for=203.0.113.1;proto=https`}, "X-Forwarded-Proto": {"https"}}, true},
+		{"untrusted peer", stranger, http.Header{"X-Forwarded-Proto": {"https"}}, false},
+		{"nothing said", proxy, http.Header{}, false},
+		{"xfp http", proxy, http.Header{"X-Forwarded-Proto": {"http"}}, false},
+		{"a plain hop in the chain", proxy, http.Header{"X-Forwarded-Proto": {"https, http"}}, false},
+		{"headers disagree", proxy, http.Header{"Forwarded": {`for=203.0.113.1;proto=http`}, "X-Forwarded-Proto": {"https"}}, false},
+		{"garbage", proxy, http.Header{"X-Forwarded-Proto": {"https\x00"}}, false},
+		{"empty", proxy, http.Header{"X-Forwarded-Proto": {""}}, false},
+	}
+	for _, tc := range cases {
+		if got := ps.HTTPS(tc.peer, tc.hdr); got != tc.want {
+			t.Errorf("%s: HTTPS = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
