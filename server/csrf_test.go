@@ -104,6 +104,34 @@ func TestOriginPolicy(t *testing.T) {
 	}
 }
 
+// TestOriginPolicyIPLiterals: a server addressed by an IP literal trusts
+// that literal as browsers serialize it, not other spellings of the same
+// address.
+func TestOriginPolicyIPLiterals(t *testing.T) {
+	t.Parallel()
+	p := newOriginPolicy(mustURL("http://127.0.0.1:8080"), []string{"http://[::1]:8080"})
+	for origin, want := range map[string]bool{
+		"http://127.0.0.1:8080":          true,
+		"http://[::1]:8080":              true,
+		"http://127.1:8080":              false,
+		"http://0x7f.0.0.1:8080":         false,
+		"http://0177.0.0.1:8080":         false,
+		"http://2130706433:8080":         false,
+		"http://127.000.000.001:8080":    false,
+		"http://[::ffff:127.0.0.1]:8080": false,
+		"http://[0:0::1]:8080":           false,
+		"http://[::1%25lo]:8080":         false,
+		"http://localhost:8080":          false,
+		"http://127.0.0.1:8080.":         false,
+	} {
+		r := httptest.NewRequest("POST", "/api/auth/logout", nil)
+		r.Header.Set("Origin", origin)
+		if got := p.refusal(r) == ""; got != want {
+			t.Errorf("Origin %s: allowed = %v, want %v", origin, got, want)
+		}
+	}
+}
+
 // TestEveryStateChangingRouteRefusesNullOrigin walks the router: every
 // route but GET, HEAD and OPTIONS, API and forms, sign-in and sign-up
 // included, refuses Origin: null before its handler runs.
