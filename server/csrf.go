@@ -1,15 +1,16 @@
 package server
 
 import (
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
-// csrfGuard rejects cross-site state-changing requests. Browsers send
-// Sec-Fetch-Site (modern) or Origin on every POST; a request must come from
-// the same origin or a configured one. A request with neither header is not
-// from a browser, unless it carries cookies: then it is refused too, since
-// only a bearer token (never sent automatically) proves intent.
+// csrfGuard refuses state-changing requests (every method but GET, HEAD
+// and OPTIONS, on every route: sign-in and sign-up included, JSON and
+// forms alike) that a page of another site may have sent; originPolicy
+// says which. A refusal is a 403 and an auth.denied event with the reason.
 func (s *Server) csrfGuard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -17,8 +18,8 @@ func (s *Server) csrfGuard(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !s.sameOriginRequest(r) {
-			s.emitDenied(r, "csrf", "cross-site request refused")
+		if reason := s.trustedOrigins.refusal(r); reason != "" {
+			s.emitDenied(r, "csrf", reason)
 			writeError(w, http.StatusForbidden, "csrf", "cross-site request refused: send it from the same origin")
 			return
 		}
@@ -26,19 +27,142 @@ func (s *Server) csrfGuard(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) sameOriginRequest(r *http.Request) bool {
-	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
-		return s.trustedOrigins[strings.ToLower(origin)]
+// originPolicy decides, from what browsers send, whether a state-changing
+// request comes from one of our own pages (the public URL's origin or a
+// configured one). In order:
+//
+//  1. Origin names an origin: it must be trusted, compared exactly after
+//     lowering the case and dropping a default port. Look-alikes (a
+//     trailing dot, Unicode instead of punycode, a different port,
+//     userinfo, a path) are other origins.
+//  2. Origin is "null" (sandboxed iframes, data: URLs, some redirects):
+//     refused unless Sec-Fetch-Site is same-origin. A null origin is what a
+//     sandboxed cross-site frame sends to sign a victim into the
+//     attacker's account.
+//  3. No Origin: Sec-Fetch-Site same-origin or none (typed by the user)
+//     passes, any other value is refused.
+//  4. No Origin and no Sec-Fetch-Site (an old browser, or not a browser):
+//     a Referer, when sent, must be from a trusted origin.
+//  5. None of these: not a browser we can judge. Refused when the request
+//     carries any cookie, since cookies are what a browser attaches on its
+//     own; allowed otherwise (curl, server-to-server webhooks).
+//
+// A bearer token exempts nothing: a cookie riding along with it is still
+// ambient authority (the session provider may even prefer the cookie),
+// and clients that authenticate with tokens have no reason to send
+// cookies. Repeated Origin or Sec-Fetch-Site headers are refused: a
+// browser sends one.
+type originPolicy struct {
+	trusted map[string]bool
+}
+
+// newOriginPolicy trusts the origin of public and of each allowed URL.
+func newOriginPolicy(public *url.URL, allowed []string) originPolicy {
+	p := originPolicy{trusted: map[string]bool{}}
+	if o, ok := urlOrigin(public); ok {
+		p.trusted[o] = true
 	}
-	switch r.Header.Get("Sec-Fetch-Site") {
+	for _, a := range allowed {
+		if u, err := url.Parse(a); err == nil {
+			if o, ok := urlOrigin(u); ok {
+				p.trusted[o] = true
+			}
+		}
+	}
+	return p
+}
+
+// refusal returns why r must be refused, or "" when it may proceed.
+func (p originPolicy) refusal(r *http.Request) string {
+	origins, sites := r.Header.Values("Origin"), r.Header.Values("Sec-Fetch-Site")
+	if len(origins) > 1 || len(sites) > 1 {
+		return "repeated Origin or Sec-Fetch-Site header"
+	}
+	site := ""
+	if len(sites) == 1 {
+		site = sites[0]
+	}
+	if len(origins) == 1 {
+		if origins[0] == "null" {
+			if site == "same-origin" {
+				return ""
+			}
+			return "null origin"
+		}
+		if o, ok := headerOrigin(origins[0]); ok && p.trusted[o] {
+			return ""
+		}
+		return "untrusted origin"
+	}
+	switch site {
 	case "same-origin", "none":
-		return true
+		return ""
 	case "":
 	default:
-		return false // cross-site or same-site (a sibling subdomain is not us)
+		return "cross-site request (Sec-Fetch-Site: " + truncate(site, 32) + ")"
 	}
-	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
-		return true
+	if refs := r.Header.Values("Referer"); len(refs) > 0 {
+		if u, err := url.Parse(refs[0]); len(refs) == 1 && err == nil && asciiPrintable(refs[0]) {
+			if o, ok := urlOrigin(u); ok && p.trusted[o] {
+				return ""
+			}
+		}
+		return "untrusted referer"
 	}
-	return len(r.Cookies()) == 0
+	if len(r.Header.Values("Cookie")) > 0 {
+		return "cookies without Origin or Sec-Fetch-Site"
+	}
+	return ""
+}
+
+// headerOrigin canonicalizes an Origin header value, which is exactly
+// scheme://host[:port] in printable ASCII (browsers send IDNs as
+// punycode).
+func headerOrigin(s string) (string, bool) {
+	if !asciiPrintable(s) {
+		return "", false
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return "", false
+	}
+	return urlOrigin(u)
+}
+
+// urlOrigin is u's origin: lower-case http or https scheme and host, and
+// the port unless it is the scheme's default. URLs with userinfo, an
+// empty host or port, or a percent-encoded host have none.
+func urlOrigin(u *url.URL) (string, bool) {
+	scheme := strings.ToLower(u.Scheme)
+	if (scheme != "http" && scheme != "https") || u.Opaque != "" || u.User != nil {
+		return "", false
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if host == "" || strings.Contains(host, "%") || strings.HasSuffix(u.Host, ":") {
+		return "", false
+	}
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	if port != "" {
+		return scheme + "://" + net.JoinHostPort(host, port), true
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return scheme + "://" + host, true
+}
+
+// asciiPrintable reports whether s is non-empty printable ASCII without
+// spaces.
+func asciiPrintable(s string) bool {
+	if s == "" || len(s) > 2048 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -160,16 +159,6 @@ func actorOf(r *http.Request, u *auth.User) auth.AuditActor {
 		a.ID, a.Email = u.ID, u.Email
 	}
 	return a
-}
-
-// clientIP is the TCP peer address. Forwarded headers are not trusted:
-// anyone can send them, and rate limits keyed on them could be dodged.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func truncate(s string, n int) string {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/authhost/authhost/auth"
+	"github.com/authhost/authhost/internal/forwarded"
 )
 
 // Readiness reports whether the server may take traffic and, if not, why.
@@ -52,6 +54,10 @@ type Config struct {
 	// Webhooks returns the webhook endpoint of the named provider, or nil
 	// when it has none; nil serves none.
 	Webhooks func(provider string) auth.WebhookHandler
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For or
+	// Forwarded header names the client; from other peers those headers
+	// are ignored. Nil trusts none.
+	TrustedProxies []netip.Prefix
 	// RoleStore is the host's own role assignments (the built-in RBAC
 	// manager); webhooks (directory sync) write to it. Nil drops them.
 	RoleStore auth.RBACManager
@@ -65,7 +71,8 @@ type Server struct {
 	log            *slog.Logger
 	router         chi.Router
 	redirects      redirectGuard
-	trustedOrigins map[string]bool
+	trustedOrigins originPolicy
+	proxies        forwarded.Proxies
 	sealer         *sealer
 	accountLimits  *limiter
 	ipLimits       *limiter
@@ -116,10 +123,8 @@ func New(cfg Config) (*Server, error) {
 		redirects:     newRedirectGuard(cfg.PublicURL, cfg.AllowedRedirectOrigins),
 		accountLimits: newLimiter(cfg.SignInLimit, cfg.SignInWindow, time.Now),
 		ipLimits:      newLimiter(cfg.SignInIPLimit, cfg.SignInWindow, time.Now)}
-	s.trustedOrigins = map[string]bool{}
-	for o := range s.redirects.origins {
-		s.trustedOrigins[o] = true
-	}
+	s.trustedOrigins = newOriginPolicy(cfg.PublicURL, cfg.AllowedRedirectOrigins)
+	s.proxies = forwarded.Proxies(cfg.TrustedProxies)
 	s.router = s.routes()
 	return s, nil
 }
@@ -138,6 +143,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
+	r.Use(s.clientAddr)
 	r.Use(middleware.RequestID)
 	r.Use(s.recoverer)
 	r.Use(securityHeaders)
@@ -201,7 +207,7 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
-		if r.TLS != nil {
+		if isHTTPS(r) {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)

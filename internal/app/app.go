@@ -172,6 +172,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
+	proxies, err := cfg.Security.Proxies()
+	if err != nil {
+		return nil, err
+	}
 	srv, err := server.New(server.Config{
 		Auth:                   composed,
 		License:                lic,
@@ -179,6 +183,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Ready:                  ready,
 		Logger:                 log,
 		AllowedRedirectOrigins: cfg.Security.AllowedRedirectOrigins,
+		TrustedProxies:         proxies,
 		SealKey:                sealKey,
 		SessionTTL:             cfg.Session.TTL,
 		Plugins:                func() []server.PluginStatus { return pluginStatuses(mgr.Plugins()) },

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/authhost/authhost/internal/forwarded"
 )
 
 // Config is the whole configuration file.
@@ -144,6 +147,19 @@ type Security struct {
 	// AllowedRedirectOrigins may receive post-login redirects besides the
 	// public URL's own origin (e.g. a separate front-end).
 	AllowedRedirectOrigins []string `yaml:"allowed_redirect_origins"`
+	// TrustedProxies are the reverse proxies (CIDRs or single addresses)
+	// whose X-Forwarded-For / Forwarded headers name the client. From any
+	// other peer those headers are ignored. Empty trusts none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Proxies returns the parsed trusted proxies (validated by Validate).
+func (s Security) Proxies() ([]netip.Prefix, error) {
+	ps, err := forwarded.ParseProxies(s.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("security.trusted_proxies: %w", err)
+	}
+	return ps, nil
 }
 
 // Plugin configures one provider plugin, keyed by its describe name.
@@ -437,6 +453,9 @@ func (c *Config) Validate() error {
 		if err != nil || ou.Scheme == "" || ou.Host == "" || (ou.Path != "" && ou.Path != "/") {
 			errs = append(errs, fmt.Errorf("security.allowed_redirect_origins: %q must be an origin like https://app.example.com", o))
 		}
+	}
+	if _, err := c.Security.Proxies(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -76,6 +76,9 @@ func TestParseErrors(t *testing.T) {
 		{"negative limit", "plugins: { x: { limits: { pool_size: -1 } } }", "plugins.x.limits"},
 		{"host with scheme", `plugins: { x: { allowed_hosts: ["https://a.com"] } }`, "allowed_hosts"},
 		{"bad origin", `security: { allowed_redirect_origins: ["app.example.com"] }`, "allowed_redirect_origins"},
+		{"proxy hostname", `security: { trusted_proxies: ["proxy.internal"] }`, `security.trusted_proxies: "proxy.internal"`},
+		{"proxy short literal", `security: { trusted_proxies: ["10.0.0.0/8", "127.1"] }`, `security.trusted_proxies: "127.1"`},
+		{"proxy trusts all", `security: { trusted_proxies: ["0.0.0.0/0"] }`, "trusts every address"},
 		{"ttl order", "session: { ttl: 48h, absolute_ttl: 1h }", "absolute_ttl"},
 		{"malformed yaml", "listen: [", "parse yaml"},
 		{"capability list of maps", "capabilities: { sso: { a: b } }", "want a name or a list"},
@@ -88,6 +91,21 @@ func TestParseErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want containing %q", c.name, err, c.want)
 		}
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte(`security: { trusted_proxies: ["10.0.0.0/8", "192.0.2.10", "${PROXY_V6}"] }`), env(map[string]string{"PROXY_V6": "2001:db8::/32"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := cfg.Security.Proxies()
+	if err != nil || len(ps) != 3 || ps[1].String() != "192.0.2.10/32" || ps[2].String() != "2001:db8::/32" {
+		t.Fatalf("proxies = %v, %v", ps, err)
+	}
+	if ps, err := Defaults().Security.Proxies(); err != nil || len(ps) != 0 {
+		t.Fatalf("default proxies = %v, %v; want none", ps, err)
 	}
 }
 

@@ -39,6 +39,10 @@ type Options struct {
 	Config string
 	// Env resolves ${NAME} references in Config (nothing else does).
 	Env map[string]string
+	// PublicURL is the server's public URL; empty means the URL it listens
+	// on. Set an https URL to play a server behind a TLS-terminating
+	// proxy: clients still connect to Env.URL, but send PublicURL's origin.
+	PublicURL string
 	// DataDir is the data directory; empty means a fresh one per server.
 	// Reuse one to restart a server over the same store.
 	DataDir string
@@ -46,8 +50,10 @@ type Options struct {
 
 // Env is a running authhost server.
 type Env struct {
-	// URL is the server's base URL (also its public URL).
+	// URL is the server's base URL, where clients connect.
 	URL string
+	// PublicURL is the configured public URL (URL unless Options says).
+	PublicURL string
 	// App is the wired application (plugin host, store).
 	App  *app.App
 	logs *logbuf.Buffer
@@ -86,6 +92,9 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	cfg.Listen = srv.Listener.Addr().String()
 	cfg.PublicURL = base
+	if o.PublicURL != "" {
+		cfg.PublicURL = o.PublicURL
+	}
 	cfg.PluginsDir = pluginsDir
 	cfg.DataDir = o.DataDir
 	if cfg.DataDir == "" {
@@ -104,7 +113,7 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	srv.Config.Handler = a.Handler
 	srv.Start()
-	e := &Env{URL: base, App: a, logs: logs, srv: srv}
+	e := &Env{URL: base, PublicURL: cfg.PublicURL, App: a, logs: logs, srv: srv}
 	t.Cleanup(func() {
 		srv.Close()
 		a.Close()
@@ -124,7 +133,7 @@ func (e *Env) Logs() string { return e.logs.String() }
 type Client struct {
 	// HTTP is the underlying client (cookie jar, no redirects followed).
 	HTTP *http.Client
-	// Origin is sent on non-GET requests; defaults to the server's URL.
+	// Origin is sent on non-GET requests; defaults to the public URL.
 	Origin string
 	// Header is added to every request (e.g. Authorization).
 	Header http.Header
@@ -134,7 +143,7 @@ type Client struct {
 // Client returns a new client with an empty cookie jar.
 func (e *Env) Client() *Client {
 	jar, _ := cookiejar.New(nil)
-	return &Client{env: e, Origin: e.URL, Header: http.Header{},
+	return &Client{env: e, Origin: strings.TrimSuffix(e.PublicURL, "/"), Header: http.Header{},
 		HTTP: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
