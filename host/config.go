@@ -69,6 +69,12 @@ type PluginConfig struct {
 	// "*.example.com" globs (any subdomain, not the apex). Empty denies
 	// every host.
 	AllowedHosts []string
+	// AllowPrivateNetworks lets http_do reach loopback, private, link-local
+	// and the other non-public addresses (egress.Class) that are refused by
+	// default, checked on the resolved address of every connection. Set it
+	// only for a plugin whose peers run on the host's own network (the quick
+	// start's local emulators, tests).
+	AllowPrivateNetworks bool
 	// Limits override Config.Defaults field by field.
 	Limits Limits
 }
@@ -229,9 +235,10 @@ func (c Config) normalize() (Config, error) {
 			errs = append(errs, err)
 		}
 		out.Plugins[name] = PluginConfig{
-			Config:       slices.Clone(pc.Config),
-			AllowedHosts: slices.Clone(pc.AllowedHosts),
-			Limits:       pc.Limits.merge(out.Defaults),
+			Config:               slices.Clone(pc.Config),
+			AllowedHosts:         slices.Clone(pc.AllowedHosts),
+			AllowPrivateNetworks: pc.AllowPrivateNetworks,
+			Limits:               pc.Limits.merge(out.Defaults),
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

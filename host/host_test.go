@@ -371,7 +371,7 @@ func TestHTTPDo(t *testing.T) {
 	l.Close()
 
 	f, errs := newFixture(t, func(c *Config) {
-		c.Plugins["echo"] = PluginConfig{AllowedHosts: []string{"127.0.0.1", "*.example.test"}, Limits: Limits{MaxHTTPBodyBytes: 1024}}
+		c.Plugins["echo"] = PluginConfig{AllowedHosts: []string{"127.0.0.1", "*.example.test"}, AllowPrivateNetworks: true, Limits: Limits{MaxHTTPBodyBytes: 1024}}
 	}, "echo")
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -436,7 +436,7 @@ func TestHTTPDoHungUpstream(t *testing.T) {
 	}))
 	t.Cleanup(func() { close(release); srv.Close() })
 	f, errs := newFixture(t, func(c *Config) {
-		c.Plugins["echo"] = PluginConfig{AllowedHosts: []string{"127.0.0.1"},
+		c.Plugins["echo"] = PluginConfig{AllowedHosts: []string{"127.0.0.1"}, AllowPrivateNetworks: true,
 			Limits: Limits{CallTimeout: 1500 * time.Millisecond, HTTPTimeout: time.Minute}}
 	}, "echo")
 	if len(errs) > 0 {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/host/internal/egress"
 	"github.com/authhost/authhost/host/internal/engine"
 	"github.com/authhost/authhost/store"
 )
@@ -268,6 +269,9 @@ func (e *hostEnv) httpDo(ctx context.Context, in []byte) []byte {
 		if errors.Is(err, errHostNotAllowed) {
 			return fail(abi.CodeForbidden, "http_do: %v", err)
 		}
+		if f := e.refused(u, err); f != nil {
+			return f
+		}
 		if ctx.Err() != nil {
 			return fail(abi.CodeUnavailable, "http_do: %s %s: no answer before the plugin call's deadline", method, u.Redacted())
 		}
@@ -282,6 +286,22 @@ func (e *hostEnv) httpDo(ctx context.Context, in []byte) []byte {
 		return fail(abi.CodeUnavailable, "http_do: response body exceeds %d bytes", max)
 	}
 	return ok(abi.HTTPResponse{Status: resp.StatusCode, Headers: resp.Header, Body: body})
+}
+
+// refused turns a connection the egress guard refused into a forbidden
+// envelope naming the address class, and logs it; nil for other errors.
+func (e *hostEnv) refused(reqURL *url.URL, err error) []byte {
+	var be *egress.BlockedError
+	if !errors.As(err, &be) {
+		return nil
+	}
+	target := reqURL.Redacted()
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		target = ue.URL // the redirect that was refused, if any
+	}
+	e.logger.Warn("http_do refused a non-public address", "url", target, "host", be.Host,
+		"addr", be.Addr.String(), "class", string(be.Class))
+	return fail(abi.CodeForbidden, "http_do: %s: %v: private networks are not allowed for this plugin", target, be)
 }
 
 func (e *hostEnv) log(ctx context.Context, in []byte) []byte {

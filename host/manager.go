@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,7 +24,7 @@ import (
 type Manager struct {
 	cfg       Config
 	eng       engine.Engine
-	transport http.RoundTripper
+	egress    egressTransports
 	now       func() time.Time
 
 	mu      sync.RWMutex
@@ -56,7 +55,7 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{
 		cfg:       c,
 		eng:       eng,
-		transport: http.DefaultTransport.(*http.Transport).Clone(),
+		egress:    newEgressTransports(nil, nil),
 		now:       time.Now,
 		byName:    map[string]*Plugin{},
 	}
@@ -153,6 +152,7 @@ func (m *Manager) Close() error {
 		m.modCond.Wait()
 	}
 	m.modMu.Unlock()
+	m.egress.closeIdle()
 	if err := m.eng.Close(context.Background()); err != nil {
 		return fmt.Errorf("host: close: %w", err)
 	}
@@ -214,7 +214,7 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 	}
 	pc := m.cfg.pluginConfig(desc.Name)
 	logger := m.cfg.Logger.With("plugin", desc.Name)
-	env := newHostEnv(desc.Name, pc, m.cfg.Store, m.transport, logger)
+	env := newHostEnv(desc.Name, pc, m.cfg.Store, m.egress.forPlugin(pc), logger)
 	if len(pc.Config) > 0 || pc.Limits.MaxMemoryMiB != def.MaxMemoryMiB || pc.Limits.MaxLogMessageBytes != def.MaxLogMessageBytes ||
 		pc.Limits.MaxHTTPBodyBytes != def.MaxHTTPBodyBytes || pc.Limits.MaxKVValueBytes != def.MaxKVValueBytes || pc.Limits.MaxKVKeyBytes != def.MaxKVKeyBytes {
 		// Config and limits are fixed at compile time; the compilation

@@ -90,8 +90,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 			return nil, fmt.Errorf("plugins.%s: %w", name, err)
 		}
 		pluginCfgs[name] = host.PluginConfig{
-			Config:       js,
-			AllowedHosts: p.AllowedHosts,
+			Config:               js,
+			AllowedHosts:         p.AllowedHosts,
+			AllowPrivateNetworks: p.AllowPrivateNetworks,
 			Limits: host.Limits{
 				MaxMemoryMiB:     p.Limits.MemoryMiB,
 				CallTimeout:      time.Duration(p.Limits.TimeoutMS) * time.Millisecond,

@@ -88,7 +88,11 @@ type Plugin struct {
 	// Config is handed to the plugin as its JSON `config` document.
 	Config       map[string]any `yaml:"config"`
 	AllowedHosts []string       `yaml:"allowed_hosts"`
-	Limits       Limits         `yaml:"limits"`
+	// AllowPrivateNetworks lets the plugin's http_do reach loopback,
+	// private, link-local and other non-public addresses (refused by
+	// default); for peers on the host's own network.
+	AllowPrivateNetworks bool   `yaml:"allow_private_networks"`
+	Limits               Limits `yaml:"limits"`
 	// Optional plugins may be absent without making the server unready.
 	Optional bool `yaml:"optional"`
 }

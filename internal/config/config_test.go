@@ -26,6 +26,7 @@ session:
 plugins:
   workos:
     allowed_hosts: ["api.workos.com", "*.workos.com"]
+    allow_private_networks: true
     limits: { memory_mib: 32, timeout_ms: 2000, pool_size: 4 }
     config:
       api_key: "${WORKOS_API_KEY}"
@@ -55,7 +56,7 @@ plugins:
 	if err != nil || !strings.Contains(string(js), `"nested":{"list":[1,2]}`) {
 		t.Fatalf("config json = %s, %v", js, err)
 	}
-	if p.Limits.PoolSize != 4 || len(p.AllowedHosts) != 2 {
+	if p.Limits.PoolSize != 4 || len(p.AllowedHosts) != 2 || !p.AllowPrivateNetworks {
 		t.Fatalf("plugin = %+v", p)
 	}
 	if cfg.Mode != "development" || cfg.DataDir != "./data" {
