@@ -37,6 +37,11 @@ type Limits struct {
 	// MaxKVKeyBytes and MaxKVValueBytes bound the plugin KV.
 	MaxKVKeyBytes   int
 	MaxKVValueBytes int
+	// MaxKVBytes and MaxKVKeys are the plugin's KV quota: the total of its
+	// keys' and values' bytes, and the number of keys (default 16 MiB and
+	// 10,000). A kv_set past either fails with invalid_request.
+	MaxKVBytes int64
+	MaxKVKeys  int
 	// MaxLogMessageBytes truncates log host function messages and guest
 	// output lines.
 	MaxLogMessageBytes int
@@ -115,6 +120,8 @@ func builtinLimits() Limits {
 		HTTPTimeout:        abi.DefaultHTTPTimeoutMS * time.Millisecond,
 		MaxKVKeyBytes:      abi.DefaultMaxKVKeyBytes,
 		MaxKVValueBytes:    abi.DefaultMaxKVValueBytes,
+		MaxKVBytes:         defaultMaxKVBytes,
+		MaxKVKeys:          defaultMaxKVKeys,
 		MaxLogMessageBytes: abi.DefaultMaxLogMessageBytes,
 	}
 }
@@ -136,6 +143,10 @@ func (l Limits) merge(base Limits) Limits {
 	if l.MaxHTTPBodyBytes == 0 {
 		l.MaxHTTPBodyBytes = base.MaxHTTPBodyBytes
 	}
+	if l.MaxKVBytes == 0 {
+		l.MaxKVBytes = base.MaxKVBytes
+	}
+	l.MaxKVKeys = pick(l.MaxKVKeys, base.MaxKVKeys)
 	l.MaxMemoryMiB = pick(l.MaxMemoryMiB, base.MaxMemoryMiB)
 	l.PoolSize = pick(l.PoolSize, base.PoolSize)
 	l.MaxInputBytes = pick(l.MaxInputBytes, base.MaxInputBytes)
@@ -162,6 +173,8 @@ func (l Limits) validate(where string) error {
 	neg("HTTPTimeout", int64(l.HTTPTimeout))
 	neg("MaxKVKeyBytes", int64(l.MaxKVKeyBytes))
 	neg("MaxKVValueBytes", int64(l.MaxKVValueBytes))
+	neg("MaxKVBytes", l.MaxKVBytes)
+	neg("MaxKVKeys", int64(l.MaxKVKeys))
 	neg("MaxLogMessageBytes", int64(l.MaxLogMessageBytes))
 	if l.MaxMemoryMiB > 4096 {
 		errs = append(errs, fmt.Errorf("%s: MaxMemoryMiB %d exceeds the 4096 MiB of wasm32", where, l.MaxMemoryMiB))

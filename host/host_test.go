@@ -304,7 +304,7 @@ func TestKV(t *testing.T) {
 	if r := get(b, "../echo/kv/k"); r.Found {
 		t.Errorf("echob escaped its prefix: %+v", r)
 	}
-	if keys := f.store.keys(); !slices.Equal(keys, []string{"plugin/echo/kv/k"}) {
+	if keys := f.store.keys(); !slices.Equal(keys, []string{"plugin/echo/kv/k", "plugin/echo/kvmeta/k", "plugin/echo/kvusage"}) {
 		t.Errorf("store keys = %v", keys)
 	}
 	// TTL: the store expires the key.

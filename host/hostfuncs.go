@@ -26,13 +26,14 @@ import (
 // closure to the module compiled for that plugin, so a guest can only ever
 // reach its own KV prefix, allow-list and logger.
 type hostEnv struct {
-	name     string
-	kvPrefix string
-	store    store.Store
-	limits   Limits
-	allowed  hostMatcher
-	client   *http.Client
-	logger   *slog.Logger
+	name   string
+	kv     *kvSpace // nil without a store
+	limits Limits
+	// quotaWarned is when a refused kv_set was last logged (Unix ns).
+	quotaWarned atomic.Int64
+	allowed     hostMatcher
+	client      *http.Client
+	logger      *slog.Logger
 }
 
 // errHostNotAllowed marks an http_do request or redirect to a host outside
@@ -75,15 +76,15 @@ func (m hostMatcher) allows(host string) bool {
 	return false
 }
 
-// newHostEnv builds the environment of plugin name.
-func newHostEnv(name string, pc PluginConfig, st store.Store, transport http.RoundTripper, logger *slog.Logger) *hostEnv {
+// newHostEnv builds the environment of plugin name; kv is nil without a
+// store.
+func newHostEnv(name string, pc PluginConfig, kv *kvSpace, transport http.RoundTripper, logger *slog.Logger) *hostEnv {
 	e := &hostEnv{
-		name:     name,
-		kvPrefix: "plugin/" + name + "/kv/",
-		store:    st,
-		limits:   pc.Limits,
-		allowed:  newHostMatcher(pc.AllowedHosts),
-		logger:   logger,
+		name:    name,
+		kv:      kv,
+		limits:  pc.Limits,
+		allowed: newHostMatcher(pc.AllowedHosts),
+		logger:  logger,
 	}
 	e.client = &http.Client{
 		Transport: transport,
@@ -161,7 +162,7 @@ func (e *hostEnv) checkKey(key string) []byte {
 		return fail(abi.CodeInvalidRequest, "kv: key is empty")
 	case len(key) > e.limits.MaxKVKeyBytes:
 		return fail(abi.CodeInvalidRequest, "kv: key of %d bytes exceeds %d", len(key), e.limits.MaxKVKeyBytes)
-	case e.store == nil:
+	case e.kv == nil:
 		return fail(abi.CodeUnavailable, "kv: no store configured")
 	}
 	return nil
@@ -175,7 +176,7 @@ func (e *hostEnv) kvGet(ctx context.Context, in []byte) []byte {
 	if f := e.checkKey(req.Key); f != nil {
 		return f
 	}
-	v, err := e.store.Get(ctx, e.kvPrefix+req.Key)
+	v, err := e.kv.st.Get(ctx, e.kv.prefix+req.Key)
 	if errors.Is(err, store.ErrNotFound) {
 		return ok(abi.KVGetResult{})
 	}
@@ -200,7 +201,15 @@ func (e *hostEnv) kvSet(ctx context.Context, in []byte) []byte {
 	if req.TTLSeconds < 0 {
 		return fail(abi.CodeInvalidRequest, "kv_set: ttl_seconds must not be negative")
 	}
-	if err := e.store.Put(ctx, e.kvPrefix+req.Key, req.Value, time.Duration(req.TTLSeconds)*time.Second); err != nil {
+	err := e.kv.put(ctx, req.Key, req.Value, time.Duration(req.TTLSeconds)*time.Second)
+	if errors.Is(err, errQuotaExceeded) {
+		if now := time.Now().UnixNano(); now-e.quotaWarned.Load() >= int64(time.Minute) {
+			e.quotaWarned.Store(now)
+			e.logger.Warn("plugin kv quota exceeded", "err", err) // at most once a minute
+		}
+		return fail(abi.CodeInvalidRequest, "kv_set: %v", err)
+	}
+	if err != nil {
 		e.logger.Warn("kv_set failed", "err", err)
 		return fail(abi.CodeUnavailable, "kv_set: store error")
 	}
@@ -215,7 +224,7 @@ func (e *hostEnv) kvDelete(ctx context.Context, in []byte) []byte {
 	if f := e.checkKey(req.Key); f != nil {
 		return f
 	}
-	if err := e.store.Delete(ctx, e.kvPrefix+req.Key); err != nil {
+	if err := e.kv.delete(ctx, req.Key); err != nil {
 		e.logger.Warn("kv_delete failed", "err", err)
 		return fail(abi.CodeUnavailable, "kv_delete: store error")
 	}

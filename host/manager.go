@@ -22,10 +22,11 @@ import (
 // compiled modules, instance pools and host functions. It is safe for
 // concurrent use.
 type Manager struct {
-	cfg       Config
-	eng       engine.Engine
-	egress    egressTransports
-	now       func() time.Time
+	cfg     Config
+	eng     engine.Engine
+	egress  egressTransports
+	kvLocks sync.Map // provider name → *kvLock, kept across reloads
+	now     func() time.Time
 
 	mu      sync.RWMutex
 	plugins []*Plugin // sorted by file
@@ -53,11 +54,11 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	m := &Manager{
-		cfg:       c,
-		eng:       eng,
-		egress:    newEgressTransports(nil, nil),
-		now:       time.Now,
-		byName:    map[string]*Plugin{},
+		cfg:    c,
+		eng:    eng,
+		egress: newEgressTransports(nil, nil),
+		now:    time.Now,
+		byName: map[string]*Plugin{},
 	}
 	m.modCond = sync.NewCond(&m.modMu)
 	return m, nil
@@ -214,7 +215,12 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 	}
 	pc := m.cfg.pluginConfig(desc.Name)
 	logger := m.cfg.Logger.With("plugin", desc.Name)
-	env := newHostEnv(desc.Name, pc, m.cfg.Store, m.egress.forPlugin(pc), logger)
+	var kv *kvSpace
+	if m.cfg.Store != nil {
+		lock, _ := m.kvLocks.LoadOrStore(desc.Name, &kvLock{})
+		kv = newKVSpace(desc.Name, pc.Limits, m.cfg.Store, lock.(*kvLock), func() time.Time { return m.now() })
+	}
+	env := newHostEnv(desc.Name, pc, kv, m.egress.forPlugin(pc), logger)
 	if len(pc.Config) > 0 || pc.Limits.MaxMemoryMiB != def.MaxMemoryMiB || pc.Limits.MaxLogMessageBytes != def.MaxLogMessageBytes ||
 		pc.Limits.MaxHTTPBodyBytes != def.MaxHTTPBodyBytes || pc.Limits.MaxKVValueBytes != def.MaxKVValueBytes || pc.Limits.MaxKVKeyBytes != def.MaxKVKeyBytes {
 		// Config and limits are fixed at compile time; the compilation
