@@ -99,6 +99,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 				PoolSize:         p.Limits.PoolSize,
 				HTTPTimeout:      time.Duration(p.Limits.HTTPTimeoutMS) * time.Millisecond,
 				MaxHTTPBodyBytes: p.Limits.MaxHTTPBodyBytes,
+				MaxKVBytes:       p.Limits.MaxKVBytes,
+				MaxKVKeys:        p.Limits.MaxKVKeys,
 			},
 		}
 	}
@@ -169,7 +171,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		AllowedRedirectOrigins: cfg.Security.AllowedRedirectOrigins,
 		SealKey:                sealKey,
 		SessionTTL:             cfg.Session.TTL,
-		Plugins:                func() []server.PluginStatus { return pluginStatuses(mgr.Plugins()) },
+		Plugins:                func() []server.PluginStatus { return pluginStatuses(mgr, mgr.Plugins(), log) },
 		Webhooks:               webhooks(mgr),
 		RoleStore:              roleStore(builtin.RBAC),
 	})
@@ -235,7 +237,7 @@ func startRetention(as auth.AuditStore, days int, log *slog.Logger) func() error
 }
 
 // pluginStatuses reports the loaded plugins for the admin API.
-func pluginStatuses(plugins []*host.Plugin) []server.PluginStatus {
+func pluginStatuses(mgr *host.Manager, plugins []*host.Plugin, log *slog.Logger) []server.PluginStatus {
 	out := make([]server.PluginStatus, 0, len(plugins))
 	for _, p := range plugins {
 		d, st := p.Describe(), p.Stats()
@@ -245,9 +247,23 @@ func pluginStatuses(plugins []*host.Plugin) []server.PluginStatus {
 		}
 		out = append(out, server.PluginStatus{Name: p.Name(), Version: d.Version, ABI: d.ABI, File: filepath.Base(p.File()),
 			Capabilities: caps, Healthy: st.Healthy, PoolSize: st.PoolSize, Instances: st.Instances, InUse: st.InUse,
-			Calls: st.Calls, Errors: st.Errors, Discards: st.Discards, P50Micros: st.P50.Microseconds(), P99Micros: st.P99.Microseconds()})
+			Calls: st.Calls, Errors: st.Errors, Discards: st.Discards, P50Micros: st.P50.Microseconds(), P99Micros: st.P99.Microseconds(),
+			KV: kvUsage(mgr, p.Name(), log)})
 	}
 	return out
+}
+
+// kvUsage reads plugin name's KV usage, or nil (logged) when the store
+// cannot say.
+func kvUsage(mgr *host.Manager, name string, log *slog.Logger) *server.KVUsage {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	u, err := mgr.KVUsage(ctx, name)
+	if err != nil {
+		log.Warn("plugin kv usage unavailable", "plugin", name, "err", err)
+		return nil
+	}
+	return &server.KVUsage{Bytes: u.Bytes, Keys: u.Keys, MaxBytes: u.MaxBytes, MaxKeys: u.MaxKeys}
 }
 
 // selection turns the config's capability choices into a Selection. A
