@@ -83,7 +83,7 @@ func (n *egressNet) dial(ctx context.Context, network, address string) (net.Conn
 func TestHTTPDoEgressGuard(t *testing.T) {
 	t.Parallel()
 	n := newEgressNet(t)
-	allowed := []string{"*.example.test", "127.0.0.1", "2130706433", "0x7f.1", "127.1", "localhost"}
+	allowed := []string{"*.example.test", "127.0.0.1", "2130706433", "0x7f.1", "127.1", "localhost", "１２７.０.０.１", "0177.0.0.1", "0"}
 	f, errs := newFixtureWith(t, func(c *Config) {
 		c.Plugins["echo"] = PluginConfig{AllowedHosts: allowed}
 	}, func(m *Manager) { m.egress = newEgressTransports(n.lookup, n.dial) }, "echo")
@@ -108,6 +108,9 @@ func TestHTTPDoEgressGuard(t *testing.T) {
 		{"decimal literal", "http://2130706433:" + n.port + "/secret", "loopback"},
 		{"hex literal", "http://0x7f.1:" + n.port + "/secret", "loopback"},
 		{"short literal", "http://127.1:" + n.port + "/secret", "loopback"},
+		{"octal literal", "http://0177.0.0.1:" + n.port + "/secret", "loopback"},
+		{"zero literal", "http://0:" + n.port + "/secret", "unspecified"},
+		{"full-width digits", "http://１２７.０.０.１:" + n.port + "/secret", "loopback"},
 		{"redirect to a name resolving to loopback", "http://public.example.test:" + n.port + "/to-internal", "loopback"},
 		{"redirect to a decimal literal", "http://public.example.test:" + n.port + "/to-literal", "loopback"},
 	}
@@ -117,10 +120,13 @@ func TestHTTPDoEgressGuard(t *testing.T) {
 			t.Errorf("%s: err = %v, want forbidden naming %q", tc.name, err, tc.class)
 		}
 	}
-	// Literals the allow-list cannot even name are refused too.
-	for _, u := range []string{"http://[::ffff:127.0.0.1]:" + n.port + "/", "http://[::1]:" + n.port + "/", "http://[64:ff9b::7f00:1]:" + n.port + "/"} {
-		if err := hostcall(p, abi.HostHTTPDo, abi.HTTPRequest{URL: u}, nil); auth.CodeOf(err) != auth.CodeForbidden {
-			t.Errorf("%s: err = %v, want forbidden", u, err)
+	// Literals the allow-list cannot even name, and malformed hosts, are
+	// refused too.
+	for _, u := range []string{"http://[::ffff:127.0.0.1]:" + n.port + "/", "http://[::1]:" + n.port + "/", "http://[64:ff9b::7f00:1]:" + n.port + "/",
+		"http://[fe80::1%25lo]:" + n.port + "/", "http://127.0.0.1%00:" + n.port + "/", "http://127.0.0.1\x00:" + n.port + "/", "http://null:" + n.port + "/",
+		"http://internal.example.test\u200b:" + n.port + "/secret", "http://user@127.0.0.1:" + n.port + "/secret"} {
+		if err := hostcall(p, abi.HostHTTPDo, abi.HTTPRequest{URL: u}, nil); err == nil || auth.CodeOf(err) != auth.CodeForbidden && auth.CodeOf(err) != auth.CodeInvalidRequest {
+			t.Errorf("%q: err = %v, want forbidden or invalid_request", u, err)
 		}
 	}
 	if got := n.hits.Load(); got != 1 {

@@ -333,3 +333,34 @@ func TestKVQuotaAcrossRestart(t *testing.T) {
 		t.Fatalf("fifth key after restart: %v, want quota exceeded", err)
 	}
 }
+
+// BenchmarkKVPut compares a plain store Put (the baseline: kv_set before
+// the quota) with the accounted put, on badger, overwriting 1,000 keys.
+func BenchmarkKVPut(b *testing.B) {
+	st, err := badgerstore.Open(b.TempDir(), badgerstore.Options{GCInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	value := make([]byte, 256)
+	b.Run("store", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if err := st.Put(ctx, fmt.Sprintf("plugin/base/kv/k%d", i%1000), value, 0); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("quota", func(b *testing.B) {
+		kv := newKVSpace("bench", Limits{MaxKVKeys: defaultMaxKVKeys, MaxKVBytes: defaultMaxKVBytes}, st, &kvLock{}, time.Now)
+		i := 0
+		for b.Loop() {
+			if err := kv.put(ctx, fmt.Sprintf("k%d", i%1000), value, 0); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
