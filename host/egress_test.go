@@ -156,6 +156,9 @@ func TestHTTPDoAllowPrivateNetworks(t *testing.T) {
 		t.Fatal(errs)
 	}
 	p := f.plugin(t, "echo")
+	if recs := f.logs.find("plugin loaded"); len(recs) != 1 || recs[0].Attrs["allow_private_networks"] != "true" {
+		t.Errorf("load log = %+v, want it to say the plugin may reach private networks", recs)
+	}
 	for _, u := range []string{
 		"http://internal.example.test:" + n.port + "/secret",
 		"http://2130706433:" + n.port + "/secret",

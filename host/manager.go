@@ -94,7 +94,8 @@ func (m *Manager) Load(ctx context.Context) (plugins []*Plugin, loadErrs []error
 		}
 		byName[p.name] = p
 		plugins = append(plugins, p)
-		m.cfg.Logger.Info("plugin loaded", "plugin", p.name, "version", p.desc.Version, "abi", p.desc.ABI, "file", f, "capabilities", p.desc.Capabilities)
+		m.cfg.Logger.Info("plugin loaded", "plugin", p.name, "version", p.desc.Version, "abi", p.desc.ABI, "file", f, "capabilities", p.desc.Capabilities,
+			"allow_private_networks", p.cfg.AllowPrivateNetworks)
 	}
 	for name := range m.cfg.Plugins {
 		if byName[name] == nil {
