@@ -176,7 +176,7 @@ func (e *hostEnv) kvGet(ctx context.Context, in []byte) []byte {
 	if f := e.checkKey(req.Key); f != nil {
 		return f
 	}
-	v, err := e.kv.st.Get(ctx, e.kv.prefix+req.Key)
+	v, err := e.kv.get(ctx, req.Key)
 	if errors.Is(err, store.ErrNotFound) {
 		return ok(abi.KVGetResult{})
 	}

@@ -91,6 +91,11 @@ func newKVSpace(name string, l Limits, st store.Store, lock *kvLock, now func() 
 	}
 }
 
+// get returns the value of key or store.ErrNotFound.
+func (s *kvSpace) get(ctx context.Context, key string) ([]byte, error) {
+	return s.st.Get(ctx, s.prefix+key)
+}
+
 // put stores key, or fails with errQuotaExceeded when it would take the
 // plugin past its quota (expired keys are swept once before giving up).
 func (s *kvSpace) put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
