@@ -37,6 +37,11 @@ type Limits struct {
 	// MaxKVKeyBytes and MaxKVValueBytes bound the plugin KV.
 	MaxKVKeyBytes   int
 	MaxKVValueBytes int
+	// MaxKVBytes and MaxKVKeys are the plugin's KV quota: the total of its
+	// keys' and values' bytes, and the number of keys (default 16 MiB and
+	// 10,000). A kv_set past either fails with invalid_request.
+	MaxKVBytes int64
+	MaxKVKeys  int
 	// MaxLogMessageBytes truncates log host function messages and guest
 	// output lines.
 	MaxLogMessageBytes int
@@ -69,6 +74,12 @@ type PluginConfig struct {
 	// "*.example.com" globs (any subdomain, not the apex). Empty denies
 	// every host.
 	AllowedHosts []string
+	// AllowPrivateNetworks lets http_do reach loopback, private, link-local
+	// and the other non-public addresses (egress.Class) that are refused by
+	// default, checked on the resolved address of every connection. Set it
+	// only for a plugin whose peers run on the host's own network (the quick
+	// start's local emulators, tests).
+	AllowPrivateNetworks bool
 	// Limits override Config.Defaults field by field.
 	Limits Limits
 }
@@ -112,6 +123,8 @@ func builtinLimits() Limits {
 		HTTPTimeout:        abi.DefaultHTTPTimeoutMS * time.Millisecond,
 		MaxKVKeyBytes:      abi.DefaultMaxKVKeyBytes,
 		MaxKVValueBytes:    abi.DefaultMaxKVValueBytes,
+		MaxKVBytes:         defaultMaxKVBytes,
+		MaxKVKeys:          defaultMaxKVKeys,
 		MaxLogMessageBytes: abi.DefaultMaxLogMessageBytes,
 	}
 }
@@ -133,6 +146,10 @@ func (l Limits) merge(base Limits) Limits {
 	if l.MaxHTTPBodyBytes == 0 {
 		l.MaxHTTPBodyBytes = base.MaxHTTPBodyBytes
 	}
+	if l.MaxKVBytes == 0 {
+		l.MaxKVBytes = base.MaxKVBytes
+	}
+	l.MaxKVKeys = pick(l.MaxKVKeys, base.MaxKVKeys)
 	l.MaxMemoryMiB = pick(l.MaxMemoryMiB, base.MaxMemoryMiB)
 	l.PoolSize = pick(l.PoolSize, base.PoolSize)
 	l.MaxInputBytes = pick(l.MaxInputBytes, base.MaxInputBytes)
@@ -159,6 +176,8 @@ func (l Limits) validate(where string) error {
 	neg("HTTPTimeout", int64(l.HTTPTimeout))
 	neg("MaxKVKeyBytes", int64(l.MaxKVKeyBytes))
 	neg("MaxKVValueBytes", int64(l.MaxKVValueBytes))
+	neg("MaxKVBytes", l.MaxKVBytes)
+	neg("MaxKVKeys", int64(l.MaxKVKeys))
 	neg("MaxLogMessageBytes", int64(l.MaxLogMessageBytes))
 	if l.MaxMemoryMiB > 4096 {
 		errs = append(errs, fmt.Errorf("%s: MaxMemoryMiB %d exceeds the 4096 MiB of wasm32", where, l.MaxMemoryMiB))
@@ -232,9 +251,10 @@ func (c Config) normalize() (Config, error) {
 			errs = append(errs, err)
 		}
 		out.Plugins[name] = PluginConfig{
-			Config:       slices.Clone(pc.Config),
-			AllowedHosts: slices.Clone(pc.AllowedHosts),
-			Limits:       pc.Limits.merge(out.Defaults),
+			Config:               slices.Clone(pc.Config),
+			AllowedHosts:         slices.Clone(pc.AllowedHosts),
+			AllowPrivateNetworks: pc.AllowPrivateNetworks,
+			Limits:               pc.Limits.merge(out.Defaults),
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -3,8 +3,10 @@
 // and exports against abi, keeps a pool of sandboxed instances per plugin
 // (memory cap, per-call deadline, real clocks and randomness, no
 // filesystem or sockets), serves the authhost host functions (per-plugin
-// KV, allow-listed http_do, log) and exposes each declared capability
-// through an adapter that implements the matching auth interface.
+// KV under a quota, http_do limited to allow-listed hosts at public
+// addresses, log) and exposes each declared capability through an adapter
+// that implements the matching auth interface. RATIONALE.md explains the
+// egress guard and the KV accounting.
 //
 // Any error from a Wasm call (trap, panic, timeout, exit) discards the
 // instance; business errors travel as failed envelopes and keep it. A

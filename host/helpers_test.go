@@ -47,6 +47,12 @@ type fixture struct {
 // the config first. Load errors are returned, not fatal.
 func newFixture(t testing.TB, mutate func(*Config), names ...string) (*fixture, []error) {
 	t.Helper()
+	return newFixtureWith(t, mutate, nil, names...)
+}
+
+// newFixtureWith is newFixture with prep run on the Manager before Load.
+func newFixtureWith(t testing.TB, mutate func(*Config), prep func(*Manager), names ...string) (*fixture, []error) {
+	t.Helper()
 	f := &fixture{store: newMemStore(), logs: newRecorder(), clock: &fakeClock{t: time.Now()}}
 	cfg := Config{
 		PluginsDir: pluginsDir(t, names...),
@@ -63,6 +69,9 @@ func newFixture(t testing.TB, mutate func(*Config), names ...string) (*fixture, 
 		t.Fatalf("New: %v", err)
 	}
 	m.now = f.clock.Now
+	if prep != nil {
+		prep(m)
+	}
 	t.Cleanup(func() { m.Close() })
 	f.m = m
 	_, errs := m.Load(context.Background())

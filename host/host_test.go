@@ -304,7 +304,7 @@ func TestKV(t *testing.T) {
 	if r := get(b, "../echo/kv/k"); r.Found {
 		t.Errorf("echob escaped its prefix: %+v", r)
 	}
-	if keys := f.store.keys(); !slices.Equal(keys, []string{"plugin/echo/kv/k"}) {
+	if keys := f.store.keys(); !slices.Equal(keys, []string{"plugin/echo/kv/k", "plugin/echo/kvmeta/k", "plugin/echo/kvusage"}) {
 		t.Errorf("store keys = %v", keys)
 	}
 	// TTL: the store expires the key.
@@ -371,7 +371,7 @@ func TestHTTPDo(t *testing.T) {
 	l.Close()
 
 	f, errs := newFixture(t, func(c *Config) {
-		c.Plugins["echo"] = PluginConfig{AllowedHosts: []string{"127.0.0.1", "*.example.test"}, Limits: Limits{MaxHTTPBodyBytes: 1024}}
+		c.Plugins["echo"] = PluginConfig{AllowedHosts: []string{"127.0.0.1", "*.example.test"}, AllowPrivateNetworks: true, Limits: Limits{MaxHTTPBodyBytes: 1024}}
 	}, "echo")
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -436,7 +436,7 @@ func TestHTTPDoHungUpstream(t *testing.T) {
 	}))
 	t.Cleanup(func() { close(release); srv.Close() })
 	f, errs := newFixture(t, func(c *Config) {
-		c.Plugins["echo"] = PluginConfig{AllowedHosts: []string{"127.0.0.1"},
+		c.Plugins["echo"] = PluginConfig{AllowedHosts: []string{"127.0.0.1"}, AllowPrivateNetworks: true,
 			Limits: Limits{CallTimeout: 1500 * time.Millisecond, HTTPTimeout: time.Minute}}
 	}, "echo")
 	if len(errs) > 0 {

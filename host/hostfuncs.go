@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/host/internal/egress"
 	"github.com/authhost/authhost/host/internal/engine"
 	"github.com/authhost/authhost/store"
 )
@@ -25,13 +26,14 @@ import (
 // closure to the module compiled for that plugin, so a guest can only ever
 // reach its own KV prefix, allow-list and logger.
 type hostEnv struct {
-	name     string
-	kvPrefix string
-	store    store.Store
-	limits   Limits
-	allowed  hostMatcher
-	client   *http.Client
-	logger   *slog.Logger
+	name   string
+	kv     *kvSpace // nil without a store
+	limits Limits
+	// quotaWarned is when a refused kv_set was last logged (Unix ns).
+	quotaWarned atomic.Int64
+	allowed     hostMatcher
+	client      *http.Client
+	logger      *slog.Logger
 }
 
 // errHostNotAllowed marks an http_do request or redirect to a host outside
@@ -74,15 +76,15 @@ func (m hostMatcher) allows(host string) bool {
 	return false
 }
 
-// newHostEnv builds the environment of plugin name.
-func newHostEnv(name string, pc PluginConfig, st store.Store, transport http.RoundTripper, logger *slog.Logger) *hostEnv {
+// newHostEnv builds the environment of plugin name; kv is nil without a
+// store.
+func newHostEnv(name string, pc PluginConfig, kv *kvSpace, transport http.RoundTripper, logger *slog.Logger) *hostEnv {
 	e := &hostEnv{
-		name:     name,
-		kvPrefix: "plugin/" + name + "/kv/",
-		store:    st,
-		limits:   pc.Limits,
-		allowed:  newHostMatcher(pc.AllowedHosts),
-		logger:   logger,
+		name:    name,
+		kv:      kv,
+		limits:  pc.Limits,
+		allowed: newHostMatcher(pc.AllowedHosts),
+		logger:  logger,
 	}
 	e.client = &http.Client{
 		Transport: transport,
@@ -160,7 +162,7 @@ func (e *hostEnv) checkKey(key string) []byte {
 		return fail(abi.CodeInvalidRequest, "kv: key is empty")
 	case len(key) > e.limits.MaxKVKeyBytes:
 		return fail(abi.CodeInvalidRequest, "kv: key of %d bytes exceeds %d", len(key), e.limits.MaxKVKeyBytes)
-	case e.store == nil:
+	case e.kv == nil:
 		return fail(abi.CodeUnavailable, "kv: no store configured")
 	}
 	return nil
@@ -174,7 +176,7 @@ func (e *hostEnv) kvGet(ctx context.Context, in []byte) []byte {
 	if f := e.checkKey(req.Key); f != nil {
 		return f
 	}
-	v, err := e.store.Get(ctx, e.kvPrefix+req.Key)
+	v, err := e.kv.get(ctx, req.Key)
 	if errors.Is(err, store.ErrNotFound) {
 		return ok(abi.KVGetResult{})
 	}
@@ -199,7 +201,15 @@ func (e *hostEnv) kvSet(ctx context.Context, in []byte) []byte {
 	if req.TTLSeconds < 0 {
 		return fail(abi.CodeInvalidRequest, "kv_set: ttl_seconds must not be negative")
 	}
-	if err := e.store.Put(ctx, e.kvPrefix+req.Key, req.Value, time.Duration(req.TTLSeconds)*time.Second); err != nil {
+	err := e.kv.put(ctx, req.Key, req.Value, time.Duration(req.TTLSeconds)*time.Second)
+	if errors.Is(err, errQuotaExceeded) {
+		if now := time.Now().UnixNano(); now-e.quotaWarned.Load() >= int64(time.Minute) {
+			e.quotaWarned.Store(now)
+			e.logger.Warn("plugin kv quota exceeded", "err", err) // at most once a minute
+		}
+		return fail(abi.CodeInvalidRequest, "kv_set: %v", err)
+	}
+	if err != nil {
 		e.logger.Warn("kv_set failed", "err", err)
 		return fail(abi.CodeUnavailable, "kv_set: store error")
 	}
@@ -214,7 +224,7 @@ func (e *hostEnv) kvDelete(ctx context.Context, in []byte) []byte {
 	if f := e.checkKey(req.Key); f != nil {
 		return f
 	}
-	if err := e.store.Delete(ctx, e.kvPrefix+req.Key); err != nil {
+	if err := e.kv.delete(ctx, req.Key); err != nil {
 		e.logger.Warn("kv_delete failed", "err", err)
 		return fail(abi.CodeUnavailable, "kv_delete: store error")
 	}
@@ -268,6 +278,9 @@ func (e *hostEnv) httpDo(ctx context.Context, in []byte) []byte {
 		if errors.Is(err, errHostNotAllowed) {
 			return fail(abi.CodeForbidden, "http_do: %v", err)
 		}
+		if f := e.refused(u, err); f != nil {
+			return f
+		}
 		if ctx.Err() != nil {
 			return fail(abi.CodeUnavailable, "http_do: %s %s: no answer before the plugin call's deadline", method, u.Redacted())
 		}
@@ -282,6 +295,22 @@ func (e *hostEnv) httpDo(ctx context.Context, in []byte) []byte {
 		return fail(abi.CodeUnavailable, "http_do: response body exceeds %d bytes", max)
 	}
 	return ok(abi.HTTPResponse{Status: resp.StatusCode, Headers: resp.Header, Body: body})
+}
+
+// refused turns a connection the egress guard refused into a forbidden
+// envelope naming the address class, and logs it; nil for other errors.
+func (e *hostEnv) refused(reqURL *url.URL, err error) []byte {
+	var be *egress.BlockedError
+	if !errors.As(err, &be) {
+		return nil
+	}
+	target := reqURL.Redacted()
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		target = ue.URL // the redirect that was refused, if any
+	}
+	e.logger.Warn("http_do refused a non-public address", "url", target, "host", be.Host,
+		"addr", be.Addr.String(), "class", string(be.Class))
+	return fail(abi.CodeForbidden, "http_do: %s: %v: private networks are not allowed for this plugin", target, be)
 }
 
 func (e *hostEnv) log(ctx context.Context, in []byte) []byte {

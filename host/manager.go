@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,10 +22,11 @@ import (
 // compiled modules, instance pools and host functions. It is safe for
 // concurrent use.
 type Manager struct {
-	cfg       Config
-	eng       engine.Engine
-	transport http.RoundTripper
-	now       func() time.Time
+	cfg     Config
+	eng     engine.Engine
+	egress  egressTransports
+	kvLocks sync.Map // provider name → *kvLock, kept across reloads
+	now     func() time.Time
 
 	mu      sync.RWMutex
 	plugins []*Plugin // sorted by file
@@ -54,11 +54,11 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	m := &Manager{
-		cfg:       c,
-		eng:       eng,
-		transport: http.DefaultTransport.(*http.Transport).Clone(),
-		now:       time.Now,
-		byName:    map[string]*Plugin{},
+		cfg:    c,
+		eng:    eng,
+		egress: newEgressTransports(nil, nil),
+		now:    time.Now,
+		byName: map[string]*Plugin{},
 	}
 	m.modCond = sync.NewCond(&m.modMu)
 	return m, nil
@@ -108,7 +108,8 @@ func (m *Manager) Load(ctx context.Context) (plugins []*Plugin, loadErrs []error
 		}
 		byName[p.name] = p
 		plugins = append(plugins, p)
-		m.cfg.Logger.Info("plugin loaded", "plugin", p.name, "version", p.desc.Version, "abi", p.desc.ABI, "file", f, "capabilities", p.desc.Capabilities)
+		m.cfg.Logger.Info("plugin loaded", "plugin", p.name, "version", p.desc.Version, "abi", p.desc.ABI, "file", f, "capabilities", p.desc.Capabilities,
+			"allow_private_networks", p.cfg.AllowPrivateNetworks)
 	}
 	for name := range m.cfg.Plugins {
 		if byName[name] == nil {
@@ -167,6 +168,7 @@ func (m *Manager) Close() error {
 		m.modCond.Wait()
 	}
 	m.modMu.Unlock()
+	m.egress.closeIdle()
 	if err := m.eng.Close(context.Background()); err != nil {
 		return fmt.Errorf("host: close: %w", err)
 	}
@@ -231,7 +233,12 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 	}
 	pc := m.cfg.pluginConfig(desc.Name)
 	logger := m.cfg.Logger.With("plugin", desc.Name)
-	env := newHostEnv(desc.Name, pc, m.cfg.Store, m.transport, logger)
+	var kv *kvSpace
+	if m.cfg.Store != nil {
+		lock, _ := m.kvLocks.LoadOrStore(desc.Name, &kvLock{})
+		kv = newKVSpace(desc.Name, pc.Limits, m.cfg.Store, lock.(*kvLock), func() time.Time { return m.now() })
+	}
+	env := newHostEnv(desc.Name, pc, kv, m.egress.forPlugin(pc), logger)
 	if len(pc.Config) > 0 || pc.Limits.MaxMemoryMiB != def.MaxMemoryMiB || pc.Limits.MaxLogMessageBytes != def.MaxLogMessageBytes ||
 		pc.Limits.MaxHTTPBodyBytes != def.MaxHTTPBodyBytes || pc.Limits.MaxKVValueBytes != def.MaxKVValueBytes || pc.Limits.MaxKVKeyBytes != def.MaxKVKeyBytes {
 		// Config and limits are fixed at compile time; the compilation

@@ -26,6 +26,18 @@ type PluginStatus struct {
 	Discards     int64    `json:"discards"`
 	P50Micros    int64    `json:"p50Micros"`
 	P99Micros    int64    `json:"p99Micros"`
+	// KV is the plugin's key-value usage against its quota; nil when it
+	// could not be read.
+	KV *KVUsage `json:"kv,omitempty"`
+}
+
+// KVUsage is a plugin's KV usage and quota. Keys past their TTL count
+// until the host sweeps them.
+type KVUsage struct {
+	Bytes    int64 `json:"bytes"`
+	Keys     int64 `json:"keys"`
+	MaxBytes int64 `json:"maxBytes"`
+	MaxKeys  int64 `json:"maxKeys"`
 }
 
 func (s *Server) handleAdminPlugins(w http.ResponseWriter, r *http.Request) {

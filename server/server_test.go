@@ -108,7 +108,9 @@ func buildHarness(t *testing.T, withSSO bool, mutate func(*Config)) *harness {
 	srv := httptest.NewUnstartedServer(nil)
 	public, _ := url.Parse("http://" + srv.Listener.Addr().String())
 	cfg := Config{Auth: composed, License: auth.LicenseState{Mode: auth.ModeDevelopment}, PublicURL: public, SealKey: key,
-		Plugins: func() []PluginStatus { return []PluginStatus{{Name: "static-users", Healthy: true}} }}
+		Plugins: func() []PluginStatus {
+			return []PluginStatus{{Name: "static-users", Healthy: true, KV: &KVUsage{Bytes: 1536, Keys: 3, MaxBytes: 16 << 20, MaxKeys: 10000}}}
+		}}
 	if mutate != nil {
 		mutate(&cfg)
 	}

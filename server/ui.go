@@ -62,6 +62,16 @@ var uiFuncs = template.FuncMap{
 			return fmt.Sprintf("%.1f ms", float64(us)/1000)
 		}
 	},
+	"bytes": func(n int64) string {
+		switch {
+		case n < 1<<10:
+			return fmt.Sprintf("%d B", n)
+		case n < 1<<20:
+			return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+		default:
+			return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+		}
+	},
 	"join": strings.Join,
 	"metaString": func(m map[string]any, key string) string {
 		v, _ := m[key].(string)

@@ -356,5 +356,6 @@ func TestUIPluginsPage(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("GET /admin/plugins = %d", r.status)
 	}
-	bodyHas(t, r, `data-plugin="static-users"`, "healthy", `id="composition"`, "<dt>credentials</dt><dd>static-users</dd>")
+	bodyHas(t, r, `data-plugin="static-users"`, "healthy", `id="composition"`, "<dt>credentials</dt><dd>static-users</dd>",
+		"3 / 10000 keys", "1.5 KiB / 16.0 MiB")
 }

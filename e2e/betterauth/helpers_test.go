@@ -48,6 +48,7 @@ rbac:
 plugins:
   betterauth:
     allowed_hosts: ["${BA_HOST}"]
+    allow_private_networks: true   # the Better Auth peer listens on 127.0.0.1
 %s    config:
       base_url: "${BA_URL}"
 %s`

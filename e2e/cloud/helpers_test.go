@@ -36,6 +36,7 @@ session:
 plugins:
   cloud:
     allowed_hosts: ["${ALLOWED_HOST}", "${OTHER_ALLOWED_HOST}"]
+    allow_private_networks: true   # the OP listens on 127.0.0.1
     config:
       issuer: "${ISSUER}"
       client_id: "${CLIENT_ID}"

@@ -70,6 +70,7 @@ capabilities:
 plugins:` + usersConfig + `
   cloud:
     allowed_hosts: ["${OIDC_HOST}"]
+    allow_private_networks: true   # the OP listens on 127.0.0.1
     config:
       issuer: "${OIDC_ISSUER}"
       client_id: "${OIDC_CLIENT_ID}"

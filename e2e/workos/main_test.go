@@ -134,7 +134,7 @@ func start(t *testing.T, o options) *authhostenv.Env {
 			"user": "workos", "session": "workos", "sso": "workos", "rbac": rbac, "audit": audit,
 		},
 		"plugins": map[string]any{
-			"workos": map[string]any{"allowed_hosts": []string{u.Hostname()}, "config": pc},
+			"workos": map[string]any{"allowed_hosts": []string{u.Hostname()}, "allow_private_networks": true, "config": pc},
 		},
 	}
 	if o.hostRBAC != nil {

@@ -100,14 +100,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 			return nil, fmt.Errorf("plugins.%s: %w", name, err)
 		}
 		pluginCfgs[name] = host.PluginConfig{
-			Config:       js,
-			AllowedHosts: p.AllowedHosts,
+			Config:               js,
+			AllowedHosts:         p.AllowedHosts,
+			AllowPrivateNetworks: p.AllowPrivateNetworks,
 			Limits: host.Limits{
 				MaxMemoryMiB:     p.Limits.MemoryMiB,
 				CallTimeout:      time.Duration(p.Limits.TimeoutMS) * time.Millisecond,
 				PoolSize:         p.Limits.PoolSize,
 				HTTPTimeout:      time.Duration(p.Limits.HTTPTimeoutMS) * time.Millisecond,
 				MaxHTTPBodyBytes: p.Limits.MaxHTTPBodyBytes,
+				MaxKVBytes:       p.Limits.MaxKVBytes,
+				MaxKVKeys:        p.Limits.MaxKVKeys,
 			},
 		}
 	}
@@ -186,7 +189,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		TrustedProxies:         proxies,
 		SealKey:                sealKey,
 		SessionTTL:             cfg.Session.TTL,
-		Plugins:                func() []server.PluginStatus { return pluginStatuses(mgr.Plugins()) },
+		Plugins:                func() []server.PluginStatus { return pluginStatuses(mgr, mgr.Plugins(), log) },
 		Webhooks:               webhooks(mgr),
 		RoleStore:              roleStore(builtin.RBAC),
 		AccessLog:              cfg.Log.Access,
@@ -256,7 +259,7 @@ func startRetention(as auth.AuditStore, days int, log *slog.Logger) func() error
 }
 
 // pluginStatuses reports the loaded plugins for the admin API.
-func pluginStatuses(plugins []*host.Plugin) []server.PluginStatus {
+func pluginStatuses(mgr *host.Manager, plugins []*host.Plugin, log *slog.Logger) []server.PluginStatus {
 	out := make([]server.PluginStatus, 0, len(plugins))
 	for _, p := range plugins {
 		d, st := p.Describe(), p.Stats()
@@ -266,9 +269,23 @@ func pluginStatuses(plugins []*host.Plugin) []server.PluginStatus {
 		}
 		out = append(out, server.PluginStatus{Name: p.Name(), Version: d.Version, ABI: d.ABI, File: filepath.Base(p.File()),
 			Capabilities: caps, Healthy: st.Healthy, PoolSize: st.PoolSize, Instances: st.Instances, InUse: st.InUse,
-			Calls: st.Calls, Errors: st.Errors, Discards: st.Discards, P50Micros: st.P50.Microseconds(), P99Micros: st.P99.Microseconds()})
+			Calls: st.Calls, Errors: st.Errors, Discards: st.Discards, P50Micros: st.P50.Microseconds(), P99Micros: st.P99.Microseconds(),
+			KV: kvUsage(mgr, p.Name(), log)})
 	}
 	return out
+}
+
+// kvUsage reads plugin name's KV usage, or nil (logged) when the store
+// cannot say.
+func kvUsage(mgr *host.Manager, name string, log *slog.Logger) *server.KVUsage {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	u, err := mgr.KVUsage(ctx, name)
+	if err != nil {
+		log.Warn("plugin kv usage unavailable", "plugin", name, "err", err)
+		return nil
+	}
+	return &server.KVUsage{Bytes: u.Bytes, Keys: u.Keys, MaxBytes: u.MaxBytes, MaxKeys: u.MaxKeys}
 }
 
 // selection turns the config's capability choices into a Selection. A

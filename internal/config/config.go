@@ -167,7 +167,11 @@ type Plugin struct {
 	// Config is handed to the plugin as its JSON `config` document.
 	Config       map[string]any `yaml:"config"`
 	AllowedHosts []string       `yaml:"allowed_hosts"`
-	Limits       Limits         `yaml:"limits"`
+	// AllowPrivateNetworks lets the plugin's http_do reach loopback,
+	// private, link-local and other non-public addresses (refused by
+	// default); for peers on the host's own network.
+	AllowPrivateNetworks bool   `yaml:"allow_private_networks"`
+	Limits               Limits `yaml:"limits"`
 	// Optional plugins may be absent without making the server unready.
 	Optional bool `yaml:"optional"`
 }
@@ -179,6 +183,10 @@ type Limits struct {
 	PoolSize         int   `yaml:"pool_size"`
 	HTTPTimeoutMS    int   `yaml:"http_timeout_ms"`
 	MaxHTTPBodyBytes int64 `yaml:"max_http_body_bytes"`
+	// MaxKVBytes and MaxKVKeys are the plugin's KV quota (key plus value
+	// bytes, number of keys); 0 takes the host's default, 16 MiB and 10,000.
+	MaxKVBytes int64 `yaml:"max_kv_bytes"`
+	MaxKVKeys  int   `yaml:"max_kv_keys"`
 }
 
 // StrList accepts a YAML scalar or sequence of strings.
@@ -425,7 +433,7 @@ func (c *Config) Validate() error {
 	}
 	for name, p := range c.Plugins {
 		l := p.Limits
-		if l.MemoryMiB < 0 || l.TimeoutMS < 0 || l.PoolSize < 0 || l.HTTPTimeoutMS < 0 || l.MaxHTTPBodyBytes < 0 {
+		if l.MemoryMiB < 0 || l.TimeoutMS < 0 || l.PoolSize < 0 || l.HTTPTimeoutMS < 0 || l.MaxHTTPBodyBytes < 0 || l.MaxKVBytes < 0 || l.MaxKVKeys < 0 {
 			errs = append(errs, fmt.Errorf("plugins.%s.limits: values must not be negative", name))
 		}
 		if l.MemoryMiB > 4096 {

@@ -28,7 +28,8 @@ session:
 plugins:
   workos:
     allowed_hosts: ["api.workos.com", "*.workos.com"]
-    limits: { memory_mib: 32, timeout_ms: 2000, pool_size: 4 }
+    allow_private_networks: true
+    limits: { memory_mib: 32, timeout_ms: 2000, pool_size: 4, max_kv_bytes: 1048576, max_kv_keys: 500 }
     config:
       api_key: "${WORKOS_API_KEY}"
       client_id: "${WORKOS_CLIENT_ID:-client_default}"
@@ -57,7 +58,7 @@ plugins:
 	if err != nil || !strings.Contains(string(js), `"nested":{"list":[1,2]}`) {
 		t.Fatalf("config json = %s, %v", js, err)
 	}
-	if p.Limits.PoolSize != 4 || len(p.AllowedHosts) != 2 {
+	if p.Limits.PoolSize != 4 || len(p.AllowedHosts) != 2 || !p.AllowPrivateNetworks || p.Limits.MaxKVBytes != 1<<20 || p.Limits.MaxKVKeys != 500 {
 		t.Fatalf("plugin = %+v", p)
 	}
 	if cfg.Mode != "development" || cfg.DataDir != "./data" {
@@ -74,6 +75,8 @@ func TestParseErrors(t *testing.T) {
 		{"short cookie secret", "session: { store: cookie, secret: short }", "at least 32 bytes"},
 		{"bad mode", "mode: staging", "mode:"},
 		{"negative limit", "plugins: { x: { limits: { pool_size: -1 } } }", "plugins.x.limits"},
+		{"negative kv quota", "plugins: { x: { limits: { max_kv_keys: -1 } } }", "plugins.x.limits"},
+		{"private networks not a bool", `plugins: { x: { allow_private_networks: "yes please" } }`, "into bool"},
 		{"host with scheme", `plugins: { x: { allowed_hosts: ["https://a.com"] } }`, "allowed_hosts"},
 		{"bad origin", `security: { allowed_redirect_origins: ["app.example.com"] }`, "allowed_redirect_origins"},
 		{"proxy hostname", `security: { trusted_proxies: ["proxy.internal"] }`, `security.trusted_proxies: "proxy.internal"`},

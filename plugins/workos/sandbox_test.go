@@ -31,7 +31,7 @@ func TestSandboxSSOFlow(t *testing.T) {
 		Store:      memory.New(memory.Options{}),
 		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Plugins: map[string]host.PluginConfig{
-			"workos": {Config: cfg, AllowedHosts: []string{u.Hostname()}},
+			"workos": {Config: cfg, AllowedHosts: []string{u.Hostname()}, AllowPrivateNetworks: true},
 		},
 	})
 	if err != nil {
