@@ -31,10 +31,6 @@ func EndUserSessions(ctx context.Context, sp SessionProvider, userID string) (in
 		return 0, ErrCannotListSessions
 	}
 	sessions, err := lister.ListSessions(ctx, userID)
-	if CodeOf(err) == CodeNotSupported {
-		// Plugins expose session_list whether or not they implement it.
-		return 0, ErrCannotListSessions
-	}
 	if err != nil {
 		return 0, fmt.Errorf("list sessions: %w", err)
 	}
