@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -93,10 +92,6 @@ type Config struct {
 	// Plugins holds per-provider settings keyed by provider name.
 	Plugins map[string]PluginConfig
 }
-
-// validName restricts provider names so that the KV prefix
-// "plugin/<name>/kv/" of one plugin can never contain another's.
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 func builtinLimits() Limits {
 	return Limits{
@@ -214,8 +209,10 @@ func (c Config) normalize() (Config, error) {
 	for _, name := range slices.Sorted(maps.Keys(c.Plugins)) {
 		pc := c.Plugins[name]
 		where := fmt.Sprintf("host: config: plugin %q", name)
-		if !validName.MatchString(name) {
-			errs = append(errs, fmt.Errorf("%s: invalid provider name", where))
+		// The ABI's name rule also keeps the KV prefix "plugin/<name>/kv/"
+		// of one plugin from containing another's.
+		if err := abi.CheckName(name); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 		}
 		if len(pc.Config) > 0 && !json.Valid(pc.Config) {
 			errs = append(errs, fmt.Errorf("%s: Config is not valid JSON", where))
