@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/authhost/authhost/host"
+	"github.com/authhost/authhost/internal/config"
 )
 
 // errProblems makes `inspect` exit non-zero for a plugin that would not load.
@@ -20,13 +21,29 @@ func cmdInspect(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "print JSON")
 	cacheDir := fs.String("cache-dir", "", "wazero compilation cache directory (optional)")
+	cfgPath := fs.String("config", "", "authhost config file: also check the plugin's configuration with its authhost_configure (optional)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{"inspect: " + err.Error()}
 	}
 	if fs.NArg() != 1 {
 		return usageError{"inspect: want exactly one FILE.wasm"}
 	}
-	rep, err := host.Inspect(ctx, fs.Arg(0), *cacheDir)
+	var configs map[string]json.RawMessage
+	if *cfgPath != "" {
+		cfg, err := config.Load(*cfgPath, nil)
+		if err != nil {
+			return fmt.Errorf("inspect: %w", err)
+		}
+		configs = map[string]json.RawMessage{}
+		for name, p := range cfg.Plugins {
+			js, err := p.ConfigJSON()
+			if err != nil {
+				return fmt.Errorf("inspect: plugins.%s: %w", name, err)
+			}
+			configs[name] = js
+		}
+	}
+	rep, err := host.InspectConfig(ctx, fs.Arg(0), *cacheDir, configs)
 	if err != nil {
 		return fmt.Errorf("inspect: %w", err)
 	}

@@ -2,7 +2,7 @@
 // providers loaded as sandboxed WebAssembly plugins.
 //
 //	authhost serve [--config FILE] [flags]   run the server
-//	authhost inspect [--json] FILE.wasm      describe a provider plugin
+//	authhost inspect [--json] [--config FILE] FILE.wasm  describe a provider plugin (and check its config)
 //	authhost license inspect TOKEN           show what a license grants
 //	authhost version                         print the version
 package main
@@ -38,7 +38,7 @@ func main() {
 
 const usage = `usage:
   authhost serve [--config FILE] [--listen ADDR] [--public-url URL] [--plugins-dir DIR] [--data-dir DIR] [--mode development|production] [--log-level LEVEL]
-  authhost inspect [--json] FILE.wasm
+  authhost inspect [--json] [--config authhost.yaml] FILE.wasm
   authhost license inspect [--json] TOKEN
   authhost version
 `

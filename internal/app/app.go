@@ -117,11 +117,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	for _, e := range loadErrs {
 		log.Error("plugin failed to load", "error", e)
 	}
+	if err := configErrors(loadErrs); err != nil && cfg.Mode == string(auth.ModeProduction) {
+		return nil, fmt.Errorf("production mode: a plugin refused its configuration: %w", err)
+	}
 	var providers []auth.Provider
 	for _, p := range plugins { // the host logs each one it loaded
-		providers = append(providers, pluginProvider(p))
+		providers = append(providers, p.Provider())
 	}
-	a.demo = demoCredentials(cfg, log)
+	a.demo = demoCredentials(plugins, log)
 
 	pub, err := auth.DecodePublicKey(auth.DefaultLicensePublicKey)
 	if err != nil {
@@ -147,7 +150,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, fmt.Errorf("compose providers: %w", err)
 	}
-	for _, c := range []string{auth.CapUser, auth.CapSession, auth.CapSSO, auth.CapCredentials, auth.CapRBAC, auth.CapACL, auth.CapAudit} {
+	for _, c := range auth.Capabilities() {
 		if src := composed.Sources[c]; len(src) > 0 {
 			log.Info("capability composed", "capability", c, "from", strings.Join(src, ","))
 		}
@@ -277,21 +280,6 @@ func selection(cfg config.Config, providers []auth.Provider) (auth.Selection, []
 	return sel, missing
 }
 
-// pluginProvider exposes a loaded plugin's capabilities to composition.
-func pluginProvider(p *host.Plugin) auth.Provider {
-	return auth.Provider{
-		Name:            p.Name(),
-		User:            p.User(),
-		Session:         p.Session(),
-		SSO:             p.SSO(),
-		Credentials:     p.Credentials(),
-		RBAC:            p.RBAC(),
-		ACL:             p.ACL(),
-		Audit:           p.Audit(),
-		ManagesSessions: p.Describe().ManagesSessions,
-	}
-}
-
 // readiness is ready when every configured (non-optional) plugin loaded and
 // no plugin file failed to load.
 func readiness(cfg config.Config, plugins []*host.Plugin, loadErrs []error) server.Readiness {
@@ -316,24 +304,30 @@ func readiness(cfg config.Config, plugins []*host.Plugin, loadErrs []error) serv
 	return func() (bool, []string) { return len(problems) == 0, problems }
 }
 
-// demoCredentials finds users flagged `demo: true` in plugin configs and
-// logs each as a demo credential.
-func demoCredentials(cfg config.Config, log *slog.Logger) []demoCredential {
+// demoCredentials collects the demo accounts the loaded plugins report in
+// describe (their configuration is theirs to read) and logs each.
+func demoCredentials(plugins []*host.Plugin, log *slog.Logger) []demoCredential {
 	var out []demoCredential
-	for name, p := range cfg.Plugins {
-		users, _ := p.Config["users"].([]any)
-		for _, u := range users {
-			m, _ := u.(map[string]any)
-			if demo, _ := m["demo"].(bool); !demo {
-				continue
-			}
-			email, _ := m["email"].(string)
-			pw, _ := m["demo_password"].(string)
-			log.Warn("DEMO CREDENTIAL enabled: remove it before production", "plugin", name, "email", email)
-			out = append(out, demoCredential{plugin: name, email: email, password: pw})
+	for _, p := range plugins {
+		for _, d := range p.Describe().Demo {
+			log.Warn("DEMO CREDENTIAL enabled: remove it before production", "plugin", p.Name(), "email", d.Email)
+			out = append(out, demoCredential{plugin: p.Name(), email: d.Email, password: d.Password})
 		}
 	}
 	return out
+}
+
+// configErrors joins the load errors that are plugins refusing their
+// configuration (host.ConfigError), or returns nil when there are none.
+func configErrors(loadErrs []error) error {
+	var errs []error
+	for _, e := range loadErrs {
+		var ce *host.ConfigError
+		if errors.As(e, &ce) {
+			errs = append(errs, ce)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // webhooks finds the webhook endpoint of a loaded plugin by name.
