@@ -9,6 +9,7 @@ import (
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/auth"
+	"github.com/authhost/authhost/auth/sessioncache"
 )
 
 // Interface guards.
@@ -48,6 +49,7 @@ func newAdapters(p *Plugin) adapters {
 		} else {
 			a.session = &sessionAdapter{p}
 		}
+		a.session = sessioncache.Wrap(a.session, sessioncache.Options{Cap: p.cfg.sessionCache(), Now: p.now})
 	}
 	if p.Has(abi.CapSSO) {
 		a.sso = &ssoAdapter{p}
@@ -91,6 +93,9 @@ func (p *Plugin) User() auth.UserProvider { return p.adapters.user }
 
 // Session returns the session adapter (also an auth.SessionLister when the
 // plugin offers session_list), or nil when "session" is not declared.
+// Unless the operator turned it off, a session cache sits in front of it
+// (an auth.SessionInvalidator): sessions the plugin vouches for
+// (cache_seconds) are validated without a call while the vouching lasts.
 func (p *Plugin) Session() auth.SessionProvider { return p.adapters.session }
 
 // SSO returns the SSO adapter, or nil when "sso" is not declared.

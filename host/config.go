@@ -70,6 +70,33 @@ type PluginConfig struct {
 	AllowedHosts []string
 	// Limits override Config.Defaults field by field.
 	Limits Limits
+	// SessionCacheSeconds caps how long the host trusts a session of this
+	// plugin without asking it again (the provider says how long it
+	// vouches, in the session's cache_seconds). Nil means
+	// DefaultSessionCacheSeconds; 0 turns the cache off.
+	SessionCacheSeconds *int
+}
+
+// DefaultSessionCacheSeconds is the operator's cap on trusting a plugin's
+// session without asking the plugin again, when none is configured. A
+// longer cap saves more provider calls; a revocation made directly at the
+// identity service (not through authhost) takes effect only once the
+// cached entry expires, so the cap is also the longest such a session
+// keeps working. Every revocation that passes through authhost (logout,
+// refresh, sign-out everywhere, role change, webhook user delete) drops the
+// entry at once.
+const DefaultSessionCacheSeconds = 30
+
+// MaxSessionCacheSeconds bounds SessionCacheSeconds.
+const MaxSessionCacheSeconds = 3600
+
+// sessionCache returns the plugin's session cache cap.
+func (pc PluginConfig) sessionCache() time.Duration {
+	n := DefaultSessionCacheSeconds
+	if pc.SessionCacheSeconds != nil {
+		n = *pc.SessionCacheSeconds
+	}
+	return time.Duration(n) * time.Second
 }
 
 // Config configures a Manager. New validates and copies it; later changes
@@ -225,10 +252,19 @@ func (c Config) normalize() (Config, error) {
 		if err := pc.Limits.validate(where + ": Limits"); err != nil {
 			errs = append(errs, err)
 		}
+		if n := pc.SessionCacheSeconds; n != nil && (*n < 0 || *n > MaxSessionCacheSeconds) {
+			errs = append(errs, fmt.Errorf("%s: SessionCacheSeconds %d is out of range 0..%d", where, *n, MaxSessionCacheSeconds))
+		}
+		var cacheSeconds *int
+		if n := pc.SessionCacheSeconds; n != nil {
+			v := *n
+			cacheSeconds = &v
+		}
 		out.Plugins[name] = PluginConfig{
-			Config:       slices.Clone(pc.Config),
-			AllowedHosts: slices.Clone(pc.AllowedHosts),
-			Limits:       pc.Limits.merge(out.Defaults),
+			Config:              slices.Clone(pc.Config),
+			AllowedHosts:        slices.Clone(pc.AllowedHosts),
+			Limits:              pc.Limits.merge(out.Defaults),
+			SessionCacheSeconds: cacheSeconds,
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

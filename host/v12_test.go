@@ -167,3 +167,60 @@ func TestConfigure(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionCache: a session the plugin vouches for (cache_seconds) is
+// validated from the host's cache without a plugin call, until a destroy;
+// the operator's session_cache_seconds 0 turns the cache off.
+func TestSessionCache(t *testing.T) {
+	t.Parallel()
+	zero := 0
+	cases := []struct {
+		name   string
+		secs   *int
+		cached bool
+	}{
+		{"default cap", nil, true},
+		{"turned off", &zero, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f, errs := newFixture(t, func(cfg *Config) {
+				cfg.Plugins["v12"] = PluginConfig{Config: json.RawMessage(`{"cache":60}`), SessionCacheSeconds: c.secs}
+			}, "v12")
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			p := f.plugin(t, "v12")
+			sp := p.Session()
+			if _, ok := sp.(auth.SessionInvalidator); ok != c.cached {
+				t.Fatalf("session adapter is a cache: %v, want %v", ok, c.cached)
+			}
+			s, err := sp.ValidateSession(ctx, "s-u1")
+			if err != nil || s == nil || s.CacheSeconds != 60 || s.UserID != "u1" {
+				t.Fatalf("ValidateSession = %+v, %v", s, err)
+			}
+			calls := p.Stats().Calls
+			for range 5 {
+				if s, err := sp.ValidateSession(ctx, "s-u1"); err != nil || s == nil || s.Metadata["email"] != "u1@example.test" {
+					t.Fatalf("ValidateSession = %+v, %v", s, err)
+				}
+			}
+			want := calls
+			if !c.cached {
+				want += 5
+			}
+			if got := p.Stats().Calls; got != want {
+				t.Fatalf("plugin calls = %d, want %d", got, want)
+			}
+			if err := sp.DestroySession(ctx, "s-u1"); err != nil {
+				t.Fatal(err)
+			}
+			calls = p.Stats().Calls
+			_, _ = sp.ValidateSession(ctx, "s-u1")
+			if p.Stats().Calls != calls+1 {
+				t.Error("a destroyed session was answered from the cache")
+			}
+		})
+	}
+}

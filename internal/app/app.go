@@ -99,6 +99,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 				HTTPTimeout:      time.Duration(p.Limits.HTTPTimeoutMS) * time.Millisecond,
 				MaxHTTPBodyBytes: p.Limits.MaxHTTPBodyBytes,
 			},
+			SessionCacheSeconds: p.SessionCacheSeconds,
 		}
 	}
 	mgr, err := host.New(host.Config{
@@ -141,6 +142,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	builtin, err := newBuiltin(cfg, st, log)
 	if err != nil {
 		return nil, err
+	}
+	if m, ok := builtin.RBAC.(auth.RBACManager); ok {
+		// Role changes (admin API, directory sync) drop the user's cached
+		// plugin sessions, so they apply on the next request.
+		builtin.RBAC = auth.InvalidatingRBAC(m, sessionCaches(providers)...)
 	}
 	sel, missing := selection(cfg, providers)
 	for _, m := range missing {
@@ -312,6 +318,18 @@ func demoCredentials(plugins []*host.Plugin, log *slog.Logger) []demoCredential 
 		for _, d := range p.Describe().Demo {
 			log.Warn("DEMO CREDENTIAL enabled: remove it before production", "plugin", p.Name(), "email", d.Email)
 			out = append(out, demoCredential{plugin: p.Name(), email: d.Email, password: d.Password})
+		}
+	}
+	return out
+}
+
+// sessionCaches returns the session caches in front of the plugins'
+// session adapters.
+func sessionCaches(providers []auth.Provider) []auth.SessionInvalidator {
+	var out []auth.SessionInvalidator
+	for _, p := range providers {
+		if c, ok := p.Session.(auth.SessionInvalidator); ok {
+			out = append(out, c)
 		}
 	}
 	return out

@@ -72,6 +72,8 @@ func TestParseErrors(t *testing.T) {
 		{"short cookie secret", "session: { store: cookie, secret: short }", "at least 32 bytes"},
 		{"bad mode", "mode: staging", "mode:"},
 		{"negative limit", "plugins: { x: { limits: { pool_size: -1 } } }", "plugins.x.limits"},
+		{"negative session cache", "plugins: { x: { session_cache_seconds: -1 } }", "plugins.x.session_cache_seconds"},
+		{"session cache too long", "plugins: { x: { session_cache_seconds: 3601 } }", "out of range 0..3600"},
 		{"host with scheme", `plugins: { x: { allowed_hosts: ["https://a.com"] } }`, "allowed_hosts"},
 		{"bad origin", `security: { allowed_redirect_origins: ["app.example.com"] }`, "allowed_redirect_origins"},
 		{"ttl order", "session: { ttl: 48h, absolute_ttl: 1h }", "absolute_ttl"},
