@@ -78,8 +78,8 @@ func (f *fake) CreateSession(context.Context, string, map[string]any) (*auth.Ses
 	return nil, nil
 }
 func (f *fake) SessionIDFromRequest(context.Context, *http.Request) (string, error) { return "", nil }
-func (f *fake) SessionCookies(context.Context, *auth.Session) ([]string, error)   { return nil, nil }
-func (f *fake) ClearCookies(context.Context) ([]string, error)                    { return nil, nil }
+func (f *fake) SessionCookies(context.Context, *auth.Session) ([]string, error)     { return nil, nil }
+func (f *fake) ClearCookies(context.Context) ([]string, error)                      { return nil, nil }
 
 type listingFake struct{ *fake }
 
