@@ -301,8 +301,17 @@ func (provider) ValidateSession(ctx context.Context, id string) (*abi.Session, e
 	if err != nil {
 		return nil, errorf(err, "validate session")
 	}
+	if s != nil {
+		s.CacheSeconds = sessionCacheSeconds
+	}
 	return s, nil
 }
+
+// sessionCacheSeconds is how long this provider vouches for a validated
+// session (abi 1.2 cache_seconds): Better Auth's own cookie cache default
+// (session.cookieCache.maxAge, 5 minutes), the staleness Better Auth itself
+// accepts. The operator's session_cache_seconds caps it.
+const sessionCacheSeconds = 300
 
 // RefreshSession asks Better Auth for the session, which extends it when
 // its updateAge has passed (Better Auth has no explicit refresh endpoint).
