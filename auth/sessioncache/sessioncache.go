@@ -171,14 +171,16 @@ func (c *Cache) remove(el *list.Element) {
 	}
 }
 
-// Invalidate drops the cached session id, if any.
-func (c *Cache) Invalidate(id string) {
+// Invalidate drops the cached session id and reports whether it was held.
+func (c *Cache) Invalidate(id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	if el, ok := c.byKey[hash(id)]; ok {
+	el, ok := c.byKey[hash(id)]
+	if ok {
 		c.remove(el)
 	}
+	return ok
 }
 
 // InvalidateUser drops every cached session of userID: its sessions were
@@ -199,12 +201,28 @@ func (c *Cache) Stats() (hits, misses int64, entries int) {
 	return c.hits, c.misses, c.lru.Len()
 }
 
-// DestroySession drops the cached entry, then destroys the session.
+// DestroySession drops the cached entry, then destroys the session. An id
+// the cache does not hold may name a cached session differently (a
+// provider's session_list may give other ids than its cookies carry), so
+// then the whole cache is dropped: a destroy must never leave a session
+// valid here.
 func (c *Cache) DestroySession(ctx context.Context, id string) error {
-	c.Invalidate(id)
+	if !c.Invalidate(id) {
+		c.Flush()
+	}
 	err := c.inner.DestroySession(ctx, id)
 	c.Invalidate(id) // a validation answered during the destroy is stale
 	return err
+}
+
+// Flush drops every entry.
+func (c *Cache) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.lru.Init()
+	clear(c.byKey)
+	clear(c.byUser)
 }
 
 // RefreshSession drops the cached entry and refreshes the session; the

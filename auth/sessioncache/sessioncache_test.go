@@ -179,17 +179,19 @@ func TestInvalidation(t *testing.T) {
 		name  string
 		event func(sp auth.SessionProvider)
 		id    string // the cached id that must be dropped
+		all   bool   // every entry must be dropped
 	}{
-		{"logout/destroy", func(sp auth.SessionProvider) { _ = sp.DestroySession(ctx, "u1/1") }, "u1/1"},
-		{"refresh", func(sp auth.SessionProvider) { _, _ = sp.RefreshSession(ctx, "u1/1") }, "u1/1"},
-		{"sign out everywhere (lister)", func(sp auth.SessionProvider) { _, _ = auth.EndUserSessions(ctx, sp, "u1") }, "u1/2"},
+		{"logout/destroy", func(sp auth.SessionProvider) { _ = sp.DestroySession(ctx, "u1/1") }, "u1/1", false},
+		{"destroy of an id the cache does not hold", func(sp auth.SessionProvider) { _ = sp.DestroySession(ctx, "listed-id") }, "u2/1", true},
+		{"refresh", func(sp auth.SessionProvider) { _, _ = sp.RefreshSession(ctx, "u1/1") }, "u1/1", false},
+		{"sign out everywhere (lister)", func(sp auth.SessionProvider) { _, _ = auth.EndUserSessions(ctx, sp, "u1") }, "u1/2", false},
 		{"user deleted, provider cannot list", func(sp auth.SessionProvider) {
 			_, _ = auth.EndUserSessions(ctx, sp.(*listerCache).Cache, "u1")
-		}, "u1/2"},
+		}, "u1/2", false},
 		{"role change", func(sp auth.SessionProvider) {
 			m := auth.InvalidatingRBAC(roles{}, sp.(auth.SessionInvalidator))
 			_ = m.SetUserRoles(ctx, "u1", []string{"admin"})
-		}, "u1/2"},
+		}, "u1/2", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -204,6 +206,9 @@ func TestInvalidation(t *testing.T) {
 			validate(t, sp, c.id)
 			if f.validations.Load() != before+1 {
 				t.Errorf("%s still cached after the event", c.id)
+			}
+			if c.all {
+				return
 			}
 			validate(t, sp, "u2/1")
 			if f.validations.Load() != before+1 {
