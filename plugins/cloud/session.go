@@ -364,16 +364,8 @@ func (provider) ValidateSession(ctx context.Context, id string) (*abi.Session, e
 	if err != nil || s == nil {
 		return nil, err
 	}
-	as := s.toABI(cfg, id)
-	as.CacheSeconds = sessionCacheSeconds
-	return as, nil
+	return s.toABI(cfg, id), nil
 }
-
-// sessionCacheSeconds is how long this provider vouches for a validated
-// session (abi 1.2 cache_seconds): token rotation and an issuer's
-// revocation are noticed within it. The operator's session_cache_seconds
-// caps it.
-const sessionCacheSeconds = 60
 
 // lookupSession loads the configuration and the active session id (nil
 // when there is none), rotating its tokens when they are due.

@@ -270,16 +270,8 @@ func (provider) ValidateSession(ctx context.Context, id string) (*abi.Session, e
 	if err != nil || rec == nil {
 		return nil, err
 	}
-	s := toSession(c.cfg, rec)
-	s.CacheSeconds = sessionCacheSeconds
-	return s, nil
+	return toSession(c.cfg, rec), nil
 }
-
-// sessionCacheSeconds is how long this provider vouches for a validated
-// session (abi 1.2 cache_seconds): access-token rotation and a revocation
-// at WorkOS are noticed within it. The operator's session_cache_seconds
-// caps it.
-const sessionCacheSeconds = 60
 
 // RefreshSession implements pdk.SessionProvider: it rotates the WorkOS
 // refresh token and extends the session.
