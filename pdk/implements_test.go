@@ -127,3 +127,26 @@ func (sessions) SessionIDFromRequest(context.Context, abi.Request) (string, erro
 }
 func (sessions) SessionCookies(context.Context, abi.Session) ([]string, error) { return nil, nil }
 func (sessions) ClearCookies(context.Context) ([]string, error)                { return nil, nil }
+
+// TestCapabilitiesCoverABI: a provider with every capability field set
+// declares every capability of the ABI's table.
+func TestCapabilitiesCoverABI(t *testing.T) {
+	t.Parallel()
+	p := pdk.Provider{Name: "a", Version: "1", User: users{}, Session: sessions{}, SSO: ssoAll{}, Credentials: creds{},
+		RBAC: users{}, ACL: aclAll{}, Audit: auditLog{}, Webhook: hook{}}
+	if got := p.Capabilities(); !slices.Equal(got, abi.Capabilities) {
+		t.Fatalf("Capabilities() = %v, want %v", got, abi.Capabilities)
+	}
+}
+
+type ssoAll struct{}
+
+func (ssoAll) LoginURL(context.Context, abi.SSOLoginURLRequest) (string, error) { return "", nil }
+func (ssoAll) Callback(context.Context, abi.SSOCallbackRequest) (*abi.SSOCallbackResult, error) {
+	return nil, nil
+}
+
+type aclAll struct{}
+
+func (aclAll) CheckAccess(context.Context, abi.ACLCheckRequest) (bool, error)       { return false, nil }
+func (aclAll) ListAccessible(context.Context, abi.ACLListRequest) ([]string, error) { return nil, nil }

@@ -73,6 +73,9 @@ func printReport(w io.Writer, r host.Report) {
 	}
 	fmt.Fprintf(w, "file:         %s\nname:         %s\nversion:      %s\nabi:          %s\n", r.File, r.Name, r.Version, r.ABI)
 	fmt.Fprintf(w, "capabilities: %s\ndetected:     %s\nexports:      %s\n", orNone(caps), orNone(det), orNone(r.Exports))
+	if r.Describe != nil && r.Describe.Declares() {
+		fmt.Fprintf(w, "implements:   %s\n", orNone(r.Describe.Implements))
+	}
 	if len(r.Problems) == 0 {
 		fmt.Fprintln(w, "problems:     none")
 		return
