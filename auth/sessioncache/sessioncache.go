@@ -58,8 +58,11 @@ type Cache struct {
 	lru    *list.List // of *entry, most recent first
 	byKey  map[key]*list.Element
 	byUser map[string]map[key]struct{}
-	hits   int64
-	misses int64
+	// invalid holds ids the provider recently called invalid (at most
+	// max): destroying one (a logout with a stale cookie) needs no flush.
+	invalid map[key]struct{}
+	hits    int64
+	misses  int64
 	// gen counts invalidations: an answer the provider gave while one
 	// happened may predate it, so it is not cached.
 	gen uint64
@@ -89,7 +92,7 @@ func Wrap(sp auth.SessionProvider, opts Options) auth.SessionProvider {
 // New returns a cache over sp; see Wrap.
 func New(sp auth.SessionProvider, opts Options) *Cache {
 	c := &Cache{inner: sp, cap: opts.Cap, max: opts.MaxEntries, now: opts.Now,
-		lru: list.New(), byKey: map[key]*list.Element{}, byUser: map[string]map[key]struct{}{}}
+		lru: list.New(), byKey: map[key]*list.Element{}, byUser: map[string]map[key]struct{}{}, invalid: map[key]struct{}{}}
 	if c.max <= 0 {
 		c.max = DefaultMaxEntries
 	}
@@ -124,6 +127,9 @@ func (c *Cache) ValidateSession(ctx context.Context, id string) (*auth.Session, 
 	gen := c.gen
 	c.mu.Unlock()
 	s, err := c.inner.ValidateSession(ctx, id)
+	if err == nil && s == nil {
+		c.noteInvalid(k)
+	}
 	if err != nil || s == nil || s.CacheSeconds <= 0 {
 		return s, err
 	}
@@ -171,6 +177,16 @@ func (c *Cache) remove(el *list.Element) {
 	}
 }
 
+// noteInvalid remembers that the provider called k invalid.
+func (c *Cache) noteInvalid(k key) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.invalid) >= c.max {
+		clear(c.invalid)
+	}
+	c.invalid[k] = struct{}{}
+}
+
 // Invalidate drops the cached session id and reports whether it was held.
 func (c *Cache) Invalidate(id string) bool {
 	c.mu.Lock()
@@ -202,17 +218,25 @@ func (c *Cache) Stats() (hits, misses int64, entries int) {
 }
 
 // DestroySession drops the cached entry, then destroys the session. An id
-// the cache does not hold may name a cached session differently (a
-// provider's session_list may give other ids than its cookies carry), so
-// then the whole cache is dropped: a destroy must never leave a session
-// valid here.
+// the cache neither holds nor saw the provider call invalid may name a
+// cached session differently (a provider's session_list may give other ids
+// than its cookies carry), so then the whole cache is dropped: a destroy
+// must never leave a session valid here. (A logout with a stale cookie
+// validated it first, so it does not flush.)
 func (c *Cache) DestroySession(ctx context.Context, id string) error {
-	if !c.Invalidate(id) {
+	if !c.Invalidate(id) && !c.knownInvalid(id) {
 		c.Flush()
 	}
 	err := c.inner.DestroySession(ctx, id)
 	c.Invalidate(id) // a validation answered during the destroy is stale
 	return err
+}
+
+func (c *Cache) knownInvalid(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.invalid[hash(id)]
+	return ok
 }
 
 // Flush drops every entry.

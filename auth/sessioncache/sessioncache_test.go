@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,10 +48,10 @@ func (f *fake) ValidateSession(_ context.Context, id string) (*auth.Session, err
 	if f.hold != nil {
 		<-f.hold
 	}
-	switch id {
-	case "err":
+	switch {
+	case id == "err":
 		return nil, auth.Errorf(auth.CodeUnavailable, "down")
-	case "bad":
+	case strings.HasPrefix(id, "bad"):
 		return nil, nil
 	}
 	f.mu.Lock()
@@ -215,6 +216,35 @@ func TestInvalidation(t *testing.T) {
 				t.Error("another user's session was dropped")
 			}
 		})
+	}
+}
+
+// TestDestroyStaleIDKeepsCache: a logout with a cookie the provider
+// already called invalid (validated first by the request) drops nothing
+// else, so stale or forged cookies cannot flush the cache.
+func TestDestroyStaleIDKeepsCache(t *testing.T) {
+	t.Parallel()
+	f := newFake(60, time.Now().Add(time.Hour))
+	c := New(f, Options{Cap: time.Minute, MaxEntries: 4})
+	validate(t, c, "u1/1")
+	if s := validate(t, c, "bad"); s != nil {
+		t.Fatal("bad is invalid")
+	}
+	if err := c.DestroySession(ctx, "bad"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, n := c.Stats(); n != 1 {
+		t.Fatalf("entries = %d after destroying a known-invalid id, want 1", n)
+	}
+	// The invalid set is bounded by MaxEntries.
+	for i := range 10 {
+		_, _ = c.ValidateSession(ctx, fmt.Sprintf("bad%d", i))
+	}
+	c.mu.Lock()
+	n := len(c.invalid)
+	c.mu.Unlock()
+	if n == 0 || n > 4 {
+		t.Errorf("invalid set holds %d ids, want 1..4", n)
 	}
 }
 
