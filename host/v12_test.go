@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/auth"
 )
 
@@ -222,5 +223,31 @@ func TestSessionCache(t *testing.T) {
 				t.Error("a destroyed session was answered from the cache")
 			}
 		})
+	}
+}
+
+// TestVerifyV12: what describe declares in abi 1.2 is checked at load.
+func TestVerifyV12(t *testing.T) {
+	t.Parallel()
+	exports := map[string]bool{abi.ExportDescribe: true, abi.ExportUserCurrent: true, abi.ExportUserGet: true, abi.ExportUserProfileURL: true}
+	cases := []struct {
+		name string
+		d    abi.Describe
+		want string
+	}{
+		{"fine", abi.Describe{ABI: "1.2", Name: "a", Capabilities: []abi.Capability{abi.CapUser}, Implements: []string{abi.ExportUserProfileURL}}, ""},
+		{"implements an unexported function", abi.Describe{ABI: "1.2", Name: "a", Capabilities: []abi.Capability{abi.CapUser}, Implements: []string{abi.ExportConfigure}}, `"authhost_configure" is listed but not exported`},
+		{"implements a required export", abi.Describe{ABI: "1.2", Name: "a", Capabilities: []abi.Capability{abi.CapUser}, Implements: []string{abi.ExportUserGet}}, "not an optional export"},
+		{"transport without a place", abi.Describe{ABI: "1.2", Name: "a", Capabilities: []abi.Capability{abi.CapUser}, SessionTransport: &abi.SessionTransport{}}, "declares no cookie, bearer or header"},
+		{"transport header", abi.Describe{ABI: "1.2", Name: "a", Capabilities: []abi.Capability{abi.CapUser}, SessionTransport: &abi.SessionTransport{Header: "X Bad"}}, `header "X Bad" is not a valid header name`},
+		{"upper-case name", abi.Describe{ABI: "1.2", Name: "Static", Capabilities: []abi.Capability{abi.CapUser}}, `provider name "Static" is invalid`},
+		// A 1.1 provider's implements (it has none by definition) is not checked.
+		{"1.1 ignores implements", abi.Describe{ABI: "1.1", Name: "a", Capabilities: []abi.Capability{abi.CapUser}, Implements: []string{"x"}}, ""},
+	}
+	for _, c := range cases {
+		got := strings.Join(verify(c.d, exports), "\n")
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: problems %q, want %q", c.name, got, c.want)
+		}
 	}
 }
