@@ -7,15 +7,18 @@ package abi
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
 
 // Major and Minor are the ABI version this host and PDK implement. Minor 1
-// added the optional audit exports audit_export_create and audit_export_get.
+// added the optional audit exports audit_export_create and audit_export_get;
+// minor 2 added describe's implements, session_transport and demo fields,
+// a session's cache_seconds and the optional authhost_configure export.
 const (
 	Major = 1
-	Minor = 1
+	Minor = 2
 )
 
 // Version is the ABI version string a provider reports in Describe.ABI.
@@ -55,4 +58,28 @@ func CheckCompatible(v string) error {
 		return fmt.Errorf("abi %s is newer than this host's abi %s: upgrade authhost or rebuild the provider against a PDK for abi %s", v, Version, Version)
 	}
 	return nil
+}
+
+// NamePattern is the rule a provider name follows (SPEC §2): lower-case
+// letters, digits and '-', starting with a letter, at most 64 characters.
+// The host refuses any other name, and operators key a plugin's
+// configuration by it.
+var NamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)
+
+// CheckName reports why name is not a valid provider name, or nil.
+func CheckName(name string) error {
+	if !NamePattern.MatchString(name) {
+		return fmt.Errorf("provider name %q is invalid: want lower-case letters, digits and '-', starting with a letter, at most 64 characters", name)
+	}
+	return nil
+}
+
+// AtLeast reports whether version v (as in Describe.ABI) is at least
+// major.minor; an unparsable v is not.
+func AtLeast(v string, major, minor int) bool {
+	ma, mi, err := ParseVersion(v)
+	if err != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
 }

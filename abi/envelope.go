@@ -45,6 +45,10 @@ func (c Code) Valid() bool {
 type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
+	// Field (abi 1.2) names the configuration field at fault, as a dotted
+	// path inside the plugin's config (e.g. "users.0.email"), in the
+	// result of authhost_configure.
+	Field string `json:"field,omitempty"`
 }
 
 // Error implements error.

@@ -18,6 +18,44 @@ type Describe struct {
 	// session (SSO or credentials results include Set-Cookie values), so the
 	// host must not create a session of its own.
 	ManagesSessions bool `json:"manages_sessions,omitempty"`
+	// Implements (abi 1.2) lists the optional exports the provider really
+	// offers; see Describe.Offers.
+	Implements []string `json:"implements,omitempty"`
+	// SessionTransport (abi 1.2) says where the provider's session id
+	// travels, so the host reads it without calling session_id_from_request.
+	SessionTransport *SessionTransport `json:"session_transport,omitempty"`
+	// Demo (abi 1.2) lists the demo credentials the provider's configuration
+	// enables; the host warns about them at start-up.
+	Demo []DemoCredential `json:"demo,omitempty"`
+}
+
+// SessionTransport says where a session id travels in a request. The host
+// tries, in order, each cookie of Cookies, then the bearer token of the
+// Authorization header when Bearer is set, then the Header; the first
+// non-empty value is the session id ("" when none is present).
+type SessionTransport struct {
+	// Cookies are cookie names, tried in order.
+	Cookies []string `json:"cookies,omitempty"`
+	// CookieURLDecode unescapes a cookie value as a URL query component
+	// (a value that does not unescape is used as is).
+	CookieURLDecode bool `json:"cookie_url_decode,omitempty"`
+	// Bearer takes the token of "Authorization: Bearer <token>".
+	Bearer bool `json:"bearer,omitempty"`
+	// Header is a request header carrying the id as its whole value.
+	Header string `json:"header,omitempty"`
+}
+
+// DemoCredential is a demo account a provider's configuration enables.
+// Password is set only when the configuration holds it in clear text.
+type DemoCredential struct {
+	Email    string `json:"email"`
+	Password string `json:"password,omitempty"`
+}
+
+// ConfigureRequest is the input of authhost_configure (abi 1.2): the
+// plugin's configuration, as in the Extism config key "config".
+type ConfigureRequest struct {
+	Config json.RawMessage `json:"config"`
 }
 
 // LoginButton is the SSO button a provider offers on the login page.
@@ -55,6 +93,11 @@ type Session struct {
 	ExpiresAt time.Time      `json:"expires_at"`
 	CreatedAt time.Time      `json:"created_at"`
 	Metadata  map[string]any `json:"metadata,omitempty"`
+	// CacheSeconds (abi 1.2) is how long the provider vouches for this
+	// session: the host may answer session_validate from its cache for
+	// that long (capped by the operator's session_cache_seconds). 0 means
+	// no caching.
+	CacheSeconds int `json:"cache_seconds,omitempty"`
 }
 
 // Tokens are the tokens an SSO callback obtained.

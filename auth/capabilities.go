@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+
+	"github.com/authhost/authhost/abi"
 )
 
 // UserProvider resolves users. CurrentUser returns (nil, nil) when the
@@ -97,6 +99,22 @@ type CredentialsProvider interface {
 	ResetPassword(ctx context.Context, token, newPassword string) error
 }
 
+// passwordResetReporter is implemented by credentials providers that know
+// up front whether they offer password reset (plugins say so in describe).
+type passwordResetReporter interface {
+	PasswordResetSupported() bool
+}
+
+// SupportsPasswordReset reports whether c offers password reset: what c
+// reports when it knows, else true (the reset calls then answer
+// ErrNotSupported if it does not).
+func SupportsPasswordReset(c CredentialsProvider) bool {
+	if r, ok := c.(passwordResetReporter); ok {
+		return r.PasswordResetSupported()
+	}
+	return c != nil
+}
+
 // RBACProvider reports a user's roles and permissions. Has-permission,
 // any and all are computed by the host with Matches, never by providers.
 type RBACProvider interface {
@@ -138,9 +156,7 @@ type AuditLogger interface {
 
 // AuditExporter is an AuditLogger whose provider prepares exports of the
 // events it holds (e.g. WorkOS Audit Logs exports), asynchronously: create
-// one, then poll it until it is ready with a download URL. An exporter that
-// cannot export (an optional export the plugin does not offer) answers
-// ErrNotSupported.
+// one, then poll it until it is ready with a download URL.
 type AuditExporter interface {
 	CreateAuditExport(ctx context.Context, req AuditExportRequest) (*AuditExport, error)
 	// GetAuditExport returns the export with the given id (ErrNotFound when
@@ -167,20 +183,12 @@ type WebhookHandler interface {
 	HandleWebhook(ctx context.Context, r *http.Request) (*WebhookResult, error)
 }
 
-// WebhookResult is what a provider asks the host to apply for one push.
-type WebhookResult struct {
-	// Status answers the sender; 400 or more means the push was refused
-	// (bad signature, stale) and nothing is applied.
-	Status int
-	// RoleChanges set users' roles in the host's role store (idempotent).
-	RoleChanges []RoleAssignment
-	// UserDeletes are users deleted at the provider: their sessions end
-	// and their role assignments go.
-	UserDeletes []string
-}
+// WebhookResult is what a provider asks the host to apply for one push
+// (the ABI type): Status answers the sender (400 or more means the push was
+// refused and nothing is applied); RoleChanges set users' roles in the
+// host's role store (idempotent); UserDeletes are users deleted at the
+// provider, whose sessions end and whose role assignments go.
+type WebhookResult = abi.WebhookResult
 
-// RoleAssignment sets the roles of one user.
-type RoleAssignment struct {
-	UserID string
-	Roles  []string
-}
+// RoleAssignment sets the roles of one user (the ABI type).
+type RoleAssignment = abi.RoleAssignment

@@ -6,18 +6,53 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/authhost/authhost/abi"
 )
 
-// Capability names as they appear in config and in the capabilities response.
+// Capability names as they appear in config and in the capabilities
+// response: the ABI's (abi.Cap*).
 const (
-	CapUser        = "user"
-	CapSession     = "session"
-	CapSSO         = "sso"
-	CapCredentials = "credentials"
-	CapRBAC        = "rbac"
-	CapACL         = "acl"
-	CapAudit       = "audit"
+	CapUser        = string(abi.CapUser)
+	CapSession     = string(abi.CapSession)
+	CapSSO         = string(abi.CapSSO)
+	CapCredentials = string(abi.CapCredentials)
+	CapRBAC        = string(abi.CapRBAC)
+	CapACL         = string(abi.CapACL)
+	CapAudit       = string(abi.CapAudit)
 )
+
+// slot is one composed capability: whether a Provider offers it and how
+// the chosen provider's value lands in Composed.
+type slot struct {
+	has    func(Provider) bool
+	assign func(*Composed, Provider)
+}
+
+// slots holds every capability composition picks exactly one provider for,
+// keyed by name; audit (several providers) and webhook (routed by plugin
+// name, never composed) are the ABI's others. TestSlotsCoverABI checks the
+// keys against abi.Capabilities.
+var slots = map[string]slot{
+	CapUser:        {func(p Provider) bool { return p.User != nil }, func(c *Composed, p Provider) { c.User = p.User }},
+	CapSession:     {func(p Provider) bool { return p.Session != nil }, func(c *Composed, p Provider) { c.Session = p.Session }},
+	CapSSO:         {func(p Provider) bool { return p.SSO != nil }, func(c *Composed, p Provider) { c.SSO = p.SSO }},
+	CapCredentials: {func(p Provider) bool { return p.Credentials != nil }, func(c *Composed, p Provider) { c.Credentials = p.Credentials }},
+	CapRBAC:        {func(p Provider) bool { return p.RBAC != nil }, func(c *Composed, p Provider) { c.RBAC = p.RBAC }},
+	CapACL:         {func(p Provider) bool { return p.ACL != nil }, func(c *Composed, p Provider) { c.ACL = p.ACL }},
+}
+
+// Capabilities lists the capabilities composition chooses providers for,
+// in abi.Capabilities order (webhook is not composed).
+func Capabilities() []string {
+	var out []string
+	for _, c := range abi.Capabilities {
+		if _, ok := slots[string(c)]; ok || string(c) == CapAudit {
+			out = append(out, string(c))
+		}
+	}
+	return out
+}
 
 // BuiltinName names the built-in defaults in a Selection.
 const BuiltinName = "builtin"
@@ -45,23 +80,11 @@ type Provider struct {
 }
 
 func (p Provider) has(c string) bool {
-	switch c {
-	case CapUser:
-		return p.User != nil
-	case CapSession:
-		return p.Session != nil
-	case CapSSO:
-		return p.SSO != nil
-	case CapCredentials:
-		return p.Credentials != nil
-	case CapRBAC:
-		return p.RBAC != nil
-	case CapACL:
-		return p.ACL != nil
-	case CapAudit:
+	if c == CapAudit {
 		return p.Audit != nil
 	}
-	return false
+	s, ok := slots[c]
+	return ok && s.has(p)
 }
 
 // Selection names, per capability, the provider(s) that serve it. Only
@@ -82,10 +105,9 @@ type Composed struct {
 	// first selected logger that can be queried, if any.
 	Audit      AuditLogger
 	AuditStore AuditStore
-	// AuditExporter prepares exports at the selected audit providers that
-	// implement AuditExporter, in selection order (nil when none does):
-	// each call goes to the first of them that does not answer
-	// ErrNotSupported.
+	// AuditExporter is the first selected audit provider that is an
+	// AuditExporter (nil when none is): plugins are exporters only when
+	// they offer both export calls (describe's implements).
 	AuditExporter AuditExporter
 
 	// Sources names the provider chosen for each capability.
@@ -97,8 +119,6 @@ type Composed struct {
 // ManagesSessions reports whether the provider chosen for capability c
 // (sso or credentials) manages its own sessions.
 func (c *Composed) ManagesSessions(capability string) bool { return c.managed[capability] }
-
-var singleCaps = []string{CapUser, CapSession, CapSSO, CapCredentials, CapRBAC, CapACL}
 
 // Compose picks a provider per capability from plugins and the built-in.
 // Errors name the capability and the candidates, e.g. an ambiguous default
@@ -116,12 +136,15 @@ func Compose(plugins []Provider, builtin Provider, sel Selection) (*Composed, er
 	}
 	for c := range sel {
 		if !validCapability(c) {
-			return nil, fmt.Errorf("compose: unknown capability %q in selection (want one of %s)", c, strings.Join(append(singleCaps, CapAudit), ", "))
+			return nil, fmt.Errorf("compose: unknown capability %q in selection (want one of %s)", c, strings.Join(Capabilities(), ", "))
 		}
 	}
 	out := &Composed{Sources: map[string][]string{}, managed: map[string]bool{}}
 	var errs []error
-	for _, c := range singleCaps {
+	for _, c := range Capabilities() {
+		if c == CapAudit {
+			continue
+		}
 		name, err := pickOne(c, plugins, builtin, byName, sel[c])
 		if err != nil {
 			errs = append(errs, err)
@@ -133,46 +156,23 @@ func Compose(plugins []Provider, builtin Provider, sel Selection) (*Composed, er
 		p := byName[name]
 		out.Sources[c] = []string{name}
 		out.managed[c] = p.ManagesSessions
-		switch c {
-		case CapUser:
-			out.User = p.User
-		case CapSession:
-			out.Session = p.Session
-		case CapSSO:
-			out.SSO = p.SSO
-		case CapCredentials:
-			out.Credentials = p.Credentials
-		case CapRBAC:
-			out.RBAC = p.RBAC
-		case CapACL:
-			out.ACL = p.ACL
-		}
+		slots[c].assign(out, p)
 	}
 	names, err := pickAudit(plugins, builtin, byName, sel[CapAudit])
 	if err != nil {
 		errs = append(errs, err)
 	}
 	if len(names) > 0 {
-		var (
-			loggers   []AuditLogger
-			exporters exporterChain
-		)
+		var loggers []AuditLogger
 		for _, n := range names {
 			l := byName[n].Audit
 			loggers = append(loggers, l)
 			if s, ok := l.(AuditStore); ok && out.AuditStore == nil {
 				out.AuditStore = s
 			}
-			if x, ok := l.(AuditExporter); ok {
-				exporters = append(exporters, x)
+			if x, ok := l.(AuditExporter); ok && out.AuditExporter == nil {
+				out.AuditExporter = x
 			}
-		}
-		switch len(exporters) {
-		case 0:
-		case 1:
-			out.AuditExporter = exporters[0]
-		default:
-			out.AuditExporter = exporters
 		}
 		out.Sources[CapAudit] = names
 		if len(loggers) == 1 {
@@ -188,15 +188,8 @@ func Compose(plugins []Provider, builtin Provider, sel Selection) (*Composed, er
 }
 
 func validCapability(c string) bool {
-	if c == CapAudit {
-		return true
-	}
-	for _, s := range singleCaps {
-		if s == c {
-			return true
-		}
-	}
-	return false
+	_, ok := slots[c]
+	return ok || c == CapAudit
 }
 
 func pickOne(c string, plugins []Provider, builtin Provider, byName map[string]Provider, named []string) (string, error) {
@@ -295,45 +288,4 @@ func (f fanOut) Log(ctx context.Context, e AuditEvent) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// exporterChain asks each AuditExporter in turn, skipping those that answer
-// ErrNotSupported (a plugin that exports the functions without offering
-// them) and, for GetAuditExport, those that do not know the id.
-type exporterChain []AuditExporter
-
-var _ AuditExporter = exporterChain(nil)
-
-func (c exporterChain) CreateAuditExport(ctx context.Context, req AuditExportRequest) (*AuditExport, error) {
-	var err error
-	for _, x := range c {
-		var ex *AuditExport
-		ex, err = x.CreateAuditExport(ctx, req)
-		if !errors.Is(err, ErrNotSupported) {
-			return ex, err
-		}
-	}
-	return nil, err
-}
-
-func (c exporterChain) GetAuditExport(ctx context.Context, id string) (*AuditExport, error) {
-	var (
-		err       error
-		supported bool
-	)
-	for _, x := range c {
-		var ex *AuditExport
-		ex, err = x.GetAuditExport(ctx, id)
-		switch {
-		case errors.Is(err, ErrNotSupported):
-		case errors.Is(err, ErrNotFound):
-			supported = true
-		default:
-			return ex, err
-		}
-	}
-	if supported {
-		return nil, Errorf(CodeNotFound, "audit export %q not found", id)
-	}
-	return nil, err
 }

@@ -2,10 +2,12 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/authhost/authhost/abi"
 )
 
 // Minimal fakes: composition only inspects which capabilities are present.
@@ -97,26 +99,16 @@ func TestFanOutLogsToEveryLoggerDespiteFailures(t *testing.T) {
 	}
 }
 
-// fakeExporter is an audit logger that exports; supported false answers
-// ErrNotSupported (a plugin exporting the functions without offering them).
-type fakeExporter struct {
-	name      string
-	supported bool
-}
+// fakeExporter is an audit logger that exports.
+type fakeExporter struct{ name string }
 
 func (fakeExporter) Log(context.Context, AuditEvent) error { return nil }
 
 func (f fakeExporter) CreateAuditExport(context.Context, AuditExportRequest) (*AuditExport, error) {
-	if !f.supported {
-		return nil, Errorf(CodeNotSupported, "%s cannot export", f.name)
-	}
 	return &AuditExport{ID: f.name + "-ex", State: AuditExportPending}, nil
 }
 
 func (f fakeExporter) GetAuditExport(_ context.Context, id string) (*AuditExport, error) {
-	if !f.supported {
-		return nil, Errorf(CodeNotSupported, "%s cannot export", f.name)
-	}
 	if id != f.name+"-ex" {
 		return nil, Errorf(CodeNotFound, "no %s", id)
 	}
@@ -129,9 +121,8 @@ func TestComposeAuditExporter(t *testing.T) {
 	var events []AuditEvent
 	builtin := Provider{Name: BuiltinName, Audit: fakeAudit{&events}}
 	plain := Provider{Name: "plain", Audit: fakeAudit{&events}}
-	lazy := Provider{Name: "lazy", Audit: fakeExporter{name: "lazy"}}
-	wos := Provider{Name: "workos", Audit: fakeExporter{name: "workos", supported: true}}
-	other := Provider{Name: "other", Audit: fakeExporter{name: "other", supported: true}}
+	wos := Provider{Name: "workos", Audit: fakeExporter{name: "workos"}}
+	other := Provider{Name: "other", Audit: fakeExporter{name: "other"}}
 
 	tests := []struct {
 		name    string
@@ -141,7 +132,7 @@ func TestComposeAuditExporter(t *testing.T) {
 	}{
 		{name: "no exporter", plugins: []Provider{plain}},
 		{name: "the one exporter", plugins: []Provider{plain, wos}, want: "workos-ex"},
-		{name: "not_supported falls through", plugins: []Provider{lazy, wos}, want: "workos-ex"},
+		{name: "the first exporter in file order", plugins: []Provider{wos, other}, want: "workos-ex"},
 		{name: "selection order decides", plugins: []Provider{wos, other}, sel: Selection{CapAudit: {"other", "workos"}}, want: "other-ex"},
 		{name: "unselected exporter is not used", plugins: []Provider{wos}, sel: Selection{CapAudit: {BuiltinName}}},
 	}
@@ -167,24 +158,19 @@ func TestComposeAuditExporter(t *testing.T) {
 			}
 		})
 	}
+}
 
-	t.Run("chain", func(t *testing.T) {
-		c, err := Compose([]Provider{lazy, wos, other}, builtin, nil)
-		if err != nil {
-			t.Fatal(err)
+// TestSlotsCoverABI checks that composition knows every capability of the
+// ABI's table but webhook, which plugins serve by name.
+func TestSlotsCoverABI(t *testing.T) {
+	t.Parallel()
+	var want []string
+	for _, c := range abi.Capabilities {
+		if c != abi.CapWebhook {
+			want = append(want, string(c))
 		}
-		if got, err := c.AuditExporter.GetAuditExport(ctx, "other-ex"); err != nil || got.URL != "https://other" {
-			t.Fatalf("an id of the second exporter: %+v, %v", got, err)
-		}
-		if _, err := c.AuditExporter.GetAuditExport(ctx, "nope"); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("unknown id: %v, want not_found", err)
-		}
-		c, err = Compose([]Provider{lazy, {Name: "lazy2", Audit: fakeExporter{name: "lazy2"}}}, builtin, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.AuditExporter.CreateAuditExport(ctx, AuditExportRequest{}); !errors.Is(err, ErrNotSupported) {
-			t.Fatalf("no exporter offers it: %v, want not_supported", err)
-		}
-	})
+	}
+	if got := Capabilities(); !slices.Equal(got, want) {
+		t.Fatalf("Capabilities() = %v, want %v", got, want)
+	}
 }

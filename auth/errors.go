@@ -3,25 +3,27 @@ package auth
 import (
 	"errors"
 	"fmt"
+
+	"github.com/authhost/authhost/abi"
 )
 
-// Code classifies an auth error. The set is closed and mirrors the provider
-// ABI's error codes; the server maps each code to one HTTP status.
-type Code string
+// Code classifies an auth error: the provider ABI's closed code set
+// (abi.Code), which the server maps to HTTP statuses in one place.
+type Code = abi.Code
 
-// Error codes.
+// Error codes (abi.Code*).
 const (
-	CodeInvalidRequest     Code = "invalid_request"
-	CodeInvalidCredentials Code = "invalid_credentials"
-	CodeUnauthenticated    Code = "unauthenticated"
-	CodeForbidden          Code = "forbidden"
-	CodeNotFound           Code = "not_found"
-	CodeAlreadyExists      Code = "already_exists"
-	CodeSignUpDisabled     Code = "sign_up_disabled"
-	CodeRateLimited        Code = "rate_limited"
-	CodeUnavailable        Code = "unavailable"
-	CodeNotSupported       Code = "not_supported"
-	CodeInternal           Code = "internal"
+	CodeInvalidRequest     = abi.CodeInvalidRequest
+	CodeInvalidCredentials = abi.CodeInvalidCredentials
+	CodeUnauthenticated    = abi.CodeUnauthenticated
+	CodeForbidden          = abi.CodeForbidden
+	CodeNotFound           = abi.CodeNotFound
+	CodeAlreadyExists      = abi.CodeAlreadyExists
+	CodeSignUpDisabled     = abi.CodeSignUpDisabled
+	CodeRateLimited        = abi.CodeRateLimited
+	CodeUnavailable        = abi.CodeUnavailable
+	CodeNotSupported       = abi.CodeNotSupported
+	CodeInternal           = abi.CodeInternal
 )
 
 // Error is a classified auth error.

@@ -16,12 +16,22 @@ type userSessionsEnder interface {
 	DestroyUserSessions(ctx context.Context, userID string) (int, error)
 }
 
+// SessionInvalidator is a session cache in front of a provider (see
+// auth/sessioncache): InvalidateUser drops what it holds about a user.
+type SessionInvalidator interface {
+	InvalidateUser(userID string)
+}
+
 // EndUserSessions ends every session of userID ("sign out everywhere") and
 // returns how many it ended: in one step when the provider can, else by
-// listing them and destroying each.
+// listing them and destroying each. A session cache in front of sp forgets
+// the user's sessions whatever the outcome.
 func EndUserSessions(ctx context.Context, sp SessionProvider, userID string) (int, error) {
 	if sp == nil {
 		return 0, nil
+	}
+	if inv, ok := sp.(SessionInvalidator); ok {
+		defer inv.InvalidateUser(userID)
 	}
 	if e, ok := sp.(userSessionsEnder); ok {
 		return e.DestroyUserSessions(ctx, userID)
@@ -31,10 +41,6 @@ func EndUserSessions(ctx context.Context, sp SessionProvider, userID string) (in
 		return 0, ErrCannotListSessions
 	}
 	sessions, err := lister.ListSessions(ctx, userID)
-	if CodeOf(err) == CodeNotSupported {
-		// Plugins expose session_list whether or not they implement it.
-		return 0, ErrCannotListSessions
-	}
 	if err != nil {
 		return 0, fmt.Errorf("list sessions: %w", err)
 	}
@@ -46,4 +52,27 @@ func EndUserSessions(ctx context.Context, sp SessionProvider, userID string) (in
 		n++
 	}
 	return n, nil
+}
+
+// InvalidatingRBAC returns m whose SetUserRoles also makes every cache of
+// caches forget the user's sessions, so a role change takes effect on the
+// next request instead of when the cached session expires.
+func InvalidatingRBAC(m RBACManager, caches ...SessionInvalidator) RBACManager {
+	if len(caches) == 0 {
+		return m
+	}
+	return invalidatingRBAC{RBACManager: m, caches: caches}
+}
+
+type invalidatingRBAC struct {
+	RBACManager
+	caches []SessionInvalidator
+}
+
+func (r invalidatingRBAC) SetUserRoles(ctx context.Context, userID string, roles []string) error {
+	err := r.RBACManager.SetUserRoles(ctx, userID, roles)
+	for _, c := range r.caches {
+		c.InvalidateUser(userID)
+	}
+	return err
 }

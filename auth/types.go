@@ -4,7 +4,11 @@
 // knows nothing of Wasm or HTTP routing.
 package auth
 
-import "time"
+import (
+	"time"
+
+	"github.com/authhost/authhost/abi"
+)
 
 // User is an authenticated principal.
 type User struct {
@@ -23,6 +27,9 @@ type Session struct {
 	ExpiresAt time.Time      `json:"expiresAt"`
 	CreatedAt time.Time      `json:"createdAt"`
 	Metadata  map[string]any `json:"metadata,omitempty"`
+	// CacheSeconds is how long the session's provider vouches for it
+	// (abi.Session.CacheSeconds); the host's session cache reads it.
+	CacheSeconds int `json:"-"`
 }
 
 // Expired reports whether the session has expired at now.
@@ -36,28 +43,15 @@ type Tokens struct {
 	ExpiresAt    time.Time `json:"expiresAt,omitzero"`
 }
 
-// LoginButton is the SSO button shown on the login page.
-type LoginButton struct {
-	Provider    string `json:"provider"`
-	Text        string `json:"text"`
-	Icon        string `json:"icon,omitempty"`
-	Description string `json:"description,omitempty"`
-}
+// LoginButton is the SSO button shown on the login page (the ABI type).
+type LoginButton = abi.LoginButton
 
-// RoleDefinition describes one role and the permissions it grants.
-type RoleDefinition struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	Description string   `json:"description,omitempty"`
-	Permissions []string `json:"permissions"`
-	Inherits    []string `json:"inherits,omitempty"`
-}
+// RoleDefinition describes one role and the permissions it grants (the
+// ABI type).
+type RoleDefinition = abi.RoleDefinition
 
-// Resource identifies one resource for ACL checks.
-type Resource struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-}
+// Resource identifies one resource for ACL checks (the ABI type).
+type Resource = abi.Resource
 
 // ACLGrant is one stored access grant.
 type ACLGrant struct {
@@ -88,12 +82,8 @@ type AuditActor struct {
 	UserAgent string `json:"userAgent,omitempty"`
 }
 
-// AuditResource is what something was done to.
-type AuditResource struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-	Name string `json:"name,omitempty"`
-}
+// AuditResource is what something was done to (the ABI type).
+type AuditResource = abi.AuditResource
 
 // AuditEvent is one audit record.
 type AuditEvent struct {
@@ -109,20 +99,14 @@ type AuditEvent struct {
 
 // AuditExportRequest asks an AuditExporter for the events of
 // [RangeStart, RangeEnd], optionally only some actions, actor ids and
-// targets.
-type AuditExportRequest struct {
-	RangeStart time.Time
-	RangeEnd   time.Time
-	Actions    []string
-	ActorIDs   []string
-	Targets    []string
-}
+// targets (the ABI type).
+type AuditExportRequest = abi.AuditExportRequest
 
 // The states of an AuditExport.
 const (
-	AuditExportPending = "pending"
-	AuditExportReady   = "ready"
-	AuditExportError   = "error"
+	AuditExportPending = abi.AuditExportPending
+	AuditExportReady   = abi.AuditExportReady
+	AuditExportError   = abi.AuditExportError
 )
 
 // AuditExport is an export prepared by an AuditExporter; URL is set once

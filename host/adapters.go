@@ -9,6 +9,7 @@ import (
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/auth"
+	"github.com/authhost/authhost/auth/sessioncache"
 )
 
 // Interface guards.
@@ -43,11 +44,12 @@ func newAdapters(p *Plugin) adapters {
 		a.user = &userAdapter{p}
 	}
 	if p.Has(abi.CapSession) {
-		if p.HasExport(abi.ExportSessionList) {
+		if p.Offers(abi.ExportSessionList) {
 			a.session = &sessionListerAdapter{sessionAdapter{p}}
 		} else {
 			a.session = &sessionAdapter{p}
 		}
+		a.session = sessioncache.Wrap(a.session, sessioncache.Options{Cap: p.cfg.sessionCache(), Now: p.now})
 	}
 	if p.Has(abi.CapSSO) {
 		a.sso = &ssoAdapter{p}
@@ -59,14 +61,14 @@ func newAdapters(p *Plugin) adapters {
 		a.rbac = &rbacAdapter{p}
 	}
 	if p.Has(abi.CapACL) {
-		if p.HasExport(abi.ExportACLGrant) && p.HasExport(abi.ExportACLRevoke) {
+		if p.Offers(abi.ExportACLGrant) && p.Offers(abi.ExportACLRevoke) {
 			a.acl = &aclManagerAdapter{aclAdapter{p}}
 		} else {
 			a.acl = &aclAdapter{p}
 		}
 	}
 	if p.Has(abi.CapAudit) {
-		if p.HasExport(abi.ExportAuditExportCreate) && p.HasExport(abi.ExportAuditExportGet) {
+		if p.Offers(abi.ExportAuditExportCreate) && p.Offers(abi.ExportAuditExportGet) {
 			a.audit = &auditExporterAdapter{auditAdapter{p}}
 		} else {
 			a.audit = &auditAdapter{p}
@@ -78,11 +80,22 @@ func newAdapters(p *Plugin) adapters {
 	return a
 }
 
+// Provider returns the plugin's capabilities for composition: one adapter
+// per declared capability, nil for the others.
+func (p *Plugin) Provider() auth.Provider {
+	a := p.adapters
+	return auth.Provider{Name: p.name, User: a.user, Session: a.session, SSO: a.sso, Credentials: a.credentials,
+		RBAC: a.rbac, ACL: a.acl, Audit: a.audit, ManagesSessions: p.desc.ManagesSessions}
+}
+
 // User returns the user adapter, or nil when "user" is not declared.
 func (p *Plugin) User() auth.UserProvider { return p.adapters.user }
 
 // Session returns the session adapter (also an auth.SessionLister when the
-// plugin exports session_list), or nil when "session" is not declared.
+// plugin offers session_list), or nil when "session" is not declared.
+// Unless the operator turned it off, a session cache sits in front of it
+// (an auth.SessionInvalidator): sessions the plugin vouches for
+// (cache_seconds) are validated without a call while the vouching lasts.
 func (p *Plugin) Session() auth.SessionProvider { return p.adapters.session }
 
 // SSO returns the SSO adapter, or nil when "sso" is not declared.
@@ -96,14 +109,14 @@ func (p *Plugin) Credentials() auth.CredentialsProvider { return p.adapters.cred
 // also has RoleDefinitions(ctx) ([]auth.RoleDefinition, error).
 func (p *Plugin) RBAC() auth.RBACProvider { return p.adapters.rbac }
 
-// ACL returns the ACL adapter (an auth.ACLManager when the plugin exports
+// ACL returns the ACL adapter (an auth.ACLManager when the plugin offers
 // acl_grant and acl_revoke), or nil when "acl" is not declared.
 func (p *Plugin) ACL() auth.ACLProvider { return p.adapters.acl }
 
 // Audit returns the audit adapter, or nil when "audit" is not declared. It
-// also has Query(ctx, auth.AuditFilter, auth.AuditPage) when the plugin
-// exports audit_query, and is an auth.AuditExporter when it exports
-// audit_export_create and audit_export_get (abi 1.1).
+// also has Query(ctx, auth.AuditFilter, auth.AuditPage), and is an
+// auth.AuditExporter when the plugin offers audit_export_create and
+// audit_export_get (abi 1.1).
 func (p *Plugin) Audit() auth.AuditLogger { return p.adapters.audit }
 
 // Webhook returns the webhook handler, or nil when "webhook" is not declared.
@@ -129,10 +142,10 @@ func (a *userAdapter) GetUser(ctx context.Context, id string) (*auth.User, error
 	return userPtrFromABI(res.User), nil
 }
 
-// ProfileURL returns "" when the plugin has no user_profile_url export, as
-// the interface asks for a provider without profile pages.
+// ProfileURL returns "" when the plugin does not offer user_profile_url,
+// as the interface asks for a provider without profile pages.
 func (a *userAdapter) ProfileURL(ctx context.Context, u auth.User) (string, error) {
-	if !a.p.HasExport(abi.ExportUserProfileURL) {
+	if !a.p.Offers(abi.ExportUserProfileURL) {
 		return "", nil
 	}
 	var res abi.URLResult
@@ -172,7 +185,13 @@ func (a *sessionAdapter) RefreshSession(ctx context.Context, id string) (*auth.S
 	return a.sessionCall(ctx, abi.ExportSessionRefresh, abi.SessionIDRequest{SessionID: id})
 }
 
+// SessionIDFromRequest reads the id where the provider's describe says it
+// travels (session_transport) and calls session_id_from_request only for a
+// provider that declares none.
 func (a *sessionAdapter) SessionIDFromRequest(ctx context.Context, r *http.Request) (string, error) {
+	if t := a.p.desc.SessionTransport; t != nil {
+		return sessionIDFrom(t, r), nil
+	}
 	var res abi.SessionIDResult
 	if err := a.p.Call(ctx, abi.ExportSessionIDFromRequest, abi.SessionIDFromRequestRequest{Request: RequestFromHTTP(r)}, &res); err != nil {
 		return "", err
@@ -235,10 +254,10 @@ func (a *ssoAdapter) Callback(ctx context.Context, req auth.SSOCallbackRequest) 
 	return &auth.SSOResult{User: userFromABI(res.User), Tokens: tokensFromABI(res.Tokens), SetCookie: res.SetCookie}, nil
 }
 
-// LogoutURL returns "" when the plugin has no sso_logout_url export, as the
-// interface asks for a provider without a logout endpoint.
+// LogoutURL returns "" when the plugin does not offer sso_logout_url, as
+// the interface asks for a provider without a logout endpoint.
 func (a *ssoAdapter) LogoutURL(ctx context.Context, redirectURI string, r *http.Request) (string, error) {
-	if !a.p.HasExport(abi.ExportSSOLogoutURL) {
+	if !a.p.Offers(abi.ExportSSOLogoutURL) {
 		return "", nil
 	}
 	var res abi.URLResult
@@ -248,7 +267,7 @@ func (a *ssoAdapter) LogoutURL(ctx context.Context, redirectURI string, r *http.
 
 func (a *ssoAdapter) LoginButton() auth.LoginButton {
 	if l := a.p.desc.Login; l != nil {
-		return auth.LoginButton{Provider: l.Provider, Text: l.Text, Icon: l.Icon, Description: l.Description}
+		return *l
 	}
 	return auth.LoginButton{Provider: a.p.name, Text: "Sign in with " + a.p.name}
 }
@@ -273,10 +292,11 @@ func (a *credentialsAdapter) SignUp(ctx context.Context, email, password, name s
 	return credentialsFromABI(res), nil
 }
 
-// SignUpEnabled is true when the plugin lacks credentials_sign_up_enabled
-// (sign-up is a required export) and false when the call fails (closed).
+// SignUpEnabled is true when the plugin does not offer
+// credentials_sign_up_enabled (sign-up is a required export) and false when
+// the call fails (closed).
 func (a *credentialsAdapter) SignUpEnabled(ctx context.Context) bool {
-	if !a.p.HasExport(abi.ExportCredentialsSignUpEnabled) {
+	if !a.p.Offers(abi.ExportCredentialsSignUpEnabled) {
 		return true
 	}
 	var res abi.EnabledResult
@@ -286,11 +306,27 @@ func (a *credentialsAdapter) SignUpEnabled(ctx context.Context) bool {
 	return res.Enabled
 }
 
+// PasswordResetSupported reports whether the plugin offers both password
+// reset exports (auth.SupportsPasswordReset).
+func (a *credentialsAdapter) PasswordResetSupported() bool {
+	return a.p.Offers(abi.ExportCredentialsPasswordResetReq) && a.p.Offers(abi.ExportCredentialsPasswordResetApply)
+}
+
+func (a *credentialsAdapter) notSupported(export string) error {
+	return auth.Errorf(auth.CodeNotSupported, "plugin %q does not offer %s", a.p.name, export)
+}
+
 func (a *credentialsAdapter) RequestPasswordReset(ctx context.Context, email, redirectURI string) error {
+	if !a.PasswordResetSupported() {
+		return a.notSupported(abi.ExportCredentialsPasswordResetReq)
+	}
 	return a.p.Call(ctx, abi.ExportCredentialsPasswordResetReq, abi.PasswordResetRequest{Email: email, RedirectURI: redirectURI}, nil)
 }
 
 func (a *credentialsAdapter) ResetPassword(ctx context.Context, token, newPassword string) error {
+	if !a.PasswordResetSupported() {
+		return a.notSupported(abi.ExportCredentialsPasswordResetApply)
+	}
 	return a.p.Call(ctx, abi.ExportCredentialsPasswordResetApply, abi.PasswordResetApply{Token: token, NewPassword: newPassword}, nil)
 }
 
@@ -315,17 +351,16 @@ func (a *rbacAdapter) Permissions(ctx context.Context, u auth.User) ([]string, e
 }
 
 // RoleDefinitions returns the provider's roles (auth.ErrNotSupported when
-// it has no rbac_role_definitions export).
+// it does not offer rbac_role_definitions).
 func (a *rbacAdapter) RoleDefinitions(ctx context.Context) ([]auth.RoleDefinition, error) {
+	if !a.p.Offers(abi.ExportRBACRoleDefinitions) {
+		return nil, auth.Errorf(auth.CodeNotSupported, "plugin %q does not offer %s", a.p.name, abi.ExportRBACRoleDefinitions)
+	}
 	var res abi.RoleDefinitionsResult
 	if err := a.p.Call(ctx, abi.ExportRBACRoleDefinitions, abi.Empty{}, &res); err != nil {
 		return nil, err
 	}
-	out := make([]auth.RoleDefinition, len(res.Roles))
-	for i, r := range res.Roles {
-		out[i] = auth.RoleDefinition{ID: r.ID, Name: r.Name, Description: r.Description, Permissions: r.Permissions, Inherits: r.Inherits}
-	}
-	return out, nil
+	return res.Roles, nil
 }
 
 // --- acl ---
@@ -336,7 +371,7 @@ type aclManagerAdapter struct{ aclAdapter }
 
 func (a *aclAdapter) CanAccess(ctx context.Context, u auth.User, res auth.Resource, action string) (bool, error) {
 	var out abi.AllowedResult
-	if err := a.p.Call(ctx, abi.ExportACLCheck, abi.ACLCheckRequest{User: userToABI(u), Resource: resourceToABI(res), Action: action}, &out); err != nil {
+	if err := a.p.Call(ctx, abi.ExportACLCheck, abi.ACLCheckRequest{User: userToABI(u), Resource: res, Action: action}, &out); err != nil {
 		return false, err
 	}
 	return out.Allowed, nil
@@ -352,7 +387,7 @@ func (a *aclAdapter) ListAccessible(ctx context.Context, u auth.User, resourceTy
 
 func (a *aclManagerAdapter) Grant(ctx context.Context, subject string, res auth.Resource, actions []string, grantedBy string) (*auth.ACLGrant, error) {
 	var out abi.ACLGrant
-	if err := a.p.Call(ctx, abi.ExportACLGrant, abi.ACLGrantRequest{Subject: subject, Resource: resourceToABI(res), Actions: actions, GrantedBy: grantedBy}, &out); err != nil {
+	if err := a.p.Call(ctx, abi.ExportACLGrant, abi.ACLGrantRequest{Subject: subject, Resource: res, Actions: actions, GrantedBy: grantedBy}, &out); err != nil {
 		return nil, err
 	}
 	g := grantFromABI(out)
@@ -360,7 +395,7 @@ func (a *aclManagerAdapter) Grant(ctx context.Context, subject string, res auth.
 }
 
 func (a *aclManagerAdapter) Revoke(ctx context.Context, subject string, res auth.Resource, actions []string) error {
-	return a.p.Call(ctx, abi.ExportACLRevoke, abi.ACLRevokeRequest{Subject: subject, Resource: resourceToABI(res), Actions: actions}, nil)
+	return a.p.Call(ctx, abi.ExportACLRevoke, abi.ACLRevokeRequest{Subject: subject, Resource: res, Actions: actions}, nil)
 }
 
 // Grants is not part of ABI v1 (there is no acl_grants export): it always
@@ -378,9 +413,12 @@ func (a *auditAdapter) Log(ctx context.Context, e auth.AuditEvent) error {
 }
 
 // Query reads events back through audit_query (auth.ErrNotSupported when
-// the plugin lacks it). Text filters and cursors are not part of abi v1
-// and are ignored.
+// the plugin does not offer it). Text filters and cursors are not part of
+// abi v1 and are ignored.
 func (a *auditAdapter) Query(ctx context.Context, f auth.AuditFilter, pg auth.AuditPage) (*auth.AuditResult, error) {
+	if !a.p.Offers(abi.ExportAuditQuery) {
+		return nil, auth.Errorf(auth.CodeNotSupported, "plugin %q does not offer %s", a.p.name, abi.ExportAuditQuery)
+	}
 	var out abi.AuditQueryResult
 	if err := a.p.Call(ctx, abi.ExportAuditQuery, abi.AuditQueryRequest{
 		ActorID: f.ActorID, ActorType: f.ActorType, Action: f.Action, ActionPrefix: f.ActionPrefix,
@@ -396,18 +434,15 @@ func (a *auditAdapter) Query(ctx context.Context, f auth.AuditFilter, pg auth.Au
 	return res, nil
 }
 
-// auditExporterAdapter is the audit adapter of a plugin that exports
-// audit_export_create and audit_export_get. A plugin that exports them
-// without offering them (every Go PDK plugin exports every function)
-// answers auth.ErrNotSupported.
+// auditExporterAdapter is the audit adapter of a plugin that offers
+// audit_export_create and audit_export_get (listed in implements; a
+// provider built for abi 1.0/1.1 offers them when it exports them, and may
+// answer auth.ErrNotSupported).
 type auditExporterAdapter struct{ auditAdapter }
 
 func (a *auditExporterAdapter) CreateAuditExport(ctx context.Context, req auth.AuditExportRequest) (*auth.AuditExport, error) {
 	var out abi.AuditExport
-	if err := a.p.Call(ctx, abi.ExportAuditExportCreate, abi.AuditExportRequest{
-		RangeStart: req.RangeStart, RangeEnd: req.RangeEnd,
-		Actions: req.Actions, ActorIDs: req.ActorIDs, Targets: req.Targets,
-	}, &out); err != nil {
+	if err := a.p.Call(ctx, abi.ExportAuditExportCreate, req, &out); err != nil {
 		return nil, err
 	}
 	return a.export(abi.ExportAuditExportCreate, out)
@@ -431,7 +466,8 @@ func (a *auditExporterAdapter) export(export string, ex abi.AuditExport) (*auth.
 	if ex.ID == "" {
 		return nil, auth.Errorf(auth.CodeInternal, "plugin %q: %s: export without id", a.p.name, export)
 	}
-	return &auth.AuditExport{ID: ex.ID, State: ex.State, URL: ex.URL, CreatedAt: ex.CreatedAt, UpdatedAt: ex.UpdatedAt}, nil
+	x := auditExportFromABI(ex)
+	return &x, nil
 }
 
 // --- webhook ---
@@ -448,15 +484,11 @@ func (w *WebhookHandler) Handle(ctx context.Context, header http.Header, body []
 	for k, vs := range header {
 		h[http.CanonicalHeaderKey(k)] = slices.Clone(vs)
 	}
-	var out abi.WebhookResult
+	var out auth.WebhookResult
 	if err := w.p.Call(ctx, abi.ExportWebhookHandle, abi.WebhookRequest{Headers: h, Body: body}, &out); err != nil {
 		return nil, err
 	}
-	res := &auth.WebhookResult{Status: out.Status, UserDeletes: out.UserDeletes}
-	for _, rc := range out.RoleChanges {
-		res.RoleChanges = append(res.RoleChanges, auth.RoleAssignment{UserID: rc.UserID, Roles: rc.Roles})
-	}
-	return res, nil
+	return &out, nil
 }
 
 // HandleWebhook reads r's body (bounded by the plugin's input limit) and

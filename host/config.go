@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -82,6 +81,33 @@ type PluginConfig struct {
 	AllowPrivateNetworks bool
 	// Limits override Config.Defaults field by field.
 	Limits Limits
+	// SessionCacheSeconds caps how long the host trusts a session of this
+	// plugin without asking it again (the provider says how long it
+	// vouches, in the session's cache_seconds). Nil means
+	// DefaultSessionCacheSeconds; 0 turns the cache off.
+	SessionCacheSeconds *int
+}
+
+// DefaultSessionCacheSeconds is the operator's cap on trusting a plugin's
+// session without asking the plugin again, when none is configured. A
+// longer cap saves more provider calls; a revocation made directly at the
+// identity service (not through authhost) takes effect only once the
+// cached entry expires, so the cap is also the longest such a session
+// keeps working. Every revocation that passes through authhost (logout,
+// refresh, sign-out everywhere, role change, webhook user delete) drops the
+// entry at once.
+const DefaultSessionCacheSeconds = 30
+
+// MaxSessionCacheSeconds bounds SessionCacheSeconds.
+const MaxSessionCacheSeconds = 3600
+
+// sessionCache returns the plugin's session cache cap.
+func (pc PluginConfig) sessionCache() time.Duration {
+	n := DefaultSessionCacheSeconds
+	if pc.SessionCacheSeconds != nil {
+		n = *pc.SessionCacheSeconds
+	}
+	return time.Duration(n) * time.Second
 }
 
 // Config configures a Manager. New validates and copies it; later changes
@@ -107,10 +133,6 @@ type Config struct {
 	// Plugins holds per-provider settings keyed by provider name.
 	Plugins map[string]PluginConfig
 }
-
-// validName restricts provider names so that the KV prefix
-// "plugin/<name>/kv/" of one plugin can never contain another's.
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 func builtinLimits() Limits {
 	return Limits{
@@ -236,8 +258,10 @@ func (c Config) normalize() (Config, error) {
 	for _, name := range slices.Sorted(maps.Keys(c.Plugins)) {
 		pc := c.Plugins[name]
 		where := fmt.Sprintf("host: config: plugin %q", name)
-		if !validName.MatchString(name) {
-			errs = append(errs, fmt.Errorf("%s: invalid provider name", where))
+		// The ABI's name rule also keeps the KV prefix "plugin/<name>/kv/"
+		// of one plugin from containing another's.
+		if err := abi.CheckName(name); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 		}
 		if len(pc.Config) > 0 && !json.Valid(pc.Config) {
 			errs = append(errs, fmt.Errorf("%s: Config is not valid JSON", where))
@@ -250,11 +274,20 @@ func (c Config) normalize() (Config, error) {
 		if err := pc.Limits.validate(where + ": Limits"); err != nil {
 			errs = append(errs, err)
 		}
+		if n := pc.SessionCacheSeconds; n != nil && (*n < 0 || *n > MaxSessionCacheSeconds) {
+			errs = append(errs, fmt.Errorf("%s: SessionCacheSeconds %d is out of range 0..%d", where, *n, MaxSessionCacheSeconds))
+		}
+		var cacheSeconds *int
+		if n := pc.SessionCacheSeconds; n != nil {
+			v := *n
+			cacheSeconds = &v
+		}
 		out.Plugins[name] = PluginConfig{
 			Config:               slices.Clone(pc.Config),
 			AllowedHosts:         slices.Clone(pc.AllowedHosts),
 			AllowPrivateNetworks: pc.AllowPrivateNetworks,
 			Limits:               pc.Limits.merge(out.Defaults),
+			SessionCacheSeconds:  cacheSeconds,
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -33,6 +33,12 @@ func RequestFromHTTP(r *http.Request) abi.Request {
 	return abi.Request{Method: r.Method, URL: u.String(), Headers: h, RemoteAddr: r.RemoteAddr}
 }
 
+// The conversions below join the ABI's wire types (snake_case JSON) to the
+// domain's (the server's camelCase API): the only types kept twice, because
+// their JSON differs. Every other shared type is an alias (auth.Resource =
+// abi.Resource, …). TestConvertRoundTrip fills every field, so a field
+// added to one side and not the other fails it.
+
 func userToABI(u auth.User) abi.User {
 	return abi.User{ID: u.ID, Email: u.Email, Name: u.Name, AvatarURL: u.AvatarURL, Roles: u.Roles, Metadata: u.Metadata}
 }
@@ -50,11 +56,11 @@ func userPtrFromABI(u *abi.User) *auth.User {
 }
 
 func sessionToABI(s auth.Session) abi.Session {
-	return abi.Session{ID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt, CreatedAt: s.CreatedAt, Metadata: s.Metadata}
+	return abi.Session{ID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt, CreatedAt: s.CreatedAt, Metadata: s.Metadata, CacheSeconds: s.CacheSeconds}
 }
 
 func sessionFromABI(s abi.Session) auth.Session {
-	return auth.Session{ID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt, CreatedAt: s.CreatedAt, Metadata: s.Metadata}
+	return auth.Session{ID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt, CreatedAt: s.CreatedAt, Metadata: s.Metadata, CacheSeconds: s.CacheSeconds}
 }
 
 func sessionPtrFromABI(s *abi.Session) *auth.Session {
@@ -69,33 +75,26 @@ func tokensFromABI(t abi.Tokens) auth.Tokens {
 	return auth.Tokens{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, IDToken: t.IDToken, ExpiresAt: t.ExpiresAt}
 }
 
-func resourceToABI(r auth.Resource) abi.Resource { return abi.Resource{Type: r.Type, ID: r.ID} }
-
 func grantFromABI(g abi.ACLGrant) auth.ACLGrant {
-	return auth.ACLGrant{Subject: g.Subject, Resource: auth.Resource{Type: g.Resource.Type, ID: g.Resource.ID},
-		Actions: g.Actions, GrantedAt: g.GrantedAt, GrantedBy: g.GrantedBy}
+	return auth.ACLGrant{Subject: g.Subject, Resource: g.Resource, Actions: g.Actions, GrantedAt: g.GrantedAt, GrantedBy: g.GrantedBy}
 }
 
 func auditToABI(e auth.AuditEvent) abi.AuditEvent {
-	out := abi.AuditEvent{
-		ID: e.ID, Timestamp: e.Timestamp, Action: e.Action, Outcome: e.Outcome, Metadata: e.Metadata, DurationMS: e.DurationMS,
+	return abi.AuditEvent{
+		ID: e.ID, Timestamp: e.Timestamp, Action: e.Action, Resource: e.Resource, Outcome: e.Outcome, Metadata: e.Metadata, DurationMS: e.DurationMS,
 		Actor: abi.AuditActor{Type: e.Actor.Type, ID: e.Actor.ID, Email: e.Actor.Email, IP: e.Actor.IP, UserAgent: e.Actor.UserAgent},
 	}
-	if e.Resource != nil {
-		out.Resource = &abi.AuditResource{Type: e.Resource.Type, ID: e.Resource.ID, Name: e.Resource.Name}
-	}
-	return out
 }
 
 func auditFromABI(e abi.AuditEvent) auth.AuditEvent {
-	out := auth.AuditEvent{
-		ID: e.ID, Timestamp: e.Timestamp, Action: e.Action, Outcome: e.Outcome, Metadata: e.Metadata, DurationMS: e.DurationMS,
+	return auth.AuditEvent{
+		ID: e.ID, Timestamp: e.Timestamp, Action: e.Action, Resource: e.Resource, Outcome: e.Outcome, Metadata: e.Metadata, DurationMS: e.DurationMS,
 		Actor: auth.AuditActor{Type: e.Actor.Type, ID: e.Actor.ID, Email: e.Actor.Email, IP: e.Actor.IP, UserAgent: e.Actor.UserAgent},
 	}
-	if e.Resource != nil {
-		out.Resource = &auth.AuditResource{Type: e.Resource.Type, ID: e.Resource.ID, Name: e.Resource.Name}
-	}
-	return out
+}
+
+func auditExportFromABI(x abi.AuditExport) auth.AuditExport {
+	return auth.AuditExport{ID: x.ID, State: x.State, URL: x.URL, CreatedAt: x.CreatedAt, UpdatedAt: x.UpdatedAt}
 }
 
 func credentialsFromABI(r abi.CredentialsResult) *auth.CredentialsResult {

@@ -723,7 +723,7 @@ func TestConfigValidation(t *testing.T) {
 		want string
 	}{
 		{"no dir", Config{}, "PluginsDir is required"},
-		{"bad name", Config{PluginsDir: "x", Plugins: map[string]PluginConfig{"a/kv": {}}}, `plugin "a/kv": invalid provider name`},
+		{"bad name", Config{PluginsDir: "x", Plugins: map[string]PluginConfig{"a/kv": {}}}, `plugin "a/kv": provider name "a/kv" is invalid`},
 		{"bad json", Config{PluginsDir: "x", Plugins: map[string]PluginConfig{"a": {Config: json.RawMessage("{")}}}, "Config is not valid JSON"},
 		{"bad host", Config{PluginsDir: "x", Plugins: map[string]PluginConfig{"a": {AllowedHosts: []string{"http://x"}}}}, `allowed host "http://x"`},
 		{"negative", Config{PluginsDir: "x", Defaults: Limits{PoolSize: -1}}, "PoolSize must not be negative"},

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -41,6 +42,14 @@ func (r Report) OK() bool { return len(r.Problems) == 0 }
 // version, identity, capabilities, exports and problems. The error is
 // non-nil only when the file cannot be read or compiled.
 func Inspect(ctx context.Context, path, cacheDir string) (Report, error) {
+	return InspectConfig(ctx, path, cacheDir, nil)
+}
+
+// InspectConfig is Inspect, and when configs holds an entry for the
+// plugin's name it also passes that configuration to the plugin's
+// authhost_configure (when offered): a refusal is a problem naming
+// plugins.<name>.config.<field>, as at load.
+func InspectConfig(ctx context.Context, path, cacheDir string, configs map[string]json.RawMessage) (Report, error) {
 	rep := Report{File: path, Capabilities: []abi.Capability{}, Detected: []abi.Capability{}, Exports: []string{}, Problems: []string{}}
 	wasm, err := os.ReadFile(path)
 	if err != nil {
@@ -90,5 +99,45 @@ func Inspect(ctx context.Context, path, cacheDir string) (Report, error) {
 	}
 	rep.Describe = &d
 	rep.Problems = append(rep.Problems, verify(d, exports)...)
+	if cfg, ok := configs[d.Name]; ok && len(rep.Problems) == 0 && d.Offers(abi.ExportConfigure, exports) {
+		if err := inspectConfigure(ctx, eng, wasm, d.Name, cfg); err != nil {
+			rep.Problems = append(rep.Problems, err.Error())
+		}
+	}
 	return rep, nil
+}
+
+// inspectConfigure compiles wasm with cfg as its "config" key and calls
+// authhost_configure on one instance.
+func inspectConfigure(ctx context.Context, eng engine.Engine, wasm []byte, name string, cfg json.RawMessage) error {
+	if len(cfg) == 0 {
+		cfg = json.RawMessage("{}")
+	}
+	l := builtinLimits()
+	mod, err := eng.Compile(ctx, wasm, engine.Options{
+		Namespace:   abi.HostNamespace,
+		HostFuncs:   hostFuncs(&envSlot{}, l),
+		MemoryPages: uint32(l.MaxMemoryMiB) * 16,
+		Config:      map[string]string{"config": string(cfg)},
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", abi.ExportConfigure, err)
+	}
+	defer mod.Close(context.Background())
+	inst, err := mod.Instantiate(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", abi.ExportConfigure, err)
+	}
+	defer inst.Close(context.Background())
+	in, err := json.Marshal(abi.ConfigureRequest{Config: cfg})
+	if err != nil {
+		return fmt.Errorf("%s: encode input: %w", abi.ExportConfigure, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, l.CallTimeout)
+	defer cancel()
+	raw, err := inst.Call(cctx, abi.ExportConfigure, in)
+	if err == nil {
+		err = abi.Decode(raw, nil)
+	}
+	return configError(name, err)
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -287,14 +288,77 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		p.close()
 		return nil, fmt.Errorf("%s: warm-up call: %w", file, err)
 	}
-	// The first describe ran without config; a login button may depend on
-	// it (its text, icon), so the configured instance's button wins.
+	// The first describe ran without config; what depends on it (the
+	// login button's text, where the session travels, demo accounts) is
+	// taken from the configured instance's describe.
 	var configured abi.Describe
-	if json.Unmarshal(raw, &configured) == nil && configured.Name == desc.Name &&
-		configured.Login != nil && configured.Login.Provider != "" && configured.Login.Text != "" {
-		p.desc.Login = configured.Login
+	if json.Unmarshal(raw, &configured) == nil && configured.Name == desc.Name {
+		if l := configured.Login; l != nil && l.Provider != "" && l.Text != "" {
+			p.desc.Login = l
+		}
+		if t := configured.SessionTransport; t != nil {
+			if problems := checkTransport(t); len(problems) > 0 {
+				p.close()
+				return nil, fmt.Errorf("%s: %s", file, strings.Join(problems, "; "))
+			}
+		}
+		p.desc.SessionTransport, p.desc.Demo = configured.SessionTransport, configured.Demo
+	}
+	if err := p.configure(ctx); err != nil {
+		p.close()
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return p, nil
+}
+
+// configure passes the plugin the operator's configuration through
+// authhost_configure when it offers the export and the operator configured
+// it (an installed but unconfigured plugin still loads, and its capability
+// can be turned off with "none"). A refusal is a *ConfigError naming the
+// field.
+func (p *Plugin) configure(ctx context.Context) error {
+	if !p.Offers(abi.ExportConfigure) || len(p.cfg.Config) == 0 {
+		return nil
+	}
+	in, err := json.Marshal(abi.ConfigureRequest{Config: p.cfg.Config})
+	if err != nil {
+		return fmt.Errorf("%s: encode input: %w", abi.ExportConfigure, err)
+	}
+	raw, err := p.CallRaw(ctx, abi.ExportConfigure, in)
+	if err == nil {
+		err = abi.Decode(raw, nil)
+	}
+	return configError(p.name, err)
+}
+
+// configError turns the outcome of authhost_configure into nil, a
+// *ConfigError (the plugin refused its configuration) or a call failure.
+func configError(plugin string, err error) error {
+	var ae *abi.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ae) && ae.Code == abi.CodeInvalidRequest:
+		return &ConfigError{Plugin: plugin, Field: ae.Field, Message: ae.Message}
+	}
+	return fmt.Errorf("%s: %w", abi.ExportConfigure, err)
+}
+
+// ConfigError is a plugin's refusal of its configuration at load, naming
+// the field at fault as plugins.<name>.config.<field>.
+type ConfigError struct {
+	Plugin  string
+	Field   string // dotted path inside the plugin's config; "" for the whole
+	Message string
+}
+
+// Error implements error.
+func (e *ConfigError) Error() string {
+	where := "plugins." + e.Plugin + ".config"
+	if e.Field != "" {
+		where += "." + e.Field
+	}
+	return where + ": " + e.Message
 }
 
 func (m *Manager) engineOptions(slot *envSlot, l Limits, cfg map[string]string, guestLog *slog.Logger) engine.Options {
@@ -347,8 +411,16 @@ func verify(d abi.Describe, exports map[string]bool) []string {
 	switch {
 	case d.Name == "":
 		problems = append(problems, "describe: provider name is empty")
-	case !validName.MatchString(d.Name):
-		problems = append(problems, fmt.Sprintf("describe: provider name %q is invalid: want letters, digits, '.', '_' or '-' (at most 64)", d.Name))
+	default:
+		if err := abi.CheckName(d.Name); err != nil {
+			problems = append(problems, "describe: "+err.Error())
+		}
+	}
+	if d.Declares() {
+		problems = append(problems, d.CheckImplements(exports)...)
+	}
+	if t := d.SessionTransport; t != nil {
+		problems = append(problems, checkTransport(t)...)
 	}
 	seen := map[abi.Capability]bool{}
 	for _, c := range d.Capabilities {

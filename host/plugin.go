@@ -72,6 +72,13 @@ func (p *Plugin) File() string { return p.file }
 func (p *Plugin) Describe() abi.Describe {
 	d := p.desc
 	d.Capabilities = slices.Clone(d.Capabilities)
+	d.Implements = slices.Clone(d.Implements)
+	d.Demo = slices.Clone(d.Demo)
+	if t := d.SessionTransport; t != nil {
+		c := *t
+		c.Cookies = slices.Clone(t.Cookies)
+		d.SessionTransport = &c
+	}
 	d.ConfigSchema = slices.Clone(d.ConfigSchema)
 	if d.Login != nil {
 		l := *d.Login
@@ -85,6 +92,11 @@ func (p *Plugin) Exports() []string { return slices.Sorted(maps.Keys(p.exports))
 
 // HasExport reports whether the module exports name.
 func (p *Plugin) HasExport(name string) bool { return p.exports[name] }
+
+// Offers reports whether the provider offers export: exported and, for an
+// optional export of a provider built for abi 1.2 or later, listed in
+// describe's implements (abi.Describe.Offers).
+func (p *Plugin) Offers(export string) bool { return p.desc.Offers(export, p.exports) }
 
 // Has reports whether the provider declared capability c.
 func (p *Plugin) Has(c abi.Capability) bool { return slices.Contains(p.desc.Capabilities, c) }

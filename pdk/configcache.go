@@ -2,8 +2,11 @@ package pdk
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/authhost/authhost/abi"
@@ -55,7 +58,7 @@ func (c *ConfigCache[T]) Load() (*T, error) {
 	}
 	v, err := c.Parse(raw)
 	if err != nil {
-		return nil, abi.Errorf(abi.CodeInternal, "%s config: %v", c.name, err)
+		return nil, abi.Errorf(abi.CodeInternal, "%s config: %v", c.name, describeConfigError(err))
 	}
 	c.raw, c.val = append([]byte(nil), raw...), v
 	return v, nil
@@ -73,4 +76,42 @@ func (c *ConfigCache[T]) Parse(raw []byte) (*T, error) {
 		}
 	}
 	return v, nil
+}
+
+// Configure serves Provider.Configure: it parses and validates config as
+// Load would, and reports a bad configuration as a ConfigError naming the
+// field (from validate's ConfigError, or from the JSON decoder for a wrong
+// type or an unknown field), so the host refuses the plugin at load.
+func (c *ConfigCache[T]) Configure(_ context.Context, config []byte) error {
+	if len(config) == 0 {
+		config = []byte("{}")
+	}
+	_, err := c.Parse(config)
+	if err == nil {
+		return nil
+	}
+	var (
+		ae      *abi.Error
+		typeErr *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &ae) && ae.Field != "":
+		return ae
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return ConfigError(typeErr.Field, "want a JSON %s, got %s", typeErr.Type, typeErr.Value)
+	}
+	if name, ok := strings.CutPrefix(err.Error(), `json: unknown field "`); ok {
+		name = strings.TrimSuffix(name, `"`)
+		return ConfigError(name, "unknown field")
+	}
+	return ConfigError("", "%v", err)
+}
+
+// describeConfigError renders a parse error with its field, if it names one.
+func describeConfigError(err error) string {
+	var ae *abi.Error
+	if errors.As(err, &ae) && ae.Field != "" {
+		return ae.Field + ": " + ae.Message
+	}
+	return err.Error()
 }

@@ -1,6 +1,7 @@
 package pdk_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -57,6 +58,42 @@ func TestConfigCache(t *testing.T) {
 		_, err := cache.Load()
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "sample config") || !abi.IsCode(err, abi.CodeInternal) {
 			t.Errorf("%s: err = %v, want internal naming the provider and %q", c.doc, err, c.want)
+		}
+	}
+}
+
+func TestConfigCacheConfigure(t *testing.T) {
+	t.Parallel()
+	cache := pdk.NewConfigCache("sample", func(c *sampleConfig) error {
+		if c.Limit < 0 {
+			return pdk.ConfigError("limit", "must not be negative")
+		}
+		return c.validate()
+	})
+	cases := []struct {
+		doc, field, msg string
+	}{
+		{`{"url":"x"}`, "", ""},
+		{``, "", "url: required"}, // empty means {}
+		{`{"url":"x","limt":3}`, "limt", "unknown field"},
+		{`{"url":"x","limit":"3"}`, "limit", "want a JSON int"},
+		{`{"url":"x","limit":-1}`, "limit", "must not be negative"},
+		{`{"url":"x","limit":null}`, "", ""},
+		{`null`, "", "url: required"},
+		{`{"url":"x"} {}`, "", "trailing data"},
+		{`{"url":"x","\u006cimit":"a"}`, "limit", "want a JSON int"},
+	}
+	for _, c := range cases {
+		err := cache.Configure(context.Background(), []byte(c.doc))
+		if c.msg == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.doc, err)
+			}
+			continue
+		}
+		var ae *abi.Error
+		if !errors.As(err, &ae) || ae.Code != abi.CodeInvalidRequest || ae.Field != c.field || !strings.Contains(ae.Message, c.msg) {
+			t.Errorf("%s: err = %#v, want field %q and %q", c.doc, err, c.field, c.msg)
 		}
 	}
 }

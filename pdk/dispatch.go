@@ -50,16 +50,9 @@ func (p *Provider) Call(export string, input []byte) (out []byte) {
 	return out
 }
 
-// Exports returns every export name the PDK serves (describe included).
-func Exports() []string {
-	names := []string{abi.ExportDescribe}
-	for _, c := range abi.Capabilities {
-		e, _ := abi.ExportsOf(c)
-		names = append(names, e.Required...)
-		names = append(names, e.Optional...)
-	}
-	return names
-}
+// Exports returns every export name the PDK serves (describe included):
+// every export of the ABI's capability table.
+func Exports() []string { return abi.AllExports() }
 
 // decode parses an export's input; empty input is read as {}.
 func decode(export string, input []byte, v any) error {
@@ -105,6 +98,17 @@ func missing(export, what string) error {
 }
 
 var handlers = map[string]handler{
+	abi.ExportConfigure: func(ctx context.Context, p *Provider, in []byte) (any, error) {
+		if p.Configure == nil {
+			return nil, errNotSupported(abi.ExportConfigure)
+		}
+		var req abi.ConfigureRequest
+		if err := decode(abi.ExportConfigure, in, &req); err != nil {
+			return nil, err
+		}
+		return abi.Empty{}, p.Configure(ctx, req.Config)
+	},
+
 	// --- user ---
 	abi.ExportUserCurrent: serve(abi.ExportUserCurrent, func(ctx context.Context, p *Provider, r abi.UserCurrentRequest) (any, bool, error) {
 		if p.User == nil {

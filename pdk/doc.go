@@ -21,11 +21,16 @@
 //
 // The PDK owns every export of ABI v1 (authhost_describe, user_current,
 // credentials_sign_in, …; see abi/SPEC.md). It derives the capabilities in
-// authhost_describe from the Provider fields that are set, decodes each
-// input, calls the matching interface method, and encodes the result as an
-// envelope. Exports of capabilities that are not registered, and optional
-// exports whose interface is not implemented, answer a not_supported
-// envelope. Malformed input answers invalid_request; a panic inside a
+// authhost_describe from the Provider fields that are set, and its
+// implements list (abi 1.2) from the optional interfaces the capability
+// values implement (type assertions), so the host calls only what the
+// provider offers; it decodes each input, calls the matching interface
+// method, and encodes the result as an envelope. Exports of capabilities
+// that are not registered, and optional exports whose interface is not
+// implemented, answer a not_supported envelope. Provider.Configure,
+// SessionTransport and Demo fill the rest of abi 1.2: configuration checked
+// at load (ConfigCache.Configure does it for a ConfigCache), where the
+// session id travels, and demo accounts. Malformed input answers invalid_request; a panic inside a
 // handler is recovered into an internal envelope (the instance survives).
 //
 // Errors returned by handlers carry their ABI code when they wrap an

@@ -2,6 +2,7 @@ package pdk
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/authhost/authhost/abi"
 )
@@ -37,4 +38,11 @@ func IsCode(err error, c abi.Code) bool { return abi.IsCode(err, c) }
 // interface the provider does not implement.
 func errNotSupported(export string) error {
 	return abi.Errorf(abi.CodeNotSupported, "%s is not supported by this provider", export)
+}
+
+// ConfigError reports a bad configuration field from Provider.Configure:
+// field is its dotted path inside the plugin's config (e.g.
+// "users.0.email"); the host shows it as plugins.<name>.config.<field>.
+func ConfigError(field, format string, args ...any) error {
+	return &abi.Error{Code: abi.CodeInvalidRequest, Message: fmt.Sprintf(format, args...), Field: field}
 }

@@ -126,3 +126,6 @@ func export_audit_export_get() int32 { return serveExport(abi.ExportAuditExportG
 
 //go:wasmexport webhook_handle
 func export_webhook_handle() int32 { return serveExport(abi.ExportWebhookHandle) }
+
+//go:wasmexport authhost_configure
+func export_authhost_configure() int32 { return serveExport(abi.ExportConfigure) }

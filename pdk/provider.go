@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
+	"slices"
 	"sync"
 
 	"github.com/authhost/authhost/abi"
@@ -153,6 +153,19 @@ type Provider struct {
 	// ConfigSchema is a JSON Schema of the plugin's configuration, shown to
 	// operators; it must be valid JSON when set.
 	ConfigSchema json.RawMessage
+	// Configure, when set, serves authhost_configure: the host calls it at
+	// load with the plugin's configuration, and a non-nil error (build it
+	// with ConfigError to name the field) refuses the plugin, so a bad
+	// configuration fails at start-up instead of on the first sign-in.
+	Configure func(ctx context.Context, config []byte) error
+	// SessionTransport, when set, says where the session id travels
+	// (describe's session_transport): the host then reads it from requests
+	// itself and never calls SessionIDFromRequest. It runs when describe
+	// is served, with the configuration available; nil keeps the call.
+	SessionTransport func() *abi.SessionTransport
+	// Demo, when set, lists the demo credentials the configuration enables
+	// (describe's demo), which the host warns about at start-up.
+	Demo func() []abi.DemoCredential
 
 	User        UserProvider
 	Session     SessionProvider
@@ -164,13 +177,10 @@ type Provider struct {
 	Webhook     WebhookHandler
 }
 
-// NamePattern is the rule a provider name must follow.
-var NamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)
-
 // Validate reports the first problem that would make the host refuse p.
 func (p *Provider) Validate() error {
-	if !NamePattern.MatchString(p.Name) {
-		return fmt.Errorf("pdk: provider name %q: want lower-case letters, digits and '-', starting with a letter, at most 64 characters", p.Name)
+	if err := abi.CheckName(p.Name); err != nil {
+		return fmt.Errorf("pdk: %w", err)
 	}
 	if p.Version == "" {
 		return fmt.Errorf("pdk: provider %s: empty version", p.Name)
@@ -208,9 +218,53 @@ func (p *Provider) Capabilities() []abi.Capability {
 	return caps
 }
 
+// Implements returns the optional exports p offers, in abi.AllExports
+// order: those of its capabilities whose interface the capability value
+// implements (e.g. a Session that is also a SessionLister offers
+// session_list), and authhost_configure when Configure is set.
+func (p *Provider) Implements() []string {
+	caps := p.Capabilities()
+	out := []string{}
+	if p.Configure != nil {
+		out = append(out, abi.ExportConfigure)
+	}
+	for _, e := range abi.Table {
+		if !slices.Contains(caps, e.Capability) {
+			continue
+		}
+		for _, name := range e.Optional {
+			if optional[name](p) {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+// optional tells, per optional capability export, whether p offers it.
+var optional = map[string]func(p *Provider) bool{
+	abi.ExportUserProfileURL:                is[ProfileURLer](func(p *Provider) any { return p.User }),
+	abi.ExportSessionList:                   is[SessionLister](func(p *Provider) any { return p.Session }),
+	abi.ExportSSOLogoutURL:                  is[SSOLogoutURLer](func(p *Provider) any { return p.SSO }),
+	abi.ExportCredentialsSignUpEnabled:      is[SignUpEnabler](func(p *Provider) any { return p.Credentials }),
+	abi.ExportCredentialsPasswordResetReq:   is[PasswordResetter](func(p *Provider) any { return p.Credentials }),
+	abi.ExportCredentialsPasswordResetApply: is[PasswordResetter](func(p *Provider) any { return p.Credentials }),
+	abi.ExportRBACRoleDefinitions:           is[RoleDefiner](func(p *Provider) any { return p.RBAC }),
+	abi.ExportACLGrant:                      is[ACLManager](func(p *Provider) any { return p.ACL }),
+	abi.ExportACLRevoke:                     is[ACLManager](func(p *Provider) any { return p.ACL }),
+	abi.ExportAuditQuery:                    is[AuditQuerier](func(p *Provider) any { return p.Audit }),
+	abi.ExportAuditExportCreate:             is[AuditExporter](func(p *Provider) any { return p.Audit }),
+	abi.ExportAuditExportGet:                is[AuditExporter](func(p *Provider) any { return p.Audit }),
+}
+
+// is reports whether the capability value get returns implements I.
+func is[I any](get func(p *Provider) any) func(p *Provider) bool {
+	return func(p *Provider) bool { _, ok := get(p).(I); return ok }
+}
+
 // Describe returns the authhost_describe document of p.
 func (p *Provider) Describe() abi.Describe {
-	return abi.Describe{
+	d := abi.Describe{
 		ABI:             abi.Version,
 		Name:            p.Name,
 		Version:         p.Version,
@@ -218,7 +272,15 @@ func (p *Provider) Describe() abi.Describe {
 		Login:           p.Login,
 		ConfigSchema:    p.ConfigSchema,
 		ManagesSessions: p.ManagesSessions,
+		Implements:      p.Implements(),
 	}
+	if p.SessionTransport != nil && p.Session != nil {
+		d.SessionTransport = p.SessionTransport()
+	}
+	if p.Demo != nil {
+		d.Demo = p.Demo()
+	}
+	return d
 }
 
 var (

@@ -430,7 +430,6 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
 func (s *Server) requestPasswordReset(r *http.Request, email string) error {
 	err := s.cfg.Auth.Credentials.RequestPasswordReset(r.Context(), email, s.cfg.PublicURL.String()+"/reset-password")
 	if auth.CodeOf(err) == auth.CodeNotSupported {
-		s.resetUnsupported.Store(true) // providers do not change while serving
 		return err
 	}
 	if err != nil {

@@ -79,10 +79,6 @@ type Server struct {
 	// resolveErrAt is when a failure to resolve a request's user was last
 	// audited (unix nanoseconds).
 	resolveErrAt atomic.Int64
-	// resetUnsupported is set once the credentials provider has answered
-	// not_supported to a password reset; the login page then stops
-	// offering it.
-	resetUnsupported atomic.Bool
 }
 
 // New validates cfg and builds the router.

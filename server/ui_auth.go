@@ -18,10 +18,8 @@ type loginPage struct {
 	Enabled     bool
 	Credentials bool
 	SignUp      bool
-	// ForgotPassword links to /forgot-password. No provider says up front
-	// whether it supports reset, so it is shown with credentials until the
-	// provider first answers not_supported (/forgot-password then says
-	// reset is not available).
+	// ForgotPassword links to /forgot-password when the credentials
+	// provider offers password reset (auth.SupportsPasswordReset).
 	ForgotPassword bool
 	SSO            *auth.SSOButton
 	// SSOHref starts the SSO flow (a link, so it works without JavaScript
@@ -75,7 +73,7 @@ func (s *Server) loginOptions(r *http.Request, target string) loginPage {
 	}
 	p.Credentials = caps.Login.Type == "credentials" || caps.Login.Type == "both"
 	p.SignUp = p.Credentials && caps.Login.SignUpEnabled != nil && *caps.Login.SignUpEnabled
-	p.ForgotPassword = p.Credentials && !s.resetUnsupported.Load()
+	p.ForgotPassword = p.Credentials && auth.SupportsPasswordReset(s.cfg.Auth.Credentials)
 	if caps.Login.SSO != nil {
 		p.SSO = caps.Login.SSO
 		// The SSO callback returns to /login, which forwards a signed-in

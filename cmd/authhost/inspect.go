@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/authhost/authhost/host"
+	"github.com/authhost/authhost/internal/config"
 )
 
 // errProblems makes `inspect` exit non-zero for a plugin that would not load.
@@ -19,7 +20,8 @@ func cmdInspect(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
 	cacheDir := fs.String("cache-dir", "", "wazero compilation cache directory (optional)")
-	pos, err := parseArgs(fs, args, "inspect [--json] [--cache-dir DIR] FILE.wasm", stdout)
+	cfgPath := fs.String("config", "", "authhost config file: also check the plugin's configuration with its authhost_configure (optional)")
+	pos, err := parseArgs(fs, args, "inspect [--json] [--cache-dir DIR] [--config FILE] FILE.wasm", stdout)
 	if err != nil {
 		return err
 	}
@@ -27,7 +29,22 @@ func cmdInspect(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError{"inspect: want exactly one FILE.wasm"}
 	}
 	file := pos[0]
-	rep, err := host.Inspect(ctx, file, *cacheDir)
+	var configs map[string]json.RawMessage
+	if *cfgPath != "" {
+		cfg, err := config.Load(*cfgPath, nil)
+		if err != nil {
+			return fmt.Errorf("inspect: %w", err)
+		}
+		configs = map[string]json.RawMessage{}
+		for name, p := range cfg.Plugins {
+			js, err := p.ConfigJSON()
+			if err != nil {
+				return fmt.Errorf("inspect: plugins.%s: %w", name, err)
+			}
+			configs[name] = js
+		}
+	}
+	rep, err := host.InspectConfig(ctx, file, *cacheDir, configs)
 	if err != nil && len(rep.Problems) == 0 {
 		return fmt.Errorf("inspect: %w", err) // unreadable: no report to print
 	}
@@ -60,6 +77,9 @@ func printReport(w io.Writer, r host.Report) {
 	}
 	fmt.Fprintf(w, "file:         %s\nname:         %s\nversion:      %s\nabi:          %s\n", r.File, r.Name, r.Version, r.ABI)
 	fmt.Fprintf(w, "capabilities: %s\ndetected:     %s\nexports:      %s\n", orNone(caps), orNone(det), orNone(r.Exports))
+	if r.Describe != nil && r.Describe.Declares() {
+		fmt.Fprintf(w, "implements:   %s\n", orNone(r.Describe.Implements))
+	}
 	if len(r.Problems) == 0 {
 		fmt.Fprintln(w, "problems:     none")
 		return

@@ -2,7 +2,7 @@
 // providers loaded as sandboxed WebAssembly plugins.
 //
 //	authhost serve [--config FILE] [flags]   run the server
-//	authhost inspect [--json] FILE.wasm      describe a provider plugin
+//	authhost inspect [--json] [--config FILE] FILE.wasm  describe a provider plugin (and check its config)
 //	authhost license keygen|issue|inspect    make and check licenses
 //	authhost backup|restore                  copy the data dir's store
 //	authhost version                         print the version
@@ -42,7 +42,7 @@ func main() {
 
 const usage = `usage:
   authhost serve [--config FILE] [--listen ADDR] [--public-url URL] [--plugins-dir DIR] [--data-dir DIR] [--mode development|production] [--log-level LEVEL]
-  authhost inspect [--json] FILE.wasm
+  authhost inspect [--json] [--config authhost.yaml] FILE.wasm
   authhost license keygen --out FILE
   authhost license issue --key FILE --org NAME [--tier T] [--features rbac,acl,audit] [--days N | --expires DATE]
   authhost license inspect [--json] [--public-key KEY]... [--config FILE] TOKEN

@@ -464,3 +464,65 @@ func TestBackupRestoreKeepsSessions(t *testing.T) {
 		t.Fatalf("/me on the restored server = %d %s", resp.StatusCode, body)
 	}
 }
+
+// badConfig writes the example config with static-users'
+// min_password_length out of range and returns its path.
+func badConfig(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../examples/authhost.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(raw), "min_password_length: 8", "min_password_length: 5000", 1)
+	if bad == string(raw) {
+		t.Fatal("the example config has no min_password_length: 8 to change")
+	}
+	path := filepath.Join(t.TempDir(), "authhost.yaml")
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const badField = "plugins.static-users.config.min_password_length: 5000 is out of range"
+
+// TestBadPluginConfig: a configuration the plugin refuses (authhost_configure)
+// is named by field in inspect --config, in /readyz, and stops start-up in
+// production mode.
+func TestBadPluginConfig(t *testing.T) {
+	t.Parallel()
+	cfg := badConfig(t)
+	users := wasmbuild.Build(t, "../../examples/static-users")
+	t.Run("inspect", func(t *testing.T) {
+		t.Parallel()
+		var stdout bytes.Buffer
+		err := run(context.Background(), []string{"inspect", "--config", cfg, users}, &stdout, io.Discard)
+		if err == nil || !strings.Contains(stdout.String(), badField) {
+			t.Fatalf("inspect --config = %v\n%s", err, stdout.String())
+		}
+		stdout.Reset()
+		if err := run(context.Background(), []string{"inspect", "--config", "../../examples/authhost.yaml", users}, &stdout, io.Discard); err != nil {
+			t.Fatalf("inspect with the example config = %v\n%s", err, stdout.String())
+		}
+	})
+	t.Run("readyz", func(t *testing.T) {
+		t.Parallel()
+		base, _ := startServe(t, wasmbuild.Dir(t, "../../examples/static-users"), "--config", cfg)
+		var body struct {
+			Problems []string `json:"problems"`
+		}
+		if code := getJSON(t, base+"/readyz", &body); code != http.StatusServiceUnavailable || !strings.Contains(strings.Join(body.Problems, "\n"), badField) {
+			t.Fatalf("readyz = %d %v", code, body.Problems)
+		}
+	})
+	t.Run("production", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		err := run(ctx, []string{"serve", "--config", cfg, "--mode", "production", "--listen", freePort(t),
+			"--plugins-dir", wasmbuild.Dir(t, "../../examples/static-users"), "--data-dir", t.TempDir()}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), badField) {
+			t.Fatalf("serve in production = %v, want an error naming %s", err, badField)
+		}
+	})
+}

@@ -29,7 +29,9 @@ func wantNoLeak(t *testing.T, what string, body []byte) {
 func TestPeerDown(t *testing.T) {
 	t.Parallel()
 	peer := betterauth.StartDedicated(t, betterauth.Options{})
-	env := startAuthhost(t, peer)
+	// Without the host's session cache: a cached session keeps answering
+	// /me through an outage for up to session_cache_seconds.
+	env := startAuthhostWith(t, peer, []string{"session_cache_seconds: 0"})
 	email := uniqueEmail(t)
 	c := env.Client()
 	signUp(t, c, email, "Outage")

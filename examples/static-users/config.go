@@ -114,13 +114,13 @@ var configs = pdk.NewConfigCache("static-users", (*config).validate)
 func loadConfig() (*config, error) { return configs.Load() }
 
 // validate fills defaults and checks the decoded configuration; errors
-// name the field at fault.
+// are pdk.ConfigError values naming the field at fault.
 func (cfg *config) validate() error {
 	if cfg.MinPasswordLength == 0 {
 		cfg.MinPasswordLength = defaultMinPasswordLength
 	}
 	if cfg.MinPasswordLength < 1 || cfg.MinPasswordLength > maxPasswordBytes {
-		return fmt.Errorf("min_password_length %d out of range 1..%d", cfg.MinPasswordLength, maxPasswordBytes)
+		return pdk.ConfigError("min_password_length", "%d is out of range 1..%d", cfg.MinPasswordLength, maxPasswordBytes)
 	}
 	if len(cfg.Roles) == 0 {
 		cfg.Roles = slices.Clone(defaultRoles)
@@ -128,10 +128,10 @@ func (cfg *config) validate() error {
 	cfg.roles = map[string]abi.RoleDefinition{}
 	for i, r := range cfg.Roles {
 		if r.ID == "" {
-			return fmt.Errorf("roles[%d]: empty id", i)
+			return pdk.ConfigError(fmt.Sprintf("roles.%d.id", i), "empty id")
 		}
 		if _, dup := cfg.roles[r.ID]; dup {
-			return fmt.Errorf("roles[%d]: duplicate role %q", i, r.ID)
+			return pdk.ConfigError(fmt.Sprintf("roles.%d.id", i), "duplicate role %q", r.ID)
 		}
 		if r.Name == "" {
 			cfg.Roles[i].Name = r.ID
@@ -142,7 +142,7 @@ func (cfg *config) validate() error {
 		cfg.DefaultRole = "member"
 	}
 	if _, ok := cfg.roles[cfg.DefaultRole]; !ok {
-		return fmt.Errorf("default_role %q is not a defined role", cfg.DefaultRole)
+		return pdk.ConfigError("default_role", "%q is not a defined role", cfg.DefaultRole)
 	}
 	cfg.byEmail = map[string]*userConfig{}
 	cfg.byID = map[string]*userConfig{}
@@ -150,19 +150,19 @@ func (cfg *config) validate() error {
 		u := &cfg.Users[i]
 		u.Email = normalizeEmail(u.Email)
 		if u.Email == "" {
-			return fmt.Errorf("users[%d]: empty email", i)
+			return pdk.ConfigError(fmt.Sprintf("users.%d.email", i), "empty email")
 		}
 		if err := checkHash(u.PasswordHash); err != nil {
-			return fmt.Errorf("users[%d] (%s): %v", i, u.Email, err)
+			return pdk.ConfigError(fmt.Sprintf("users.%d.password_hash", i), "%s: %v", u.Email, err)
 		}
 		if u.ID == "" {
 			u.ID = userID(u.Email)
 		}
 		if _, dup := cfg.byEmail[u.Email]; dup {
-			return fmt.Errorf("users[%d]: duplicate email %s", i, u.Email)
+			return pdk.ConfigError(fmt.Sprintf("users.%d.email", i), "duplicate email %s", u.Email)
 		}
 		if _, dup := cfg.byID[u.ID]; dup {
-			return fmt.Errorf("users[%d]: duplicate id %s", i, u.ID)
+			return pdk.ConfigError(fmt.Sprintf("users.%d.id", i), "duplicate id %s", u.ID)
 		}
 		cfg.byEmail[u.Email] = u
 		cfg.byID[u.ID] = u
@@ -191,4 +191,20 @@ func normalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(
 func userID(email string) string {
 	sum := sha256.Sum256([]byte("static-users:" + normalizeEmail(email)))
 	return "usr_" + hex.EncodeToString(sum[:10])
+}
+
+// demoCredentials lists the configured users marked demo, for describe:
+// the host warns about them at start-up (and prints demo_password).
+func demoCredentials() []abi.DemoCredential {
+	cfg, err := loadConfig()
+	if err != nil {
+		return nil
+	}
+	var out []abi.DemoCredential
+	for _, u := range cfg.Users {
+		if u.Demo {
+			out = append(out, abi.DemoCredential{Email: u.Email, Password: u.DemoPassword})
+		}
+	}
+	return out
 }

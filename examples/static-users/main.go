@@ -26,6 +26,8 @@ func init() {
 		Name:         "static-users",
 		Version:      version,
 		ConfigSchema: []byte(configSchema),
+		Configure:    configs.Configure,
+		Demo:         demoCredentials,
 		User:         p,
 		Credentials:  p,
 		RBAC:         p,

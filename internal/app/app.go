@@ -112,6 +112,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 				MaxKVBytes:       p.Limits.MaxKVBytes,
 				MaxKVKeys:        p.Limits.MaxKVKeys,
 			},
+			SessionCacheSeconds: p.SessionCacheSeconds,
 		}
 	}
 	mets := metrics.New()
@@ -132,15 +133,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	for _, e := range loadErrs {
 		log.Error("plugin failed to load", "error", e)
 	}
+	if err := configErrors(loadErrs); err != nil && cfg.Mode == string(auth.ModeProduction) {
+		return nil, fmt.Errorf("production mode: a plugin refused its configuration: %w", err)
+	}
 	var providers []auth.Provider
 	for _, p := range plugins { // the host logs each one it loaded
-		providers = append(providers, pluginProvider(p))
+		providers = append(providers, p.Provider())
 	}
-	a.demo = demoCredentials(cfg, log)
+	a.demo = demoCredentials(plugins, log)
 
 	builtin, err := newBuiltin(cfg, st, log)
 	if err != nil {
 		return nil, err
+	}
+	if m, ok := builtin.RBAC.(auth.RBACManager); ok {
+		// Role changes (admin API, directory sync) drop the user's cached
+		// plugin sessions, so they apply on the next request.
+		builtin.RBAC = auth.InvalidatingRBAC(m, sessionCaches(providers)...)
 	}
 	sel, missing := selection(cfg, providers)
 	for _, m := range missing {
@@ -152,7 +161,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	composed.Audit = mets.CountAudit(composed.Audit)
 	mets.WatchPlugins(mgr.Plugins)
-	for _, c := range []string{auth.CapUser, auth.CapSession, auth.CapSSO, auth.CapCredentials, auth.CapRBAC, auth.CapACL, auth.CapAudit} {
+	for _, c := range auth.Capabilities() {
 		if src := composed.Sources[c]; len(src) > 0 {
 			log.Info("capability composed", "capability", c, "from", strings.Join(src, ","))
 		}
@@ -316,39 +325,42 @@ func selection(cfg config.Config, providers []auth.Provider) (auth.Selection, []
 	return sel, missing
 }
 
-// pluginProvider exposes a loaded plugin's capabilities to composition.
-func pluginProvider(p *host.Plugin) auth.Provider {
-	return auth.Provider{
-		Name:            p.Name(),
-		User:            p.User(),
-		Session:         p.Session(),
-		SSO:             p.SSO(),
-		Credentials:     p.Credentials(),
-		RBAC:            p.RBAC(),
-		ACL:             p.ACL(),
-		Audit:           p.Audit(),
-		ManagesSessions: p.Describe().ManagesSessions,
-	}
-}
-
-// demoCredentials finds users flagged `demo: true` in plugin configs and
-// logs each as a demo credential.
-func demoCredentials(cfg config.Config, log *slog.Logger) []demoCredential {
+// demoCredentials collects the demo accounts the loaded plugins report in
+// describe (their configuration is theirs to read) and logs each.
+func demoCredentials(plugins []*host.Plugin, log *slog.Logger) []demoCredential {
 	var out []demoCredential
-	for name, p := range cfg.Plugins {
-		users, _ := p.Config["users"].([]any)
-		for _, u := range users {
-			m, _ := u.(map[string]any)
-			if demo, _ := m["demo"].(bool); !demo {
-				continue
-			}
-			email, _ := m["email"].(string)
-			pw, _ := m["demo_password"].(string)
-			log.Warn("DEMO CREDENTIAL enabled: remove it before production", "plugin", name, "email", email)
-			out = append(out, demoCredential{plugin: name, email: email, password: pw})
+	for _, p := range plugins {
+		for _, d := range p.Describe().Demo {
+			log.Warn("DEMO CREDENTIAL enabled: remove it before production", "plugin", p.Name(), "email", d.Email)
+			out = append(out, demoCredential{plugin: p.Name(), email: d.Email, password: d.Password})
 		}
 	}
 	return out
+}
+
+// sessionCaches returns the session caches in front of the plugins'
+// session adapters.
+func sessionCaches(providers []auth.Provider) []auth.SessionInvalidator {
+	var out []auth.SessionInvalidator
+	for _, p := range providers {
+		if c, ok := p.Session.(auth.SessionInvalidator); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// configErrors joins the load errors that are plugins refusing their
+// configuration (host.ConfigError), or returns nil when there are none.
+func configErrors(loadErrs []error) error {
+	var errs []error
+	for _, e := range loadErrs {
+		var ce *host.ConfigError
+		if errors.As(e, &ce) {
+			errs = append(errs, ce)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // webhooks finds the webhook endpoint of a loaded plugin by name.

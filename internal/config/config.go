@@ -174,6 +174,11 @@ type Plugin struct {
 	Limits               Limits `yaml:"limits"`
 	// Optional plugins may be absent without making the server unready.
 	Optional bool `yaml:"optional"`
+	// SessionCacheSeconds caps how long the host trusts one of the
+	// plugin's sessions without asking the plugin again (nil: the host's
+	// default, 30; 0: off). See host.DefaultSessionCacheSeconds for the
+	// trade-off.
+	SessionCacheSeconds *int `yaml:"session_cache_seconds"`
 }
 
 // Limits bounds one plugin. Zero values take the ABI defaults.
@@ -438,6 +443,9 @@ func (c *Config) Validate() error {
 		}
 		if l.MemoryMiB > 4096 {
 			errs = append(errs, fmt.Errorf("plugins.%s.limits.memory_mib: %d exceeds the 4096 MiB Wasm32 address space", name, l.MemoryMiB))
+		}
+		if n := p.SessionCacheSeconds; n != nil && (*n < 0 || *n > 3600) {
+			errs = append(errs, fmt.Errorf("plugins.%s.session_cache_seconds: %d is out of range 0..3600", name, *n))
 		}
 		for _, h := range p.AllowedHosts {
 			if h == "" || strings.ContainsAny(h, "/:@ ") {

@@ -77,6 +77,8 @@ func TestParseErrors(t *testing.T) {
 		{"negative limit", "plugins: { x: { limits: { pool_size: -1 } } }", "plugins.x.limits"},
 		{"negative kv quota", "plugins: { x: { limits: { max_kv_keys: -1 } } }", "plugins.x.limits"},
 		{"private networks not a bool", `plugins: { x: { allow_private_networks: "yes please" } }`, "into bool"},
+		{"negative session cache", "plugins: { x: { session_cache_seconds: -1 } }", "plugins.x.session_cache_seconds"},
+		{"session cache too long", "plugins: { x: { session_cache_seconds: 3601 } }", "out of range 0..3600"},
 		{"host with scheme", `plugins: { x: { allowed_hosts: ["https://a.com"] } }`, "allowed_hosts"},
 		{"bad origin", `security: { allowed_redirect_origins: ["app.example.com"] }`, "allowed_redirect_origins"},
 		{"proxy hostname", `security: { trusted_proxies: ["proxy.internal"] }`, `security.trusted_proxies: "proxy.internal"`},

@@ -28,6 +28,7 @@
 package main
 
 import (
+	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/pdk"
 )
 
@@ -41,9 +42,17 @@ func init() {
 		Version:         version,
 		ManagesSessions: true,
 		ConfigSchema:    []byte(configSchema),
-		User:            p,
-		Session:         p,
-		Credentials:     p,
+		Configure:       configs.Configure,
+		SessionTransport: func() *abi.SessionTransport {
+			cfg, err := loadConfig()
+			if err != nil {
+				return nil // the host then asks session_id_from_request
+			}
+			return transport(cfg)
+		},
+		User:        p,
+		Session:     p,
+		Credentials: p,
 	})
 }
 

@@ -209,8 +209,7 @@ func resolve(ctx context.Context, cfg *config, id string, client *abi.Request) (
 // tokenFromRequest returns the Better Auth session token a request carries:
 // the session cookie (either name) or an Authorization: Bearer token.
 func tokenFromRequest(cfg *config, r abi.Request) string {
-	names := []string{"__Secure-" + cfg.CookiePrefix + ".session_token", cfg.CookiePrefix + ".session_token"}
-	for _, name := range names {
+	for _, name := range transport(cfg).Cookies {
 		for _, line := range headerValues(r.Headers, "Cookie") {
 			for _, part := range strings.Split(line, ";") {
 				k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
@@ -228,6 +227,17 @@ func tokenFromRequest(cfg *config, r abi.Request) string {
 		return strings.TrimSpace(a[7:])
 	}
 	return ""
+}
+
+// transport is where the session token travels, as declared in describe
+// (the host reads it there itself) and as tokenFromRequest reads it: the
+// session cookie (secure name first, URL-encoded), else a bearer token.
+func transport(cfg *config) *abi.SessionTransport {
+	return &abi.SessionTransport{
+		Cookies:         []string{"__Secure-" + cfg.CookiePrefix + ".session_token", cfg.CookiePrefix + ".session_token"},
+		CookieURLDecode: true,
+		Bearer:          true,
+	}
 }
 
 func headerValues(h map[string][]string, name string) []string {
@@ -291,8 +301,17 @@ func (provider) ValidateSession(ctx context.Context, id string) (*abi.Session, e
 	if err != nil {
 		return nil, errorf(err, "validate session")
 	}
+	if s != nil {
+		s.CacheSeconds = sessionCacheSeconds
+	}
 	return s, nil
 }
+
+// sessionCacheSeconds is how long this provider vouches for a validated
+// session (abi 1.2 cache_seconds): Better Auth's own cookie cache default
+// (session.cookieCache.maxAge, 5 minutes), the staleness Better Auth itself
+// accepts. The operator's session_cache_seconds caps it.
+const sessionCacheSeconds = 300
 
 // RefreshSession asks Better Auth for the session, which extends it when
 // its updateAge has passed (Better Auth has no explicit refresh endpoint).

@@ -41,10 +41,18 @@ func init() {
 		Login:           &button,
 		ManagesSessions: true,
 		ConfigSchema:    []byte(configSchema),
-		User:            p,
-		Session:         p,
-		SSO:             p,
-		RBAC:            p,
+		Configure:       configs.Configure,
+		SessionTransport: func() *abi.SessionTransport {
+			cfg, err := loadConfig()
+			if err != nil {
+				return nil // the host then asks session_id_from_request
+			}
+			return &abi.SessionTransport{Cookies: []string{cfg.CookieName}}
+		},
+		User:    p,
+		Session: p,
+		SSO:     p,
+		RBAC:    p,
 	})
 }
 

@@ -374,7 +374,7 @@ func lookupSession(ctx context.Context, id string) (*config, *session, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if id == "" {
+	if len(id) != 43 { // not one of ours (the host reads the cookie as is)
 		return cfg, nil, nil
 	}
 	s, err := activeSession(ctx, cfg, id)
