@@ -87,7 +87,8 @@ type Counter interface {
 
 // Notifier is implemented by stores that several processes share: a
 // message published on a channel reaches the subscribers of every process
-// on the same store, the publisher's own included. Caches of state held in
+// on the same store, the publisher's own included. A channel name is
+// 1 to 64 bytes without a newline. Caches of state held in
 // the store (validated sessions, permissions) subscribe to drop entries
 // another process changed. Delivery is at most once and only to processes
 // connected at the time; a subscriber that may have missed messages (its
@@ -95,10 +96,10 @@ type Counter interface {
 type Notifier interface {
 	// Publish sends payload (at most MaxPayload bytes) on channel.
 	Publish(ctx context.Context, channel, payload string) error
-	// Subscribe calls fn for every message on channel until the returned
-	// cancel is called. fn runs on one goroutine per store and must not
-	// block for long.
-	Subscribe(channel string, fn func(Message)) (cancel func())
+	// Subscribe calls fn for every message on channel published after
+	// Subscribe returns, until the returned cancel is called. fn runs on
+	// one goroutine per store and must not block for long.
+	Subscribe(ctx context.Context, channel string, fn func(Message)) (cancel func(), err error)
 }
 
 // MaxPayload bounds a Notifier message (PostgreSQL's NOTIFY limit, less a
