@@ -77,12 +77,33 @@ func TestParseErrors(t *testing.T) {
 		{"ttl order", "session: { ttl: 48h, absolute_ttl: 1h }", "absolute_ttl"},
 		{"malformed yaml", "listen: [", "parse yaml"},
 		{"capability list of maps", "capabilities: { sso: { a: b } }", "want a name or a list"},
+		{"unknown store driver", "store: { driver: mysql }", "store.driver"},
+		{"store driver look-alike", "store: { driver: \"p\u043estgres\" }", "store.driver"},
+		{"store driver case", "store: { driver: Postgres }", "store.driver"},
+		{"postgres without dsn", "store: { driver: postgres }", "store.dsn"},
+		{"postgres dsn from unset env", `store: { driver: postgres, dsn: "${AUTHHOST_STORE_DSN}" }`, "AUTHHOST_STORE_DSN"},
+		{"badger with dsn", "store: { dsn: postgres://h/db }", "store.dsn"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.yaml), env(nil))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want containing %q", c.name, err, c.want)
 		}
+	}
+}
+
+func TestStoreDriver(t *testing.T) {
+	t.Parallel()
+	for _, y := range []string{"", "store: {}", "store: { driver: null }"} {
+		cfg, err := Parse([]byte(y), env(nil))
+		if err != nil || cfg.Store.Driver != "badger" {
+			t.Fatalf("%q: store = %+v, %v; want the badger default", y, cfg.Store, err)
+		}
+	}
+	cfg, err := Parse([]byte(`store: { driver: postgres, dsn: "${AUTHHOST_STORE_DSN}" }`),
+		env(map[string]string{"AUTHHOST_STORE_DSN": "postgres://a@127.0.0.1/db"}))
+	if err != nil || cfg.Store.Driver != "postgres" || cfg.Store.DSN != "postgres://a@127.0.0.1/db" {
+		t.Fatalf("postgres store = %+v, %v", cfg.Store, err)
 	}
 }
 
