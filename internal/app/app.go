@@ -1,8 +1,8 @@
 // Package app wires authhost together from its configuration: the store
 // (badger or PostgreSQL), the plugin host, the built-in defaults,
-// capability composition, the license and the HTTP server. `authhost serve` and the end-to-end test
-// harness (internal/testenv/authhostenv) both build the server through New,
-// so the tests run exactly what ships.
+// capability composition, the license and the HTTP server. `authhost
+// serve` and the end-to-end test harness (internal/testenv/authhostenv)
+// both build the server through New, so the tests run exactly what ships.
 package app
 
 import (
