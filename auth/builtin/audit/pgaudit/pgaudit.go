@@ -80,6 +80,23 @@ func searchFields(e *auth.AuditEvent) []string {
 	return f
 }
 
+// columns are the table's columns in the order of row's values.
+var columns = []string{"id", "ts", "actor_type", "actor_id", "action", "outcome", "resource_type", "resource_id", "search_fields", "search", "event"}
+
+// row is e's values for columns; e is filled.
+func row(e *auth.AuditEvent) ([]any, error) {
+	b, err := encode(e)
+	if err != nil {
+		return nil, fmt.Errorf("pgaudit: encode event: %w", err)
+	}
+	var rtype, rid *string
+	if e.Resource != nil {
+		rtype, rid = &e.Resource.Type, &e.Resource.ID
+	}
+	fields := searchFields(e)
+	return []any{e.ID, e.Timestamp.UnixNano(), e.Actor.Type, e.Actor.ID, e.Action, e.Outcome, rtype, rid, fields, strings.Join(fields, "\n"), b}, nil
+}
+
 // Log implements auth.AuditLogger. A missing id (UUIDv7) and timestamp
 // (now) are filled in; a duplicate id is refused with CodeAlreadyExists.
 func (s *Store) Log(ctx context.Context, e auth.AuditEvent) error {
@@ -91,19 +108,12 @@ func (s *Store) Log(ctx context.Context, e auth.AuditEvent) error {
 	if nanos < 0 {
 		return auth.Errorf(auth.CodeInvalidRequest, "audit: timestamp %v is before 1970", e.Timestamp)
 	}
-	b, err := encode(&e)
+	vals, err := row(&e)
 	if err != nil {
-		return fmt.Errorf("pgaudit: encode event: %w", err)
+		return err
 	}
-	var rtype, rid *string
-	if e.Resource != nil {
-		rtype, rid = &e.Resource.Type, &e.Resource.ID
-	}
-	fields := searchFields(&e)
-	tag, err := s.pool.Exec(ctx, `INSERT INTO authhost_audit
-		(id, ts, actor_type, actor_id, action, outcome, resource_type, resource_id, search_fields, search, event)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`,
-		e.ID, nanos, e.Actor.Type, e.Actor.ID, e.Action, e.Outcome, rtype, rid, fields, strings.Join(fields, "\n"), b)
+	tag, err := s.pool.Exec(ctx, "INSERT INTO authhost_audit ("+strings.Join(columns, ", ")+
+		") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING", vals...)
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "22021" { // invalid UTF-8 or a NUL

@@ -43,7 +43,9 @@ func TestSameAsKeyValueStore(t *testing.T) {
 	pg := open(t)
 	kv := audit.NewStore(memory.New(memory.Options{}), audit.StoreOptions{})
 	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
-	user := func(id, email string) auth.AuditActor { return auth.AuditActor{Type: auth.ActorUser, ID: id, Email: email} }
+	user := func(id, email string) auth.AuditActor {
+		return auth.AuditActor{Type: auth.ActorUser, ID: id, Email: email}
+	}
 	evs := []auth.AuditEvent{
 		{ID: "p1", Actor: user("100%", "a_b@example.com"), Action: "x%y.z", Outcome: "success"},
 		{ID: "p2", Actor: user("1000", "aXb@example.com"), Action: "x_y.z", Outcome: "success"},
