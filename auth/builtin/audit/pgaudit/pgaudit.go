@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -259,15 +260,27 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 	limit = min(limit, audit.MaxLimit)
 	offset := max(p.Offset, 0)
 	w := compile(f)
-	total, err := s.count(ctx, w)
-	if err != nil {
-		return nil, fmt.Errorf("pgaudit: query: %w", err)
+	// The count of every match runs beside the page on a second
+	// connection; a page that shows the last match makes it unnecessary.
+	countW := &where{conds: w.conds, args: w.args}
+	countCtx, cancelCount := context.WithCancel(ctx)
+	defer cancelCount()
+	type counted struct {
+		n   int
+		err error
 	}
-	if p.Cursor != "" {
+	countDone := make(chan counted, 1)
+	go func() {
+		n, err := s.count(countCtx, countW)
+		countDone <- counted{n, err}
+	}()
+	hasCursor := p.Cursor != ""
+	if hasCursor {
 		c, err := decodeCursor(p.Cursor)
 		if err != nil {
 			return nil, err
 		}
+		w = &where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
 		w.add("(ts, id) < (?, ?)", c.ts, c.id)
 		offset = 0
 	}
@@ -276,7 +289,7 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 	if err != nil {
 		return nil, fmt.Errorf("pgaudit: query: %w", err)
 	}
-	res := &auth.AuditResult{Events: []auth.AuditEvent{}, Total: total}
+	res := &auth.AuditResult{Events: []auth.AuditEvent{}}
 	var last cursor
 	more := false
 	for rows.Next() {
@@ -303,6 +316,16 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 	if more {
 		res.NextCursor = last.encode()
 	}
+	if !hasCursor && !more && len(res.Events) > 0 {
+		// The page holds the last match: everything is counted.
+		res.Total = offset + len(res.Events)
+		return res, nil
+	}
+	c := <-countDone
+	if c.err != nil {
+		return nil, fmt.Errorf("pgaudit: query: count: %w", c.err)
+	}
+	res.Total = c.n
 	return res, nil
 }
 
