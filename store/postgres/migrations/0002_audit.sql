@@ -37,3 +37,19 @@ EXCEPTION WHEN insufficient_privilege OR undefined_file OR feature_not_supported
     RAISE NOTICE 'pg_trgm is not available: audit text search will scan';
 END
 $$;
+
+-- Counts of events per hour, actor type, outcome and action, so that the
+-- total of a page filtered on those (the audit page's filters) sums a few
+-- thousand rows instead of visiting every matching event. Log adds 1 in
+-- the statement that inserts the event, on one of a few shards so that
+-- concurrent writers do not queue on one row; retention adds the negative
+-- count of what it deleted (shard -1) in the statement that deletes it.
+CREATE TABLE authhost_audit_counts (
+    hour       bigint NOT NULL, -- ts / 3600e9
+    actor_type text NOT NULL,
+    outcome    text NOT NULL,
+    action     text NOT NULL,
+    shard      smallint NOT NULL,
+    n          bigint NOT NULL,
+    PRIMARY KEY (hour, actor_type, outcome, action, shard)
+);

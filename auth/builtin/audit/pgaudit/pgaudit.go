@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,6 +83,22 @@ func searchFields(e *auth.AuditEvent) []string {
 	return f
 }
 
+// hourNanos is the width of a bucket of authhost_audit_counts.
+const hourNanos = int64(time.Hour)
+
+// countShards is how many rows share one bucket's count for writers.
+const countShards = 8
+
+// logSQL inserts an event and counts it, in one statement; it affects one
+// row when the event is new and none when its id exists.
+var logSQL = `WITH ins AS (
+		INSERT INTO authhost_audit (` + strings.Join(columns, ", ") + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING
+		RETURNING ts, actor_type, outcome, action)
+	INSERT INTO authhost_audit_counts (hour, actor_type, outcome, action, shard, n)
+	SELECT ts / ` + strconv.FormatInt(hourNanos, 10) + `, actor_type, outcome, action, $12, 1 FROM ins
+	ON CONFLICT (hour, actor_type, outcome, action, shard) DO UPDATE SET n = authhost_audit_counts.n + 1`
+
 // columns are the table's columns in the order of row's values.
 var columns = []string{"id", "ts", "actor_type", "actor_id", "action", "outcome", "resource_type", "resource_id", "search_fields", "search", "event"}
 
@@ -113,8 +131,7 @@ func (s *Store) Log(ctx context.Context, e auth.AuditEvent) error {
 	if err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, "INSERT INTO authhost_audit ("+strings.Join(columns, ", ")+
-		") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING", vals...)
+	tag, err := s.pool.Exec(ctx, logSQL, append(vals, rand.N(int16(countShards)))...)
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "22021" { // invalid UTF-8 or a NUL
@@ -177,9 +194,20 @@ func likeEscape(s string) string {
 // inclusive time range.
 func compile(f auth.AuditFilter) *where {
 	w := &where{}
-	if f.ActorID != "" {
-		w.add("actor_id = ?", f.ActorID)
+	addDims(w, f)
+	addOthers(w, f)
+	if !f.Start.IsZero() {
+		w.add("ts >= ?", f.Start.UnixNano())
 	}
+	if !f.End.IsZero() {
+		w.add("ts <= ?", f.End.UnixNano())
+	}
+	return w
+}
+
+// addDims adds the conditions on the columns authhost_audit_counts
+// shares with authhost_audit: actor type, outcome and action.
+func addDims(w *where, f auth.AuditFilter) {
 	if f.ActorType != "" {
 		w.add("actor_type = ?", f.ActorType)
 	}
@@ -200,17 +228,18 @@ func compile(f auth.AuditFilter) *where {
 			w.add("action = ?", f.Action)
 		}
 	}
+}
+
+// addOthers adds the conditions on what only events have.
+func addOthers(w *where, f auth.AuditFilter) {
+	if f.ActorID != "" {
+		w.add("actor_id = ?", f.ActorID)
+	}
 	if f.ResourceType != "" {
 		w.add("resource_type = ?", f.ResourceType)
 	}
 	if f.ResourceID != "" {
 		w.add("resource_id = ?", f.ResourceID)
-	}
-	if !f.Start.IsZero() {
-		w.add("ts >= ?", f.Start.UnixNano())
-	}
-	if !f.End.IsZero() {
-		w.add("ts <= ?", f.End.UnixNano())
 	}
 	if f.Text != "" {
 		text := strings.ToLower(f.Text)
@@ -220,7 +249,14 @@ func compile(f auth.AuditFilter) *where {
 			w.add("EXISTS (SELECT 1 FROM unnest(search_fields) AS f WHERE strpos(f, ?) > 0)", text)
 		}
 	}
-	return w
+}
+
+// since returns the conditions added to w since it had n of them.
+func (w *where) since(n int) string {
+	if len(w.conds) == n {
+		return "TRUE"
+	}
+	return strings.Join(w.conds[n:], " AND ")
 }
 
 // cursor is the position after the last event of a page.
@@ -262,7 +298,6 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 	w := compile(f)
 	// The count of every match runs beside the page on a second
 	// connection; a page that shows the last match makes it unnecessary.
-	countW := &where{conds: w.conds, args: w.args}
 	countCtx, cancelCount := context.WithCancel(ctx)
 	defer cancelCount()
 	type counted struct {
@@ -271,7 +306,7 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 	}
 	countDone := make(chan counted, 1)
 	go func() {
-		n, err := s.count(countCtx, countW)
+		n, err := s.count(countCtx, f)
 		countDone <- counted{n, err}
 	}()
 	hasCursor := p.Cursor != ""
@@ -329,15 +364,71 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 	return res, nil
 }
 
-func (s *Store) count(ctx context.Context, w *where) (int, error) {
-	var n int
-	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM authhost_audit WHERE "+w.String(), w.args...).Scan(&n)
-	return n, err
+// count counts the matches of f. A filter on actor type, outcome, action
+// and time only sums authhost_audit_counts over the whole hours of its
+// range and counts the events of the partial hours at its ends; any other
+// filter counts events.
+func (s *Store) count(ctx context.Context, f auth.AuditFilter) (int, error) {
+	var n int64
+	if f.ActorID != "" || f.ResourceType != "" || f.ResourceID != "" || f.Text != "" {
+		w := compile(f)
+		err := s.pool.QueryRow(ctx, "SELECT count(*) FROM authhost_audit WHERE "+w.String(), w.args...).Scan(&n)
+		return int(n), err
+	}
+	// Whole hours [first, last]; math.MinInt64/MaxInt64 when unbounded.
+	first, last := int64(math.MinInt64), int64(math.MaxInt64)
+	if !f.Start.IsZero() {
+		first = ceilDiv(f.Start.UnixNano(), hourNanos)
+	}
+	if !f.End.IsZero() {
+		last = (f.End.UnixNano()+1)/hourNanos - 1
+	}
+	if first > last {
+		w := compile(f)
+		err := s.pool.QueryRow(ctx, "SELECT count(*) FROM authhost_audit WHERE "+w.String(), w.args...).Scan(&n)
+		return int(n), err
+	}
+	w := &where{}
+	addDims(w, f)
+	sums := w.since(0)
+	w.add("hour BETWEEN ? AND ?", first, last)
+	hours := w.since(len(w.conds) - 1)
+	k := len(w.conds)
+	addDims(w, f)
+	dims := w.since(k)
+	var edges []string
+	if !f.Start.IsZero() {
+		k = len(w.conds)
+		w.add("ts >= ? AND ts < ?", f.Start.UnixNano(), first*hourNanos)
+		edges = append(edges, w.since(k))
+	}
+	if !f.End.IsZero() {
+		k = len(w.conds)
+		w.add("ts >= ? AND ts <= ?", (last+1)*hourNanos, f.End.UnixNano())
+		edges = append(edges, w.since(k))
+	}
+	edge := "FALSE"
+	if len(edges) > 0 {
+		edge = "(" + strings.Join(edges, ") OR (") + ")"
+	}
+	sql := fmt.Sprintf(`SELECT (SELECT coalesce(sum(n), 0) FROM authhost_audit_counts WHERE %s AND %s)::bigint
+		+ (SELECT count(*) FROM authhost_audit WHERE %s AND (%s))`, sums, hours, dims, edge)
+	err := s.pool.QueryRow(ctx, sql, w.args...).Scan(&n)
+	return int(n), err
+}
+
+// ceilDiv is a/b rounded up, for b > 0.
+func ceilDiv(a, b int64) int64 {
+	q := a / b
+	if a%b > 0 {
+		q++
+	}
+	return q
 }
 
 // Count implements auth.AuditStore.
 func (s *Store) Count(ctx context.Context, f auth.AuditFilter) (int, error) {
-	n, err := s.count(ctx, compile(f))
+	n, err := s.count(ctx, f)
 	if err != nil {
 		return 0, fmt.Errorf("pgaudit: count: %w", err)
 	}
@@ -354,16 +445,31 @@ func (s *Store) DeleteOlderThan(ctx context.Context, days int) (int, error) {
 	cutoff := s.now().Add(-time.Duration(days) * 24 * time.Hour).UnixNano()
 	total := 0
 	for {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM authhost_audit WHERE id IN (
-			SELECT id FROM authhost_audit WHERE ts < $1 ORDER BY ts LIMIT $2)`, cutoff, deleteBatch)
+		var n int
+		err := s.pool.QueryRow(ctx, `WITH d AS (
+				DELETE FROM authhost_audit WHERE id IN (
+					SELECT id FROM authhost_audit WHERE ts < $1 ORDER BY ts LIMIT $2)
+				RETURNING ts, actor_type, outcome, action),
+			c AS (
+				INSERT INTO authhost_audit_counts (hour, actor_type, outcome, action, shard, n)
+				SELECT ts / $3, actor_type, outcome, action, -1, -count(*) FROM d GROUP BY 1, 2, 3, 4
+				ON CONFLICT (hour, actor_type, outcome, action, shard) DO UPDATE SET n = authhost_audit_counts.n + EXCLUDED.n)
+			SELECT count(*) FROM d`, cutoff, deleteBatch, hourNanos).Scan(&n)
 		if err != nil {
 			return total, fmt.Errorf("pgaudit: delete old events: %w", err)
 		}
-		total += int(tag.RowsAffected())
-		if tag.RowsAffected() < deleteBatch {
-			return total, nil
+		total += n
+		if n < deleteBatch {
+			break
 		}
 	}
+	// Buckets whose events are all gone.
+	if _, err := s.pool.Exec(ctx, `DELETE FROM authhost_audit_counts WHERE (hour, actor_type, outcome, action) IN (
+		SELECT hour, actor_type, outcome, action FROM authhost_audit_counts WHERE hour <= $1
+		GROUP BY 1, 2, 3, 4 HAVING sum(n) = 0)`, cutoff/hourNanos); err != nil {
+		return total, fmt.Errorf("pgaudit: delete old counts: %w", err)
+	}
+	return total, nil
 }
 
 // Export implements auth.AuditStore: the rows stream from one query,

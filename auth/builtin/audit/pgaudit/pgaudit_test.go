@@ -2,8 +2,11 @@ package pgaudit_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,5 +105,100 @@ func TestRefusesNUL(t *testing.T) {
 	err := s.Log(context.Background(), auth.AuditEvent{Action: "a", Actor: auth.AuditActor{ID: "nul\x00"}})
 	if auth.CodeOf(err) != auth.CodeInvalidRequest {
 		t.Fatalf("Log with a NUL in the actor id = %v, want invalid_request", err)
+	}
+}
+
+// TestCountsAcrossHours checks the hourly counts behind Total: over events
+// spread across days, the count of every range (on hour boundaries, a
+// nanosecond either side, open-ended, inside one hour) and filter agrees
+// with the key-value store, before and after retention deletes some.
+func TestCountsAcrossHours(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	now := time.Date(2026, 3, 10, 12, 30, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st, err := pgstore.Open(ctx, pgtest.NewDatabase(t), pgstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	pg := pgaudit.New(st.Pool(), pgaudit.Options{Now: clock})
+	kv := audit.NewStore(memory.New(memory.Options{}), audit.StoreOptions{Now: clock})
+
+	r := rand.New(rand.NewPCG(3, 4))
+	hour := now.Truncate(time.Hour)
+	types := []string{auth.ActorUser, auth.ActorSystem, auth.ActorAPIKey}
+	outcomes := []string{auth.OutcomeSuccess, auth.OutcomeFailure, auth.OutcomeDenied}
+	actions := []string{"auth.sign-in", "auth.logout", "agents.create", "a%b"}
+	var wg sync.WaitGroup
+	for i := range 400 {
+		e := auth.AuditEvent{
+			ID:        fmt.Sprintf("c%03d", i),
+			Timestamp: hour.Add(-time.Duration(r.Int64N(int64(10 * 24 * time.Hour)))),
+			Actor:     auth.AuditActor{Type: types[r.IntN(3)], ID: "x"},
+			Outcome:   outcomes[r.IntN(3)],
+			Action:    actions[r.IntN(4)],
+		}
+		if i%50 == 0 { // events exactly on an hour boundary and 1ns off it
+			e.Timestamp = hour.Add(-time.Duration(i) * time.Hour)
+		}
+		if i%50 == 1 {
+			e.Timestamp = hour.Add(-time.Duration(i)*time.Hour - 1)
+		}
+		if err := kv.Log(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { // concurrent writers on shared count rows
+			if err := pg.Log(ctx, e); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	h := func(n int) time.Time { return hour.Add(-time.Duration(n) * time.Hour) }
+	ranges := [][2]time.Time{
+		{}, {h(49), time.Time{}}, {time.Time{}, h(49)}, {h(100), h(50)}, {h(100).Add(1), h(50).Add(-1)},
+		{h(100).Add(-1), h(50).Add(1)}, {h(30).Add(time.Minute), h(30).Add(50 * time.Minute)}, {h(51), h(51)},
+		{h(200).Add(-time.Nanosecond), h(1).Add(time.Nanosecond)}, {h(300), h(299).Add(-1)},
+	}
+	dims := []auth.AuditFilter{{}, {ActorType: auth.ActorUser}, {Outcome: auth.OutcomeDenied}, {ActionPrefix: "auth."},
+		{Action: "a%b"}, {Action: "*.*"}, {ActorType: auth.ActorSystem, Outcome: auth.OutcomeFailure, ActionPrefix: "agents"}}
+	compare := func(stage string) {
+		t.Helper()
+		for _, d := range dims {
+			for _, rg := range ranges {
+				f := d
+				f.Start, f.End = rg[0], rg[1]
+				want, err := kv.Count(ctx, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := pg.Count(ctx, f)
+				if err != nil {
+					t.Fatalf("Count(%+v): %v", f, err)
+				}
+				res, err := pg.Query(ctx, f, auth.AuditPage{Limit: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want || res.Total != want {
+					t.Errorf("%s: filter %+v: Count %d, Total %d; key-value store %d", stage, f, got, res.Total, want)
+				}
+			}
+		}
+	}
+	compare("before retention")
+	for _, s := range []auth.AuditStore{kv, pg} {
+		if _, err := s.DeleteOlderThan(ctx, 4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compare("after retention")
+	var rows int
+	if err := st.Pool().QueryRow(ctx, "SELECT count(*) FROM authhost_audit_counts WHERE hour < $1", now.Add(-4*24*time.Hour).UnixNano()/int64(time.Hour)).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 {
+		t.Errorf("%d count rows left for the hours retention emptied", rows)
 	}
 }
