@@ -143,3 +143,18 @@ func BenchmarkNotifyLatency(b *testing.B) {
 		<-got
 	}
 }
+
+// BenchmarkGetRoundTrip is BenchmarkNotifyLatency's baseline: one Get, the
+// cheapest query round trip to the same database.
+func BenchmarkGetRoundTrip(b *testing.B) {
+	s := open(b, pgtest.NewDatabase(b))
+	b.Cleanup(func() { _ = s.Close() })
+	if err := s.Put(b.Context(), "k", []byte("v"), 0); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.Get(b.Context(), "k"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
