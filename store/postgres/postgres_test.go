@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -124,7 +125,8 @@ func TestOpenErrors(t *testing.T) {
 		name, dsn, want string
 	}{
 		{"garbage", "postgres://user:s3cret@host:notaport/db", "cannot parse"},
-		{"no such database", c.DSN("does_not_exist"), "does_not_exist"},
+		{"no such database", fmt.Sprintf("postgres://authhost:s3cret@127.0.0.1:%d/does_not_exist?sslmode=disable", c.Port), "does_not_exist"},
+		{"nothing listening", "postgres://authhost:s3cret@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", "127.0.0.1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
