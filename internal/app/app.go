@@ -188,6 +188,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 // directory, or the PostgreSQL database every replica shares.
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Store, error) {
 	if cfg.Store.Driver == "postgres" {
+		if cfg.Session.Store == "memory" {
+			log.Warn("session.store memory keeps sessions in this process: other replicas on the shared store will not know them (use store or cookie)")
+		}
 		return pgstore.Open(ctx, cfg.Store.DSN, pgstore.Options{Logger: log})
 	}
 	return badgerstore.Open(filepath.Join(cfg.DataDir, "store"), badgerstore.Options{Logger: log})
