@@ -83,7 +83,13 @@ func TestMigrations(t *testing.T) {
 	var wg sync.WaitGroup
 	stores := make([]*pgstore.Store, 4)
 	for i := range stores {
-		wg.Go(func() { stores[i] = open(t, dsn) })
+		wg.Go(func() {
+			s, err := pgstore.Open(t.Context(), dsn, pgstore.Options{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Errorf("concurrent Open: %v", err)
+			}
+			stores[i] = s
+		})
 	}
 	wg.Wait()
 	for _, s := range stores {
