@@ -2,7 +2,16 @@ module github.com/authhost/authhost
 
 go 1.26.4
 
-require github.com/zitadel/oidc/v3 v3.52.0
+require (
+	github.com/jackc/pgx/v5 v5.13.0
+	github.com/zitadel/oidc/v3 v3.52.0
+)
+
+require (
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

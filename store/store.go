@@ -71,3 +71,48 @@ type Store interface {
 
 // ErrStopScan ends a Scan early without error when returned by its callback.
 var ErrStopScan = errors.New("store: stop scan")
+
+// Counter is implemented by stores that count atomically: rate-limit and
+// lockout counters shared by every process on one store use it. All of
+// authhost's backends implement it.
+type Counter interface {
+	// Incr adds delta to the counter under key and returns its new value
+	// in one atomic step. A missing (or expired) counter starts from zero;
+	// ttl > 0 makes it expire ttl after that first increment, and later
+	// increments keep that expiry, so it counts over a fixed window. The
+	// value is stored under key as a decimal string (Get reads it, Delete
+	// resets it); a key holding anything else is an error.
+	Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
+}
+
+// Notifier is implemented by stores that several processes share: a
+// message published on a channel reaches the subscribers of every process
+// on the same store, the publisher's own included. A channel name is
+// 1 to 64 bytes without a newline. Caches of state held in
+// the store (validated sessions, permissions) subscribe to drop entries
+// another process changed. Delivery is at most once and only to processes
+// connected at the time; a subscriber that may have missed messages (its
+// connection dropped) is told so with a call of fn with Resync = true.
+type Notifier interface {
+	// Publish sends payload (at most MaxPayload bytes) on channel.
+	Publish(ctx context.Context, channel, payload string) error
+	// Subscribe calls fn for every message on channel published after
+	// Subscribe returns, until the returned cancel is called. fn runs on
+	// one goroutine per store and must not block for long.
+	Subscribe(ctx context.Context, channel string, fn func(Message)) (cancel func(), err error)
+}
+
+// MaxPayload bounds a Notifier message (PostgreSQL's NOTIFY limit, less a
+// margin for the channel name).
+const MaxPayload = 7000
+
+// Message is one notification.
+type Message struct {
+	// Channel is the channel the message was published on.
+	Channel string
+	// Payload is what the publisher sent; empty when Resync.
+	Payload string
+	// Resync reports that messages may have been lost: the subscriber
+	// should drop everything it caches.
+	Resync bool
+}

@@ -1,8 +1,8 @@
-// Package app wires authhost together from its configuration: the badger
-// store, the plugin host, the built-in defaults, capability composition, the
-// license and the HTTP server. `authhost serve` and the end-to-end test
-// harness (internal/testenv/authhostenv) both build the server through New,
-// so the tests run exactly what ships.
+// Package app wires authhost together from its configuration: the store
+// (badger or PostgreSQL), the plugin host, the built-in defaults,
+// capability composition, the license and the HTTP server. `authhost
+// serve` and the end-to-end test harness (internal/testenv/authhostenv)
+// both build the server through New, so the tests run exactly what ships.
 package app
 
 import (
@@ -26,6 +26,7 @@ import (
 	"github.com/authhost/authhost/server"
 	"github.com/authhost/authhost/store"
 	badgerstore "github.com/authhost/authhost/store/badger"
+	pgstore "github.com/authhost/authhost/store/postgres"
 )
 
 // App is everything serve wires together.
@@ -37,7 +38,7 @@ type App struct {
 	// MetricsHandler serves /metrics on the separate metrics.listen
 	// address; nil when metrics.listen is not set.
 	MetricsHandler http.Handler
-	// Store is the opened badger store.
+	// Store is the opened store (badger or PostgreSQL).
 	Store   store.Store
 	demo    []demoCredential
 	closers []func() error
@@ -86,7 +87,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	st, err := badgerstore.Open(filepath.Join(cfg.DataDir, "store"), badgerstore.Options{Logger: log})
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -215,6 +216,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	ok = true
 	return a, nil
+}
+
+// openStore opens the configured backend: badger under the data
+// directory, or the PostgreSQL database every replica shares.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Store, error) {
+	if cfg.Store.Driver == "postgres" {
+		if cfg.Session.Store == "memory" {
+			log.Warn("session.store memory keeps sessions in this process: other replicas on the shared store will not know them (use store or cookie)")
+		}
+		return pgstore.Open(ctx, cfg.Store.DSN, pgstore.Options{Logger: log})
+	}
+	return badgerstore.Open(filepath.Join(cfg.DataDir, "store"), badgerstore.Options{Logger: log})
 }
 
 // loadOrCreateKey returns the 32-byte key stored under name, creating it on

@@ -10,10 +10,12 @@ import (
 	"github.com/authhost/authhost/auth"
 	"github.com/authhost/authhost/auth/builtin/acl"
 	"github.com/authhost/authhost/auth/builtin/audit"
+	"github.com/authhost/authhost/auth/builtin/audit/pgaudit"
 	"github.com/authhost/authhost/auth/builtin/rbac"
 	"github.com/authhost/authhost/auth/builtin/session"
 	"github.com/authhost/authhost/internal/config"
 	"github.com/authhost/authhost/store"
+	pgstore "github.com/authhost/authhost/store/postgres"
 )
 
 // newBuiltin builds the built-in defaults from config: sessions (store,
@@ -50,10 +52,14 @@ func newBuiltin(cfg config.Config, st store.Store, log *slog.Logger) (auth.Provi
 		return auth.Provider{}, fmt.Errorf("rbac: %w", err)
 	}
 
-	auditStore := audit.NewStore(st, audit.StoreOptions{})
+	// On Postgres the audit events get their own indexed table.
+	var auditStore auth.AuditStore = audit.NewStore(st, audit.StoreOptions{})
+	if ps, ok := st.(*pgstore.Store); ok {
+		auditStore = pgaudit.New(ps.Pool(), pgaudit.Options{})
+	}
 	var auditLog auth.AuditLogger = auditStore
 	if cfg.Audit.Console != "off" {
-		auditLog = auditWithConsole{Store: auditStore,
+		auditLog = auditWithConsole{AuditStore: auditStore,
 			console: audit.NewConsole(os.Stderr, audit.ConsoleOptions{JSON: cfg.Audit.Console == "json"})}
 	}
 	log.Debug("built-in providers ready", "session_store", cfg.Session.Store)
@@ -69,13 +75,13 @@ func newBuiltin(cfg config.Config, st store.Store, log *slog.Logger) (auth.Provi
 // auditWithConsole is the audit store that also echoes every event to the
 // console; it stays queryable because it embeds the store.
 type auditWithConsole struct {
-	*audit.Store
+	auth.AuditStore
 	console *audit.Console
 }
 
 // Log implements auth.AuditLogger.
 func (a auditWithConsole) Log(ctx context.Context, e auth.AuditEvent) error {
-	err := a.Store.Log(ctx, e)
+	err := a.AuditStore.Log(ctx, e)
 	_ = a.console.Log(ctx, e) // the console is best effort; the store is the record
 	return err
 }

@@ -37,6 +37,7 @@ type Config struct {
 	// CacheDir keeps compiled plugins between starts; default
 	// <data_dir>/wasm-cache. Several servers may share one.
 	CacheDir string             `yaml:"cache_dir"`
+	Store    Store              `yaml:"store"`
 	Mode     string             `yaml:"mode"` // development (default) or production
 	License  License            `yaml:"license"`
 	Log      Log                `yaml:"log"`
@@ -101,6 +102,16 @@ func (l *License) UnmarshalYAML(n *yaml.Node) error {
 		*l = License{None: true, PublicKeys: l.PublicKeys}
 	}
 	return nil
+}
+
+// Store selects the storage backend of everything authhost keeps.
+type Store struct {
+	// Driver is badger (default: embedded, under data_dir, one process)
+	// or postgres (shared by every replica).
+	Driver string `yaml:"driver"`
+	// DSN is the PostgreSQL connection URL (postgres://user:pass@host/db,
+	// pool settings as pool_max_conns=… parameters); postgres only.
+	DSN string `yaml:"dsn"`
 }
 
 // Log configures logging.
@@ -232,6 +243,7 @@ func Defaults() Config {
 		Listen:     ":8080",
 		PluginsDir: "./plugins",
 		DataDir:    "./data",
+		Store:      Store{Driver: "badger"},
 		Mode:       "development",
 		Log:        Log{Level: "info", Format: "text"},
 		Session:    Session{Store: "store", CookieName: "authhost_session", TTL: 7 * 24 * time.Hour, AbsoluteTTL: 30 * 24 * time.Hour},
@@ -397,6 +409,18 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: must not be empty"))
+	}
+	switch c.Store.Driver {
+	case "badger":
+		if c.Store.DSN != "" {
+			errs = append(errs, errors.New("store.dsn: only the postgres driver takes a DSN"))
+		}
+	case "postgres":
+		if c.Store.DSN == "" {
+			errs = append(errs, errors.New(`store.dsn: the postgres driver needs a connection URL (e.g. dsn: "${AUTHHOST_STORE_DSN}")`))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("store.driver: %q must be badger or postgres", c.Store.Driver))
 	}
 	switch c.Mode {
 	case "development", "production":

@@ -90,6 +90,12 @@ func TestParseErrors(t *testing.T) {
 		{"bad license key", "license: { public_keys: [nope] }", "license.public_keys[0]"},
 		{"license key of wrong size", "license: { public_keys: [AAAA] }", "license.public_keys[0]"},
 		{"unknown license field", "license: { tokn: x }", "field tokn not found"},
+		{"unknown store driver", "store: { driver: mysql }", "store.driver"},
+		{"store driver look-alike", "store: { driver: \"p\u043estgres\" }", "store.driver"},
+		{"store driver case", "store: { driver: Postgres }", "store.driver"},
+		{"postgres without dsn", "store: { driver: postgres }", "store.dsn"},
+		{"postgres dsn from unset env", `store: { driver: postgres, dsn: "${AUTHHOST_STORE_DSN}" }`, "AUTHHOST_STORE_DSN"},
+		{"badger with dsn", "store: { dsn: postgres://h/db }", "store.dsn"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.yaml), env(nil))
@@ -111,6 +117,21 @@ func TestTrustedProxies(t *testing.T) {
 	}
 	if ps, err := Defaults().Security.Proxies(); err != nil || len(ps) != 0 {
 		t.Fatalf("default proxies = %v, %v; want none", ps, err)
+	}
+}
+
+func TestStoreDriver(t *testing.T) {
+	t.Parallel()
+	for _, y := range []string{"", "store: {}", "store: { driver: null }"} {
+		cfg, err := Parse([]byte(y), env(nil))
+		if err != nil || cfg.Store.Driver != "badger" {
+			t.Fatalf("%q: store = %+v, %v; want the badger default", y, cfg.Store, err)
+		}
+	}
+	cfg, err := Parse([]byte(`store: { driver: postgres, dsn: "${AUTHHOST_STORE_DSN}" }`),
+		env(map[string]string{"AUTHHOST_STORE_DSN": "postgres://a@127.0.0.1/db"}))
+	if err != nil || cfg.Store.Driver != "postgres" || cfg.Store.DSN != "postgres://a@127.0.0.1/db" {
+		t.Fatalf("postgres store = %+v, %v", cfg.Store, err)
 	}
 }
 

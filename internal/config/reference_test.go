@@ -56,7 +56,7 @@ func TestConfigurationReferenceIsComplete(t *testing.T) {
 	known := map[string]bool{}
 	for _, k := range keys {
 		known[k] = true
-		if !strings.Contains(text, "| `"+k+"` |") {
+		if !strings.Contains(text, "\n| `"+k+"` |") {
 			t.Errorf("docs/configuration.md has no row for `%s`", k)
 		}
 	}

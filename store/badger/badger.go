@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -63,7 +64,10 @@ type Store struct {
 	gcDone chan struct{}
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Counter = (*Store)(nil)
+)
 
 // Open opens (creating if needed) the badger database in dir.
 func Open(dir string, opts Options) (*Store, error) {
@@ -265,6 +269,42 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Txn) error) error {
 			return err
 		}
 	}
+}
+
+// Incr implements store.Counter in one transaction (retried on conflict),
+// keeping the counter's expiry when it rewrites the value.
+func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	var n int64
+	err := s.Update(ctx, func(tx store.Txn) error {
+		t := tx.(*txn).t
+		n = 0
+		e := badger.NewEntry([]byte(key), nil)
+		item, err := t.Get([]byte(key))
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
+			if ttl > 0 {
+				e.ExpiresAt = expiresAt(time.Now(), ttl)
+			}
+		case err != nil:
+			return err
+		default:
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if n, err = strconv.ParseInt(string(v), 10, 64); err != nil {
+				return fmt.Errorf("not a counter: %w", err)
+			}
+			e.ExpiresAt = item.ExpiresAt()
+		}
+		n += delta
+		e.Value = []byte(strconv.FormatInt(n, 10))
+		return t.SetEntry(e)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("badgerstore: incr %q: %w", key, err)
+	}
+	return n, nil
 }
 
 type txn struct {

@@ -6,8 +6,10 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -61,7 +63,10 @@ type Store struct {
 	closed bool
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Counter = (*Store)(nil)
+)
 
 // New returns an empty in-memory store.
 func New(opts Options) *Store {
@@ -159,6 +164,33 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Txn) error) (err er
 	err = fn(tx)
 	tx.live = false
 	return err
+}
+
+// Incr implements store.Counter.
+func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	now := s.d.now()
+	e, ok := s.d.m[key]
+	var n int64
+	if ok && e.live(now) {
+		var err error
+		if n, err = strconv.ParseInt(string(e.value), 10, 64); err != nil {
+			return 0, fmt.Errorf("memory: incr %q: not a counter: %w", key, err)
+		}
+	} else {
+		e = entry{}
+		if ttl > 0 {
+			e.expiresAt = now.Add(ttl)
+		}
+	}
+	n += delta
+	s.d.put(key, []byte(strconv.FormatInt(n, 10)), 0)
+	s.d.m[key] = entry{value: s.d.m[key].value, expiresAt: e.expiresAt}
+	return n, nil
 }
 
 // Close implements store.Store. The data stays reachable through Reopen.

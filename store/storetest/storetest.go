@@ -33,6 +33,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen func(t *testi
 		{"UpdateReadsOwnWrites", testUpdateReadsOwnWrites},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Cancelled", testCancelled},
+		{"Counter", testCounter},
+		{"CounterConcurrent", testCounterConcurrent},
+		{"CounterWindow", testCounterWindow},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -451,4 +454,128 @@ func testReopen(t *testing.T, s store.Store, reopen func(*testing.T, store.Store
 	if !slices.Equal(keys, []string{"keep/a", "keep/b", "keep/c"}) {
 		t.Fatalf("keys after reopen = %q", keys)
 	}
+}
+
+func counter(t *testing.T, s store.Store) store.Counter {
+	t.Helper()
+	c, ok := s.(store.Counter)
+	if !ok {
+		t.Skip("backend does not implement store.Counter")
+	}
+	return c
+}
+
+func mustIncr(t *testing.T, c store.Counter, key string, delta int64, ttl time.Duration, want int64) {
+	t.Helper()
+	got, err := c.Incr(ctx(t), key, delta, ttl)
+	if err != nil {
+		t.Fatalf("Incr(%q, %d): %v", key, delta, err)
+	}
+	if got != want {
+		t.Fatalf("Incr(%q, %d) = %d, want %d", key, delta, got, want)
+	}
+}
+
+func testCounter(t *testing.T, s store.Store) {
+	c := counter(t, s)
+	mustIncr(t, c, "n/a", 1, 0, 1)
+	mustIncr(t, c, "n/a", 5, 0, 6)
+	mustIncr(t, c, "n/a", -10, 0, -4)
+	mustGet(t, s, "n/a", "-4") // a decimal string
+	mustIncr(t, c, "n/b", 3, time.Hour, 3)
+	mustIncr(t, c, "n/b", 0, time.Hour, 3)
+
+	// Delete resets; a counter written with Put counts on from its value.
+	if err := s.Delete(ctx(t), "n/a"); err != nil {
+		t.Fatal(err)
+	}
+	mustIncr(t, c, "n/a", 2, 0, 2)
+	mustPut(t, s, "n/c", "41", 0)
+	mustIncr(t, c, "n/c", 1, 0, 42)
+
+	// A key holding anything but an integer is not a counter; it is left
+	// as it was.
+	for _, v := range []string{"abc", "", "1.5", " 1", "１", "9223372036854775808", "null"} {
+		mustPut(t, s, "n/bad", v, 0)
+		if n, err := c.Incr(ctx(t), "n/bad", 1, 0); err == nil {
+			t.Errorf("Incr on value %q = %d, want an error", v, n)
+		}
+		mustGet(t, s, "n/bad", v)
+	}
+
+	// Incr reaches a transaction's view like any write.
+	if err := s.Update(ctx(t), func(tx store.Txn) error {
+		v, err := tx.Get(ctx(t), "n/b")
+		if err != nil || string(v) != "3" {
+			return fmt.Errorf("counter in txn = %q, %v", v, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testCounterConcurrent increments one counter from many goroutines; the
+// results are exactly 1..n, each once.
+func testCounterConcurrent(t *testing.T, s store.Store) {
+	c := counter(t, s)
+	const workers, incs = 8, 40
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		seen = map[int64]bool{}
+	)
+	errs := make(chan error, workers*incs)
+	for range workers {
+		wg.Go(func() {
+			for range incs {
+				n, err := c.Incr(ctx(t), "cc/x", 1, time.Hour)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				mu.Lock()
+				if seen[n] {
+					errs <- fmt.Errorf("value %d returned twice", n)
+				}
+				seen[n] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent Incr: %v", err)
+	}
+	if len(seen) != workers*incs {
+		t.Fatalf("%d distinct values, want %d", len(seen), workers*incs)
+	}
+	mustGet(t, s, "cc/x", strconv.Itoa(workers*incs))
+}
+
+// testCounterWindow checks that a counter's TTL runs from its first
+// increment: a counter incremented faster than its TTL still expires.
+// It checks expiry, never speed.
+func testCounterWindow(t *testing.T, s store.Store) {
+	c := counter(t, s)
+	const ttl = time.Second
+	mustIncr(t, c, "w/x", 1, ttl, 1)
+	mustIncr(t, c, "w/forever", 1, 0, 1)
+	deadline := time.Now().Add(ttl + 4*time.Second)
+	for prev := int64(1); ; {
+		time.Sleep(100 * time.Millisecond)
+		n, err := c.Incr(ctx(t), "w/x", 1, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n <= prev {
+			break // expired and started again
+		}
+		prev = n
+		if time.Now().After(deadline) {
+			t.Fatalf("counter with TTL %v incremented every 100ms still counts (%d) after %v: increments extend its expiry", ttl, n, ttl+4*time.Second)
+		}
+	}
+	mustGet(t, s, "w/forever", "1")
 }

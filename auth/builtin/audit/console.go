@@ -99,7 +99,7 @@ func (c *Console) Log(_ context.Context, e auth.AuditEvent) error {
 	if !c.keep(e) {
 		return nil
 	}
-	fill(&e, c.now)
+	Fill(&e, c.now)
 	var line []byte
 	if c.json {
 		b, err := json.Marshal(e)
@@ -144,8 +144,8 @@ func (c *Console) text(e auth.AuditEvent) string {
 	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s[:len(s)-1]) + "\n"
 }
 
-// fill sets a missing id (time-ordered UUIDv7) and timestamp (now).
-func fill(e *auth.AuditEvent, now func() time.Time) {
+// Fill sets a missing id (time-ordered UUIDv7) and timestamp (now).
+func Fill(e *auth.AuditEvent, now func() time.Time) {
 	if e.Timestamp.IsZero() {
 		e.Timestamp = now()
 	}

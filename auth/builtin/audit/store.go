@@ -91,7 +91,7 @@ func (s *Store) Log(ctx context.Context, e auth.AuditEvent) error {
 	if e.Action == "" {
 		return auth.Errorf(auth.CodeInvalidRequest, "audit: action is required")
 	}
-	fill(&e, s.now)
+	Fill(&e, s.now)
 	nanos := e.Timestamp.UnixNano()
 	if nanos < 0 {
 		return auth.Errorf(auth.CodeInvalidRequest, "audit: timestamp %v is before 1970", e.Timestamp)
@@ -393,7 +393,7 @@ func (s *Store) Export(ctx context.Context, f auth.AuditFilter, format auth.Expo
 		}
 		row := make([]string, len(header))
 		err := s.scan(ctx, f, func(_ string, e *auth.AuditEvent) (bool, error) {
-			csvRow(row, e)
+			CSVRow(row, e)
 			return true, cw.Write(row)
 		})
 		if err != nil {
@@ -409,7 +409,9 @@ func (s *Store) Export(ctx context.Context, f auth.AuditFilter, format auth.Expo
 	}
 }
 
-func csvRow(row []string, e *auth.AuditEvent) {
+// CSVRow fills row (of len(CSVHeader())) with e's export columns, each
+// through GuardFormula.
+func CSVRow(row []string, e *auth.AuditEvent) {
 	var rtype, rid string
 	if e.Resource != nil {
 		rtype, rid = e.Resource.Type, e.Resource.ID

@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"testing"
 
+	pgtest "github.com/authhost/authhost/internal/testenv/postgres"
 	"github.com/authhost/authhost/store"
 	badgerstore "github.com/authhost/authhost/store/badger"
 	"github.com/authhost/authhost/store/memory"
+	pgstore "github.com/authhost/authhost/store/postgres"
 )
 
 // OpenBadger opens a badger store in dir with small memtables and a silent
@@ -30,13 +32,29 @@ func Badger(t testing.TB) store.Store {
 	return s
 }
 
+// Postgres opens a Postgres store on a fresh database of the test cluster
+// (internal/testenv/postgres), closed at cleanup. The test package's
+// TestMain calls postgres.Main to stop the cluster; without PostgreSQL
+// installed the test is skipped (failed when CI=true).
+func Postgres(t testing.TB) store.Store {
+	t.Helper()
+	s, err := pgstore.Open(t.Context(), pgtest.NewDatabase(t), pgstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("stores: open postgres: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 // Memory opens an in-memory store.
 func Memory(testing.TB) store.Store { return memory.New(memory.Options{}) }
 
-// Backends returns an opener for every backend, keyed by name.
+// Backends returns an opener for every backend, keyed by name. A package
+// that uses it stops the Postgres cluster from TestMain (postgres.Main).
 func Backends() map[string]func(t *testing.T) store.Store {
 	return map[string]func(t *testing.T) store.Store{
-		"memory": func(t *testing.T) store.Store { return Memory(t) },
-		"badger": func(t *testing.T) store.Store { return Badger(t) },
+		"memory":   func(t *testing.T) store.Store { return Memory(t) },
+		"badger":   func(t *testing.T) store.Store { return Badger(t) },
+		"postgres": func(t *testing.T) store.Store { return Postgres(t) },
 	}
 }

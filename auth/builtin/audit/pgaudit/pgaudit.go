@@ -1,0 +1,529 @@
+// Package pgaudit is the audit store on PostgreSQL: the auth.AuditStore
+// that replicas sharing a Postgres store (store/postgres) use instead of
+// the key-value audit store, because every filter of GET /api/audit runs
+// as an indexed query there (see the table and its indexes in
+// store/postgres/migrations/0002_audit.sql) rather than a scan of the date
+// range. Its behaviour is the key-value store's, checked by the same
+// conformance suite (auth/authtest.TestAuditStore).
+package pgaudit
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/authhost/authhost/auth"
+	"github.com/authhost/authhost/auth/builtin/audit"
+)
+
+// deleteBatch bounds one retention delete, so writers never wait long
+// behind it.
+const deleteBatch = 5000
+
+// Options configures a Store.
+type Options struct {
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is an auth.AuditStore on the authhost_audit table.
+type Store struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+}
+
+var _ auth.AuditStore = (*Store)(nil)
+
+// New returns the audit store in the database of pool, whose schema the
+// Postgres store (store/postgres) has migrated.
+func New(pool *pgxpool.Pool, opts Options) *Store {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{pool: pool, now: now}
+}
+
+// encode is the event's JSON as exported (no HTML escaping), without the
+// trailing newline.
+func encode(e *auth.AuditEvent) ([]byte, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
+		return nil, err
+	}
+	return []byte(strings.TrimSuffix(b.String(), "\n")), nil
+}
+
+// searchFields are the fields free-text search looks in, lower-cased.
+func searchFields(e *auth.AuditEvent) []string {
+	f := []string{e.Actor.ID, e.Actor.Email}
+	if e.Resource != nil {
+		f = append(f, e.Resource.Type, e.Resource.ID, e.Resource.Name)
+	}
+	for i := range f {
+		f[i] = strings.ToLower(f[i])
+	}
+	return f
+}
+
+// hourNanos is the width of a bucket of authhost_audit_counts.
+const hourNanos = int64(time.Hour)
+
+// countShards is how many rows share one bucket's count for writers.
+const countShards = 8
+
+// logSQL inserts an event and counts it, in one statement; it affects one
+// row when the event is new and none when its id exists.
+var logSQL = `WITH ins AS (
+		INSERT INTO authhost_audit (` + strings.Join(columns, ", ") + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING
+		RETURNING ts, actor_type, outcome, action)
+	INSERT INTO authhost_audit_counts (hour, actor_type, outcome, action, shard, n)
+	SELECT ts / ` + strconv.FormatInt(hourNanos, 10) + `, actor_type, outcome, action, $12, 1 FROM ins
+	ON CONFLICT (hour, actor_type, outcome, action, shard) DO UPDATE SET n = authhost_audit_counts.n + 1`
+
+// columns are the table's columns in the order of row's values.
+var columns = []string{"id", "ts", "actor_type", "actor_id", "action", "outcome", "resource_type", "resource_id", "search_fields", "search", "event"}
+
+// row is e's values for columns; e is filled.
+func row(e *auth.AuditEvent) ([]any, error) {
+	b, err := encode(e)
+	if err != nil {
+		return nil, fmt.Errorf("pgaudit: encode event: %w", err)
+	}
+	var rtype, rid *string
+	if e.Resource != nil {
+		rtype, rid = &e.Resource.Type, &e.Resource.ID
+	}
+	fields := searchFields(e)
+	return []any{e.ID, e.Timestamp.UnixNano(), e.Actor.Type, e.Actor.ID, e.Action, e.Outcome, rtype, rid, fields, strings.Join(fields, "\n"), b}, nil
+}
+
+// Log implements auth.AuditLogger. A missing id (UUIDv7) and timestamp
+// (now) are filled in; a duplicate id is refused with CodeAlreadyExists.
+func (s *Store) Log(ctx context.Context, e auth.AuditEvent) error {
+	if e.Action == "" {
+		return auth.Errorf(auth.CodeInvalidRequest, "audit: action is required")
+	}
+	audit.Fill(&e, s.now)
+	nanos := e.Timestamp.UnixNano()
+	if nanos < 0 {
+		return auth.Errorf(auth.CodeInvalidRequest, "audit: timestamp %v is before 1970", e.Timestamp)
+	}
+	vals, err := row(&e)
+	if err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, logSQL, append(vals, rand.N(int16(countShards)))...)
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "22021" { // invalid UTF-8 or a NUL
+			return auth.Errorf(auth.CodeInvalidRequest, "audit: event %q holds text PostgreSQL cannot store (NUL or invalid UTF-8)", e.ID)
+		}
+		return fmt.Errorf("pgaudit: log: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return auth.Errorf(auth.CodeAlreadyExists, "audit: event %q already exists", e.ID)
+	}
+	return nil
+}
+
+// Get implements auth.AuditStore; a missing event is auth.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (*auth.AuditEvent, error) {
+	var b []byte
+	err := s.pool.QueryRow(ctx, "SELECT event FROM authhost_audit WHERE id = $1", id).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, auth.Errorf(auth.CodeNotFound, "audit: event %q not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pgaudit: get %q: %w", id, err)
+	}
+	var e auth.AuditEvent
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("pgaudit: decode %q: %w", id, err)
+	}
+	return &e, nil
+}
+
+// where is a filter compiled to SQL.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	for _, a := range args {
+		w.args = append(w.args, a)
+		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1)
+	}
+	w.conds = append(w.conds, cond)
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return "TRUE"
+	}
+	return strings.Join(w.conds, " AND ")
+}
+
+// likeEscape escapes LIKE's metacharacters (the escape character is \).
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// compile turns f into conditions with the key-value store's semantics
+// (see audit.Store): exact matches, '*' wildcards anchored at both ends,
+// case-insensitive substrings of the actor and resource fields, and an
+// inclusive time range.
+func compile(f auth.AuditFilter) *where {
+	w := &where{}
+	addDims(w, f)
+	addOthers(w, f)
+	if !f.Start.IsZero() {
+		w.add("ts >= ?", f.Start.UnixNano())
+	}
+	if !f.End.IsZero() {
+		w.add("ts <= ?", f.End.UnixNano())
+	}
+	return w
+}
+
+// addDims adds the conditions on the columns authhost_audit_counts
+// shares with authhost_audit: actor type, outcome and action.
+func addDims(w *where, f auth.AuditFilter) {
+	if f.ActorType != "" {
+		w.add("actor_type = ?", f.ActorType)
+	}
+	if f.Outcome != "" {
+		w.add("outcome = ?", f.Outcome)
+	}
+	if f.ActionPrefix != "" {
+		w.add("action LIKE ?", likeEscape(f.ActionPrefix)+"%")
+	}
+	if f.Action != "" {
+		if strings.Contains(f.Action, "*") {
+			parts := strings.Split(f.Action, "*")
+			for i, p := range parts {
+				parts[i] = likeEscape(p)
+			}
+			w.add("action LIKE ?", strings.Join(parts, "%"))
+		} else {
+			w.add("action = ?", f.Action)
+		}
+	}
+}
+
+// addOthers adds the conditions on what only events have.
+func addOthers(w *where, f auth.AuditFilter) {
+	if f.ActorID != "" {
+		w.add("actor_id = ?", f.ActorID)
+	}
+	if f.ResourceType != "" {
+		w.add("resource_type = ?", f.ResourceType)
+	}
+	if f.ResourceID != "" {
+		w.add("resource_id = ?", f.ResourceID)
+	}
+	if f.Text != "" {
+		text := strings.ToLower(f.Text)
+		w.add("search LIKE ?", "%"+likeEscape(text)+"%")
+		if strings.Contains(text, "\n") {
+			// The joined column could match across two fields.
+			w.add("EXISTS (SELECT 1 FROM unnest(search_fields) AS f WHERE strpos(f, ?) > 0)", text)
+		}
+	}
+}
+
+// since returns the conditions added to w since it had n of them.
+func (w *where) since(n int) string {
+	if len(w.conds) == n {
+		return "TRUE"
+	}
+	return strings.Join(w.conds[n:], " AND ")
+}
+
+// cursor is the position after the last event of a page.
+type cursor struct {
+	ts int64
+	id string
+}
+
+func (c cursor) encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte("pg1|" + strconv.FormatInt(c.ts, 10) + "|" + c.id))
+}
+
+func decodeCursor(s string) (cursor, error) {
+	bad := auth.Errorf(auth.CodeInvalidRequest, "audit: invalid cursor")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, bad
+	}
+	rest, ok := strings.CutPrefix(string(b), "pg1|")
+	ts, id, ok2 := strings.Cut(rest, "|")
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if !ok || !ok2 || err != nil {
+		return cursor{}, bad
+	}
+	return cursor{ts: n, id: id}, nil
+}
+
+// Query implements auth.AuditStore: newest first, Limit defaulting to
+// audit.DefaultLimit and capped at audit.MaxLimit. With a Cursor the page
+// starts after the previous page and Offset is ignored. Total counts every
+// match. NextCursor is set when more matches follow the page.
+func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage) (*auth.AuditResult, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = audit.DefaultLimit
+	}
+	limit = min(limit, audit.MaxLimit)
+	offset := max(p.Offset, 0)
+	w := compile(f)
+	// The count of every match runs beside the page on a second
+	// connection; a page that shows the last match makes it unnecessary.
+	countCtx, cancelCount := context.WithCancel(ctx)
+	defer cancelCount()
+	type counted struct {
+		n   int
+		err error
+	}
+	countDone := make(chan counted, 1)
+	go func() {
+		n, err := s.count(countCtx, f)
+		countDone <- counted{n, err}
+	}()
+	hasCursor := p.Cursor != ""
+	if hasCursor {
+		c, err := decodeCursor(p.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		w = &where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
+		w.add("(ts, id) < (?, ?)", c.ts, c.id)
+		offset = 0
+	}
+	sql := fmt.Sprintf("SELECT ts, id, event FROM authhost_audit WHERE %s ORDER BY ts DESC, id DESC LIMIT %d OFFSET %d", w, limit+1, offset)
+	rows, err := s.pool.Query(ctx, sql, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("pgaudit: query: %w", err)
+	}
+	res := &auth.AuditResult{Events: []auth.AuditEvent{}}
+	var last cursor
+	more := false
+	for rows.Next() {
+		if len(res.Events) == limit {
+			more = true
+			break
+		}
+		var b []byte
+		if err := rows.Scan(&last.ts, &last.id, &b); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("pgaudit: query: %w", err)
+		}
+		var e auth.AuditEvent
+		if err := json.Unmarshal(b, &e); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("pgaudit: decode %q: %w", last.id, err)
+		}
+		res.Events = append(res.Events, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgaudit: query: %w", err)
+	}
+	if more {
+		res.NextCursor = last.encode()
+	}
+	if !hasCursor && !more && len(res.Events) > 0 {
+		// The page holds the last match: everything is counted.
+		res.Total = offset + len(res.Events)
+		return res, nil
+	}
+	c := <-countDone
+	if c.err != nil {
+		return nil, fmt.Errorf("pgaudit: query: count: %w", c.err)
+	}
+	res.Total = c.n
+	return res, nil
+}
+
+// count counts the matches of f. A filter on actor type, outcome, action
+// and time only sums authhost_audit_counts over the whole hours of its
+// range and counts the events of the partial hours at its ends; any other
+// filter counts events.
+func (s *Store) count(ctx context.Context, f auth.AuditFilter) (int, error) {
+	var n int64
+	if f.ActorID != "" || f.ResourceType != "" || f.ResourceID != "" || f.Text != "" {
+		w := compile(f)
+		err := s.pool.QueryRow(ctx, "SELECT count(*) FROM authhost_audit WHERE "+w.String(), w.args...).Scan(&n)
+		return int(n), err
+	}
+	// Whole hours [first, last]; math.MinInt64/MaxInt64 when unbounded.
+	first, last := int64(math.MinInt64), int64(math.MaxInt64)
+	if !f.Start.IsZero() {
+		first = ceilDiv(f.Start.UnixNano(), hourNanos)
+	}
+	if !f.End.IsZero() {
+		last = (f.End.UnixNano()+1)/hourNanos - 1
+	}
+	if first > last {
+		w := compile(f)
+		err := s.pool.QueryRow(ctx, "SELECT count(*) FROM authhost_audit WHERE "+w.String(), w.args...).Scan(&n)
+		return int(n), err
+	}
+	w := &where{}
+	addDims(w, f)
+	sums := w.since(0)
+	w.add("hour BETWEEN ? AND ?", first, last)
+	hours := w.since(len(w.conds) - 1)
+	k := len(w.conds)
+	addDims(w, f)
+	dims := w.since(k)
+	var edges []string
+	if !f.Start.IsZero() {
+		k = len(w.conds)
+		w.add("ts >= ? AND ts < ?", f.Start.UnixNano(), first*hourNanos)
+		edges = append(edges, w.since(k))
+	}
+	if !f.End.IsZero() {
+		k = len(w.conds)
+		w.add("ts >= ? AND ts <= ?", (last+1)*hourNanos, f.End.UnixNano())
+		edges = append(edges, w.since(k))
+	}
+	edge := "FALSE"
+	if len(edges) > 0 {
+		edge = "(" + strings.Join(edges, ") OR (") + ")"
+	}
+	sql := fmt.Sprintf(`SELECT (SELECT coalesce(sum(n), 0) FROM authhost_audit_counts WHERE %s AND %s)::bigint
+		+ (SELECT count(*) FROM authhost_audit WHERE %s AND (%s))`, sums, hours, dims, edge)
+	err := s.pool.QueryRow(ctx, sql, w.args...).Scan(&n)
+	return int(n), err
+}
+
+// ceilDiv is a/b rounded up, for b > 0.
+func ceilDiv(a, b int64) int64 {
+	q := a / b
+	if a%b > 0 {
+		q++
+	}
+	return q
+}
+
+// Count implements auth.AuditStore.
+func (s *Store) Count(ctx context.Context, f auth.AuditFilter) (int, error) {
+	n, err := s.count(ctx, f)
+	if err != nil {
+		return 0, fmt.Errorf("pgaudit: count: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteOlderThan implements auth.AuditStore: it removes events more than
+// days×24h old in batches, each its own short statement, so writers never
+// wait behind a long delete. days must be at least 1.
+func (s *Store) DeleteOlderThan(ctx context.Context, days int) (int, error) {
+	if days < 1 {
+		return 0, auth.Errorf(auth.CodeInvalidRequest, "audit: retention must be at least 1 day, got %d", days)
+	}
+	cutoff := s.now().Add(-time.Duration(days) * 24 * time.Hour).UnixNano()
+	total := 0
+	for {
+		var n int
+		err := s.pool.QueryRow(ctx, `WITH d AS (
+				DELETE FROM authhost_audit WHERE id IN (
+					SELECT id FROM authhost_audit WHERE ts < $1 ORDER BY ts LIMIT $2)
+				RETURNING ts, actor_type, outcome, action),
+			c AS (
+				INSERT INTO authhost_audit_counts (hour, actor_type, outcome, action, shard, n)
+				SELECT ts / $3, actor_type, outcome, action, -1, -count(*) FROM d GROUP BY 1, 2, 3, 4
+				ON CONFLICT (hour, actor_type, outcome, action, shard) DO UPDATE SET n = authhost_audit_counts.n + EXCLUDED.n)
+			SELECT count(*) FROM d`, cutoff, deleteBatch, hourNanos).Scan(&n)
+		if err != nil {
+			return total, fmt.Errorf("pgaudit: delete old events: %w", err)
+		}
+		total += n
+		if n < deleteBatch {
+			break
+		}
+	}
+	// Buckets whose events are all gone.
+	if _, err := s.pool.Exec(ctx, `DELETE FROM authhost_audit_counts WHERE (hour, actor_type, outcome, action) IN (
+		SELECT hour, actor_type, outcome, action FROM authhost_audit_counts WHERE hour <= $1
+		GROUP BY 1, 2, 3, 4 HAVING sum(n) = 0)`, cutoff/hourNanos); err != nil {
+		return total, fmt.Errorf("pgaudit: delete old counts: %w", err)
+	}
+	return total, nil
+}
+
+// Export implements auth.AuditStore: the rows stream from one query,
+// newest first, and each is written as it arrives. JSON lines are the
+// stored JSON as is; CSV is audit.CSVHeader and audit.CSVRow.
+func (s *Store) Export(ctx context.Context, f auth.AuditFilter, format auth.ExportFormat, w io.Writer) error {
+	var write func(b []byte) error
+	var flush func() error
+	switch format {
+	case auth.ExportJSONL:
+		bw := bufio.NewWriterSize(w, 64<<10)
+		write = func(b []byte) error {
+			if _, err := bw.Write(b); err != nil {
+				return err
+			}
+			return bw.WriteByte('\n')
+		}
+		flush = bw.Flush
+	case auth.ExportCSV:
+		cw := csv.NewWriter(w)
+		header := audit.CSVHeader()
+		if err := cw.Write(header); err != nil {
+			return fmt.Errorf("pgaudit: export: %w", err)
+		}
+		row := make([]string, len(header))
+		write = func(b []byte) error {
+			var e auth.AuditEvent
+			if err := json.Unmarshal(b, &e); err != nil {
+				return err
+			}
+			audit.CSVRow(row, &e)
+			return cw.Write(row)
+		}
+		flush = func() error { cw.Flush(); return cw.Error() }
+	default:
+		return auth.Errorf(auth.CodeInvalidRequest, "audit: unknown export format %q (want %q or %q)", format, auth.ExportJSONL, auth.ExportCSV)
+	}
+	wh := compile(f)
+	rows, err := s.pool.Query(ctx, "SELECT event FROM authhost_audit WHERE "+wh.String()+" ORDER BY ts DESC, id DESC", wh.args...)
+	if err != nil {
+		return fmt.Errorf("pgaudit: export: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		// RawValues is valid until the next row: written before that.
+		if err := write(rows.RawValues()[0]); err != nil {
+			return fmt.Errorf("pgaudit: export: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("pgaudit: export: %w", err)
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("pgaudit: export: %w", err)
+	}
+	return nil
+}
