@@ -477,6 +477,7 @@ func badConfig(t *testing.T) string {
 	if bad == string(raw) {
 		t.Fatal("the example config has no min_password_length: 8 to change")
 	}
+	bad += "\nlicense: none  # production starts without a license; the plugin config is what fails\n"
 	path := filepath.Join(t.TempDir(), "authhost.yaml")
 	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
