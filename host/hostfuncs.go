@@ -233,7 +233,7 @@ func (e *hostEnv) kvDelete(ctx context.Context, in []byte) []byte {
 
 // httpDeadlineMargin is the most time http_do leaves a plugin, between
 // giving up on an upstream and the call's deadline, to return its error.
-const httpDeadlineMargin = 250 * time.Millisecond
+const httpDeadlineMargin = 500 * time.Millisecond
 
 func (e *hostEnv) httpDo(ctx context.Context, in []byte) []byte {
 	var req abi.HTTPRequest
@@ -259,7 +259,7 @@ func (e *hostEnv) httpDo(ctx context.Context, in []byte) []byte {
 	// hung server becomes an "unavailable" error the plugin can return
 	// instead of a call the deadline has to kill (and an instance lost).
 	if dl, ok := ctx.Deadline(); ok {
-		margin := min(time.Until(dl)/10, httpDeadlineMargin)
+		margin := min(time.Until(dl)/4, httpDeadlineMargin) // a loaded box needs room to unwind
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
 		defer cancel()
