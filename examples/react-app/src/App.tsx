@@ -70,7 +70,7 @@ function SignedIn() {
       <p id="whoami">
         Signed in as <strong>{me.email ?? me.id}</strong> ({(me.roles ?? []).join(", ") || "no roles"})
       </p>
-      <button onClick={() => logout.mutate(undefined, { onSuccess: (r) => r.redirectTo && window.location.assign(r.redirectTo) })}>
+      <button id="sign-out" onClick={() => logout.mutate(undefined, { onSuccess: (r) => r.redirectTo && window.location.assign(r.redirectTo) })}>
         Sign out
       </button>
       <Can permission="audit:read" fallback={<p>Your role may not read the audit log.</p>}>
