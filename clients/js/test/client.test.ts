@@ -153,6 +153,12 @@ describe("audit", () => {
     expect(await rejection(client.audit.list({ outcome: "maybe" as "success" }))).toMatchObject({ status: 400, field: "outcome" });
   });
 
+  it("is told that no audit provider prepares exports in the quick start", async () => {
+    const req = { rangeStart: "2026-01-01T00:00:00Z", rangeEnd: "2026-01-02T00:00:00Z" };
+    expect(await rejection(client.audit.createProviderExport(req))).toMatchObject({ status: 501 });
+    expect(await rejection(client.audit.getProviderExport("exp_1"))).toMatchObject({ status: 501 });
+  });
+
   it("exports CSV and JSON lines, and builds the export link", async () => {
     const csv = await client.audit.export({ actionPrefix: "auth." }, "csv");
     const lines = csv.trim().split("\n");
