@@ -408,7 +408,8 @@ func TestSignInLockout(t *testing.T) {
 		t.Fatalf("locked account = %d %v", r.status, r.header)
 	}
 	// Another account from the same address is still allowed until the
-	// looser per-IP limit (5) is reached.
+	// looser per-IP limit (5) is reached (the hard lock is per account and
+	// address).
 	if r := c.signIn("other@example.com", "wrong"); r.status != 401 {
 		t.Fatalf("other account = %d, want 401", r.status)
 	}
@@ -423,7 +424,7 @@ func TestSignInLockout(t *testing.T) {
 	for _, e := range lockouts {
 		kinds[e.Metadata["key"].(string)] = true
 	}
-	if !kinds["account"] || !kinds["ip"] {
+	if !kinds["account-ip"] || !kinds["ip"] {
 		t.Errorf("lockouts audited = %v", kinds)
 	}
 }
