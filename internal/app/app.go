@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/auth"
+	"github.com/authhost/authhost/auth/hashgate"
 	"github.com/authhost/authhost/host"
 	"github.com/authhost/authhost/internal/config"
 	"github.com/authhost/authhost/server"
@@ -171,6 +172,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Plugins:                func() []server.PluginStatus { return pluginStatuses(mgr.Plugins()) },
 		Webhooks:               webhooks(mgr),
 		RoleStore:              roleStore(builtin.RBAC),
+		SignInLimit:            cfg.Throttle.SignInPerAccountIP,
+		SignInIPLimit:          cfg.Throttle.SignInPerIP,
+		SignInWindow:           cfg.Throttle.SignInWindow,
+		SignInAccountLimit:     cfg.Throttle.SignInPerAccount,
+		SignInAccountWindow:    cfg.Throttle.SignInAccountWindow,
+		SignUpIPLimit:          cfg.Throttle.SignUpsPerIP,
+		SignUpWindow:           cfg.Throttle.SignUpWindow,
+		HashGate:               hashgate.New(cfg.Throttle.PasswordHashes, -1, cfg.Throttle.PasswordHashWait),
 	})
 	if err != nil {
 		return nil, err
