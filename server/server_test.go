@@ -55,7 +55,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness { return buildHarne
 // newSSOHarness adds the PDK-built SSO test provider (testdata/ssoplugin).
 func newSSOHarness(t *testing.T) *harness { return buildHarness(t, true, nil) }
 
-func buildHarness(t *testing.T, withSSO bool, mutate func(*Config)) *harness {
+func buildHarness(t testing.TB, withSSO bool, mutate func(*Config)) *harness {
 	t.Helper()
 	pluginsOnce.Do(func() {
 		users := wasmbuild.Build(t, "../examples/static-users")
