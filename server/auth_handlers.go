@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/auth"
-	"github.com/authhost/authhost/auth/hashgate"
 	authid "github.com/authhost/authhost/auth/identity"
 )
 
@@ -187,7 +186,7 @@ func (s *Server) signIn(r *http.Request, body credentialsBody) (*loginResult, er
 		res, err = s.cfg.Auth.Credentials.SignIn(r.Context(), body.Email, body.Password, r)
 		return err
 	})
-	if errors.Is(err, hashgate.ErrBusy) {
+	if errors.Is(err, errNoHashSlot) {
 		held.refund()
 		return nil, s.busy
 	}
@@ -204,13 +203,17 @@ func (s *Server) signIn(r *http.Request, body credentialsBody) (*loginResult, er
 	return &loginResult{User: res.User, Token: res.Token, Cookies: cookies}, nil
 }
 
+// errNoHashSlot is wrapped by hashing's error when the call was not made.
+var errNoHashSlot = errors.New("server: no password-hash slot")
+
 // hashing runs call, a credentials provider call that hashes a password,
-// holding a slot of the host-wide hash gate. It returns hashgate.ErrBusy
-// without calling when no slot frees up in time.
+// holding a slot of the host-wide hash gate. When no slot frees up in time
+// (or the request ends while waiting) it returns an error wrapping
+// errNoHashSlot without calling: the attempt was not made.
 func (s *Server) hashing(ctx context.Context, call func() error) error {
 	release, err := s.hashes.Acquire(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errNoHashSlot, err)
 	}
 	defer release()
 	return call()
@@ -324,7 +327,7 @@ func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, er
 		res, err = s.cfg.Auth.Credentials.SignUp(r.Context(), body.Email, body.Password, body.Name, r)
 		return err
 	})
-	if errors.Is(err, hashgate.ErrBusy) {
+	if errors.Is(err, errNoHashSlot) {
 		held.Refund()
 		return nil, s.busy
 	}
@@ -580,7 +583,7 @@ func (s *Server) resetPassword(r *http.Request, token, password string) error {
 		return &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts; try again later", RetryAfter: wait}
 	}
 	err := s.hashing(r.Context(), func() error { return s.cfg.Auth.Credentials.ResetPassword(r.Context(), token, password) })
-	if errors.Is(err, hashgate.ErrBusy) {
+	if errors.Is(err, errNoHashSlot) {
 		held.Refund()
 		return s.busy
 	}
