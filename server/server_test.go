@@ -486,7 +486,7 @@ func TestProductionWithoutLicenseFailsClosed(t *testing.T) {
 
 func TestConcurrentAuthNoLostAuditEvents(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *Config) { c.SignInLimit = 1000 })
+	h := newHarness(t, func(c *Config) { wideGate(c); c.SignInLimit = 1000 })
 	const n = 8
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {

@@ -27,7 +27,7 @@ var ErrBusy = errors.New("hashgate: too many password hashes in progress")
 func DefaultSlots() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 // DefaultWait is how long a hash waits for a slot when none is configured.
-const DefaultWait = 250 * time.Millisecond
+const DefaultWait = time.Second
 
 // Gate is a counting semaphore with a bounded, time-limited queue. The zero
 // value is not usable; build one with New. A Gate is safe for concurrent use.

@@ -105,7 +105,7 @@ type Throttle struct {
 	// PasswordHashes is how many password hashes (credentials sign-in,
 	// sign-up, reset) run at once host-wide; default GOMAXPROCS/2, at
 	// least 1. Up to 4× as many wait at most PasswordHashWait (default
-	// 250ms) for a slot; the rest are answered 429.
+	// 1s) for a slot; the rest are answered 429.
 	PasswordHashes   int           `yaml:"password_hashes"`
 	PasswordHashWait time.Duration `yaml:"password_hash_wait"`
 }
