@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/auth"
+	authid "github.com/authhost/authhost/auth/identity"
 )
 
 // meResponse is the body of GET /auth/me.
@@ -33,17 +36,24 @@ type credentialsBody struct {
 	Name     string `json:"name,omitempty"`
 }
 
+// validate puts the email and, for a sign-up, the name in canonical form
+// (auth/identity) and checks the body.
 func (b *credentialsBody) validate(signUp bool) error {
-	b.Email = strings.TrimSpace(b.Email)
-	switch {
-	case !validEmail(b.Email):
+	email, err := authid.Email(b.Email)
+	if err != nil {
 		return &fieldError{Field: "email", Message: "must be an email address"}
+	}
+	b.Email = email
+	switch {
 	case b.Password == "":
 		return &fieldError{Field: "password", Message: "is required"}
 	case len(b.Password) > 1024:
 		return &fieldError{Field: "password", Message: "must be at most 1024 bytes"}
-	case signUp && len(b.Name) > 200:
-		return &fieldError{Field: "name", Message: "must be at most 200 characters"}
+	}
+	if signUp {
+		if b.Name, err = authid.Name(b.Name); err != nil {
+			return &fieldError{Field: "name", Message: fmt.Sprintf("must be at most %d characters", authid.MaxNameRunes)}
+		}
 	}
 	return nil
 }
@@ -149,9 +159,13 @@ func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request, unavai
 }
 
 // signIn checks credentials for the JSON API and the sign-in page alike:
-// validation, the per-account and per-IP rate limits, the provider call,
-// session creation and the audit events. It returns a *fieldError for an
-// invalid body and a *flowError for everything else.
+// validation, the rate limits, the provider call (holding a password-hash
+// slot), session creation and the audit events. It returns a *fieldError
+// for an invalid body and a *flowError for everything else.
+//
+// Every limit is reserved before the provider is asked and the reservation
+// kept only for a wrong password, so concurrent guesses cannot overtake
+// the count (see auth/RATIONALE.md, "Sign-in limits").
 func (s *Server) signIn(r *http.Request, body credentialsBody) (*loginResult, error) {
 	start := time.Now()
 	if err := s.signInAvailable(); err != nil {
@@ -160,20 +174,26 @@ func (s *Server) signIn(r *http.Request, body credentialsBody) (*loginResult, er
 	if err := body.validate(false); err != nil {
 		return nil, err
 	}
-	guards := s.signInGuards(body.Email, r)
 	actor := auth.AuditActor{Type: auth.ActorUser, ID: "unknown", Email: body.Email, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
-	for _, g := range guards {
-		if blocked, wait := g.limiter.Blocked(g.key); blocked {
-			s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeDenied,
-				Metadata: map[string]any{"reason": "rate limited", "key": g.kind}, DurationMS: time.Since(start).Milliseconds()})
-			return nil, &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many failed sign-in attempts; try again later", RetryAfter: wait}
-		}
+	held, refused := s.reserveSignIn(body.Email, clientIP(r))
+	if refused != nil {
+		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeDenied,
+			Metadata: map[string]any{"reason": "rate limited", "key": refused.kind}, DurationMS: time.Since(start).Milliseconds()})
+		return nil, &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many failed sign-in attempts; try again later", RetryAfter: refused.wait}
 	}
-	res, err := s.cfg.Auth.Credentials.SignIn(r.Context(), body.Email, body.Password, r)
+	var res *auth.CredentialsResult
+	err := s.hashing(r.Context(), func() (err error) {
+		res, err = s.cfg.Auth.Credentials.SignIn(r.Context(), body.Email, body.Password, r)
+		return err
+	})
+	if errors.Is(err, errNoHashSlot) {
+		held.refund()
+		return nil, s.busy
+	}
 	if err != nil {
-		return nil, s.signInFailed(r, actor, guards, err, start)
+		return nil, s.signInFailed(r, actor, held, err, start)
 	}
-	guards[0].limiter.Reset(guards[0].key) // the account; the IP keeps its count
+	held.refund()
 	actor.ID = res.User.ID
 	cookies, err := s.loginCookies(r, auth.CapCredentials, res.User, res.SetCookie, "credentials")
 	if err != nil {
@@ -183,23 +203,78 @@ func (s *Server) signIn(r *http.Request, body credentialsBody) (*loginResult, er
 	return &loginResult{User: res.User, Token: res.Token, Cookies: cookies}, nil
 }
 
-// signInGuard is one rate limit a sign-in must pass: per account, then per
-// client IP (looser, since many people may share an address).
-type signInGuard struct {
+// errNoHashSlot is wrapped by hashing's error when the call was not made.
+var errNoHashSlot = errors.New("server: no password-hash slot")
+
+// hashing runs call, a credentials provider call that hashes a password,
+// holding a slot of the host-wide hash gate. When no slot frees up in time
+// (or the request ends while waiting) it returns an error wrapping
+// errNoHashSlot without calling: the attempt was not made.
+func (s *Server) hashing(ctx context.Context, call func() error) error {
+	release, err := s.hashes.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNoHashSlot, err)
+	}
+	defer release()
+	return call()
+}
+
+// signInLimit is one rate limit a sign-in must pass.
+type signInLimit struct {
 	kind, key string
 	limiter   *limiter
 }
 
-func (s *Server) signInGuards(email string, r *http.Request) []signInGuard {
-	return []signInGuard{{"account", normalizeEmail(email), s.accountLimits}, {"ip", clientIP(r), s.ipLimits}}
+// signInLimits are the limits of a sign-in, loosest key first: the client
+// address (any account), the account (any address, the soft throttle) and
+// the pair (the hard lock).
+func (s *Server) signInLimits(email, ip string) []signInLimit {
+	return []signInLimit{{"ip", ip, s.ipLimits}, {"account", email, s.accountLimits}, {"account-ip", email + "\x00" + ip, s.pairLimits}}
 }
 
-// signInFailed turns a failed sign-in into a generic error, counts it for
-// rate limiting and audits it (and any lockout it caused).
-func (s *Server) signInFailed(r *http.Request, actor auth.AuditActor, guards []signInGuard, err error, start time.Time) error {
+// heldLimits are the reservations of one sign-in attempt.
+type heldLimits []heldLimit
+
+type heldLimit struct {
+	kind string
+	res  *reservation
+}
+
+func (h heldLimits) refund() {
+	for _, l := range h {
+		l.res.Refund()
+	}
+}
+
+// refusedLimit names the limit that refused a sign-in and how long it will.
+type refusedLimit struct {
+	kind string
+	wait time.Duration
+}
+
+// reserveSignIn reserves an attempt in every sign-in limit, or in none:
+// when one refuses, those already taken are given back.
+func (s *Server) reserveSignIn(email, ip string) (heldLimits, *refusedLimit) {
+	var held heldLimits
+	for _, l := range s.signInLimits(email, ip) {
+		res, wait := l.limiter.Reserve(l.key)
+		if res == nil {
+			held.refund()
+			return nil, &refusedLimit{kind: l.kind, wait: wait}
+		}
+		held = append(held, heldLimit{kind: l.kind, res: res})
+	}
+	return held, nil
+}
+
+// signInFailed turns a failed sign-in into a generic error, keeps the
+// attempt counted when it was a wrong password (refunding it otherwise)
+// and audits it (and any lockout it caused).
+func (s *Server) signInFailed(r *http.Request, actor auth.AuditActor, held heldLimits, err error, start time.Time) error {
 	code := auth.CodeOf(err)
 	meta := map[string]any{"code": string(code)}
 	if providerFault(code) {
+		held.refund()
 		s.emitProviderError(r, actor, auth.CapCredentials, "sign-in", err)
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeFailure, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
 		return &flowError{Status: statusOf(code), Code: string(code), Message: "The sign-in service is unavailable; try again later"}
@@ -207,13 +282,14 @@ func (s *Server) signInFailed(r *http.Request, actor auth.AuditActor, guards []s
 	if code == auth.CodeForbidden {
 		// The password was right but the provider refuses the account (an
 		// unverified email, a disabled user): not a guess to count.
+		held.refund()
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeDenied, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
 		return &flowError{Status: http.StatusForbidden, Code: string(code), Message: "This account cannot sign in yet (for example, its email address is not verified)"}
 	}
-	for _, g := range guards {
-		if g.limiter.Fail(g.key) {
+	for _, l := range held {
+		if l.res.Commit() {
 			s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.lockout", Outcome: auth.OutcomeDenied,
-				Metadata: map[string]any{"key": g.kind}})
+				Metadata: map[string]any{"key": l.kind}})
 		}
 	}
 	s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeFailure, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
@@ -221,9 +297,12 @@ func (s *Server) signInFailed(r *http.Request, actor auth.AuditActor, guards []s
 }
 
 // signUp creates an account for the JSON API and the sign-up page alike:
-// validation, the per-IP rate limit, the provider call, session creation
-// and the audit events. The caller has checked signUpAvailable. It returns
-// a *fieldError for an invalid body and a *flowError for everything else.
+// validation, the per-IP limits, the provider call (holding a
+// password-hash slot), session creation and the audit events. A sign-up
+// that creates an account or finds one already there counts against the
+// client's address (the latter slows account enumeration). The caller has
+// checked signUpAvailable. It returns a *fieldError for an invalid body and
+// a *flowError for everything else.
 func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, error) {
 	start := time.Now()
 	if err := s.signInAvailable(); err != nil {
@@ -232,19 +311,36 @@ func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, er
 	if err := body.validate(true); err != nil {
 		return nil, err
 	}
-	actor := auth.AuditActor{Type: auth.ActorUser, ID: "unknown", Email: body.Email, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
-	if blocked, wait := s.ipLimits.Blocked(clientIP(r)); blocked {
+	ip := clientIP(r)
+	actor := auth.AuditActor{Type: auth.ActorUser, ID: "unknown", Email: body.Email, IP: ip, UserAgent: truncate(r.UserAgent(), 256)}
+	if blocked, wait := s.ipLimits.Blocked(ip); blocked {
 		return nil, &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts; try again later", RetryAfter: wait}
 	}
-	res, err := s.cfg.Auth.Credentials.SignUp(r.Context(), body.Email, body.Password, body.Name, r)
+	held, wait := s.signUpLimits.Reserve(ip)
+	if held == nil {
+		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-up", Outcome: auth.OutcomeDenied,
+			Metadata: map[string]any{"reason": "rate limited", "key": "ip"}, DurationMS: time.Since(start).Milliseconds()})
+		return nil, &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many sign-ups from this address; try again later", RetryAfter: wait}
+	}
+	var res *auth.CredentialsResult
+	err := s.hashing(r.Context(), func() (err error) {
+		res, err = s.cfg.Auth.Credentials.SignUp(r.Context(), body.Email, body.Password, body.Name, r)
+		return err
+	})
+	if errors.Is(err, errNoHashSlot) {
+		held.Refund()
+		return nil, s.busy
+	}
 	if err != nil {
 		code := auth.CodeOf(err)
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-up", Outcome: auth.OutcomeFailure,
 			Metadata: map[string]any{"code": string(code)}, DurationMS: time.Since(start).Milliseconds()})
-		switch code {
-		case auth.CodeAlreadyExists:
-			s.ipLimits.Fail(clientIP(r)) // slows down account enumeration
+		if code == auth.CodeAlreadyExists {
+			held.Commit()
 			return nil, &flowError{Status: http.StatusConflict, Code: string(code), Message: "An account with this email already exists"}
+		}
+		held.Refund()
+		switch code {
 		case auth.CodeInvalidRequest:
 			return nil, &flowError{Status: http.StatusBadRequest, Code: string(code), Message: publicMessage(err, "Invalid sign-up request")}
 		case auth.CodeSignUpDisabled:
@@ -258,6 +354,7 @@ func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, er
 			return nil, &flowError{Status: statusOf(code), Code: string(code), Message: "Failed to create account"}
 		}
 	}
+	held.Commit()
 	actor.ID = res.User.ID
 	cookies, err := s.loginCookies(r, auth.CapCredentials, res.User, res.SetCookie, "credentials")
 	if err != nil {
@@ -404,34 +501,42 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
 		writeFieldError(w, err)
 		return
 	}
-	if !validEmail(strings.TrimSpace(body.Email)) {
+	email, err := authid.Email(body.Email)
+	if err != nil {
 		writeFieldError(w, &fieldError{Field: "email", Message: "must be an email address"})
 		return
 	}
-	ip := clientIP(r)
-	if blocked, wait := s.ipLimits.Blocked(ip); blocked {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many attempts; try again later")
-		return
-	}
-	if err := s.requestPasswordReset(r, strings.TrimSpace(body.Email)); err != nil {
+	if err := s.requestReset(r, email); err != nil {
+		var fe *flowError
+		if errors.As(err, &fe) {
+			writeFlowError(w, fe)
+			return
+		}
 		writeError(w, http.StatusNotImplemented, "not_supported", "Password reset is not supported by the credentials provider")
 		return
 	}
-	s.ipLimits.Fail(ip) // each request may send an email
 	writeJSON(w, http.StatusAccepted, map[string]any{"success": true})
 }
 
-// requestPasswordReset asks the credentials provider (the caller checked
-// there is one) to send email a reset link leading to the reset page, for
-// the API and the forgot-password page alike. It returns an error only
-// when the provider does not support reset: any other failure is logged,
-// so the caller answers the same whether or not the account exists.
-func (s *Server) requestPasswordReset(r *http.Request, email string) error {
+// requestReset asks the credentials provider (the caller checked there is
+// one) to email a reset link leading to the reset page, for the API and
+// the forgot-password page alike. Every request counts against the
+// client's address in the per-IP limit (each may send an email), reserved
+// first: over the limit it returns a *flowError without asking. It returns
+// the provider's error only when the provider does not support reset: any
+// other failure is logged, so the caller answers the same whether or not
+// the account exists.
+func (s *Server) requestReset(r *http.Request, email string) error {
+	held, wait := s.ipLimits.Reserve(clientIP(r))
+	if held == nil {
+		return &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts; try again later", RetryAfter: wait}
+	}
 	err := s.cfg.Auth.Credentials.RequestPasswordReset(r.Context(), email, s.cfg.PublicURL.String()+"/reset-password")
 	if auth.CodeOf(err) == auth.CodeNotSupported {
+		held.Refund()
 		return err
 	}
+	held.Commit()
 	if err != nil {
 		s.log.Warn("password reset request failed", "error", err)
 	}
@@ -467,21 +572,29 @@ func (s *Server) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Reque
 
 // resetPassword sets a new password with a reset token for the API and the
 // reset page alike (the caller checked a credentials provider exists): the
-// per-IP limit first (a *flowError), then the provider. A refused token
-// counts against the client's address, which slows token guessing; a
-// success is audited. Provider errors are returned as they are.
+// per-IP limit first, reserved, then the provider holding a password-hash
+// slot (both refusals are a *flowError). A refused token keeps its count
+// against the client's address, which slows token guessing; a success is
+// audited. Provider errors are returned as they are.
 func (s *Server) resetPassword(r *http.Request, token, password string) error {
-	ip := clientIP(r)
-	if blocked, wait := s.ipLimits.Blocked(ip); blocked {
+	held, wait := s.ipLimits.Reserve(clientIP(r))
+	if held == nil {
 		return &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts; try again later", RetryAfter: wait}
 	}
-	err := s.cfg.Auth.Credentials.ResetPassword(r.Context(), token, password)
+	err := s.hashing(r.Context(), func() error { return s.cfg.Auth.Credentials.ResetPassword(r.Context(), token, password) })
+	if errors.Is(err, errNoHashSlot) {
+		held.Refund()
+		return s.busy
+	}
 	if err == nil {
+		held.Refund()
 		s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "auth.password-reset", Outcome: auth.OutcomeSuccess})
 		return nil
 	}
 	if badResetToken(auth.CodeOf(err)) {
-		s.ipLimits.Fail(ip)
+		held.Commit()
+	} else {
+		held.Refund()
 	}
 	return err
 }

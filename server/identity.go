@@ -194,5 +194,3 @@ func (s *Server) emitDenied(r *http.Request, perm, reason string) {
 		Resource: &auth.AuditResource{Type: "route", ID: r.Method + " " + r.URL.Path},
 		Metadata: map[string]any{"permission": perm, "reason": reason}})
 }
-
-func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }

@@ -86,14 +86,3 @@ func writeFieldError(w http.ResponseWriter, err error) {
 		Field   string `json:"field,omitempty"`
 	}{"invalid_request", fe.Error(), fe.Field})
 }
-
-// validEmail is a deliberately small check: one @, a non-empty local part,
-// a dotted domain, no spaces, at most 254 bytes.
-func validEmail(s string) bool {
-	if len(s) > 254 || strings.ContainsAny(s, " \t\r\n") {
-		return false
-	}
-	local, domain, ok := strings.Cut(s, "@")
-	return ok && local != "" && !strings.Contains(domain, "@") && strings.Contains(domain, ".") &&
-		!strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
-}

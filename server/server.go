@@ -18,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/authhost/authhost/auth"
+	"github.com/authhost/authhost/auth/hashgate"
 	"github.com/authhost/authhost/internal/forwarded"
 )
 
@@ -46,11 +47,27 @@ type Config struct {
 	// Plugins lists the loaded plugins for the admin API; nil lists none.
 	Plugins func() []PluginStatus
 	// SignInLimit is how many failed sign-ins lock an account out for
-	// SignInWindow, and SignInIPLimit how many lock out one client address
-	// (looser: an office shares one); defaults 10, 100 and 15 minutes.
+	// one client address (the hard lock) for SignInWindow, and
+	// SignInIPLimit how many lock out one client address whatever the
+	// account (looser: an office shares one); defaults 10, 100 and 15
+	// minutes.
 	SignInLimit   int
 	SignInIPLimit int
 	SignInWindow  time.Duration
+	// SignInAccountLimit is how many failed sign-ins, from any addresses,
+	// throttle an account for everyone for SignInAccountWindow: the soft
+	// per-account bound that a single address cannot reach; defaults 100
+	// and an hour (OWASP ASVS V2.2.1).
+	SignInAccountLimit  int
+	SignInAccountWindow time.Duration
+	// SignUpIPLimit is how many accounts one client address may create (or
+	// find already there) in SignUpWindow; defaults 20 and an hour.
+	SignUpIPLimit int
+	SignUpWindow  time.Duration
+	// HashGate bounds the credentials provider calls that hash a password
+	// (sign-in, sign-up, password reset) host-wide; nil takes
+	// hashgate.New(0, -1, 0).
+	HashGate *hashgate.Gate
 	// Webhooks returns the webhook endpoint of the named provider, or nil
 	// when it has none; nil serves none.
 	Webhooks func(provider string) auth.WebhookHandler
@@ -74,8 +91,17 @@ type Server struct {
 	trustedOrigins originPolicy
 	proxies        forwarded.Proxies
 	sealer         *sealer
-	accountLimits  *limiter
-	ipLimits       *limiter
+	// pairLimits (account and address: the hard lock), accountLimits
+	// (the soft throttle) and ipLimits bound sign-in failures;
+	// signUpLimits bounds sign-ups per address.
+	pairLimits    *limiter
+	accountLimits *limiter
+	ipLimits      *limiter
+	signUpLimits  *limiter
+	// hashes bounds concurrent password hashes; busy is the error of a
+	// request it refused.
+	hashes *hashgate.Gate
+	busy   *flowError
 	// resolveErrAt is when a failure to resolve a request's user was last
 	// audited (unix nanoseconds).
 	resolveErrAt atomic.Int64
@@ -105,6 +131,21 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SignInWindow <= 0 {
 		cfg.SignInWindow = 15 * time.Minute
 	}
+	if cfg.SignInAccountLimit <= 0 {
+		cfg.SignInAccountLimit = 100
+	}
+	if cfg.SignInAccountWindow <= 0 {
+		cfg.SignInAccountWindow = time.Hour
+	}
+	if cfg.SignUpIPLimit <= 0 {
+		cfg.SignUpIPLimit = 20
+	}
+	if cfg.SignUpWindow <= 0 {
+		cfg.SignUpWindow = time.Hour
+	}
+	if cfg.HashGate == nil {
+		cfg.HashGate = hashgate.New(0, -1, 0)
+	}
 	if cfg.Plugins == nil {
 		cfg.Plugins = func() []PluginStatus { return nil }
 	}
@@ -117,8 +158,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, sealer: sl,
 		redirects:     newRedirectGuard(cfg.PublicURL, cfg.AllowedRedirectOrigins),
-		accountLimits: newLimiter(cfg.SignInLimit, cfg.SignInWindow, time.Now),
-		ipLimits:      newLimiter(cfg.SignInIPLimit, cfg.SignInWindow, time.Now)}
+		pairLimits:    newLimiter(cfg.SignInLimit, cfg.SignInWindow, time.Now),
+		accountLimits: newLimiter(cfg.SignInAccountLimit, cfg.SignInAccountWindow, time.Now),
+		ipLimits:      newLimiter(cfg.SignInIPLimit, cfg.SignInWindow, time.Now),
+		signUpLimits:  newLimiter(cfg.SignUpIPLimit, cfg.SignUpWindow, time.Now),
+		hashes:        cfg.HashGate,
+		busy: &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Message: "The server is busy; try again in a moment", RetryAfter: cfg.HashGate.RetryAfter()}}
 	s.trustedOrigins = newOriginPolicy(cfg.PublicURL, cfg.AllowedRedirectOrigins)
 	s.proxies = forwarded.Proxies(cfg.TrustedProxies)
 	s.router = s.routes()

@@ -55,7 +55,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness { return buildHarne
 // newSSOHarness adds the PDK-built SSO test provider (testdata/ssoplugin).
 func newSSOHarness(t *testing.T) *harness { return buildHarness(t, true, nil) }
 
-func buildHarness(t *testing.T, withSSO bool, mutate func(*Config)) *harness {
+func buildHarness(t testing.TB, withSSO bool, mutate func(*Config)) *harness {
 	t.Helper()
 	pluginsOnce.Do(func() {
 		users := wasmbuild.Build(t, "../examples/static-users")
@@ -410,7 +410,8 @@ func TestSignInLockout(t *testing.T) {
 		t.Fatalf("locked account = %d %v", r.status, r.header)
 	}
 	// Another account from the same address is still allowed until the
-	// looser per-IP limit (5) is reached.
+	// looser per-IP limit (5) is reached (the hard lock is per account and
+	// address).
 	if r := c.signIn("other@example.com", "wrong"); r.status != 401 {
 		t.Fatalf("other account = %d, want 401", r.status)
 	}
@@ -425,7 +426,7 @@ func TestSignInLockout(t *testing.T) {
 	for _, e := range lockouts {
 		kinds[e.Metadata["key"].(string)] = true
 	}
-	if !kinds["account"] || !kinds["ip"] {
+	if !kinds["account-ip"] || !kinds["ip"] {
 		t.Errorf("lockouts audited = %v", kinds)
 	}
 }
@@ -487,7 +488,7 @@ func TestProductionWithoutLicenseFailsClosed(t *testing.T) {
 
 func TestConcurrentAuthNoLostAuditEvents(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *Config) { c.SignInLimit = 1000 })
+	h := newHarness(t, func(c *Config) { wideGate(c); c.SignInLimit = 1000 })
 	const n = 8
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/authhost/authhost/auth"
+	authid "github.com/authhost/authhost/auth/identity"
 )
 
 // The password-reset pages: /forgot-password asks the credentials provider
@@ -64,18 +65,12 @@ func (s *Server) pageForgot(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "forgot", s.newLayout(r, "Reset your password", "", forgotPage{}))
 }
 
-// pageForgotPost requests a reset link. Every request that reaches the
-// provider counts against the client's address in the per-IP limiter (each
-// may send an email), and the page says the same whether or not the
-// account exists.
+// pageForgotPost requests a reset link (requestReset: every request that
+// reaches the provider counts against the client's address, each may send
+// an email), and the page says the same whether or not the account exists.
 func (s *Server) pageForgotPost(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Auth.Credentials == nil {
 		s.resetUnavailable(w, r, http.StatusNotFound)
-		return
-	}
-	ip := clientIP(r)
-	if blocked, wait := s.ipLimits.Blocked(ip); blocked {
-		s.resetRateLimited(w, r, "forgot", forgotPage{Error: "Too many attempts; try again later."}, int(wait.Seconds())+1)
 		return
 	}
 	p := forgotPage{}
@@ -85,13 +80,19 @@ func (s *Server) pageForgotPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Email = strings.TrimSpace(r.PostForm.Get("email"))
-	if !validEmail(p.Email) {
+	email, err := authid.Email(p.Email)
+	if err != nil {
 		p.Error = "Enter a valid email address."
 		s.render(w, http.StatusBadRequest, "forgot", s.newLayout(r, "Reset your password", "", p))
 		return
 	}
-	s.ipLimits.Fail(ip)
-	if err := s.requestPasswordReset(r, p.Email); err != nil {
+	p.Email = email
+	if err := s.requestReset(r, email); err != nil {
+		var limited *flowError
+		if errors.As(err, &limited) {
+			s.resetRateLimited(w, r, "forgot", forgotPage{Error: "Too many attempts; try again later."}, int(limited.RetryAfter.Seconds())+1)
+			return
+		}
 		s.resetUnavailable(w, r, http.StatusNotImplemented)
 		return
 	}
@@ -153,6 +154,12 @@ func (s *Server) pageResetPost(w http.ResponseWriter, r *http.Request) {
 	}
 	var limited *flowError
 	if errors.As(err, &limited) {
+		if limited == s.busy {
+			// The server is busy hashing: the link is still good.
+			p.Error = limited.Message
+			s.resetRateLimited(w, r, "reset", p, int(limited.RetryAfter.Seconds())+1)
+			return
+		}
 		s.resetRateLimited(w, r, "reset", resetPage{Expired: true, Error: "Too many attempts; try again later."}, int(limited.RetryAfter.Seconds())+1)
 		return
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/auth"
+	"github.com/authhost/authhost/auth/hashgate"
 	"github.com/authhost/authhost/host"
 	"github.com/authhost/authhost/internal/config"
 	"github.com/authhost/authhost/internal/metrics"
@@ -203,6 +204,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Webhooks:               webhooks(mgr),
 		RoleStore:              roleStore(builtin.RBAC),
 		AccessLog:              cfg.Log.Access,
+		SignInLimit:            cfg.Throttle.SignInPerAccountIP,
+		SignInIPLimit:          cfg.Throttle.SignInPerIP,
+		SignInWindow:           cfg.Throttle.SignInWindow,
+		SignInAccountLimit:     cfg.Throttle.SignInPerAccount,
+		SignInAccountWindow:    cfg.Throttle.SignInAccountWindow,
+		SignUpIPLimit:          cfg.Throttle.SignUpsPerIP,
+		SignUpWindow:           cfg.Throttle.SignUpWindow,
+		HashGate:               hashgate.New(cfg.Throttle.PasswordHashes, -1, cfg.Throttle.PasswordHashWait),
 	})
 	if err != nil {
 		return nil, err

@@ -48,6 +48,7 @@ type Config struct {
 	Plugins  map[string]Plugin  `yaml:"plugins"`
 	Security Security           `yaml:"security"`
 	Metrics  Metrics            `yaml:"metrics"`
+	Throttle Throttle           `yaml:"throttle"`
 }
 
 // Metrics configures the Prometheus endpoint. With listen set, /metrics is
@@ -171,6 +172,32 @@ func (s Security) Proxies() ([]netip.Prefix, error) {
 		return nil, fmt.Errorf("security.trusted_proxies: %w", err)
 	}
 	return ps, nil
+}
+
+// Throttle bounds password guessing, sign-ups and password hashing. Zero
+// values take the defaults given per field.
+type Throttle struct {
+	// SignInPerAccountIP failed sign-ins lock one account for one client
+	// address for SignInWindow (the hard lock); default 10.
+	SignInPerAccountIP int `yaml:"sign_in_per_account_ip"`
+	// SignInPerIP failed sign-ins, any accounts, lock one client address
+	// for SignInWindow; default 100.
+	SignInPerIP  int           `yaml:"sign_in_per_ip"`
+	SignInWindow time.Duration `yaml:"sign_in_window"` // default 15m
+	// SignInPerAccount failed sign-ins from any addresses throttle one
+	// account for everyone for SignInAccountWindow; default 100 per 1h.
+	SignInPerAccount    int           `yaml:"sign_in_per_account"`
+	SignInAccountWindow time.Duration `yaml:"sign_in_account_window"`
+	// SignUpsPerIP sign-ups (created or already existing) are allowed from
+	// one client address per SignUpWindow; default 20 per 1h.
+	SignUpsPerIP int           `yaml:"sign_ups_per_ip"`
+	SignUpWindow time.Duration `yaml:"sign_up_window"`
+	// PasswordHashes is how many password hashes (credentials sign-in,
+	// sign-up, reset) run at once host-wide; default GOMAXPROCS/2, at
+	// least 1. Up to 4× as many wait at most PasswordHashWait (default
+	// 1s) for a slot; the rest are answered 429.
+	PasswordHashes   int           `yaml:"password_hashes"`
+	PasswordHashWait time.Duration `yaml:"password_hash_wait"`
 }
 
 // Plugin configures one provider plugin, keyed by its describe name.
@@ -487,6 +514,10 @@ func (c *Config) Validate() error {
 		if b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(k), "=")); err != nil || len(b) != 32 {
 			errs = append(errs, fmt.Errorf("license.public_keys[%d]: want a base64url Ed25519 public key (as printed by `authhost license keygen`)", i))
 		}
+	}
+	if t := c.Throttle; t.SignInPerAccountIP < 0 || t.SignInPerIP < 0 || t.SignInPerAccount < 0 || t.SignUpsPerIP < 0 || t.PasswordHashes < 0 ||
+		t.SignInWindow < 0 || t.SignInAccountWindow < 0 || t.SignUpWindow < 0 || t.PasswordHashWait < 0 {
+		errs = append(errs, errors.New("throttle: values must not be negative (zero takes the default)"))
 	}
 	for _, o := range c.Security.AllowedRedirectOrigins {
 		ou, err := url.Parse(o)

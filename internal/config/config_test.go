@@ -221,3 +221,29 @@ func TestLoadResolvesPathsAgainstTheFile(t *testing.T) {
 		t.Fatalf("defaults moved: %+v, %v", cfg, err)
 	}
 }
+
+func TestParseThrottle(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte(`
+throttle:
+  sign_in_per_account_ip: 5
+  sign_in_per_account: 50
+  sign_in_account_window: 2h
+  sign_ups_per_ip: 3
+  password_hashes: 2
+  password_hash_wait: 100ms
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Throttle{SignInPerAccountIP: 5, SignInPerAccount: 50, SignInAccountWindow: 2 * time.Hour, SignUpsPerIP: 3,
+		PasswordHashes: 2, PasswordHashWait: 100 * time.Millisecond}
+	if cfg.Throttle != want {
+		t.Fatalf("throttle = %+v, want %+v", cfg.Throttle, want)
+	}
+	for _, bad := range []string{"throttle: { password_hashes: -1 }", "throttle: { sign_up_window: -1s }", "throttle: { sign_in_per_ip: -5 }"} {
+		if _, err := Parse([]byte(bad), env(nil)); err == nil || !strings.Contains(err.Error(), "throttle:") {
+			t.Errorf("%s: err = %v, want a throttle error", bad, err)
+		}
+	}
+}
