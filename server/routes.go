@@ -76,7 +76,7 @@ func (s *Server) routeTable() []route {
 			statuses: map[int]string{200: "revoked", 400: "invalid revoke", 401: "not signed in", 403: "missing acl:write", 501: "no ACL manager"}, handler: s.handleACLRevoke},
 
 		{method: "POST", path: "/webhooks/{provider}", tag: "Webhooks", summary: "A provider's signed webhook (e.g. WorkOS directory sync)",
-			statuses: map[int]string{200: "applied", 400: "invalid or oversized body", 401: "bad signature", 404: "no webhook endpoint for this provider", 503: "changes not applied; retry"}, handler: s.handleWebhook},
+			statuses: map[int]string{200: "applied", 400: "invalid or oversized body", 401: "bad signature", 404: "no webhook endpoint for this provider (the same answer whether it is installed or not)", 429: "too many deliveries or too many in flight for this provider (Retry-After)", 503: "changes not applied; retry"}, handler: s.handleWebhook},
 
 		{method: "GET", path: "/openapi.json", tag: "Meta", summary: "This API's OpenAPI 3.1 document",
 			statuses: map[int]string{200: "the document"}, handler: s.handleOpenAPI},

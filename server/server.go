@@ -5,7 +5,9 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -50,11 +52,22 @@ type Config struct {
 	SignInIPLimit int
 	SignInWindow  time.Duration
 	// Webhooks returns the webhook endpoint of the named provider, or nil
-	// when it has none; nil serves none.
+	// when the server does not serve it one; nil serves none.
 	Webhooks func(provider string) auth.WebhookHandler
+	// WebhookRate (deliveries per second), WebhookBurst and
+	// WebhookConcurrency (deliveries in flight) bound each provider's
+	// webhook; defaults 20, 40 and 4.
+	WebhookRate        float64
+	WebhookBurst       int
+	WebhookConcurrency int
 	// RoleStore is the host's own role assignments (the built-in RBAC
 	// manager); webhooks (directory sync) write to it. Nil drops them.
 	RoleStore auth.RBACManager
+	// AuditWindow is the audit flood window: repeats of a failure or an
+	// anonymous event per (action, outcome, client network) are collapsed
+	// into at most one event per window (auditflood.go); default a minute.
+	// A negative window turns the policy off: every event is written.
+	AuditWindow time.Duration
 }
 
 // Server serves the authhost HTTP API.
@@ -67,6 +80,11 @@ type Server struct {
 	sealer         *sealer
 	accountLimits  *limiter
 	ipLimits       *limiter
+	// audit is the composed audit logger behind the flood policy; nil
+	// when no audit logger is composed.
+	audit *auditFlood
+	// webhookLimits bounds each provider's webhook deliveries.
+	webhookLimits *webhookLimits
 	// resolveErrAt is when a failure to resolve a request's user was last
 	// audited (unix nanoseconds).
 	resolveErrAt atomic.Int64
@@ -103,6 +121,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Plugins == nil {
 		cfg.Plugins = func() []PluginStatus { return nil }
 	}
+	if cfg.AuditWindow == 0 {
+		cfg.AuditWindow = defaultAuditWindow
+	}
+	if cfg.WebhookRate <= 0 {
+		cfg.WebhookRate = defaultWebhookRate
+	}
+	if cfg.WebhookBurst <= 0 {
+		cfg.WebhookBurst = defaultWebhookBurst
+	}
+	if cfg.WebhookConcurrency <= 0 {
+		cfg.WebhookConcurrency = defaultWebhookConcurrency
+	}
 	if cfg.Webhooks == nil {
 		cfg.Webhooks = func(string) auth.WebhookHandler { return nil }
 	}
@@ -113,13 +143,30 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, sealer: sl,
 		redirects:     newRedirectGuard(cfg.PublicURL, cfg.AllowedRedirectOrigins),
 		accountLimits: newLimiter(cfg.SignInLimit, cfg.SignInWindow, time.Now),
-		ipLimits:      newLimiter(cfg.SignInIPLimit, cfg.SignInWindow, time.Now)}
+		ipLimits:      newLimiter(cfg.SignInIPLimit, cfg.SignInWindow, time.Now),
+		webhookLimits: newWebhookLimits(cfg.WebhookRate, cfg.WebhookBurst, cfg.WebhookConcurrency)}
+	if cfg.Auth.Audit != nil {
+		s.audit = newAuditFlood(cfg.Auth.Audit, cfg.AuditWindow, cfg.Logger)
+	}
 	s.trustedOrigins = map[string]bool{}
 	for o := range s.redirects.origins {
 		s.trustedOrigins[o] = true
 	}
 	s.router = s.routes()
 	return s, nil
+}
+
+// Close writes the audit counts still pending (the flood policy's
+// collapsed repeats). Call it once the HTTP server has stopped taking
+// requests; events emitted afterwards are written one by one.
+func (s *Server) Close(ctx context.Context) error {
+	if s.audit == nil {
+		return nil
+	}
+	if err := s.audit.Close(ctx); err != nil {
+		return fmt.Errorf("server: close: %w", err)
+	}
+	return nil
 }
 
 // normalizePrefix gives the prefix one leading slash and no trailing one.

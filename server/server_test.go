@@ -38,9 +38,10 @@ var staticUsersConfig = `{"allow_sign_up":true,"default_role":"viewer","users":[
 "password_hash":"$argon2id$v=19$m=12288,t=3,p=1$qIyBpMEp+rfFhi4ro6lb/g$jq+SmBkE0qKveOCCakFlxE05ORD5ZI3rwmV0PWUFzs0","roles":["owner"]}]}`
 
 type harness struct {
-	srv   *httptest.Server
-	audit *audit.Store
-	mgr   *host.Manager
+	srv    *httptest.Server
+	server *Server
+	audit  *audit.Store
+	mgr    *host.Manager
 }
 
 var (
@@ -108,7 +109,10 @@ func buildHarness(t *testing.T, withSSO bool, mutate func(*Config)) *harness {
 	srv := httptest.NewUnstartedServer(nil)
 	public, _ := url.Parse("http://" + srv.Listener.Addr().String())
 	cfg := Config{Auth: composed, License: auth.LicenseState{Mode: auth.ModeDevelopment}, PublicURL: public, SealKey: key,
-		Plugins: func() []PluginStatus { return []PluginStatus{{Name: "static-users", Healthy: true}} }}
+		Plugins: func() []PluginStatus { return []PluginStatus{{Name: "static-users", Healthy: true}} },
+		// These tests count individual events; the flood policy has its
+		// own (auditflood_test.go, audit_flood_routes_test.go).
+		AuditWindow: -1}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -119,7 +123,7 @@ func buildHarness(t *testing.T, withSSO bool, mutate func(*Config)) *harness {
 	srv.Config.Handler = s
 	srv.Start()
 	t.Cleanup(srv.Close)
-	h.srv = srv
+	h.srv, h.server = srv, s
 	return h
 }
 

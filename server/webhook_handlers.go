@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -15,15 +17,35 @@ import (
 // sessions and role assignments. A delivery the provider rejects (an error,
 // or a result status of 400 or more, e.g. 401 for a bad signature) changes
 // nothing.
+//
+// Only providers the server serves webhooks for (Config.Webhooks) get
+// past the first check; any other name, installed or not, and a provider
+// that answers not_supported (installed but not set up to receive them)
+// get the same 404, so the route does not tell what is installed. Each
+// provider's deliveries are bounded in rate and in flight (429 with
+// Retry-After past either).
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "provider")
 	h := s.cfg.Webhooks(name)
 	if h == nil {
-		writeError(w, http.StatusNotFound, "not_found", "no webhook endpoint for this provider")
+		writeWebhookNotFound(w)
 		return
 	}
 	actor := auth.AuditActor{Type: auth.ActorSystem, ID: name, IP: clientIP(r)}
+	release, wait := s.webhookLimits.acquire(name, time.Now())
+	if release == nil {
+		s.emit(r, auth.AuditEvent{Actor: actor, Action: "webhook.received", Outcome: auth.OutcomeDenied,
+			Resource: &auth.AuditResource{Type: "provider", ID: name}, Metadata: map[string]any{"status": http.StatusTooManyRequests}})
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+		writeError(w, http.StatusTooManyRequests, string(auth.CodeRateLimited), "Too many webhook deliveries; retry later")
+		return
+	}
+	defer release()
 	res, err := h.HandleWebhook(r.Context(), r)
+	if auth.CodeOf(err) == auth.CodeNotSupported {
+		writeWebhookNotFound(w)
+		return
+	}
 	if err != nil {
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "webhook.received", Outcome: auth.OutcomeFailure,
 			Resource: &auth.AuditResource{Type: "provider", ID: name}, Metadata: map[string]any{"code": string(auth.CodeOf(err))}})
@@ -67,6 +89,12 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	// Rejected changes (e.g. a role the host does not define) would be
 	// rejected again on every retry, so they are reported, not retried.
 	writeJSON(w, status, map[string]any{"received": true, "applied": n.applied, "rejected": n.rejected})
+}
+
+// writeWebhookNotFound is the one answer for every provider the route does
+// not serve.
+func writeWebhookNotFound(w http.ResponseWriter) {
+	writeError(w, http.StatusNotFound, "not_found", "no webhook endpoint for this provider")
 }
 
 // webhookCounts counts the changes of one delivery: applied, rejected for

@@ -176,6 +176,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.Handler = srv
+	// Closed first (closers run in reverse): the audit counts it still
+	// holds are written while the store and the plugins are open.
+	a.closers = append(a.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Close(ctx)
+	})
 	if cfg.Audit.RetentionDays > 0 && composed.AuditStore != nil {
 		a.closers = append(a.closers, startRetention(composed.AuditStore, cfg.Audit.RetentionDays, log))
 	}
