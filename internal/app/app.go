@@ -169,7 +169,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		SealKey:                sealKey,
 		SessionTTL:             cfg.Session.TTL,
 		Plugins:                func() []server.PluginStatus { return pluginStatuses(mgr.Plugins()) },
-		Webhooks:               webhooks(mgr),
+		Webhooks:               webhooks(mgr, webhookProviders(cfg)),
 		RoleStore:              roleStore(builtin.RBAC),
 	})
 	if err != nil {
@@ -344,8 +344,33 @@ func demoCredentials(cfg config.Config, log *slog.Logger) []demoCredential {
 }
 
 // webhooks finds the webhook endpoint of a loaded plugin by name.
-func webhooks(mgr *host.Manager) func(string) auth.WebhookHandler {
+// webhookProviders names the plugins whose webhooks may be served: those
+// the operator configured (a plugins.<name> entry) or named for a
+// capability. A plugin that only sits in the plugins directory serves
+// nothing, even if it declares webhook (or is picked as an audit logger by
+// default).
+func webhookProviders(cfg config.Config) map[string]bool {
+	served := map[string]bool{}
+	for name := range cfg.Plugins {
+		served[name] = true
+	}
+	for _, names := range cfg.Caps {
+		for _, n := range names {
+			served[n] = true
+		}
+	}
+	delete(served, auth.BuiltinName)
+	delete(served, auth.NoneName)
+	return served
+}
+
+// webhooks returns the webhook endpoint of a served plugin that declares
+// webhook, looked up at each delivery so hot reloads are followed.
+func webhooks(mgr *host.Manager, served map[string]bool) func(string) auth.WebhookHandler {
 	return func(name string) auth.WebhookHandler {
+		if !served[name] {
+			return nil
+		}
 		for _, p := range mgr.Plugins() {
 			if p.Name() == name {
 				if h := p.Webhook(); h != nil {
