@@ -115,12 +115,21 @@ func (n *webhookCounts) count(s *Server, provider, what string, err error) {
 	}
 }
 
-// applyWebhook applies role changes and user deletions.
+// applyWebhook applies role changes and user deletions. An empty role
+// change removes the host's assignment instead of assigning no roles: a
+// directory that maps no group of the user assigns nothing.
 func (s *Server) applyWebhook(ctx context.Context, provider string, res *auth.WebhookResult) webhookCounts {
 	var n webhookCounts
 	for _, rc := range res.RoleChanges {
 		var err error = errNoRoleStore
-		if s.cfg.RoleStore != nil {
+		switch {
+		case s.cfg.RoleStore == nil: // err stays errNoRoleStore
+		case len(rc.Roles) == 0:
+			// The provider assigns nothing (e.g. the user left every
+			// mapped group): the user is back to the identity
+			// provider's or the default roles.
+			err = s.cfg.RoleStore.ClearUserRoles(ctx, rc.UserID)
+		default:
 			err = s.cfg.RoleStore.SetUserRoles(ctx, rc.UserID, rc.Roles)
 		}
 		n.count(s, provider, "set roles", err)
@@ -141,7 +150,7 @@ func (s *Server) forgetUser(ctx context.Context, userID string) error {
 		return err
 	}
 	if s.cfg.RoleStore != nil {
-		return s.cfg.RoleStore.SetUserRoles(ctx, userID, nil)
+		return s.cfg.RoleStore.ClearUserRoles(ctx, userID)
 	}
 	return nil
 }
