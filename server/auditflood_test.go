@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -327,5 +328,62 @@ func TestAuditFloodBoundedKeys(t *testing.T) {
 	}
 	if total != 100 {
 		t.Fatalf("counts add up to %d, want 100", total)
+	}
+}
+
+// TestAuditFloodSpacing drives one guard with a random mix of events on
+// a few keys, clock steps and sweeps (a fake clock, so every interleaving
+// of window ends is reached): the events of one key are always written at
+// least a window apart, which bounds the storage of a flood per client
+// network per window, and the counts still add up to the events logged.
+func TestAuditFloodSpacing(t *testing.T) {
+	t.Parallel()
+	const window = time.Minute
+	f, st, clock := newFloodStore(t, window)
+	rng := rand.New(rand.NewPCG(12, 6))
+	keys := []struct{ action, ip string }{{"auth.denied", "192.0.2.1"}, {"auth.denied", "192.0.2.2"}, {"webhook.received", "192.0.2.1"}}
+	logged := map[string]int64{}
+	for range 3000 {
+		switch rng.IntN(10) {
+		case 0:
+			clock.add(time.Duration(rng.Int64N(int64(2 * window))))
+		case 1:
+			clock.add(time.Duration(rng.Int64N(int64(window / 10))))
+		case 2:
+			f.sweep()
+		default:
+			k := keys[rng.IntN(len(keys))]
+			e := floodEvent(k.action, auth.OutcomeDenied, k.ip)
+			e.Timestamp = clock.now().UTC()
+			if err := f.Log(t.Context(), e); err != nil {
+				t.Fatal(err)
+			}
+			logged[k.action+" "+k.ip]++
+		}
+	}
+	clock.add(time.Second)
+	if err := f.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	written := map[string][]time.Time{}
+	counted := map[string]int64{}
+	events := storedEvents(t, st)
+	for i := len(events) - 1; i >= 0; i-- { // oldest first
+		e := events[i]
+		k := e.Action + " " + e.Actor.IP
+		written[k] = append(written[k], e.Timestamp)
+		counted[k] += countOf(t, e)
+	}
+	for k, n := range logged {
+		if counted[k] != n {
+			t.Errorf("%s: counts add up to %d, want %d", k, counted[k], n)
+		}
+		ts := written[k]
+		// The last event may be Close's, written early on purpose.
+		for i := 1; i < len(ts)-1; i++ {
+			if gap := ts[i].Sub(ts[i-1]); gap < window {
+				t.Errorf("%s: events %d and %d written %v apart, less than the window", k, i-1, i, gap)
+			}
+		}
 	}
 }
