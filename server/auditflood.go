@@ -15,16 +15,17 @@ import (
 // Audit flood policy. Anyone can make the server emit failure and denied
 // events (a wrong password, a bad webhook signature, a cross-site POST), so
 // those, and successes of callers nobody vouched for, are collapsed per
-// (action, outcome, client network): the first event of a quiet key is
-// written at once, repeats within the window are only counted, and when
-// the window ends the count is written as one event carrying "count",
-// "firstAt" and "lastAt" in its metadata. That event opens the next window,
-// so a key writes at most one event per window however hard it is hit, and
-// no repeat is lost: the counts of a key add up to the requests made (an
-// event without "count" stands for one). Pending counts are also written on
-// Close. Successes of an identified actor (a sign-in, an admin change, a
-// verified webhook delivery) are written one by one: they need a credential
-// and are what an auditor reads the log for.
+// (action, outcome, error code, client network): the first event of a
+// quiet key is written at once, repeats within the window are only
+// counted, and when the window ends the count is written as one event
+// carrying "count", "firstAt" and "lastAt" in its metadata (and the
+// details of the last repeat). That event opens the next window, so a key
+// writes at most one event per window however hard it is hit, and no
+// repeat is lost: the counts of a key add up to the requests made (an
+// event without "count" stands for one). Pending counts are also written
+// on Close. Successes of an identified actor (a sign-in, an admin change,
+// a verified webhook delivery) are written one by one: they need a
+// credential and are what an auditor reads the log for.
 const (
 	// defaultAuditWindow is the collapse window when Config leaves it zero.
 	defaultAuditWindow = time.Minute
@@ -55,8 +56,13 @@ type auditFlood struct {
 	closed bool
 }
 
-// floodKey is what makes two events repeats of each other.
-type floodKey struct{ action, outcome, network string }
+// floodKey is what makes two events repeats of each other. Code is the
+// error code in the event's metadata, if any (a closed set): an outage
+// of a provider is not a repeat of wrong passwords.
+type floodKey struct{ action, outcome, code, network string }
+
+// maxKeyCode bounds the code part of a key.
+const maxKeyCode = 32
 
 // floodEntry is one key's current window.
 type floodEntry struct {
@@ -108,7 +114,8 @@ func (f *auditFlood) Log(ctx context.Context, e auth.AuditEvent) error {
 	if f.window < 0 || !collapsible(e) {
 		return f.next.Log(ctx, e)
 	}
-	k := floodKey{action: e.Action, outcome: e.Outcome, network: auditNetwork(e.Actor.IP)}
+	code, _ := e.Metadata["code"].(string)
+	k := floodKey{action: e.Action, outcome: e.Outcome, code: truncate(code, maxKeyCode), network: auditNetwork(e.Actor.IP)}
 	now := f.now()
 	f.mu.Lock()
 	if f.closed {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -385,5 +386,27 @@ func TestAuditFloodSpacing(t *testing.T) {
 				t.Errorf("%s: events %d and %d written %v apart, less than the window", k, i-1, i, gap)
 			}
 		}
+	}
+}
+
+// TestAuditFloodKeyedByCode checks that failures with different error
+// codes are not repeats of each other (a provider outage among wrong
+// passwords stays visible), and that a long code cannot grow the key.
+func TestAuditFloodKeyedByCode(t *testing.T) {
+	t.Parallel()
+	f, st, _ := newFloodStore(t, time.Hour)
+	for _, code := range []any{"invalid_credentials", "unavailable", "invalid_credentials", nil, 42, strings.Repeat("x", 40), strings.Repeat("x", 40) + "y"} {
+		e := floodEvent("auth.sign-in", auth.OutcomeFailure, "203.0.113.7")
+		if code != nil {
+			e.Metadata = map[string]any{"code": code}
+		}
+		if err := f.Log(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// invalid_credentials, unavailable, no code (nil and a non-string),
+	// and one key for both long codes.
+	if got := storedEvents(t, st); len(got) != 4 {
+		t.Fatalf("%d events, want 4 (one per code)", len(got))
 	}
 }

@@ -171,6 +171,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Plugins:                func() []server.PluginStatus { return pluginStatuses(mgr.Plugins()) },
 		Webhooks:               webhooks(mgr, webhookProviders(cfg)),
 		RoleStore:              roleStore(builtin.RBAC),
+		AuditWindow:            auditWindow(cfg.Audit.CollapseWindow),
 	})
 	if err != nil {
 		return nil, err
@@ -380,6 +381,15 @@ func webhooks(mgr *host.Manager, served map[string]bool) func(string) auth.Webho
 		}
 		return nil
 	}
+}
+
+// auditWindow is the server's audit flood window for the configured one,
+// where 0 turns collapsing off.
+func auditWindow(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // roleStore is the built-in RBAC manager, where webhooks (directory sync)

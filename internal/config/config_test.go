@@ -77,11 +77,33 @@ func TestParseErrors(t *testing.T) {
 		{"ttl order", "session: { ttl: 48h, absolute_ttl: 1h }", "absolute_ttl"},
 		{"malformed yaml", "listen: [", "parse yaml"},
 		{"capability list of maps", "capabilities: { sso: { a: b } }", "want a name or a list"},
+		{"negative collapse window", "audit: { collapse_window: -1m }", "audit.collapse_window"},
+		{"collapse window without unit", "audit: { collapse_window: 60 }", "into time.Duration"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.yaml), env(nil))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestAuditCollapseWindow checks the audit flood window: a minute unless
+// set, and 0s (off) kept rather than replaced by the default.
+func TestAuditCollapseWindow(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		yaml string
+		want time.Duration
+	}{
+		{"", time.Minute},
+		{"audit: { console: off }", time.Minute},
+		{"audit: { collapse_window: 5m }", 5 * time.Minute},
+		{"audit: { collapse_window: 0s }", 0},
+	} {
+		cfg, err := Parse([]byte(c.yaml), env(nil))
+		if err != nil || cfg.Audit.CollapseWindow != c.want {
+			t.Errorf("%q: collapse window = %v, %v; want %v", c.yaml, cfg.Audit.CollapseWindow, err, c.want)
 		}
 	}
 }
