@@ -15,9 +15,9 @@ import (
 // Audit flood policy. Anyone can make the server emit failure and denied
 // events (a wrong password, a bad webhook signature, a cross-site POST), so
 // those, and successes of callers nobody vouched for, are collapsed per
-// (action, outcome, error code, client network): the first event of a
-// quiet key is written at once, repeats within the window are only
-// counted, and when the window ends the count is written as one event
+// (action, outcome, error code, resource, client network): the first
+// event of a quiet key is written at once, repeats within the window are
+// only counted, and when the window ends the count is written as one event
 // carrying "count", "firstAt" and "lastAt" in its metadata (and the
 // details of the last repeat). That event opens the next window, so a key
 // writes at most one event per window however hard it is hit, and no
@@ -58,11 +58,25 @@ type auditFlood struct {
 
 // floodKey is what makes two events repeats of each other. Code is the
 // error code in the event's metadata, if any (a closed set): an outage
-// of a provider is not a repeat of wrong passwords.
-type floodKey struct{ action, outcome, code, network string }
+// of a provider is not a repeat of wrong passwords. Resource is the
+// event's resource (a capability, a webhook provider), except the path of
+// a route, which the client chooses and which would make every request a
+// new key.
+type floodKey struct{ action, outcome, code, resource, network string }
 
-// maxKeyCode bounds the code part of a key.
-const maxKeyCode = 32
+// maxKeyPart bounds the code and resource parts of a key.
+const maxKeyPart = 128
+
+// floodResource is the resource part of e's key.
+func floodResource(e auth.AuditEvent) string {
+	switch {
+	case e.Resource == nil:
+		return ""
+	case e.Resource.Type == "route":
+		return e.Resource.Type
+	}
+	return truncate(e.Resource.Type+"/"+e.Resource.ID, maxKeyPart)
+}
 
 // floodEntry is one key's current window.
 type floodEntry struct {
@@ -115,7 +129,7 @@ func (f *auditFlood) Log(ctx context.Context, e auth.AuditEvent) error {
 		return f.next.Log(ctx, e)
 	}
 	code, _ := e.Metadata["code"].(string)
-	k := floodKey{action: e.Action, outcome: e.Outcome, code: truncate(code, maxKeyCode), network: auditNetwork(e.Actor.IP)}
+	k := floodKey{action: e.Action, outcome: e.Outcome, code: truncate(code, maxKeyPart), resource: floodResource(e), network: auditNetwork(e.Actor.IP)}
 	now := f.now()
 	f.mu.Lock()
 	if f.closed {

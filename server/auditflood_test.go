@@ -389,24 +389,41 @@ func TestAuditFloodSpacing(t *testing.T) {
 	}
 }
 
-// TestAuditFloodKeyedByCode checks that failures with different error
-// codes are not repeats of each other (a provider outage among wrong
-// passwords stays visible), and that a long code cannot grow the key.
-func TestAuditFloodKeyedByCode(t *testing.T) {
+// TestAuditFloodKey checks what makes events repeats: failures with
+// different error codes or resources are not (a provider outage among
+// wrong passwords stays visible), but a route's path, which the client
+// chooses, does not matter, and long codes cannot grow the key.
+func TestAuditFloodKey(t *testing.T) {
 	t.Parallel()
 	f, st, _ := newFloodStore(t, time.Hour)
-	for _, code := range []any{"invalid_credentials", "unavailable", "invalid_credentials", nil, 42, strings.Repeat("x", 40), strings.Repeat("x", 40) + "y"} {
+	long := strings.Repeat("x", maxKeyPart)
+	for _, tc := range []struct {
+		code     any
+		resource *auth.AuditResource
+	}{
+		{"invalid_credentials", nil},
+		{"unavailable", nil},
+		{"invalid_credentials", nil}, // repeat
+		{nil, nil},
+		{42, nil}, // repeat: a code that is no string is no code
+		{long, nil},
+		{long + "y", nil}, // repeat: the same first maxKeyPart bytes
+		{"unavailable", &auth.AuditResource{Type: "capability", ID: "credentials"}},
+		{"unavailable", &auth.AuditResource{Type: "capability", ID: "session"}},
+		{"unavailable", &auth.AuditResource{Type: "capability", ID: "session"}}, // repeat
+		{nil, &auth.AuditResource{Type: "route", ID: "GET /api/audit"}},
+		{nil, &auth.AuditResource{Type: "route", ID: "GET /api/admin/acl"}}, // repeat
+	} {
 		e := floodEvent("auth.sign-in", auth.OutcomeFailure, "203.0.113.7")
-		if code != nil {
-			e.Metadata = map[string]any{"code": code}
+		e.Resource = tc.resource
+		if tc.code != nil {
+			e.Metadata = map[string]any{"code": tc.code}
 		}
 		if err := f.Log(t.Context(), e); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// invalid_credentials, unavailable, no code (nil and a non-string),
-	// and one key for both long codes.
-	if got := storedEvents(t, st); len(got) != 4 {
-		t.Fatalf("%d events, want 4 (one per code)", len(got))
+	if got := storedEvents(t, st); len(got) != 7 {
+		t.Fatalf("%d events, want 7 (12 minus 5 repeats)", len(got))
 	}
 }
