@@ -64,8 +64,9 @@ type Config struct {
 	// manager); webhooks (directory sync) write to it. Nil drops them.
 	RoleStore auth.RBACManager
 	// AuditWindow is the audit flood window: repeats of a failure or an
-	// anonymous event per (action, outcome, client network) are collapsed
-	// into at most one event per window (auditflood.go); default a minute.
+	// anonymous event per (action, outcome, error code, resource, client
+	// network) are collapsed into at most one event per window with their
+	// count (auditflood.go); default a minute.
 	// A negative window turns the policy off: every event is written.
 	AuditWindow time.Duration
 }

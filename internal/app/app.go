@@ -344,7 +344,6 @@ func demoCredentials(cfg config.Config, log *slog.Logger) []demoCredential {
 	return out
 }
 
-// webhooks finds the webhook endpoint of a loaded plugin by name.
 // webhookProviders names the plugins whose webhooks may be served: those
 // the operator configured (a plugins.<name> entry) or named for a
 // capability. A plugin that only sits in the plugins directory serves
