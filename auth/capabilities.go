@@ -123,12 +123,22 @@ type RBACProvider interface {
 }
 
 // RBACManager is an RBACProvider whose role assignments and definitions the
-// host can read and change.
+// host can read and change. A stored assignment is the truth: it decides a
+// user's roles, an empty one included (no roles). Only a user without an
+// assignment gets the provider's roles or the default ones.
 type RBACManager interface {
 	RBACProvider
 	RoleDefinitions(ctx context.Context) ([]RoleDefinition, error)
-	UserRoles(ctx context.Context, userID string) ([]string, error)
+	// UserRoles returns the roles assigned to userID and whether it has an
+	// assignment at all; without one the roles are empty and assigned is
+	// false.
+	UserRoles(ctx context.Context, userID string) (roles []string, assigned bool, err error)
+	// SetUserRoles replaces the user's assignment with roles, exactly: an
+	// empty list assigns no roles.
 	SetUserRoles(ctx context.Context, userID string, roles []string) error
+	// ClearUserRoles removes the user's assignment, returning the user to
+	// the provider's or the default roles.
+	ClearUserRoles(ctx context.Context, userID string) error
 }
 
 // ACLProvider answers resource-scoped access questions.

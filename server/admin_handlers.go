@@ -80,26 +80,38 @@ func (s *Server) rbacManager(w http.ResponseWriter) auth.RBACManager {
 	return m
 }
 
+// userRolesResponse is the body of the role assignment routes. Assigned
+// tells an assignment (which decides the user's roles, an empty one
+// included) from none (the user has the identity provider's or the
+// default roles, as /auth/me shows).
+type userRolesResponse struct {
+	UserID   string   `json:"userId"`
+	Roles    []string `json:"roles"`
+	Assigned bool     `json:"assigned"`
+}
+
 func (s *Server) handleGetUserRoles(w http.ResponseWriter, r *http.Request) {
 	m := s.rbacManager(w)
 	if m == nil {
 		return
 	}
-	roles, err := m.UserRoles(r.Context(), chi.URLParam(r, "id"))
+	userID := chi.URLParam(r, "id")
+	roles, assigned, err := m.UserRoles(r.Context(), userID)
 	if err != nil {
 		writeAuthError(w, err, "could not read roles")
 		return
 	}
-	if roles == nil {
-		roles = []string{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"userId": chi.URLParam(r, "id"), "roles": roles})
+	writeJSON(w, http.StatusOK, userRolesResponse{UserID: userID, Roles: roles, Assigned: assigned})
 }
 
 type rolesBody struct {
 	Roles []string `json:"roles"`
 }
 
+// handlePutUserRoles stores the user's role assignment as given: [] means
+// no roles. The user must be known to the user provider (404 otherwise);
+// when it cannot look users up, the assignment is stored unchecked and
+// its audit event says so (userChecked: false).
 func (s *Server) handlePutUserRoles(w http.ResponseWriter, r *http.Request) {
 	m := s.rbacManager(w)
 	if m == nil {
@@ -111,18 +123,71 @@ func (s *Server) handlePutUserRoles(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body.Roles == nil {
-		writeFieldError(w, &fieldError{Field: "roles", Message: "is required (use [] to remove every role)"})
+		writeFieldError(w, &fieldError{Field: "roles", Message: "is required (use [] for no roles, DELETE for the default roles)"})
 		return
 	}
 	userID := chi.URLParam(r, "id")
+	checked, ok := s.lookUpUser(w, r, userID)
+	if !ok {
+		return
+	}
 	if err := m.SetUserRoles(r.Context(), userID, body.Roles); err != nil {
 		writeAuthError(w, err, "could not set roles")
 		return
 	}
+	roles, _, err := m.UserRoles(r.Context(), userID)
+	if err != nil {
+		writeAuthError(w, err, "could not read roles")
+		return
+	}
 	id := identityOf(r.Context())
 	s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "admin.roles.update", Outcome: auth.OutcomeSuccess,
-		Resource: &auth.AuditResource{Type: "user", ID: userID}, Metadata: map[string]any{"roles": strings.Join(body.Roles, ",")}})
-	writeJSON(w, http.StatusOK, map[string]any{"userId": userID, "roles": body.Roles})
+		Resource: &auth.AuditResource{Type: "user", ID: userID}, Metadata: map[string]any{"roles": strings.Join(roles, ","), "userChecked": checked}})
+	writeJSON(w, http.StatusOK, userRolesResponse{UserID: userID, Roles: roles, Assigned: true})
+}
+
+// handleDeleteUserRoles removes the user's role assignment, returning the
+// user to the identity provider's or the default roles. It does not ask
+// the user provider: the assignment of a user deleted there must remain
+// removable.
+func (s *Server) handleDeleteUserRoles(w http.ResponseWriter, r *http.Request) {
+	m := s.rbacManager(w)
+	if m == nil {
+		return
+	}
+	userID := chi.URLParam(r, "id")
+	if err := m.ClearUserRoles(r.Context(), userID); err != nil {
+		writeAuthError(w, err, "could not clear roles")
+		return
+	}
+	id := identityOf(r.Context())
+	s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "admin.roles.reset", Outcome: auth.OutcomeSuccess,
+		Resource: &auth.AuditResource{Type: "user", ID: userID}})
+	writeJSON(w, http.StatusOK, userRolesResponse{UserID: userID, Roles: []string{}, Assigned: false})
+}
+
+// lookUpUser asks the user provider whether userID exists. It answers 404
+// for an unknown user and the provider's error status when the lookup
+// fails (ok false: nothing may be written). Without a user provider, or
+// when it answers not_supported, the id cannot be checked: ok is true and
+// checked false.
+func (s *Server) lookUpUser(w http.ResponseWriter, r *http.Request, userID string) (checked, ok bool) {
+	if s.cfg.Auth.User == nil {
+		return false, true
+	}
+	u, err := s.cfg.Auth.User.GetUser(r.Context(), userID)
+	switch {
+	case auth.CodeOf(err) == auth.CodeNotSupported:
+		return false, true
+	case err != nil:
+		s.log.Warn("user lookup failed", "error", err)
+		writeAuthError(w, err, "could not look the user up")
+		return false, false
+	case u == nil:
+		writeError(w, http.StatusNotFound, string(auth.CodeNotFound), "No such user")
+		return false, false
+	}
+	return true, true
 }
 
 func (s *Server) aclManager(w http.ResponseWriter) auth.ACLManager {

@@ -121,7 +121,8 @@ func (s *Server) permissionsOf(ctx context.Context, u auth.User) []string {
 }
 
 // require answers 401 without a user and 403 without the permission; every
-// deny is audited. An empty permission only requires a signed-in user.
+// deny of a permission is audited. An empty permission only requires a
+// signed-in user, and its 401 is not audited.
 func (s *Server) require(perm string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -131,7 +132,12 @@ func (s *Server) require(perm string) func(http.Handler) http.Handler {
 					writeError(w, http.StatusServiceUnavailable, "unavailable", "the identity provider is unavailable")
 					return
 				}
-				s.emitDenied(r, perm, "authentication required")
+				if perm != "" {
+					// Without a permission to check (GET /auth/me) a 401
+					// only answers "am I signed in?": not a security
+					// event, so not audited.
+					s.emitDenied(r, perm, "authentication required")
+				}
 				writeError(w, http.StatusUnauthorized, "unauthenticated", "Authentication required")
 				return
 			}
@@ -182,7 +188,7 @@ func (s *Server) emit(r *http.Request, e auth.AuditEvent) {
 	if e.ID == "" {
 		e.ID = newEventID()
 	}
-	if err := s.cfg.Auth.Audit.Log(context.WithoutCancel(r.Context()), e); err != nil {
+	if err := s.audit.Log(context.WithoutCancel(r.Context()), e); err != nil {
 		s.log.Error("audit log failed", "action", e.Action, "error", err)
 	}
 }

@@ -5,7 +5,9 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -69,7 +71,7 @@ type Config struct {
 	// hashgate.New(0, -1, 0).
 	HashGate *hashgate.Gate
 	// Webhooks returns the webhook endpoint of the named provider, or nil
-	// when it has none; nil serves none.
+	// when the server does not serve it one; nil serves none.
 	Webhooks func(provider string) auth.WebhookHandler
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For or
 	// Forwarded header names the client; from other peers those headers
@@ -80,6 +82,18 @@ type Config struct {
 	RoleStore auth.RBACManager
 	// AccessLog logs every request at info; otherwise at debug.
 	AccessLog bool
+	// WebhookRate (deliveries per second), WebhookBurst and
+	// WebhookConcurrency (deliveries in flight) bound each provider's
+	// webhook; defaults 20, 40 and 4.
+	WebhookRate        float64
+	WebhookBurst       int
+	WebhookConcurrency int
+	// AuditWindow is the audit flood window: repeats of a failure or an
+	// anonymous event per (action, outcome, error code, resource, client
+	// network) are collapsed into at most one event per window with their
+	// count (auditflood.go); default a minute.
+	// A negative window turns the policy off: every event is written.
+	AuditWindow time.Duration
 }
 
 // Server serves the authhost HTTP API.
@@ -102,6 +116,11 @@ type Server struct {
 	// request it refused.
 	hashes *hashgate.Gate
 	busy   *flowError
+	// audit is the composed audit logger behind the flood policy; nil
+	// when no audit logger is composed.
+	audit *auditFlood
+	// webhookLimits bounds each provider's webhook deliveries.
+	webhookLimits *webhookLimits
 	// resolveErrAt is when a failure to resolve a request's user was last
 	// audited (unix nanoseconds).
 	resolveErrAt atomic.Int64
@@ -149,6 +168,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Plugins == nil {
 		cfg.Plugins = func() []PluginStatus { return nil }
 	}
+	if cfg.AuditWindow == 0 {
+		cfg.AuditWindow = defaultAuditWindow
+	}
+	if cfg.WebhookRate <= 0 {
+		cfg.WebhookRate = defaultWebhookRate
+	}
+	if cfg.WebhookBurst <= 0 {
+		cfg.WebhookBurst = defaultWebhookBurst
+	}
+	if cfg.WebhookConcurrency <= 0 {
+		cfg.WebhookConcurrency = defaultWebhookConcurrency
+	}
 	if cfg.Webhooks == nil {
 		cfg.Webhooks = func(string) auth.WebhookHandler { return nil }
 	}
@@ -162,13 +193,30 @@ func New(cfg Config) (*Server, error) {
 		accountLimits: newLimiter(cfg.SignInAccountLimit, cfg.SignInAccountWindow, time.Now),
 		ipLimits:      newLimiter(cfg.SignInIPLimit, cfg.SignInWindow, time.Now),
 		signUpLimits:  newLimiter(cfg.SignUpIPLimit, cfg.SignUpWindow, time.Now),
+		webhookLimits: newWebhookLimits(cfg.WebhookRate, cfg.WebhookBurst, cfg.WebhookConcurrency),
 		hashes:        cfg.HashGate,
 		busy: &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited",
 			Message: "The server is busy; try again in a moment", RetryAfter: cfg.HashGate.RetryAfter()}}
+	if cfg.Auth.Audit != nil {
+		s.audit = newAuditFlood(cfg.Auth.Audit, cfg.AuditWindow, cfg.Logger)
+	}
 	s.trustedOrigins = newOriginPolicy(cfg.PublicURL, cfg.AllowedRedirectOrigins)
 	s.proxies = forwarded.Proxies(cfg.TrustedProxies)
 	s.router = s.routes()
 	return s, nil
+}
+
+// Close writes the audit counts still pending (the flood policy's
+// collapsed repeats). Call it once the HTTP server has stopped taking
+// requests; events emitted afterwards are written one by one.
+func (s *Server) Close(ctx context.Context) error {
+	if s.audit == nil {
+		return nil
+	}
+	if err := s.audit.Close(ctx); err != nil {
+		return fmt.Errorf("server: close: %w", err)
+	}
+	return nil
 }
 
 // normalizePrefix gives the prefix one leading slash and no trailing one.

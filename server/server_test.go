@@ -38,9 +38,10 @@ var staticUsersConfig = `{"allow_sign_up":true,"default_role":"viewer","users":[
 "password_hash":"$argon2id$v=19$m=12288,t=3,p=1$qIyBpMEp+rfFhi4ro6lb/g$jq+SmBkE0qKveOCCakFlxE05ORD5ZI3rwmV0PWUFzs0","roles":["owner"]}]}`
 
 type harness struct {
-	srv   *httptest.Server
-	audit *audit.Store
-	mgr   *host.Manager
+	srv    *httptest.Server
+	server *Server
+	audit  *audit.Store
+	mgr    *host.Manager
 }
 
 var (
@@ -110,7 +111,10 @@ func buildHarness(t testing.TB, withSSO bool, mutate func(*Config)) *harness {
 	cfg := Config{Auth: composed, License: auth.LicenseState{Mode: auth.ModeDevelopment}, PublicURL: public, SealKey: key,
 		Plugins: func() []PluginStatus {
 			return []PluginStatus{{Name: "static-users", Healthy: true, KV: &KVUsage{Bytes: 1536, Keys: 3, MaxBytes: 16 << 20, MaxKeys: 10000}}}
-		}}
+		},
+		// These tests count individual events; the flood policy has its
+		// own (auditflood_test.go, audit_flood_routes_test.go).
+		AuditWindow: -1}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -121,7 +125,7 @@ func buildHarness(t testing.TB, withSSO bool, mutate func(*Config)) *harness {
 	srv.Config.Handler = s
 	srv.Start()
 	t.Cleanup(srv.Close)
-	h.srv = srv
+	h.srv, h.server = srv, s
 	return h
 }
 

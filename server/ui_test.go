@@ -308,7 +308,7 @@ func TestUIAuditPaging(t *testing.T) {
 	c.formSignIn(demoEmail, demoPassword)
 	anon := h.client(t)
 	for i := 0; i < auditPerPage+5; i++ {
-		anon.do("GET", "/api/auth/me", "", nil) // one auth.denied event each
+		anon.do("GET", "/api/audit", "", nil) // one auth.denied event each
 	}
 	r := c.do("GET", "/audit?actionPrefix=auth.denied", "", nil)
 	bodyHas(t, r, "Events 1–25 of 30", `href="/audit?actionPrefix=auth.denied&amp;page=2"`)

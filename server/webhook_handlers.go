@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -15,15 +17,35 @@ import (
 // sessions and role assignments. A delivery the provider rejects (an error,
 // or a result status of 400 or more, e.g. 401 for a bad signature) changes
 // nothing.
+//
+// Only providers the server serves webhooks for (Config.Webhooks) get
+// past the first check; any other name, installed or not, and a provider
+// that answers not_supported (installed but not set up to receive them)
+// get the same 404, so the route does not tell what is installed. Each
+// provider's deliveries are bounded in rate and in flight (429 with
+// Retry-After past either).
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "provider")
 	h := s.cfg.Webhooks(name)
 	if h == nil {
-		writeError(w, http.StatusNotFound, "not_found", "no webhook endpoint for this provider")
+		writeWebhookNotFound(w)
 		return
 	}
 	actor := auth.AuditActor{Type: auth.ActorSystem, ID: name, IP: clientIP(r)}
+	release, wait := s.webhookLimits.acquire(name, time.Now())
+	if release == nil {
+		s.emit(r, auth.AuditEvent{Actor: actor, Action: "webhook.received", Outcome: auth.OutcomeDenied,
+			Resource: &auth.AuditResource{Type: "provider", ID: name}, Metadata: map[string]any{"status": http.StatusTooManyRequests}})
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+		writeError(w, http.StatusTooManyRequests, string(auth.CodeRateLimited), "Too many webhook deliveries; retry later")
+		return
+	}
+	defer release()
 	res, err := h.HandleWebhook(r.Context(), r)
+	if auth.CodeOf(err) == auth.CodeNotSupported {
+		writeWebhookNotFound(w)
+		return
+	}
 	if err != nil {
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "webhook.received", Outcome: auth.OutcomeFailure,
 			Resource: &auth.AuditResource{Type: "provider", ID: name}, Metadata: map[string]any{"code": string(auth.CodeOf(err))}})
@@ -69,6 +91,12 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]any{"received": true, "applied": n.applied, "rejected": n.rejected})
 }
 
+// writeWebhookNotFound is the one answer for every provider the route does
+// not serve.
+func writeWebhookNotFound(w http.ResponseWriter) {
+	writeError(w, http.StatusNotFound, "not_found", "no webhook endpoint for this provider")
+}
+
 // webhookCounts counts the changes of one delivery: applied, rejected for
 // good (invalid, retrying cannot help) and failed (worth a retry).
 type webhookCounts struct{ applied, rejected, failed int }
@@ -87,12 +115,21 @@ func (n *webhookCounts) count(s *Server, provider, what string, err error) {
 	}
 }
 
-// applyWebhook applies role changes and user deletions.
+// applyWebhook applies role changes and user deletions. An empty role
+// change removes the host's assignment instead of assigning no roles: a
+// directory that maps no group of the user assigns nothing.
 func (s *Server) applyWebhook(ctx context.Context, provider string, res *auth.WebhookResult) webhookCounts {
 	var n webhookCounts
 	for _, rc := range res.RoleChanges {
 		var err error = errNoRoleStore
-		if s.cfg.RoleStore != nil {
+		switch {
+		case s.cfg.RoleStore == nil: // err stays errNoRoleStore
+		case len(rc.Roles) == 0:
+			// The provider assigns nothing (e.g. the user left every
+			// mapped group): the user is back to the identity
+			// provider's or the default roles.
+			err = s.cfg.RoleStore.ClearUserRoles(ctx, rc.UserID)
+		default:
 			err = s.cfg.RoleStore.SetUserRoles(ctx, rc.UserID, rc.Roles)
 		}
 		n.count(s, provider, "set roles", err)
@@ -113,7 +150,7 @@ func (s *Server) forgetUser(ctx context.Context, userID string) error {
 		return err
 	}
 	if s.cfg.RoleStore != nil {
-		return s.cfg.RoleStore.SetUserRoles(ctx, userID, nil)
+		return s.cfg.RoleStore.ClearUserRoles(ctx, userID)
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func TestWebhook(t *testing.T) {
 	if r := post("idp"); r.status != http.StatusUnauthorized {
 		t.Fatalf("rejected signature = %d %s, want 401", r.status, r.body)
 	}
-	if got, _ := roles.UserRoles(ctx, "u1"); slices.Contains(got, "admin") {
+	if got, _, _ := roles.UserRoles(ctx, "u1"); slices.Contains(got, "admin") {
 		t.Fatal("a rejected webhook changed roles")
 	}
 
@@ -81,7 +81,7 @@ func TestWebhook(t *testing.T) {
 	if r := post("idp"); r.status != http.StatusUnauthorized {
 		t.Fatalf("provider answered 401 = %d %s, want 401", r.status, r.body)
 	}
-	if got, _ := roles.UserRoles(ctx, "u1"); slices.Contains(got, "admin") {
+	if got, _, _ := roles.UserRoles(ctx, "u1"); slices.Contains(got, "admin") {
 		t.Fatal("a webhook the provider refused changed roles")
 	}
 
@@ -89,7 +89,7 @@ func TestWebhook(t *testing.T) {
 	if r := post("idp"); r.status != http.StatusOK {
 		t.Fatalf("good webhook = %d %s", r.status, r.body)
 	}
-	if got, _ := roles.UserRoles(ctx, "u1"); !slices.Equal(got, []string{"admin"}) {
+	if got, _, _ := roles.UserRoles(ctx, "u1"); !slices.Equal(got, []string{"admin"}) {
 		t.Fatalf("roles of u1 = %v, want [admin]", got)
 	}
 	if r := user.do("GET", "/api/auth/me", "", nil); r.status != http.StatusUnauthorized {

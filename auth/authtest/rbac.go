@@ -11,7 +11,7 @@ import (
 )
 
 // TestRBACManager checks an auth.RBACManager: role definitions, assigning,
-// replacing and clearing roles, and permissions resolved from assigned
+// replacing and clearing roles, an empty assignment meaning no roles, and permissions resolved from assigned
 // roles (inheritance included). newManager returns a manager with no
 // assignments and at least one role definition.
 func TestRBACManager(t *testing.T, newManager func(t *testing.T) auth.RBACManager) {
@@ -57,9 +57,9 @@ func TestRBACManager(t *testing.T, newManager func(t *testing.T) auth.RBACManage
 			if err := m.SetUserRoles(ctx, uid, []string{d.ID}); err != nil {
 				t.Fatalf("SetUserRoles(%q): %v", d.ID, err)
 			}
-			got, err := m.UserRoles(ctx, uid)
-			if err != nil || !slices.Equal(got, []string{d.ID}) {
-				t.Fatalf("UserRoles = %v, %v; want [%s]", got, err, d.ID)
+			got, assigned, err := m.UserRoles(ctx, uid)
+			if err != nil || !assigned || !slices.Equal(got, []string{d.ID}) {
+				t.Fatalf("UserRoles = %v, %v, %v; want [%s], assigned", got, assigned, err, d.ID)
 			}
 			roles, err := m.Roles(ctx, auth.User{ID: uid})
 			if err != nil || !slices.Equal(roles, []string{d.ID}) {
@@ -91,25 +91,59 @@ func TestRBACManager(t *testing.T, newManager func(t *testing.T) auth.RBACManage
 		if err := m.SetUserRoles(ctx, uid, ids); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := m.UserRoles(ctx, uid)
+		got, _, _ := m.UserRoles(ctx, uid)
 		if !sameSet(got, ids) {
 			t.Fatalf("UserRoles = %v, want %v", got, ids)
 		}
 		if err := m.SetUserRoles(ctx, uid, ids[:1]); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := m.UserRoles(ctx, uid); !slices.Equal(got, ids[:1]) {
+		if got, _, _ := m.UserRoles(ctx, uid); !slices.Equal(got, ids[:1]) {
 			t.Fatalf("after replace UserRoles = %v, want %v", got, ids[:1])
 		}
-		if err := m.SetUserRoles(ctx, uid, nil); err != nil {
+		// Neighbouring user ids are unaffected.
+		if got, assigned, _ := m.UserRoles(ctx, "user"); len(got) != 0 || assigned {
+			t.Fatalf("UserRoles(user) = %v, %v", got, assigned)
+		}
+		// Clearing removes the assignment; clearing again is no error.
+		for range 2 {
+			if err := m.ClearUserRoles(ctx, uid); err != nil {
+				t.Fatal(err)
+			}
+			if got, assigned, err := m.UserRoles(ctx, uid); err != nil || len(got) != 0 || assigned {
+				t.Fatalf("after clear UserRoles = %v, %v, %v; want no assignment", got, assigned, err)
+			}
+		}
+	})
+
+	// An empty assignment is an assignment: the user has no roles and no
+	// permissions, whatever the identity provider says and whatever the
+	// default is, until it is cleared.
+	run("EmptyAssignment", func(t *testing.T, ctx context.Context, m auth.RBACManager, defs []auth.RoleDefinition) {
+		u := auth.User{ID: "emptied", Roles: []string{defs[0].ID}}
+		before, err := m.Roles(ctx, u)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := m.UserRoles(ctx, uid); err != nil || len(got) != 0 {
-			t.Fatalf("after clear UserRoles = %v, %v", got, err)
+		for _, empty := range [][]string{{}, nil} {
+			if err := m.SetUserRoles(ctx, u.ID, empty); err != nil {
+				t.Fatal(err)
+			}
+			if got, assigned, err := m.UserRoles(ctx, u.ID); err != nil || got == nil || len(got) != 0 || !assigned {
+				t.Fatalf("UserRoles after SetUserRoles(%#v) = %#v, %v, %v; want [], assigned", empty, got, assigned, err)
+			}
+			if roles, err := m.Roles(ctx, u); err != nil || len(roles) != 0 {
+				t.Fatalf("Roles after SetUserRoles(%#v) = %v, %v; want none", empty, roles, err)
+			}
+			if perms, err := m.Permissions(ctx, u); err != nil || len(perms) != 0 {
+				t.Fatalf("Permissions after SetUserRoles(%#v) = %v, %v; want none", empty, perms, err)
+			}
 		}
-		// Neighbouring user ids are unaffected.
-		if got, _ := m.UserRoles(ctx, "user"); len(got) != 0 {
-			t.Fatalf("UserRoles(user) = %v", got)
+		if err := m.ClearUserRoles(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if after, err := m.Roles(ctx, u); err != nil || !slices.Equal(after, before) {
+			t.Fatalf("Roles after ClearUserRoles = %v, %v; want %v as before any assignment", after, err, before)
 		}
 	})
 
@@ -117,14 +151,17 @@ func TestRBACManager(t *testing.T, newManager func(t *testing.T) auth.RBACManage
 		if err := m.SetUserRoles(ctx, "u", []string{"no-such-role-xyz"}); err == nil {
 			t.Fatal("SetUserRoles accepted an undefined role")
 		}
-		if got, _ := m.UserRoles(ctx, "u"); len(got) != 0 {
-			t.Fatalf("rejected assignment was stored: %v", got)
+		if got, assigned, _ := m.UserRoles(ctx, "u"); len(got) != 0 || assigned {
+			t.Fatalf("rejected assignment was stored: %v, %v", got, assigned)
 		}
 	})
 
 	run("NoRoles", func(t *testing.T, ctx context.Context, m auth.RBACManager, defs []auth.RoleDefinition) {
-		if got, err := m.UserRoles(ctx, "stranger"); err != nil || len(got) != 0 {
-			t.Fatalf("UserRoles(stranger) = %v, %v", got, err)
+		if got, assigned, err := m.UserRoles(ctx, "stranger"); err != nil || got == nil || len(got) != 0 || assigned {
+			t.Fatalf("UserRoles(stranger) = %#v, %v, %v; want [], not assigned", got, assigned, err)
+		}
+		if err := m.ClearUserRoles(ctx, ""); auth.CodeOf(err) != auth.CodeInvalidRequest {
+			t.Fatalf("ClearUserRoles(\"\") = %v, want invalid_request", err)
 		}
 	})
 
@@ -144,7 +181,7 @@ func TestRBACManager(t *testing.T, newManager func(t *testing.T) auth.RBACManage
 			t.Fatal(err)
 		}
 		for i := range 32 {
-			got, _ := m.UserRoles(ctx, fmt.Sprintf("c-%d", i))
+			got, _, _ := m.UserRoles(ctx, fmt.Sprintf("c-%d", i))
 			if !slices.Equal(got, []string{defs[i%len(defs)].ID}) {
 				t.Fatalf("c-%d has %v", i, got)
 			}

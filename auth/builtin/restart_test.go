@@ -65,7 +65,7 @@ func TestRestart(t *testing.T) {
 		t.Fatalf("ListSessions after restart = %v, %v", list, err)
 	}
 	roles, _ = rbac.New(st, rbac.Options{})
-	if r, err := roles.UserRoles(ctx, user.ID); err != nil || !slices.Equal(r, []string{auth.RoleAdmin}) {
+	if r, _, err := roles.UserRoles(ctx, user.ID); err != nil || !slices.Equal(r, []string{auth.RoleAdmin}) {
 		t.Fatalf("roles after restart = %v, %v", r, err)
 	}
 	if perms, _ := roles.Permissions(ctx, user); !auth.HasPermission(perms, "agents:delete") {

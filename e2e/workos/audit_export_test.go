@@ -132,7 +132,7 @@ func TestAuditExportCreation(t *testing.T) {
 // unknown export), audits the failed creation, shows no stack trace, and
 // the next request works.
 func TestAuditExportCreationFailure(t *testing.T) {
-	env := start(t, options{})
+	env := start(t, options{everyAuditEvent: true})
 	owner := signedIn(t, env, newUser("otto", orgID, "owner").Email)
 	body := exportBody{RangeStart: "2026-03-01T00:00:00Z", RangeEnd: "2026-03-02T00:00:00Z"}
 	for _, f := range workosFailures {

@@ -41,7 +41,7 @@ func noStack(t *testing.T, env *authhostenv.Env, body []byte) {
 // sends the browser back to the app with ?error=<code>, sets no session,
 // and the next login works.
 func TestCodeExchangeFailure(t *testing.T) {
-	env := start(t, options{})
+	env := start(t, options{everyAuditEvent: true})
 	u := newUser("cody", orgID, "member")
 	for _, f := range workosFailures {
 		t.Run(fmt.Sprint(f.status), func(t *testing.T) {

@@ -86,6 +86,9 @@ type options struct {
 	hostRBAC map[string]any
 	// audit is the audit capability; default [builtin, workos].
 	audit []string
+	// everyAuditEvent turns the audit flood policy off, for tests that
+	// count repeated failures from one client one by one.
+	everyAuditEvent bool
 }
 
 // roleMapping maps WorkOS role slugs to authhost permissions (rbac: workos).
@@ -139,6 +142,9 @@ func start(t *testing.T, o options) *authhostenv.Env {
 	}
 	if o.hostRBAC != nil {
 		cfg["rbac"] = o.hostRBAC
+	}
+	if o.everyAuditEvent {
+		cfg["audit"] = map[string]any{"collapse_window": "0s"}
 	}
 	yaml, err := json.Marshal(cfg) // JSON is YAML
 	if err != nil {

@@ -201,7 +201,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		SealKey:                sealKey,
 		SessionTTL:             cfg.Session.TTL,
 		Plugins:                func() []server.PluginStatus { return pluginStatuses(mgr, mgr.Plugins(), log) },
-		Webhooks:               webhooks(mgr),
+		Webhooks:               webhooks(mgr, webhookProviders(cfg)),
 		RoleStore:              roleStore(builtin.RBAC),
 		AccessLog:              cfg.Log.Access,
 		SignInLimit:            cfg.Throttle.SignInPerAccountIP,
@@ -212,6 +212,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		SignUpIPLimit:          cfg.Throttle.SignUpsPerIP,
 		SignUpWindow:           cfg.Throttle.SignUpWindow,
 		HashGate:               hashgate.New(cfg.Throttle.PasswordHashes, -1, cfg.Throttle.PasswordHashWait),
+		AuditWindow:            auditWindow(cfg.Audit.CollapseWindow),
 	})
 	if err != nil {
 		return nil, err
@@ -220,6 +221,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if cfg.Metrics.Listen != "" {
 		a.MetricsHandler = metricsOnly(mets)
 	}
+	// Closed first (closers run in reverse): the audit counts it still
+	// holds are written while the store and the plugins are open.
+	a.closers = append(a.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Close(ctx)
+	})
 	if cfg.Audit.RetentionDays > 0 && composed.AuditStore != nil {
 		a.closers = append(a.closers, startRetention(composed.AuditStore, cfg.Audit.RetentionDays, log))
 	}
@@ -385,9 +393,33 @@ func configErrors(loadErrs []error) error {
 	return errors.Join(errs...)
 }
 
-// webhooks finds the webhook endpoint of a loaded plugin by name.
-func webhooks(mgr *host.Manager) func(string) auth.WebhookHandler {
+// webhookProviders names the plugins whose webhooks may be served: those
+// the operator configured (a plugins.<name> entry) or named for a
+// capability. A plugin that only sits in the plugins directory serves
+// nothing, even if it declares webhook (or is picked as an audit logger by
+// default).
+func webhookProviders(cfg config.Config) map[string]bool {
+	served := map[string]bool{}
+	for name := range cfg.Plugins {
+		served[name] = true
+	}
+	for _, names := range cfg.Caps {
+		for _, n := range names {
+			served[n] = true
+		}
+	}
+	delete(served, auth.BuiltinName)
+	delete(served, auth.NoneName)
+	return served
+}
+
+// webhooks returns the webhook endpoint of a served plugin that declares
+// webhook, looked up at each delivery so hot reloads are followed.
+func webhooks(mgr *host.Manager, served map[string]bool) func(string) auth.WebhookHandler {
 	return func(name string) auth.WebhookHandler {
+		if !served[name] {
+			return nil
+		}
 		for _, p := range mgr.Plugins() {
 			if p.Name() == name {
 				if h := p.Webhook(); h != nil {
@@ -397,6 +429,15 @@ func webhooks(mgr *host.Manager) func(string) auth.WebhookHandler {
 		}
 		return nil
 	}
+}
+
+// auditWindow is the server's audit flood window for the configured one,
+// where 0 turns collapsing off.
+func auditWindow(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // roleStore is the built-in RBAC manager, where webhooks (directory sync)

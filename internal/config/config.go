@@ -152,6 +152,11 @@ type Role struct {
 type Audit struct {
 	Console       string `yaml:"console"` // off (default), text or json
 	RetentionDays int    `yaml:"retention_days"`
+	// CollapseWindow is the audit flood window (default 1m): repeated
+	// failures and anonymous events per action, outcome and client network
+	// are written at most once per window, with their count. 0s writes
+	// every event.
+	CollapseWindow time.Duration `yaml:"collapse_window"`
 }
 
 // Security holds HTTP hardening settings.
@@ -274,7 +279,7 @@ func Defaults() Config {
 		Mode:       "development",
 		Log:        Log{Level: "info", Format: "text"},
 		Session:    Session{Store: "store", CookieName: "authhost_session", TTL: 7 * 24 * time.Hour, AbsoluteTTL: 30 * 24 * time.Hour},
-		Audit:      Audit{Console: "off", RetentionDays: 0},
+		Audit:      Audit{Console: "off", RetentionDays: 0, CollapseWindow: time.Minute},
 	}
 }
 
@@ -483,6 +488,9 @@ func (c *Config) Validate() error {
 	case "off", "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("audit.console: %q must be off, text or json", c.Audit.Console))
+	}
+	if c.Audit.CollapseWindow < 0 {
+		errs = append(errs, errors.New("audit.collapse_window: must not be negative (0s writes every event)"))
 	}
 	if c.Audit.RetentionDays < 0 {
 		errs = append(errs, errors.New("audit.retention_days: must not be negative"))

@@ -96,6 +96,8 @@ func TestParseErrors(t *testing.T) {
 		{"postgres without dsn", "store: { driver: postgres }", "store.dsn"},
 		{"postgres dsn from unset env", `store: { driver: postgres, dsn: "${AUTHHOST_STORE_DSN}" }`, "AUTHHOST_STORE_DSN"},
 		{"badger with dsn", "store: { dsn: postgres://h/db }", "store.dsn"},
+		{"negative collapse window", "audit: { collapse_window: -1m }", "audit.collapse_window"},
+		{"collapse window without unit", "audit: { collapse_window: 60 }", "into time.Duration"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.yaml), env(nil))
@@ -132,6 +134,26 @@ func TestStoreDriver(t *testing.T) {
 		env(map[string]string{"AUTHHOST_STORE_DSN": "postgres://a@127.0.0.1/db"}))
 	if err != nil || cfg.Store.Driver != "postgres" || cfg.Store.DSN != "postgres://a@127.0.0.1/db" {
 		t.Fatalf("postgres store = %+v, %v", cfg.Store, err)
+	}
+}
+
+// TestAuditCollapseWindow checks the audit flood window: a minute unless
+// set, and 0s (off) kept rather than replaced by the default.
+func TestAuditCollapseWindow(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		yaml string
+		want time.Duration
+	}{
+		{"", time.Minute},
+		{"audit: { console: off }", time.Minute},
+		{"audit: { collapse_window: 5m }", 5 * time.Minute},
+		{"audit: { collapse_window: 0s }", 0},
+	} {
+		cfg, err := Parse([]byte(c.yaml), env(nil))
+		if err != nil || cfg.Audit.CollapseWindow != c.want {
+			t.Errorf("%q: collapse window = %v, %v; want %v", c.yaml, cfg.Audit.CollapseWindow, err, c.want)
+		}
 	}
 }
 

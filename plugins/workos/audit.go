@@ -241,7 +241,9 @@ func (provider) HandleWebhook(ctx context.Context, req abi.WebhookRequest) (*abi
 		return nil, err
 	}
 	if c.cfg.WebhookSecret == "" {
-		return nil, pdk.Errorf(abi.CodeInternal, "workos: webhook_secret is not configured")
+		// Not set up to receive webhooks: the host answers as for a
+		// provider without one.
+		return nil, pdk.Errorf(abi.CodeNotSupported, "workos: webhook_secret is not configured")
 	}
 	sig := ""
 	for k, v := range req.Headers {

@@ -34,8 +34,9 @@ type Options struct {
 }
 
 // Manager is a static auth.RBACManager. A user's roles are, in order of
-// precedence: the roles assigned with SetUserRoles; else the roles on the
-// auth.User, mapped by Options.Mapping; else Options.DefaultRoles. Only
+// precedence: the roles assigned with SetUserRoles (an empty assignment
+// included: no roles); else the roles on the auth.User, mapped by
+// Options.Mapping; else Options.DefaultRoles. Only
 // defined role ids are returned. Permissions are resolved with
 // auth.ResolvePermissions, inheritance included.
 type Manager struct {
@@ -142,17 +143,16 @@ func (m *Manager) RoleDefinitions(context.Context) ([]auth.RoleDefinition, error
 	return out, nil
 }
 
-// UserRoles implements auth.RBACManager: the roles assigned to userID, or
-// an empty list when none are.
-func (m *Manager) UserRoles(ctx context.Context, userID string) ([]string, error) {
-	roles, _, err := m.assigned(ctx, userID)
+// UserRoles implements auth.RBACManager.
+func (m *Manager) UserRoles(ctx context.Context, userID string) ([]string, bool, error) {
+	roles, ok, err := m.assigned(ctx, userID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if roles == nil {
 		roles = []string{}
 	}
-	return roles, nil
+	return roles, ok, nil
 }
 
 func (m *Manager) assigned(ctx context.Context, userID string) ([]string, bool, error) {
@@ -173,9 +173,9 @@ func (m *Manager) assigned(ctx context.Context, userID string) ([]string, bool, 
 	return roles, true, nil
 }
 
-// SetUserRoles implements auth.RBACManager. It replaces the user's
-// assignment; an empty list removes it, so the user falls back to provider
-// roles or the default. Unknown roles are refused with CodeInvalidRequest.
+// SetUserRoles implements auth.RBACManager: the assignment is stored as
+// given, so an empty list means no roles (not the default ones). Unknown
+// roles are refused with CodeInvalidRequest.
 func (m *Manager) SetUserRoles(ctx context.Context, userID string, roles []string) error {
 	if userID == "" {
 		return auth.Errorf(auth.CodeInvalidRequest, "rbac: user id is required")
@@ -185,18 +185,25 @@ func (m *Manager) SetUserRoles(ctx context.Context, userID string, roles []strin
 			return auth.Errorf(auth.CodeInvalidRequest, "rbac: unknown role %q", r)
 		}
 	}
-	if len(roles) == 0 {
-		if err := m.st.Delete(ctx, userKey(userID)); err != nil {
-			return fmt.Errorf("rbac: clear roles of %q: %w", userID, err)
-		}
-		return nil
-	}
 	b, err := json.Marshal(m.keepKnown(roles))
 	if err != nil {
 		return fmt.Errorf("rbac: encode roles: %w", err)
 	}
 	if err := m.st.Put(ctx, userKey(userID), b, 0); err != nil {
 		return fmt.Errorf("rbac: set roles of %q: %w", userID, err)
+	}
+	return nil
+}
+
+// ClearUserRoles implements auth.RBACManager: without an assignment the
+// user falls back to the mapped provider roles, else the default roles.
+// Clearing a user without one is not an error.
+func (m *Manager) ClearUserRoles(ctx context.Context, userID string) error {
+	if userID == "" {
+		return auth.Errorf(auth.CodeInvalidRequest, "rbac: user id is required")
+	}
+	if err := m.st.Delete(ctx, userKey(userID)); err != nil {
+		return fmt.Errorf("rbac: clear roles of %q: %w", userID, err)
 	}
 	return nil
 }
