@@ -54,9 +54,10 @@ func EndUserSessions(ctx context.Context, sp SessionProvider, userID string) (in
 	return n, nil
 }
 
-// InvalidatingRBAC returns m whose SetUserRoles also makes every cache of
-// caches forget the user's sessions, so a role change takes effect on the
-// next request instead of when the cached session expires.
+// InvalidatingRBAC returns m whose SetUserRoles and ClearUserRoles also
+// make every cache of caches forget the user's sessions, so a role change
+// takes effect on the next request instead of when the cached session
+// expires.
 func InvalidatingRBAC(m RBACManager, caches ...SessionInvalidator) RBACManager {
 	if len(caches) == 0 {
 		return m
@@ -71,8 +72,18 @@ type invalidatingRBAC struct {
 
 func (r invalidatingRBAC) SetUserRoles(ctx context.Context, userID string, roles []string) error {
 	err := r.RBACManager.SetUserRoles(ctx, userID, roles)
+	r.invalidate(userID)
+	return err
+}
+
+func (r invalidatingRBAC) ClearUserRoles(ctx context.Context, userID string) error {
+	err := r.RBACManager.ClearUserRoles(ctx, userID)
+	r.invalidate(userID)
+	return err
+}
+
+func (r invalidatingRBAC) invalidate(userID string) {
 	for _, c := range r.caches {
 		c.InvalidateUser(userID)
 	}
-	return err
 }

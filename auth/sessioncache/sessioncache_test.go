@@ -193,6 +193,10 @@ func TestInvalidation(t *testing.T) {
 			m := auth.InvalidatingRBAC(roles{}, sp.(auth.SessionInvalidator))
 			_ = m.SetUserRoles(ctx, "u1", []string{"admin"})
 		}, "u1/2", false},
+		{"role assignment cleared", func(sp auth.SessionProvider) {
+			m := auth.InvalidatingRBAC(roles{}, sp.(auth.SessionInvalidator))
+			_ = m.ClearUserRoles(ctx, "u1")
+		}, "u1/2", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -251,6 +255,7 @@ func TestDestroyStaleIDKeepsCache(t *testing.T) {
 type roles struct{ auth.RBACManager }
 
 func (roles) SetUserRoles(context.Context, string, []string) error { return nil }
+func (roles) ClearUserRoles(context.Context, string) error         { return nil }
 
 func TestCacheBound(t *testing.T) {
 	t.Parallel()
