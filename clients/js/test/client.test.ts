@@ -50,9 +50,10 @@ describe("signed out", () => {
 
   // Look-alike and malformed inputs: never a sign-in, always a typed error.
   const inputs: Array<[string, unknown, number, string]> = [
-    ["Cyrillic a in the domain", { email: "admin@ex\u0430mple.com", password: owner.password }, 401, "invalid_credentials"],
-    ["fullwidth @", { email: "admin\uff20example.com", password: owner.password }, 400, "invalid_request"],
-    ["NUL in the email", { email: "admin@example.com\u0000", password: owner.password }, 401, "invalid_credentials"],
+    // Mixed scripts and control characters are refused at the edge (400);
+    // a fullwidth @ is NFKC-folded to the real address (see "folds").
+    ["Cyrillic a in the domain", { email: "admin@ex\u0430mple.com", password: owner.password }, 400, "invalid_request"],
+    ["NUL in the email", { email: "admin@example.com\u0000", password: owner.password }, 400, "invalid_request"],
     ["newline in the email", { email: "admin@example.com\nx", password: owner.password }, 400, "invalid_request"],
     ["null password", { email: owner.email, password: null }, 400, "invalid_request"],
     ["IP literal domain", { email: "admin@[127.0.0.1]", password: owner.password }, 401, "invalid_credentials"],
@@ -63,6 +64,11 @@ describe("signed out", () => {
     expect(err.status).toBe(status);
     if (status === 400) expect(["invalid_request"]).toContain(err.code);
     else expect(err.code).toBe(code);
+  });
+  it("folds a fullwidth @ to the account it spells (NFKC), not another one", async () => {
+    const folded = new Browser(base).client();
+    const res = await folded.signIn({ email: "admin\uff20example.com", password: owner.password });
+    expect(res.user.email).toBe(owner.email);
   });
 });
 
@@ -181,8 +187,10 @@ describe("viewer (signed up) vs owner", () => {
 
     const ownerClient = new Browser(base).client();
     await ownerClient.signIn(owner);
-    expect(await ownerClient.admin.setUserRoles(me.id, ["admin"])).toEqual({ userId: me.id, roles: ["admin"] });
-    expect((await ownerClient.admin.userRoles(me.id)).roles).toEqual(["admin"]);
+    expect(await ownerClient.admin.setUserRoles(me.id, ["admin"])).toMatchObject({ userId: me.id, roles: ["admin"] });
+    expect(await ownerClient.admin.userRoles(me.id)).toEqual({ userId: me.id, roles: ["admin"], assigned: true });
+    expect(await ownerClient.admin.clearUserRoles(me.id)).toEqual({ userId: me.id, roles: [], assigned: false });
+    expect(await ownerClient.admin.setUserRoles(me.id, ["admin"])).toMatchObject({ roles: ["admin"], assigned: true });
     expect((await viewer.audit.list({ limit: 1 })).events).toHaveLength(1);
     expect(await rejection(ownerClient.admin.setUserRoles(me.id, ["emperor"]))).toMatchObject({ status: 400 });
   });

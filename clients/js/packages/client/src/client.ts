@@ -81,8 +81,10 @@ export interface AdminClient {
   roles(): Promise<RoleDefinition[]>;
   /** A user's assigned roles. */
   userRoles(userId: string): Promise<UserRoles>;
-  /** Replaces a user's roles. */
+  /** Replaces a user's roles (`[]` means no roles at all). */
   setUserRoles(userId: string, roles: string[]): Promise<UserRoles>;
+  /** Removes a user's role assignment: back to the provider's or the default roles. */
+  clearUserRoles(userId: string): Promise<UserRoles>;
   /** ACL grants, optionally filtered. */
   listGrants(query?: { subject?: string; resourceType?: string; resourceId?: string }): Promise<ACLGrant[]>;
   /** Grants actions on a resource. */
@@ -199,6 +201,8 @@ export function createClient(options: ClientOptions = {}): AuthhostClient {
     userRoles: (userId) => call<UserRoles, "get", "/api/admin/users/{id}/roles">("get", "/api/admin/users/{id}/roles", { params: { id: userId } }),
     setUserRoles: (userId, roles) =>
       call<UserRoles, "put", "/api/admin/users/{id}/roles">("put", "/api/admin/users/{id}/roles", { params: { id: userId }, body: { roles } }),
+    clearUserRoles: (userId) =>
+      call<UserRoles, "delete", "/api/admin/users/{id}/roles">("delete", "/api/admin/users/{id}/roles", { params: { id: userId } }),
     listGrants: async (query) =>
       (await call<{ grants: ACLGrant[] }, "get", "/api/admin/acl">("get", "/api/admin/acl", { query: query as QueryOf<Operation<"/api/admin/acl", "get">> })).grants,
     grant: (body) => call<ACLGrant, "post", "/api/admin/acl">("post", "/api/admin/acl", { body }),

@@ -180,6 +180,8 @@ export interface RoleDefinition {
 export interface UserRoles {
   userId: string;
   roles: string[];
+  /** Whether the roles come from a stored assignment (false: the provider's or the default roles). */
+  assigned: boolean;
 }
 
 /** An ACL resource. */
