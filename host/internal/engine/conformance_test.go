@@ -1,0 +1,18 @@
+package engine_test
+
+import (
+	"testing"
+
+	"github.com/authhost/authhost/host/internal/engine"
+	"github.com/authhost/authhost/host/internal/engine/enginetest"
+)
+
+func TestExtismConformance(t *testing.T) {
+	enginetest.Run(t, func(t testing.TB) engine.Engine {
+		e, err := engine.NewExtism(engine.ExtismConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	})
+}
