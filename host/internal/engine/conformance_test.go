@@ -16,3 +16,13 @@ func TestExtismConformance(t *testing.T) {
 		return e
 	})
 }
+
+func TestWazeroConformance(t *testing.T) {
+	enginetest.Run(t, func(t testing.TB) engine.Engine {
+		e, err := engine.NewWazero(engine.WazeroConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	})
+}
