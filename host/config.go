@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/host/internal/engine"
 	"github.com/authhost/authhost/store"
 )
 
@@ -81,6 +82,9 @@ type Config struct {
 	// CacheDir holds wazero's persistent compilation cache. Empty keeps the
 	// cache in memory only.
 	CacheDir string
+	// Engine selects the WebAssembly engine: EngineWazero (the default
+	// when empty) or EngineExtism.
+	Engine string
 	// Store backs the plugin KV (keys under "plugin/<name>/kv/"). Nil
 	// makes the kv_* host functions fail with code unavailable.
 	Store store.Store
@@ -92,6 +96,23 @@ type Config struct {
 	Health Health
 	// Plugins holds per-provider settings keyed by provider name.
 	Plugins map[string]PluginConfig
+}
+
+// The engines Config.Engine selects.
+const (
+	// EngineWazero is the direct wazero engine (the default).
+	EngineWazero = "wazero"
+	// EngineExtism is the Extism go-sdk engine, the reference
+	// implementation.
+	EngineExtism = "extism"
+)
+
+// newEngine returns the engine named by a normalized Config.Engine.
+func newEngine(name, cacheDir string) (engine.Engine, error) {
+	if name == EngineExtism {
+		return engine.NewExtism(engine.ExtismConfig{CacheDir: cacheDir})
+	}
+	return engine.NewWazero(engine.WazeroConfig{CacheDir: cacheDir})
 }
 
 // validName restricts provider names so that the KV prefix
@@ -197,6 +218,11 @@ func (c Config) normalize() (Config, error) {
 	if c.PluginsDir == "" {
 		errs = append(errs, errors.New("host: config: PluginsDir is required"))
 	}
+	switch c.Engine {
+	case "", EngineWazero, EngineExtism:
+	default:
+		errs = append(errs, fmt.Errorf("host: config: Engine %q must be %q or %q", c.Engine, EngineWazero, EngineExtism))
+	}
 	if err := c.Defaults.validate("host: config: Defaults"); err != nil {
 		errs = append(errs, err)
 	}
@@ -205,6 +231,9 @@ func (c Config) normalize() (Config, error) {
 		errs = append(errs, errors.New("host: config: Health fields must not be negative"))
 	}
 	out := c
+	if out.Engine == "" {
+		out.Engine = EngineWazero
+	}
 	out.Defaults = c.Defaults.merge(builtinLimits())
 	out.Health = h.withDefaults()
 	if out.Logger == nil {

@@ -728,6 +728,10 @@ func TestConfigValidation(t *testing.T) {
 		{"bad host", Config{PluginsDir: "x", Plugins: map[string]PluginConfig{"a": {AllowedHosts: []string{"http://x"}}}}, `allowed host "http://x"`},
 		{"negative", Config{PluginsDir: "x", Defaults: Limits{PoolSize: -1}}, "PoolSize must not be negative"},
 		{"memory", Config{PluginsDir: "x", Plugins: map[string]PluginConfig{"a": {Limits: Limits{MaxMemoryMiB: 5000}}}}, "exceeds the 4096 MiB"},
+		{"engine", Config{PluginsDir: "x", Engine: "wasmtime"}, "Engine"},
+		{"engine case", Config{PluginsDir: "x", Engine: "Extism"}, "Engine"},
+		{"engine look-alike", Config{PluginsDir: "x", Engine: "ext\u0456sm"}, "Engine"},
+		{"engine control char", Config{PluginsDir: "x", Engine: "wazero\x00"}, "Engine"},
 	}
 	for _, tc := range cases {
 		_, err := New(tc.cfg)
@@ -740,6 +744,9 @@ func TestConfigValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	if m.cfg.Engine != EngineWazero {
+		t.Errorf("default engine = %q, want %q", m.cfg.Engine, EngineWazero)
+	}
 	if m.cfg.Defaults.MaxMemoryMiB != abi.DefaultMaxMemoryMiB || m.cfg.Defaults.CallTimeout != abi.DefaultCallTimeoutMS*time.Millisecond || m.cfg.Defaults.PoolSize < 1 {
 		t.Errorf("defaults = %+v", m.cfg.Defaults)
 	}

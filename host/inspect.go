@@ -51,7 +51,7 @@ func Inspect(ctx context.Context, path, cacheDir string) (Report, error) {
 			return rep, fmt.Errorf("host: inspect: cache dir: %w", err)
 		}
 	}
-	eng, err := engine.NewExtism(engine.ExtismConfig{CacheDir: cacheDir})
+	eng, err := newEngine(EngineWazero, cacheDir)
 	if err != nil {
 		return rep, fmt.Errorf("host: inspect: %w", err)
 	}

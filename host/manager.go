@@ -49,7 +49,7 @@ func New(cfg Config) (*Manager, error) {
 			return nil, fmt.Errorf("host: cache dir: %w", err)
 		}
 	}
-	eng, err := engine.NewExtism(engine.ExtismConfig{CacheDir: c.CacheDir})
+	eng, err := newEngine(c.Engine, c.CacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}

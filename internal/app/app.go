@@ -104,6 +104,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	mgr, err := host.New(host.Config{
 		PluginsDir: cfg.PluginsDir,
 		CacheDir:   cacheDir(cfg),
+		Engine:     cfg.Engine,
 		Store:      st,
 		Logger:     log,
 		Plugins:    pluginCfgs,

@@ -27,7 +27,10 @@ type Config struct {
 	DataDir    string `yaml:"data_dir"`
 	// CacheDir keeps compiled plugins between starts; default
 	// <data_dir>/wasm-cache. Several servers may share one.
-	CacheDir string             `yaml:"cache_dir"`
+	CacheDir string `yaml:"cache_dir"`
+	// Engine runs the plugins: wazero (default, the direct engine) or
+	// extism (the Extism go-sdk, kept as the reference implementation).
+	Engine   string             `yaml:"engine"`
 	Mode     string             `yaml:"mode"` // development (default) or production
 	License  string             `yaml:"license"`
 	Log      Log                `yaml:"log"`
@@ -142,6 +145,7 @@ func Defaults() Config {
 		PluginsDir: "./plugins",
 		DataDir:    "./data",
 		Mode:       "development",
+		Engine:     "wazero",
 		Log:        Log{Level: "info", Format: "text"},
 		Session:    Session{Store: "store", CookieName: "authhost_session", TTL: 7 * 24 * time.Hour, AbsoluteTTL: 30 * 24 * time.Hour},
 		Audit:      Audit{Console: "off", RetentionDays: 0},
@@ -255,6 +259,11 @@ func (c *Config) Validate() error {
 	case "development", "production":
 	default:
 		errs = append(errs, fmt.Errorf("mode: %q must be development or production", c.Mode))
+	}
+	switch c.Engine {
+	case "wazero", "extism":
+	default:
+		errs = append(errs, fmt.Errorf("engine: %q must be wazero or extism", c.Engine))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

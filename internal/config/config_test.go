@@ -58,7 +58,7 @@ plugins:
 	if p.Limits.PoolSize != 4 || len(p.AllowedHosts) != 2 {
 		t.Fatalf("plugin = %+v", p)
 	}
-	if cfg.Mode != "development" || cfg.DataDir != "./data" {
+	if cfg.Mode != "development" || cfg.DataDir != "./data" || cfg.Engine != "wazero" {
 		t.Fatal("defaults not kept")
 	}
 }
@@ -71,6 +71,11 @@ func TestParseErrors(t *testing.T) {
 		{"bad url", `public_url: "localhost"`, "public_url"},
 		{"short cookie secret", "session: { store: cookie, secret: short }", "at least 32 bytes"},
 		{"bad mode", "mode: staging", "mode:"},
+		{"unknown engine", "engine: wasmtime", "engine:"},
+		{"engine case", "engine: Wazero", "engine:"},
+		{"engine look-alike", "engine: \"wаzero\"", "engine:"},
+		{"engine empty", `engine: ""`, "engine:"},
+		{"engine control char", `engine: "wazero\n"`, "engine:"},
 		{"negative limit", "plugins: { x: { limits: { pool_size: -1 } } }", "plugins.x.limits"},
 		{"host with scheme", `plugins: { x: { allowed_hosts: ["https://a.com"] } }`, "allowed_hosts"},
 		{"bad origin", `security: { allowed_redirect_origins: ["app.example.com"] }`, "allowed_redirect_origins"},

@@ -181,9 +181,9 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 }
 
 type wazeroInstance struct {
-	m      *wazeroModule
-	mod    api.Module
-	fns    map[string]api.Function
+	m   *wazeroModule
+	mod api.Module
+	fns map[string]api.Function
 	// ctx is the ctx of every wasm call of this instance: it carries the
 	// instance to host functions, and cancel (by the watchdog or Close)
 	// makes wazero's own close-on-done stop a running call. It is never
