@@ -27,6 +27,10 @@ type Limits struct {
 	CallTimeout time.Duration
 	// PoolSize is the most instances kept per plugin; default GOMAXPROCS.
 	PoolSize int
+	// PoolWarm is how many instances are kept alive, created in the
+	// background at load and after a discard so no request waits for an
+	// instance creation; default 1, at most PoolSize.
+	PoolWarm int
 	// MaxInputBytes and MaxOutputBytes bound one call's payloads.
 	MaxInputBytes  int
 	MaxOutputBytes int
@@ -124,6 +128,7 @@ func builtinLimits() Limits {
 		MaxMemoryMiB:       abi.DefaultMaxMemoryMiB,
 		CallTimeout:        abi.DefaultCallTimeoutMS * time.Millisecond,
 		PoolSize:           runtime.GOMAXPROCS(0),
+		PoolWarm:           1,
 		MaxInputBytes:      abi.DefaultMaxInputBytes,
 		MaxOutputBytes:     abi.DefaultMaxOutputBytes,
 		MaxHTTPBodyBytes:   abi.DefaultMaxHTTPBodyBytes,
@@ -153,6 +158,7 @@ func (l Limits) merge(base Limits) Limits {
 	}
 	l.MaxMemoryMiB = pick(l.MaxMemoryMiB, base.MaxMemoryMiB)
 	l.PoolSize = pick(l.PoolSize, base.PoolSize)
+	l.PoolWarm = pick(l.PoolWarm, base.PoolWarm)
 	l.MaxInputBytes = pick(l.MaxInputBytes, base.MaxInputBytes)
 	l.MaxOutputBytes = pick(l.MaxOutputBytes, base.MaxOutputBytes)
 	l.MaxKVKeyBytes = pick(l.MaxKVKeyBytes, base.MaxKVKeyBytes)
@@ -171,6 +177,7 @@ func (l Limits) validate(where string) error {
 	neg("MaxMemoryMiB", int64(l.MaxMemoryMiB))
 	neg("CallTimeout", int64(l.CallTimeout))
 	neg("PoolSize", int64(l.PoolSize))
+	neg("PoolWarm", int64(l.PoolWarm))
 	neg("MaxInputBytes", int64(l.MaxInputBytes))
 	neg("MaxOutputBytes", int64(l.MaxOutputBytes))
 	neg("MaxHTTPBodyBytes", l.MaxHTTPBodyBytes)

@@ -245,7 +245,7 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		health:  &health{cfg: m.cfg.Health},
 		now:     func() time.Time { return m.now() },
 	}
-	p.pool = newPool(pc.Limits.PoolSize, mod.Instantiate, m.trackModule(mod))
+	p.pool = newPool(pc.Limits.PoolSize, pc.Limits.PoolWarm, mod.Instantiate, m.trackModule(mod), logger)
 	p.adapters = newAdapters(p)
 	// Warm one instance: runs the guest's initialisation with the real
 	// config, so a provider that cannot start fails at load.
@@ -269,6 +269,7 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		configured.Login != nil && configured.Login.Provider != "" && configured.Login.Text != "" {
 		p.desc.Login = configured.Login
 	}
+	p.pool.refill()
 	return p, nil
 }
 

@@ -96,6 +96,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 				MaxMemoryMiB:     p.Limits.MemoryMiB,
 				CallTimeout:      time.Duration(p.Limits.TimeoutMS) * time.Millisecond,
 				PoolSize:         p.Limits.PoolSize,
+				PoolWarm:         p.Limits.PoolWarm,
 				HTTPTimeout:      time.Duration(p.Limits.HTTPTimeoutMS) * time.Millisecond,
 				MaxHTTPBodyBytes: p.Limits.MaxHTTPBodyBytes,
 			},

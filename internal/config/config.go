@@ -101,6 +101,7 @@ type Limits struct {
 	MemoryMiB        int   `yaml:"memory_mib"`
 	TimeoutMS        int   `yaml:"timeout_ms"`
 	PoolSize         int   `yaml:"pool_size"`
+	PoolWarm         int   `yaml:"pool_warm"` // instances kept ready; default 1
 	HTTPTimeoutMS    int   `yaml:"http_timeout_ms"`
 	MaxHTTPBodyBytes int64 `yaml:"max_http_body_bytes"`
 }
@@ -300,7 +301,7 @@ func (c *Config) Validate() error {
 	}
 	for name, p := range c.Plugins {
 		l := p.Limits
-		if l.MemoryMiB < 0 || l.TimeoutMS < 0 || l.PoolSize < 0 || l.HTTPTimeoutMS < 0 || l.MaxHTTPBodyBytes < 0 {
+		if l.MemoryMiB < 0 || l.TimeoutMS < 0 || l.PoolSize < 0 || l.PoolWarm < 0 || l.HTTPTimeoutMS < 0 || l.MaxHTTPBodyBytes < 0 {
 			errs = append(errs, fmt.Errorf("plugins.%s.limits: values must not be negative", name))
 		}
 		if l.MemoryMiB > 4096 {

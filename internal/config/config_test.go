@@ -77,6 +77,7 @@ func TestParseErrors(t *testing.T) {
 		{"engine empty", `engine: ""`, "engine:"},
 		{"engine control char", `engine: "wazero\n"`, "engine:"},
 		{"negative limit", "plugins: { x: { limits: { pool_size: -1 } } }", "plugins.x.limits"},
+		{"negative pool_warm", "plugins: { x: { limits: { pool_warm: -1 } } }", "plugins.x.limits"},
 		{"host with scheme", `plugins: { x: { allowed_hosts: ["https://a.com"] } }`, "allowed_hosts"},
 		{"bad origin", `security: { allowed_redirect_origins: ["app.example.com"] }`, "allowed_redirect_origins"},
 		{"ttl order", "session: { ttl: 48h, absolute_ttl: 1h }", "absolute_ttl"},

@@ -203,6 +203,8 @@ func (i *extismInstance) Call(ctx context.Context, export string, input []byte) 
 }
 
 func (i *extismInstance) call(ctx context.Context, export string, input []byte) ([]byte, error) {
+	ctx, cancel := realDeadline(ctx)
+	defer cancel()
 	rc, out, err := i.p.CallWithContext(ctx, export, input)
 	i.flush()
 	if err != nil {

@@ -194,9 +194,13 @@ type wazeroInstance struct {
 	vars   map[string][]byte
 	stack  [2]uint64
 
-	// callCtx is the ctx of the call in flight, handed to HostFunc.Fn.
-	callCtx context.Context
-	entry   dogEntry
+	// callCtx is the ctx of the call in flight; hostCtx, derived from it
+	// with a real deadline on the first host function call, is what
+	// HostFunc.Fn gets.
+	callCtx    context.Context
+	hostCtx    context.Context
+	hostCancel context.CancelFunc
+	entry      dogEntry
 
 	closed         atomic.Bool
 	running        atomic.Bool
@@ -252,14 +256,18 @@ func (i *wazeroInstance) call(ctx context.Context, fn api.Function, export strin
 	// closes the module), not through a watcher per call.
 	err := fn.CallWithStack(i.ctx, i.stack[:])
 	fired := hasDeadline && !i.m.dog.unwatch(&i.entry)
-	if !fired && ctx.Done() != nil && ctx.Err() != nil {
+	if !fired && ctx.Err() != nil {
 		fired = true // canceled while running: a host function returned early
 	}
 	i.callCtx = nil
+	if i.hostCancel != nil {
+		i.hostCancel()
+		i.hostCtx, i.hostCancel = nil, nil
+	}
 	i.flush()
 	if fired {
 		if err == nil {
-			err = ctx.Err()
+			err = context.DeadlineExceeded
 		}
 		return nil, fmt.Errorf("%w: %q: %w", ErrTimeout, export, err)
 	}
@@ -289,6 +297,18 @@ func (i *wazeroInstance) call(ctx context.Context, fn api.Function, export strin
 		return nil, fmt.Errorf("%w: %q: %w", ErrTrap, export, err)
 	}
 	return out, nil
+}
+
+// hostContext returns the ctx host functions get: the call's ctx with its
+// deadline as a real Done channel, created once per call on first use.
+func (i *wazeroInstance) hostContext() context.Context {
+	if i.hostCtx == nil {
+		if i.callCtx == nil {
+			return context.Background() // _initialize calling a host function
+		}
+		i.hostCtx, i.hostCancel = realDeadline(i.callCtx)
+	}
+	return i.hostCtx
 }
 
 // expire stops a call past its deadline: canceling the instance's ctx
@@ -528,11 +548,7 @@ func buildUserModule(ctx context.Context, rt wazero.Runtime, ns string, fns []Ho
 			if err != nil {
 				panic(fmt.Errorf("authhost %s: read request: %w", hf.Name, err))
 			}
-			callCtx := i.callCtx
-			if callCtx == nil {
-				callCtx = context.Background()
-			}
-			out := hf.Fn(callCtx, in)
+			out := hf.Fn(i.hostContext(), in)
 			res, err := i.kernel.write(out)
 			if err != nil {
 				panic(fmt.Errorf("authhost %s: write response: %w", hf.Name, err))

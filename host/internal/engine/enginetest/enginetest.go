@@ -285,10 +285,14 @@ func testErrorClasses(t *testing.T, eng engine.Engine) {
 
 // stopped calls export with a deadline and checks that it returns
 // ErrTimeout within StopBound after the deadline.
-func stopped(t *testing.T, inst engine.Instance, export string, timeout time.Duration) {
+func stopped(t *testing.T, inst engine.Instance, export string, timeout time.Duration, timer bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	ctx := engine.CallDeadline(context.Background(), time.Now().Add(timeout))
+	if timer {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+	}
 	start := time.Now()
 	_, err := inst.Call(ctx, export, nil)
 	late := time.Since(start) - timeout
@@ -310,7 +314,10 @@ func testDeadlines(t *testing.T, eng engine.Engine) {
 	f := newFixture(t, eng, nil)
 	for _, export := range []string{"spin", "hostblock", "churn"} {
 		t.Run(export, func(t *testing.T) {
-			stopped(t, f.instance(t), export, 100*time.Millisecond)
+			stopped(t, f.instance(t), export, 100*time.Millisecond, true)
+		})
+		t.Run(export+" with CallDeadline", func(t *testing.T) {
+			stopped(t, f.instance(t), export, 100*time.Millisecond, false)
 		})
 	}
 	t.Run("deadline far away costs nothing", func(t *testing.T) {
@@ -329,6 +336,10 @@ func testDeadlines(t *testing.T, eng engine.Engine) {
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			_, err := inst.Call(ctx, "sleep", []byte("1"))
 			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = inst.Call(engine.CallDeadline(context.Background(), time.Now().Add(50*time.Millisecond)), "hostecho", []byte("1"))
 			if err != nil {
 				t.Fatal(err)
 			}
