@@ -26,3 +26,13 @@ func TestWazeroConformance(t *testing.T) {
 		return e
 	})
 }
+
+func TestWazeroCloseOnDoneConformance(t *testing.T) {
+	enginetest.Run(t, func(t testing.TB) engine.Engine {
+		e, err := engine.NewWazeroCloseOnDone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	})
+}

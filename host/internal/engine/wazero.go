@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -29,6 +31,8 @@ type WazeroConfig struct {
 type wazeroEngine struct {
 	cache wazero.CompilationCache
 	dog   *watchdog
+	// closeOnDone skips the loop instrumentation (tests of the fallback).
+	closeOnDone bool
 }
 
 // NewWazero returns the direct wazero Engine. It runs any plugin built for
@@ -80,12 +84,21 @@ func (e *wazeroEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 	if maxLine <= 0 {
 		maxLine = 8 << 10
 	}
-	// Close-on-done compiles a termination check into every loop header
-	// and function entry; that check is what lets the watchdog stop a
-	// running guest by closing its module.
+	// A running guest is stopped through the stop global instrumentLoops
+	// adds (see instrument.go). A module it cannot instrument falls back to
+	// wazero's close-on-done: a call into Go at every loop header and a
+	// goroutine per call, about six times slower on a Go echo.
+	stoppable := false
+	if instrumented, err := instrumentLoops(wasm); err == nil && !e.closeOnDone {
+		wasm, stoppable = instrumented, true
+	} else if err != nil {
+		if opts.Logger != nil {
+			opts.Logger.Warn("engine: loop instrumentation failed; using close-on-done (slower calls)", "err", err)
+		}
+	}
 	rc := wazero.NewRuntimeConfig().
 		WithCompilationCache(e.cache).
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(!stoppable).
 		WithMemoryLimitPages(pages)
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	fail := func(err error) (Module, error) {
@@ -112,25 +125,55 @@ func (e *wazeroEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 		exports[name] = true
 	}
 	return &wazeroModule{
-		rt: rt, compiled: compiled, exports: exports, dog: e.dog,
+		rt: rt, compiled: compiled, exports: exports, dog: e.dog, stoppable: stoppable,
+		live:   make(map[*wazeroInstance]struct{}),
 		logger: opts.Logger, maxLine: maxLine, config: opts.Config,
 		memLimit: int(pages) * 65536, maxVar: maxVar,
 	}, nil
 }
 
 type wazeroModule struct {
-	rt       wazero.Runtime
-	compiled wazero.CompiledModule
-	exports  map[string]bool
-	dog      *watchdog
-	logger   *slog.Logger
-	maxLine  int
-	config   map[string]string
-	memLimit int
-	maxVar   int64
+	rt        wazero.Runtime
+	compiled  wazero.CompiledModule
+	exports   map[string]bool
+	stoppable bool // the guest carries the stop global
+	dog       *watchdog
+	logger    *slog.Logger
+	maxLine   int
+	config    map[string]string
+	memLimit  int
+	maxVar    int64
+
+	mu   sync.Mutex
+	live map[*wazeroInstance]struct{}
 }
 
+// closeGrace bounds how long Module.Close waits for halted calls to leave
+// the guest before it releases the compiled code under them.
+const closeGrace = 5 * time.Second
+
+// Close halts every running call, waits (bounded) until they have left
+// the guest, then releases the runtime with every instance.
 func (m *wazeroModule) Close(ctx context.Context) error {
+	m.mu.Lock()
+	insts := make([]*wazeroInstance, 0, len(m.live))
+	for i := range m.live {
+		insts = append(insts, i)
+	}
+	m.mu.Unlock()
+	for _, i := range insts {
+		i.halt()
+	}
+	for wait := time.Now().Add(closeGrace); time.Now().Before(wait); {
+		busy := false
+		for _, i := range insts {
+			busy = busy || i.running.Load()
+		}
+		if !busy {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if err := m.rt.Close(ctx); err != nil {
 		return fmt.Errorf("engine: close module: %w", err)
 	}
@@ -167,6 +210,18 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 		return nil, fmt.Errorf("engine: instantiate: %w", err)
 	}
 	i.mod = mod
+	if m.stoppable {
+		g, ok := mod.ExportedGlobal(stopGlobal).(api.MutableGlobal)
+		if !ok {
+			mod.Close(ctx)
+			i.cancel()
+			return nil, fmt.Errorf("engine: instantiate: the stop global is missing")
+		}
+		i.stop = g
+	}
+	m.mu.Lock()
+	m.live[i] = struct{}{}
+	m.mu.Unlock()
 	for name := range m.exports {
 		i.fns[name] = mod.ExportedFunction(name)
 	}
@@ -186,10 +241,14 @@ type wazeroInstance struct {
 	fns map[string]api.Function
 	// ctx is the ctx of every wasm call of this instance: it carries the
 	// instance to host functions, and cancel (by the watchdog or Close)
-	// makes wazero's own close-on-done stop a running call. It is never
-	// reset: an instance canceled once is dead.
+	// makes wazero's close-on-done stop a running call of a module that
+	// could not be instrumented. It is never reset: an instance halted
+	// once is dead.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// stop is the instance's stop global (nil without instrumentation):
+	// 1 makes the guest trap at its next loop iteration.
+	stop   api.MutableGlobal
 	kernel *kernel
 	vars   map[string][]byte
 	stack  [2]uint64
@@ -204,6 +263,7 @@ type wazeroInstance struct {
 
 	closed         atomic.Bool
 	running        atomic.Bool
+	halted         atomic.Bool
 	stdout, stderr *lineWriter
 }
 
@@ -228,7 +288,10 @@ func (i *wazeroInstance) Call(ctx context.Context, export string, input []byte) 
 		// A failed instance is never reused, whatever its caller does; and
 		// an instance closed during the call is released here.
 		i.closed.Store(true)
-		i.cancel()
+		i.halt()
+		i.m.mu.Lock()
+		delete(i.m.live, i)
+		i.m.mu.Unlock()
 		i.mod.Close(context.WithoutCancel(ctx))
 		if err == nil {
 			err = fmt.Errorf("%w: closed during %q", ErrClosed, export)
@@ -311,11 +374,18 @@ func (i *wazeroInstance) hostContext() context.Context {
 	return i.hostCtx
 }
 
-// expire stops a call past its deadline: canceling the instance's ctx
-// makes wazero close the module from its own watcher, and the running
-// code stops at its next termination check (loop header or function
-// entry). Called by the watchdog.
-func (i *wazeroInstance) expire() { i.cancel() }
+// expire stops a call past its deadline. Called by the watchdog.
+func (i *wazeroInstance) expire() { i.halt() }
+
+// halt makes a running call stop at its next loop iteration (through the
+// stop global, or through wazero's close-on-done for a module that could
+// not be instrumented) and every later call fail.
+func (i *wazeroInstance) halt() {
+	if i.stop != nil && i.halted.CompareAndSwap(false, true) {
+		i.stop.Set(1) // once: the watchdog and Close may both halt
+	}
+	i.cancel()
+}
 
 func (i *wazeroInstance) flush() {
 	if i.stdout != nil {
@@ -331,7 +401,10 @@ func (i *wazeroInstance) Close(ctx context.Context) error {
 	if i.closed.Swap(true) {
 		return nil
 	}
-	i.cancel()
+	i.halt()
+	i.m.mu.Lock()
+	delete(i.m.live, i)
+	i.m.mu.Unlock()
 	if i.running.Load() {
 		return nil
 	}

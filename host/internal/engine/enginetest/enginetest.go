@@ -320,6 +320,29 @@ func testDeadlines(t *testing.T, eng engine.Engine) {
 			stopped(t, f.instance(t), export, 100*time.Millisecond, false)
 		})
 	}
+	// Native code cannot be preempted: a guest that never returns to Go
+	// would stall every stop-the-world of the host (GC) until its deadline.
+	t.Run("GC runs while a guest spins", func(t *testing.T) {
+		inst := f.instance(t)
+		done := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_, err := inst.Call(ctx, "spin", nil)
+			done <- err
+		}()
+		time.Sleep(30 * time.Millisecond)
+		start := time.Now()
+		runtime.GC()
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("runtime.GC took %v while a guest spun: the guest blocks stop-the-world", d)
+		} else {
+			t.Logf("runtime.GC took %v while a guest spun", d.Round(time.Microsecond))
+		}
+		if err := <-done; !errors.Is(err, engine.ErrTimeout) {
+			t.Fatalf("spin: %v, want ErrTimeout", err)
+		}
+	})
 	t.Run("deadline far away costs nothing", func(t *testing.T) {
 		inst := f.instance(t)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
