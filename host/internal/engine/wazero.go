@@ -294,7 +294,7 @@ func (i *wazeroInstance) Call(ctx context.Context, export string, input []byte) 
 		i.m.mu.Unlock()
 		i.mod.Close(context.WithoutCancel(ctx))
 		if err == nil {
-			err = fmt.Errorf("%w: closed during %q", ErrClosed, export)
+			out, err = nil, fmt.Errorf("%w: closed during %q", ErrClosed, export)
 		}
 	}
 	return out, err
@@ -314,9 +314,9 @@ func (i *wazeroInstance) call(ctx context.Context, fn api.Function, export strin
 	if hasDeadline {
 		i.m.dog.watch(&i.entry, deadline)
 	}
-	// The ctx given to wazero has no Done channel: deadlines and
-	// cancellation reach a running guest through the watchdog (which
-	// closes the module), not through a watcher per call.
+	// wazero gets the instance's own ctx, not the caller's: the deadline
+	// reaches a running guest through the watchdog (the stop global), not
+	// through a watcher goroutine per call.
 	err := fn.CallWithStack(i.ctx, i.stack[:])
 	fired := hasDeadline && !i.m.dog.unwatch(&i.entry)
 	if !fired && ctx.Err() != nil {
