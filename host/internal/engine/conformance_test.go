@@ -36,3 +36,11 @@ func TestWazeroCloseOnDoneConformance(t *testing.T) {
 		return e
 	})
 }
+
+// TestGoGuestIsInstrumented checks that a Go guest takes the fast path
+// (loop instrumentation), not the close-on-done fallback.
+func TestGoGuestIsInstrumented(t *testing.T) {
+	if _, err := engine.InstrumentLoops(enginetest.GuestWasm(t)); err != nil {
+		t.Fatalf("the Go test guest cannot be instrumented: %v", err)
+	}
+}

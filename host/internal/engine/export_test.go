@@ -11,3 +11,6 @@ func NewWazeroCloseOnDone() (Engine, error) {
 	e.(*wazeroEngine).closeOnDone = true
 	return e, nil
 }
+
+// InstrumentLoops exposes instrumentLoops to the external tests.
+var InstrumentLoops = instrumentLoops
