@@ -27,7 +27,7 @@ func BenchmarkCompile(b *testing.B) {
 		b.Fatal(err)
 	}
 	compile := func(b *testing.B, dir string) {
-		eng, err := engine.NewExtism(engine.ExtismConfig{CacheDir: dir})
+		eng, err := newEngine(EngineWazero, dir)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -58,91 +58,135 @@ func itoa(i int) string {
 	return string(raw)
 }
 
+// engines are the engines every engine-dependent benchmark runs on, as
+// sub-benchmarks engine=NAME.
+var engines = []string{EngineWazero, EngineExtism}
+
 func BenchmarkInstantiate(b *testing.B) {
 	wasm, err := os.ReadFile(wasmPath(b, "echo"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng, err := engine.NewExtism(engine.ExtismConfig{CacheDir: testCacheDir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer eng.Close(ctx)
-	mod, err := eng.Compile(ctx, wasm, echoOptions())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer mod.Close(ctx)
-	b.Run("instance", func(b *testing.B) {
-		for b.Loop() {
-			inst, err := mod.Instantiate(ctx)
+	for _, name := range engines {
+		b.Run("engine="+name, func(b *testing.B) {
+			eng, err := newEngine(name, testCacheDir)
 			if err != nil {
 				b.Fatal(err)
 			}
-			inst.Close(ctx)
-		}
-	})
-	b.Run("instance+first-call", func(b *testing.B) {
-		for b.Loop() {
-			inst, err := mod.Instantiate(ctx)
+			defer eng.Close(ctx)
+			mod, err := eng.Compile(ctx, wasm, echoOptions())
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := inst.Call(ctx, "noop", nil); err != nil {
-				b.Fatal(err)
-			}
-			inst.Close(ctx)
-		}
-	})
+			defer mod.Close(ctx)
+			b.Run("instance", func(b *testing.B) {
+				for b.Loop() {
+					inst, err := mod.Instantiate(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					inst.Close(ctx)
+				}
+			})
+			b.Run("instance+first-call", func(b *testing.B) {
+				for b.Loop() {
+					inst, err := mod.Instantiate(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := inst.Call(ctx, "noop", nil); err != nil {
+						b.Fatal(err)
+					}
+					inst.Close(ctx)
+				}
+			})
+		})
+	}
 }
 
-func benchPlugin(b *testing.B, pool int) *Plugin {
-	f, errs := newFixture(b, func(c *Config) { c.Defaults.PoolSize = pool }, "echo")
+func benchPlugin(b *testing.B, engineName string, pool int) *Plugin {
+	f, errs := newFixture(b, func(c *Config) {
+		c.Engine = engineName
+		c.Defaults.PoolSize = pool
+	}, "echo")
 	if len(errs) > 0 {
 		b.Fatal(errs)
 	}
 	return f.plugin(b, "echo")
 }
 
+// BenchmarkCall measures calls through the host and its pool, on each
+// engine: BenchmarkCall/CASE/engine=NAME. echo-raw-nodeadline takes an
+// instance from the pool and calls it without any deadline, so the
+// difference to echo-raw is the cost of deadline enforcement.
 func BenchmarkCall(b *testing.B) {
-	p := benchPlugin(b, 2)
 	in := benchPayload()
 	raw, _ := json.Marshal(in)
-	b.Run("noop", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := p.CallRaw(context.Background(), "noop", nil); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("echo-raw", func(b *testing.B) {
-		b.SetBytes(int64(len(raw)))
-		for b.Loop() {
-			if _, err := p.CallRaw(context.Background(), "echo", raw); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("echo-typed", func(b *testing.B) {
-		b.SetBytes(int64(len(raw)))
-		for b.Loop() {
-			var out payload
-			if err := p.Call(context.Background(), "echo", in, &out); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("echo-raw-parallel-pool2", func(b *testing.B) {
-		b.SetBytes(int64(len(raw)))
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := p.CallRaw(context.Background(), "echo", raw); err != nil {
-					b.Error(err)
-					return
+	plugins := map[string]*Plugin{}
+	for _, name := range engines {
+		plugins[name] = benchPlugin(b, name, 2)
+	}
+	cases := []struct {
+		name  string
+		bytes int
+		run   func(b *testing.B, p *Plugin)
+	}{
+		{"noop", 0, func(b *testing.B, p *Plugin) {
+			for b.Loop() {
+				if _, err := p.CallRaw(context.Background(), "noop", nil); err != nil {
+					b.Fatal(err)
 				}
 			}
+		}},
+		{"echo-raw", len(raw), func(b *testing.B, p *Plugin) {
+			for b.Loop() {
+				if _, err := p.CallRaw(context.Background(), "echo", raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"echo-raw-nodeadline", len(raw), func(b *testing.B, p *Plugin) {
+			for b.Loop() {
+				inst, err := p.pool.get(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, err = inst.Call(context.Background(), "echo", raw)
+				p.pool.put(inst, err == nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"echo-typed", len(raw), func(b *testing.B, p *Plugin) {
+			for b.Loop() {
+				var out payload
+				if err := p.Call(context.Background(), "echo", in, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"echo-raw-parallel-pool2", len(raw), func(b *testing.B, p *Plugin) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := p.CallRaw(context.Background(), "echo", raw); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			for _, name := range engines {
+				b.Run("engine="+name, func(b *testing.B) {
+					b.SetBytes(int64(tc.bytes))
+					tc.run(b, plugins[name])
+				})
+			}
 		})
-	})
+	}
 }
 
 //go:noinline

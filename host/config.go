@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/host/internal/engine"
 	"github.com/authhost/authhost/store"
 )
 
@@ -25,6 +26,10 @@ type Limits struct {
 	CallTimeout time.Duration
 	// PoolSize is the most instances kept per plugin; default GOMAXPROCS.
 	PoolSize int
+	// PoolWarm is how many instances are kept alive, created in the
+	// background at load and after a discard so no request waits for an
+	// instance creation; default 1, at most PoolSize.
+	PoolWarm int
 	// MaxInputBytes and MaxOutputBytes bound one call's payloads.
 	MaxInputBytes  int
 	MaxOutputBytes int
@@ -118,6 +123,9 @@ type Config struct {
 	// CacheDir holds wazero's persistent compilation cache. Empty keeps the
 	// cache in memory only.
 	CacheDir string
+	// Engine selects the WebAssembly engine: EngineWazero (the default
+	// when empty) or EngineExtism.
+	Engine string
 	// Store backs the plugin KV (keys under "plugin/<name>/kv/"). Nil
 	// makes the kv_* host functions fail with code unavailable.
 	Store store.Store
@@ -134,11 +142,29 @@ type Config struct {
 	Plugins map[string]PluginConfig
 }
 
+// The engines Config.Engine selects.
+const (
+	// EngineWazero is the direct wazero engine (the default).
+	EngineWazero = "wazero"
+	// EngineExtism is the Extism go-sdk engine, the reference
+	// implementation.
+	EngineExtism = "extism"
+)
+
+// newEngine returns the engine named by a normalized Config.Engine.
+func newEngine(name, cacheDir string) (engine.Engine, error) {
+	if name == EngineExtism {
+		return engine.NewExtism(engine.ExtismConfig{CacheDir: cacheDir})
+	}
+	return engine.NewWazero(engine.WazeroConfig{CacheDir: cacheDir})
+}
+
 func builtinLimits() Limits {
 	return Limits{
 		MaxMemoryMiB:       abi.DefaultMaxMemoryMiB,
 		CallTimeout:        abi.DefaultCallTimeoutMS * time.Millisecond,
 		PoolSize:           runtime.GOMAXPROCS(0),
+		PoolWarm:           1,
 		MaxInputBytes:      abi.DefaultMaxInputBytes,
 		MaxOutputBytes:     abi.DefaultMaxOutputBytes,
 		MaxHTTPBodyBytes:   abi.DefaultMaxHTTPBodyBytes,
@@ -174,6 +200,7 @@ func (l Limits) merge(base Limits) Limits {
 	l.MaxKVKeys = pick(l.MaxKVKeys, base.MaxKVKeys)
 	l.MaxMemoryMiB = pick(l.MaxMemoryMiB, base.MaxMemoryMiB)
 	l.PoolSize = pick(l.PoolSize, base.PoolSize)
+	l.PoolWarm = pick(l.PoolWarm, base.PoolWarm)
 	l.MaxInputBytes = pick(l.MaxInputBytes, base.MaxInputBytes)
 	l.MaxOutputBytes = pick(l.MaxOutputBytes, base.MaxOutputBytes)
 	l.MaxKVKeyBytes = pick(l.MaxKVKeyBytes, base.MaxKVKeyBytes)
@@ -192,6 +219,7 @@ func (l Limits) validate(where string) error {
 	neg("MaxMemoryMiB", int64(l.MaxMemoryMiB))
 	neg("CallTimeout", int64(l.CallTimeout))
 	neg("PoolSize", int64(l.PoolSize))
+	neg("PoolWarm", int64(l.PoolWarm))
 	neg("MaxInputBytes", int64(l.MaxInputBytes))
 	neg("MaxOutputBytes", int64(l.MaxOutputBytes))
 	neg("MaxHTTPBodyBytes", l.MaxHTTPBodyBytes)
@@ -241,6 +269,11 @@ func (c Config) normalize() (Config, error) {
 	if c.PluginsDir == "" {
 		errs = append(errs, errors.New("host: config: PluginsDir is required"))
 	}
+	switch c.Engine {
+	case "", EngineWazero, EngineExtism:
+	default:
+		errs = append(errs, fmt.Errorf("host: config: Engine %q must be %q or %q", c.Engine, EngineWazero, EngineExtism))
+	}
 	if err := c.Defaults.validate("host: config: Defaults"); err != nil {
 		errs = append(errs, err)
 	}
@@ -249,6 +282,9 @@ func (c Config) normalize() (Config, error) {
 		errs = append(errs, errors.New("host: config: Health fields must not be negative"))
 	}
 	out := c
+	if out.Engine == "" {
+		out.Engine = EngineWazero
+	}
 	out.Defaults = c.Defaults.merge(builtinLimits())
 	out.Health = h.withDefaults()
 	if out.Logger == nil {

@@ -20,6 +20,12 @@ import (
 // written with rename, so concurrent test processes can share it).
 var testCacheDir = filepath.Join(os.TempDir(), "authhost-host-test-cache")
 
+// testEngine is the engine the host tests run on: the default (wazero)
+// unless AUTHHOST_TEST_ENGINE names another, e.g.
+//
+//	AUTHHOST_TEST_ENGINE=extism go test ./host/...
+var testEngine = os.Getenv("AUTHHOST_TEST_ENGINE")
+
 // wasmPath builds testdata/plugins/NAME once per process.
 func wasmPath(t testing.TB, name string) string {
 	t.Helper()
@@ -57,6 +63,7 @@ func newFixtureWith(t testing.TB, mutate func(*Config), prep func(*Manager), nam
 	cfg := Config{
 		PluginsDir: pluginsDir(t, names...),
 		CacheDir:   testCacheDir,
+		Engine:     testEngine,
 		Store:      f.store,
 		Logger:     slog.New(f.logs),
 		Plugins:    map[string]PluginConfig{},

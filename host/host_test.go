@@ -181,13 +181,15 @@ func TestPoolReuseAndDiscard(t *testing.T) {
 	if st := p.Stats(); st.InstancesCreated != 1 || st.Discards != 0 || st.Errors != 1 {
 		t.Fatalf("after business error: %+v", st)
 	}
-	// A panic discards it; the next call gets a fresh one.
+	// A panic discards it; its replacement is created in the background,
+	// before any further call, and the next call reuses it.
 	if err := p.Call(ctx, "crash", nil, nil); !errors.Is(err, ErrInstanceFailed) {
 		t.Fatalf("crash: %v", err)
 	}
-	if st := p.Stats(); st.Discards != 1 || st.Instances != 0 {
+	if st := p.Stats(); st.Discards != 1 {
 		t.Fatalf("after crash: %+v", st)
 	}
+	waitStats(t, p, func(st Stats) bool { return st.InstancesCreated == 2 && st.Instances == 1 })
 	if err := callNoop(p); err != nil {
 		t.Fatal(err)
 	}
@@ -197,6 +199,88 @@ func TestPoolReuseAndDiscard(t *testing.T) {
 	if err := p.Call(ctx, abi.ExportSSOLoginURL, nil, nil); !errors.Is(err, auth.ErrNotSupported) {
 		t.Fatalf("absent export: %v, want not supported", err)
 	}
+}
+
+// waitStats waits (up to 10 s) until ok holds for p's stats.
+func waitStats(t *testing.T, p *Plugin, ok func(Stats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok(p.Stats()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats never reached the expected state: %+v", p.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPoolWarm(t *testing.T) {
+	t.Parallel()
+	f, errs := newFixture(t, func(c *Config) {
+		c.Defaults.PoolSize = 3
+		c.Defaults.PoolWarm = 2
+	}, "echo")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	p := f.plugin(t, "echo")
+	// Pre-warmed at load, with no call made.
+	waitStats(t, p, func(st Stats) bool { return st.Instances == 2 && st.InstancesCreated == 2 })
+	if st := p.Stats(); st.Calls != 0 {
+		t.Fatalf("calls were made to warm the pool: %+v", st)
+	}
+	// Two concurrent calls find two ready instances: nothing is created.
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := p.CallRaw(ctx, "noop", nil); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if st := p.Stats(); st.InstancesCreated > 3 || st.Instances > 3 {
+		t.Fatalf("after two calls: %+v", st)
+	}
+}
+
+// TestPoolWarmConcurrentDiscards crashes instances from many goroutines
+// while others call, and checks the pool's counters: never more than
+// PoolSize instances alive, and back to PoolWarm once the dust settles.
+func TestPoolWarmConcurrentDiscards(t *testing.T) {
+	t.Parallel()
+	f, errs := newFixture(t, func(c *Config) {
+		c.Defaults.PoolSize = 3
+		c.Defaults.PoolWarm = 2
+		c.Health.FailureThreshold = 1 << 20 // keep calling through the crashes
+	}, "echo")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	p := f.plugin(t, "echo")
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				export := "noop"
+				if (g+i)%4 == 0 {
+					export = "crash"
+				}
+				_, err := p.CallRaw(ctx, export, nil)
+				if (export == "crash") != (err != nil) {
+					t.Errorf("%s: %v", export, err)
+				}
+				if live, _ := p.pool.sizes(); live > 3+1 { // +1: the filler's reservation
+					t.Errorf("%d instances alive, PoolSize 3", live)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitStats(t, p, func(st Stats) bool { return st.Instances >= 2 && st.Instances <= 3 && st.InUse == 0 })
 }
 
 func TestEchoAndConfig(t *testing.T) {
@@ -728,6 +812,10 @@ func TestConfigValidation(t *testing.T) {
 		{"bad host", Config{PluginsDir: "x", Plugins: map[string]PluginConfig{"a": {AllowedHosts: []string{"http://x"}}}}, `allowed host "http://x"`},
 		{"negative", Config{PluginsDir: "x", Defaults: Limits{PoolSize: -1}}, "PoolSize must not be negative"},
 		{"memory", Config{PluginsDir: "x", Plugins: map[string]PluginConfig{"a": {Limits: Limits{MaxMemoryMiB: 5000}}}}, "exceeds the 4096 MiB"},
+		{"engine", Config{PluginsDir: "x", Engine: "wasmtime"}, "Engine"},
+		{"engine case", Config{PluginsDir: "x", Engine: "Extism"}, "Engine"},
+		{"engine look-alike", Config{PluginsDir: "x", Engine: "ext\u0456sm"}, "Engine"},
+		{"engine control char", Config{PluginsDir: "x", Engine: "wazero\x00"}, "Engine"},
 	}
 	for _, tc := range cases {
 		_, err := New(tc.cfg)
@@ -740,6 +828,9 @@ func TestConfigValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	if m.cfg.Engine != EngineWazero {
+		t.Errorf("default engine = %q, want %q", m.cfg.Engine, EngineWazero)
+	}
 	if m.cfg.Defaults.MaxMemoryMiB != abi.DefaultMaxMemoryMiB || m.cfg.Defaults.CallTimeout != abi.DefaultCallTimeoutMS*time.Millisecond || m.cfg.Defaults.PoolSize < 1 {
 		t.Errorf("defaults = %+v", m.cfg.Defaults)
 	}

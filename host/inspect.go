@@ -64,7 +64,7 @@ func InspectConfig(ctx context.Context, path, cacheDir string, configs map[strin
 			return rep, fmt.Errorf("host: inspect: cache dir: %w", err)
 		}
 	}
-	eng, err := engine.NewExtism(engine.ExtismConfig{CacheDir: cacheDir})
+	eng, err := newEngine(EngineWazero, cacheDir)
 	if err != nil {
 		return rep, fmt.Errorf("host: inspect: %w", err)
 	}

@@ -50,7 +50,7 @@ func New(cfg Config) (*Manager, error) {
 			return nil, fmt.Errorf("host: cache dir: %w", err)
 		}
 	}
-	eng, err := engine.NewExtism(engine.ExtismConfig{CacheDir: c.CacheDir})
+	eng, err := newEngine(c.Engine, c.CacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
@@ -271,7 +271,7 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		health:  &health{cfg: m.cfg.Health},
 		now:     func() time.Time { return m.now() },
 	}
-	p.pool = newPool(pc.Limits.PoolSize, mod.Instantiate, m.trackModule(mod))
+	p.pool = newPool(pc.Limits.PoolSize, pc.Limits.PoolWarm, mod.Instantiate, m.trackModule(mod), logger)
 	p.adapters = newAdapters(p)
 	// Warm one instance: runs the guest's initialisation with the real
 	// config, so a provider that cannot start fails at load.
@@ -308,6 +308,7 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		p.close()
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
+	p.pool.refill()
 	return p, nil
 }
 

@@ -261,9 +261,8 @@ func (p *Plugin) invoke(ctx context.Context, export string, input []byte) ([]byt
 		p.failure(export, err)
 		return nil, p.errorf(auth.CodeUnavailable, export, fmt.Errorf("%w: %w", ErrInstanceFailed, err))
 	}
-	cctx, cancel := context.WithTimeout(ctx, p.cfg.Limits.CallTimeout)
-	out, err := inst.Call(cctx, export, input)
-	cancel()
+	// The engine enforces the deadline itself (no timer per call).
+	out, err := inst.Call(engine.CallDeadline(ctx, time.Now().Add(p.cfg.Limits.CallTimeout)), export, input)
 	if err != nil {
 		p.pool.put(inst, false)
 		if !errors.Is(ctx.Err(), context.Canceled) { // a caller hanging up is not the plugin's fault
@@ -293,25 +292,79 @@ func (p *Plugin) failure(export string, err error) {
 // close stops new calls and releases the module once in-flight calls end.
 func (p *Plugin) close() { p.pool.close() }
 
-// pool holds up to max instances of one module, created lazily; one caller
-// uses an instance at a time.
+// pool holds up to max instances of one module; one caller uses an
+// instance at a time. It keeps at least warm instances alive: they are
+// created in the background at load and whenever a failed instance is
+// discarded, so replacing one happens off the request path. A healthy
+// instance goes back to the pool as it is (the engine resets only the
+// per-call state, at the start of the next call).
 type pool struct {
 	max      int
+	warm     int
 	sem      chan struct{}
 	create   func(ctx context.Context) (engine.Instance, error)
 	release  func() // closes the module once closed and empty
+	logger   *slog.Logger
 	mu       sync.Mutex
 	idle     []engine.Instance
-	live     int
+	live     int // idle + in use + being created
 	inUse    int
+	filling  bool
 	closed   bool
 	released bool
 	created  atomic.Int64
 	discards atomic.Int64
 }
 
-func newPool(max int, create func(context.Context) (engine.Instance, error), release func()) *pool {
-	return &pool{max: max, sem: make(chan struct{}, max), create: create, release: release}
+func newPool(max, warm int, create func(context.Context) (engine.Instance, error), release func(), logger *slog.Logger) *pool {
+	return &pool{max: max, warm: min(warm, max), sem: make(chan struct{}, max), create: create, release: release, logger: logger}
+}
+
+// refill starts the background filler unless it runs already or warm
+// instances are alive.
+func (p *pool) refill() {
+	p.mu.Lock()
+	start := !p.filling && !p.closed && p.live < p.warm
+	if start {
+		p.filling = true
+	}
+	p.mu.Unlock()
+	if start {
+		go p.fill()
+	}
+}
+
+// fill creates idle instances until warm are alive or the pool closes.
+func (p *pool) fill() {
+	defer p.maybeRelease()
+	for {
+		p.mu.Lock()
+		if p.closed || p.live >= p.warm {
+			p.filling = false
+			p.mu.Unlock()
+			return
+		}
+		p.live++
+		p.mu.Unlock()
+		inst, err := p.create(context.Background())
+		p.mu.Lock()
+		switch {
+		case err != nil:
+			p.live--
+			p.filling = false
+			p.mu.Unlock()
+			p.logger.Warn("pre-warming a plugin instance failed", "err", err)
+			return
+		case p.closed:
+			p.live--
+			p.mu.Unlock()
+			_ = inst.Close(context.Background())
+		default:
+			p.idle = append(p.idle, inst)
+			p.mu.Unlock()
+			p.created.Add(1)
+		}
+	}
 }
 
 func (p *pool) sizes() (live, inUse int) {
@@ -357,11 +410,13 @@ func (p *pool) get(ctx context.Context) (engine.Instance, error) {
 	return inst, nil
 }
 
-// put returns an instance; an unhealthy one is closed and never reused.
+// put returns an instance; an unhealthy one is closed and never reused,
+// and its replacement is created in the background. An instance beyond
+// max (created on the request path while the filler was busy) is closed.
 func (p *pool) put(inst engine.Instance, healthy bool) {
 	p.mu.Lock()
 	p.inUse--
-	keep := healthy && !p.closed
+	keep := healthy && !p.closed && p.live <= p.max
 	if keep {
 		p.idle = append(p.idle, inst)
 	} else {
@@ -375,6 +430,9 @@ func (p *pool) put(inst engine.Instance, healthy bool) {
 		_ = inst.Close(context.Background())
 	}
 	<-p.sem
+	if !healthy {
+		p.refill()
+	}
 	p.maybeRelease()
 }
 

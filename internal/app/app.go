@@ -109,6 +109,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 				MaxMemoryMiB:     p.Limits.MemoryMiB,
 				CallTimeout:      time.Duration(p.Limits.TimeoutMS) * time.Millisecond,
 				PoolSize:         p.Limits.PoolSize,
+				PoolWarm:         p.Limits.PoolWarm,
 				HTTPTimeout:      time.Duration(p.Limits.HTTPTimeoutMS) * time.Millisecond,
 				MaxHTTPBodyBytes: p.Limits.MaxHTTPBodyBytes,
 				MaxKVBytes:       p.Limits.MaxKVBytes,
@@ -121,6 +122,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	mgr, err := host.New(host.Config{
 		PluginsDir: cfg.PluginsDir,
 		CacheDir:   cacheDir(cfg),
+		Engine:     cfg.Engine,
 		Store:      st,
 		Logger:     log,
 		Plugins:    pluginCfgs,

@@ -36,7 +36,10 @@ type Config struct {
 	DataDir    string `yaml:"data_dir"`
 	// CacheDir keeps compiled plugins between starts; default
 	// <data_dir>/wasm-cache. Several servers may share one.
-	CacheDir string             `yaml:"cache_dir"`
+	CacheDir string `yaml:"cache_dir"`
+	// Engine runs the plugins: wazero (default, the direct engine) or
+	// extism (the Extism go-sdk, kept as the reference implementation).
+	Engine   string             `yaml:"engine"`
 	Store    Store              `yaml:"store"`
 	Mode     string             `yaml:"mode"` // development (default) or production
 	License  License            `yaml:"license"`
@@ -229,6 +232,7 @@ type Limits struct {
 	MemoryMiB        int   `yaml:"memory_mib"`
 	TimeoutMS        int   `yaml:"timeout_ms"`
 	PoolSize         int   `yaml:"pool_size"`
+	PoolWarm         int   `yaml:"pool_warm"` // instances kept ready; default 1
 	HTTPTimeoutMS    int   `yaml:"http_timeout_ms"`
 	MaxHTTPBodyBytes int64 `yaml:"max_http_body_bytes"`
 	// MaxKVBytes and MaxKVKeys are the plugin's KV quota (key plus value
@@ -277,6 +281,7 @@ func Defaults() Config {
 		DataDir:    "./data",
 		Store:      Store{Driver: "badger"},
 		Mode:       "development",
+		Engine:     "wazero",
 		Log:        Log{Level: "info", Format: "text"},
 		Session:    Session{Store: "store", CookieName: "authhost_session", TTL: 7 * 24 * time.Hour, AbsoluteTTL: 30 * 24 * time.Hour},
 		Audit:      Audit{Console: "off", RetentionDays: 0, CollapseWindow: time.Minute},
@@ -459,6 +464,11 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("mode: %q must be development or production", c.Mode))
 	}
+	switch c.Engine {
+	case "wazero", "extism":
+	default:
+		errs = append(errs, fmt.Errorf("engine: %q must be wazero or extism", c.Engine))
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -497,7 +507,7 @@ func (c *Config) Validate() error {
 	}
 	for name, p := range c.Plugins {
 		l := p.Limits
-		if l.MemoryMiB < 0 || l.TimeoutMS < 0 || l.PoolSize < 0 || l.HTTPTimeoutMS < 0 || l.MaxHTTPBodyBytes < 0 || l.MaxKVBytes < 0 || l.MaxKVKeys < 0 {
+		if l.MemoryMiB < 0 || l.TimeoutMS < 0 || l.PoolSize < 0 || l.PoolWarm < 0 || l.HTTPTimeoutMS < 0 || l.MaxHTTPBodyBytes < 0 || l.MaxKVBytes < 0 || l.MaxKVKeys < 0 {
 			errs = append(errs, fmt.Errorf("plugins.%s.limits: values must not be negative", name))
 		}
 		if l.MemoryMiB > 4096 {

@@ -61,7 +61,7 @@ plugins:
 	if p.Limits.PoolSize != 4 || len(p.AllowedHosts) != 2 || !p.AllowPrivateNetworks || p.Limits.MaxKVBytes != 1<<20 || p.Limits.MaxKVKeys != 500 {
 		t.Fatalf("plugin = %+v", p)
 	}
-	if cfg.Mode != "development" || cfg.DataDir != "./data" {
+	if cfg.Mode != "development" || cfg.DataDir != "./data" || cfg.Engine != "wazero" {
 		t.Fatal("defaults not kept")
 	}
 }
@@ -74,11 +74,17 @@ func TestParseErrors(t *testing.T) {
 		{"bad url", `public_url: "localhost"`, "public_url"},
 		{"short cookie secret", "session: { store: cookie, secret: short }", "at least 32 bytes"},
 		{"bad mode", "mode: staging", "mode:"},
+		{"unknown engine", "engine: wasmtime", "engine:"},
+		{"engine case", "engine: Wazero", "engine:"},
+		{"engine look-alike", "engine: \"wаzero\"", "engine:"},
+		{"engine empty", `engine: ""`, "engine:"},
+		{"engine control char", `engine: "wazero\n"`, "engine:"},
 		{"negative limit", "plugins: { x: { limits: { pool_size: -1 } } }", "plugins.x.limits"},
 		{"negative kv quota", "plugins: { x: { limits: { max_kv_keys: -1 } } }", "plugins.x.limits"},
 		{"private networks not a bool", `plugins: { x: { allow_private_networks: "yes please" } }`, "into bool"},
 		{"negative session cache", "plugins: { x: { session_cache_seconds: -1 } }", "plugins.x.session_cache_seconds"},
 		{"session cache too long", "plugins: { x: { session_cache_seconds: 3601 } }", "out of range 0..3600"},
+		{"negative pool_warm", "plugins: { x: { limits: { pool_warm: -1 } } }", "plugins.x.limits"},
 		{"host with scheme", `plugins: { x: { allowed_hosts: ["https://a.com"] } }`, "allowed_hosts"},
 		{"bad origin", `security: { allowed_redirect_origins: ["app.example.com"] }`, "allowed_redirect_origins"},
 		{"proxy hostname", `security: { trusted_proxies: ["proxy.internal"] }`, `security.trusted_proxies: "proxy.internal"`},

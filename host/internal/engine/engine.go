@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 )
 
 // Engine compiles modules. It is safe for concurrent use.
@@ -92,3 +93,31 @@ var (
 	// ErrNoExport means the export does not exist; the instance is intact.
 	ErrNoExport = errors.New("engine: no such export")
 )
+
+// CallDeadline returns ctx with the deadline d for Instance.Call, without
+// the timer context.WithDeadline arms: the engine enforces d itself (the
+// wazero engine with its watchdog) and hands host functions a real
+// deadline context only when the guest calls one. Done and Err remain the
+// parent's. An earlier deadline of ctx wins.
+func CallDeadline(ctx context.Context, d time.Time) context.Context {
+	if cur, ok := ctx.Deadline(); ok && !d.Before(cur) {
+		return ctx
+	}
+	return &deadlineCtx{Context: ctx, d: d}
+}
+
+type deadlineCtx struct {
+	context.Context
+	d time.Time
+}
+
+func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.d, true }
+
+// realDeadline returns a ctx whose Done closes at ctx's deadline when ctx
+// came from CallDeadline (ctx itself otherwise), and its cancel func.
+func realDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c, ok := ctx.(*deadlineCtx); ok {
+		return context.WithDeadline(c.Context, c.d)
+	}
+	return ctx, func() {}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	extism "github.com/extism/go-sdk"
@@ -30,6 +31,10 @@ type extismEngine struct {
 // NewExtism returns an Engine backed by the Extism go-sdk on wazero, with a
 // compilation cache shared by all modules it compiles.
 func NewExtism(cfg ExtismConfig) (Engine, error) {
+	// go-sdk drops every guest log_* line unless its process-wide level is
+	// set. Info keeps the guest's info/warn/error lines (Options.Logger
+	// decides further) and skips go-sdk's own per-call debug lines.
+	extism.SetLogLevel(extism.LogLevelInfo)
 	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
@@ -176,19 +181,30 @@ func (m *extismModule) Instantiate(ctx context.Context) (Instance, error) {
 type extismInstance struct {
 	p              *extism.Plugin
 	exports        map[string]bool
-	closed         bool
+	closed         atomic.Bool // Close may run while a Call is in flight
 	stdout, stderr *lineWriter
 }
 
 func (i *extismInstance) Exports() map[string]bool { return i.exports }
 
 func (i *extismInstance) Call(ctx context.Context, export string, input []byte) ([]byte, error) {
-	if i.closed {
+	if i.closed.Load() {
 		return nil, ErrClosed
 	}
 	if !i.exports[export] {
 		return nil, fmt.Errorf("%w: %q", ErrNoExport, export)
 	}
+	out, err := i.call(ctx, export, input)
+	if err != nil {
+		// A failed instance is never reused, whatever its caller does.
+		i.Close(context.WithoutCancel(ctx))
+	}
+	return out, err
+}
+
+func (i *extismInstance) call(ctx context.Context, export string, input []byte) ([]byte, error) {
+	ctx, cancel := realDeadline(ctx)
+	defer cancel()
 	rc, out, err := i.p.CallWithContext(ctx, export, input)
 	i.flush()
 	if err != nil {
@@ -218,10 +234,9 @@ func (i *extismInstance) flush() {
 }
 
 func (i *extismInstance) Close(ctx context.Context) error {
-	if i.closed {
+	if i.closed.Swap(true) {
 		return nil
 	}
-	i.closed = true
 	i.flush()
 	if err := i.p.Close(ctx); err != nil {
 		return fmt.Errorf("engine: close instance: %w", err)
