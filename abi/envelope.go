@@ -88,13 +88,24 @@ type Envelope struct {
 	Error *Error          `json:"error,omitempty"`
 }
 
-// Success encodes data as a successful envelope.
+// successPrefix and successSuffix frame the data of a successful envelope.
+const (
+	successPrefix = `{"ok":true,"data":`
+	successSuffix = `}`
+)
+
+// Success encodes data as a successful envelope. The data is encoded once
+// and framed, not encoded again as a json.RawMessage (which would scan and
+// copy it a second time: a measurable share of a small guest call).
 func Success(data any) ([]byte, error) {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return nil, fmt.Errorf("abi: encode result: %w", err)
 	}
-	return json.Marshal(Envelope{OK: true, Data: raw})
+	out := make([]byte, 0, len(successPrefix)+len(raw)+len(successSuffix))
+	out = append(out, successPrefix...)
+	out = append(out, raw...)
+	return append(out, successSuffix...), nil
 }
 
 // Failure encodes err as a failed envelope; errors without an ABI code become
