@@ -1,6 +1,6 @@
 module github.com/authhost/authhost/pdk
 
-go 1.24.0
+go 1.25.0
 
 require (
 	github.com/authhost/authhost/abi v0.0.0

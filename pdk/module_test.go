@@ -50,7 +50,7 @@ func TestProviderOutsideRepo(t *testing.T) {
 	}
 	abiDir := filepath.Join(filepath.Dir(pdkDir), "abi")
 	dir := t.TempDir()
-	gomod := "module example.com/outside\n\ngo 1.24.0\n\n" +
+	gomod := "module example.com/outside\n\ngo 1.25.0\n\n" +
 		"require github.com/authhost/authhost/pdk v0.0.0\n\n" +
 		"replace github.com/authhost/authhost/pdk => " + pdkDir + "\n\n" +
 		"replace github.com/authhost/authhost/abi => " + abiDir + "\n"
