@@ -205,7 +205,7 @@ func withUserinfo(ctx context.Context, d *discovery, c *idClaims, accessToken st
 	if err != nil {
 		return nil, err
 	}
-	if sub, _ := info["sub"].(string); sub != c.Sub {
+	if sub, _ := info["sub"].(string); sub != c.Subject {
 		return nil, abi.Errorf(abi.CodeInvalidCredentials, "userinfo: sub %q is not the id token's", sub)
 	}
 	all := make(map[string]any, len(c.raw)+len(info))

@@ -247,7 +247,7 @@ func rotateTokens(ctx context.Context, cfg *config, id string, s *session, t *to
 	if tr.IDToken != "" {
 		// OIDC Core §12.2: same iss, sub and aud; no nonce on refresh.
 		c, err := verifyIDToken(ctx, cfg, d, tr.IDToken, nil, tr.AccessToken, abi.CodeUnauthenticated)
-		if err != nil || c.Sub != s.User.ID {
+		if err != nil || c.Subject != s.User.ID {
 			pdk.Log.Warn("session ended: refreshed id token rejected", "user_id", s.User.ID, "error", err)
 			deleteSession(cfg, id)
 			revokeTokens(ctx, cfg, d, next, s.User.ID)
