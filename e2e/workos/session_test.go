@@ -191,10 +191,10 @@ func expiry(t *testing.T, rec sessionRecord) int64 {
 	return at.UnixNano()
 }
 
-// rotationKey mirrors the plugin's KV key of a remembered rotation.
+// rotationKey mirrors pdk/kvsession's KV key of a remembered rotation.
 func rotationKey(rt string) string {
 	sum := sha256.Sum256([]byte(rt))
-	return "rotated:" + hex.EncodeToString(sum[:16])
+	return "rotated/" + hex.EncodeToString(sum[:])
 }
 
 // TestConcurrentRefresh checks that requests racing to refresh one

@@ -365,30 +365,47 @@ type Rotation[H, S any] struct {
 	Secret  *S
 }
 
-// Rotate runs fn, which presents refresh token token (the session's
-// current one) to the issuer, at most once per token across concurrent
-// callers (see the package doc), and saves its result. fn returning an
-// error wrapping ErrRejected ends the session (nil, nil) unless a
-// concurrent rotation of the same token succeeded: then the session as
-// that rotation left it is returned. Another error of fn is returned as
-// is. A caller that finds the rotation under way waits briefly for it and
-// returns the session as it then is.
-func (s *Store[H, S]) Rotate(ctx context.Context, sess *Session[H], token string, fn func(context.Context) (Rotation[H, S], error)) (*Session[H], error) {
-	if token == "" {
-		return nil, errors.New("kvsession: rotate: empty refresh token")
+// Rotate presents the session's refresh token (tokenOf of its secret) to
+// the issuer through fn at most once per token across concurrent callers
+// (see the package doc) and saves fn's result; the result is also
+// remembered for RotationGrace under the spent token. A session without
+// a refresh token is returned as it is.
+//
+// fn returning an error wrapping ErrRejected ends the session (nil, nil)
+// unless a concurrent rotation spent the token: then the session as that
+// rotation left it is returned (restored from the remembered result when a
+// stale write put the spent token back). Another error of fn is returned
+// as is. A caller that finds the rotation under way waits briefly for it
+// and returns the session as it then is.
+func (s *Store[H, S]) Rotate(ctx context.Context, sess *Session[H], tokenOf func(*S) string, fn func(context.Context, *S) (Rotation[H, S], error)) (*Session[H], error) {
+	sec, err := s.Secret(sess.ID)
+	if err != nil {
+		return nil, err
 	}
+	if sec == nil || tokenOf(sec) == "" {
+		return sess, nil
+	}
+	token := tokenOf(sec)
 	won, err := s.lock(token)
 	if err != nil {
 		return nil, err
 	}
 	if !won {
-		return s.awaitRotation(sess, token)
+		for i := range waits {
+			if i > 0 {
+				time.Sleep(waitStep)
+			}
+			if _, ok, _ := s.kv().Get(s.memoKey(token)); ok {
+				break
+			}
+		}
+		return s.Get(sess.ID)
 	}
 	defer func() { _ = s.kv().Delete(s.lockKey(token)) }()
-	r, err := fn(ctx)
+	r, err := fn(ctx, sec)
 	if errors.Is(err, ErrRejected) {
-		if cur, _ := s.awaitRotation(sess, token); cur != nil && s.rotated(token) {
-			return cur, nil
+		if cur, err := s.adopt(sess, token, tokenOf); cur != nil || err != nil {
+			return cur, err
 		}
 		pdk.Log.Info("session ended: refresh rejected", "user_id", sess.UserID, "error", err)
 		_, _ = s.Revoke(sess.ID)
@@ -410,10 +427,52 @@ func (s *Store[H, S]) Rotate(ctx context.Context, sess *Session[H], token string
 	if grace <= 0 {
 		grace = DefaultRotationGrace
 	}
-	if err := s.kv().Set(s.memoKey(token), []byte{1}, grace); err != nil {
+	if raw, err := json.Marshal(r); err != nil {
+		pdk.Log.Warn("session rotation not remembered", "error", err)
+	} else if err := s.kv().Set(s.memoKey(token), raw, grace); err != nil {
 		pdk.Log.Warn("session rotation not remembered", "error", err)
 	}
 	return r.Session, nil
+}
+
+// adopt looks, after the issuer rejected token, for a concurrent rotation
+// that spent it: the stored secret holds another token (that rotation
+// saved: use the session as stored), or its result was remembered while the
+// stored secret still holds the spent token (a stale write: restore the
+// result). It waits briefly for the other rotation; (nil, nil) means the
+// token was really rejected.
+func (s *Store[H, S]) adopt(sess *Session[H], token string, tokenOf func(*S) string) (*Session[H], error) {
+	for i := range waits {
+		if i > 0 {
+			time.Sleep(waitStep)
+		}
+		cur, err := s.Get(sess.ID)
+		if err != nil || cur == nil {
+			return nil, err // ended meanwhile
+		}
+		sec, err := s.Secret(sess.ID)
+		if err != nil {
+			return nil, err
+		}
+		if sec != nil && tokenOf(sec) != token {
+			return cur, nil
+		}
+		var memo Rotation[H, S]
+		ok, err := s.getJSON(s.memoKey(token), &memo)
+		if err != nil {
+			return nil, err
+		}
+		if ok && memo.Session != nil && memo.Secret != nil {
+			if cur.ExpiresAt.After(memo.Session.ExpiresAt) {
+				memo.Session.ExpiresAt = cur.ExpiresAt
+			}
+			if err := s.Save(memo.Session, memo.Secret); err != nil {
+				return nil, err
+			}
+			return memo.Session, nil
+		}
+	}
+	return nil, nil
 }
 
 // lock takes the rotation lock of token: atomically with Swapper, else
@@ -434,25 +493,4 @@ func (s *Store[H, S]) lock(token string) (bool, error) {
 		pdk.Log.Warn("session rotation lock not set", "error", err)
 	}
 	return true, nil
-}
-
-// rotated reports whether a rotation of token was remembered.
-func (s *Store[H, S]) rotated(token string) bool {
-	_, ok, err := s.kv().Get(s.memoKey(token))
-	return err == nil && ok
-}
-
-// awaitRotation waits briefly for a concurrent rotation of token and
-// returns the session as it then is (nil when it ended meanwhile); past
-// the wait it returns the session as it is.
-func (s *Store[H, S]) awaitRotation(sess *Session[H], token string) (*Session[H], error) {
-	for i := range waits {
-		if i > 0 {
-			time.Sleep(waitStep)
-		}
-		if s.rotated(token) {
-			return s.Get(sess.ID)
-		}
-	}
-	return s.Get(sess.ID)
 }

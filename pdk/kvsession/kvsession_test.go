@@ -68,6 +68,8 @@ type secret struct {
 	Refresh string `json:"refresh"`
 }
 
+func refreshOf(s *secret) string { return s.Refresh }
+
 // backends runs each test over pdk.KV (through pdktest, no CAS) and over a
 // KV with CAS.
 func backends(t *testing.T) map[string]func(t *testing.T) (*kvsession.Store[head, secret], *pdktest.Env) {
@@ -221,8 +223,8 @@ func TestConcurrentRotation(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					got, err := s.Rotate(context.Background(), sess, "r1", func(context.Context) (kvsession.Rotation[head, secret], error) {
-						rt, err := is.refresh("r1")
+					got, err := s.Rotate(context.Background(), sess, refreshOf, func(_ context.Context, sec *secret) (kvsession.Rotation[head, secret], error) {
+						rt, err := is.refresh(sec.Refresh)
 						if err != nil {
 							return kvsession.Rotation[head, secret]{}, err
 						}
@@ -262,7 +264,7 @@ func TestRotationRejectedEndsSession(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s, _ := mk(t)
 			sess, _ := s.Create("u1", head{}, &secret{Refresh: "r1"}, time.Now().Add(time.Hour))
-			got, err := s.Rotate(context.Background(), sess, "r1", func(context.Context) (kvsession.Rotation[head, secret], error) {
+			got, err := s.Rotate(context.Background(), sess, refreshOf, func(context.Context, *secret) (kvsession.Rotation[head, secret], error) {
 				return kvsession.Rotation[head, secret]{}, fmt.Errorf("%w: revoked upstream", kvsession.ErrRejected)
 			})
 			if err != nil || got != nil {
@@ -278,7 +280,7 @@ func TestRotationRejectedEndsSession(t *testing.T) {
 			// An unreachable issuer keeps the session as it is.
 			sess, _ = s.Create("u1", head{}, &secret{Refresh: "r1"}, time.Now().Add(time.Hour))
 			down := errors.New("issuer down")
-			if _, err := s.Rotate(context.Background(), sess, "r1", func(context.Context) (kvsession.Rotation[head, secret], error) {
+			if _, err := s.Rotate(context.Background(), sess, refreshOf, func(context.Context, *secret) (kvsession.Rotation[head, secret], error) {
 				return kvsession.Rotation[head, secret]{}, down
 			}); !errors.Is(err, down) {
 				t.Fatalf("err = %v, want the issuer's", err)
@@ -287,14 +289,16 @@ func TestRotationRejectedEndsSession(t *testing.T) {
 				t.Fatal("an unreachable issuer ended the session")
 			}
 			// The lock was released: the next rotation runs.
-			got, err = s.Rotate(context.Background(), sess, "r1", func(context.Context) (kvsession.Rotation[head, secret], error) {
+			got, err = s.Rotate(context.Background(), sess, refreshOf, func(context.Context, *secret) (kvsession.Rotation[head, secret], error) {
 				return kvsession.Rotation[head, secret]{Secret: &secret{Refresh: "r9"}}, nil
 			})
 			if err != nil || got == nil {
 				t.Fatalf("rotation after a failed one = %+v, %v", got, err)
 			}
-			if _, err := s.Rotate(context.Background(), sess, "", nil); err == nil {
-				t.Fatal("rotated an empty refresh token")
+			// A session without a refresh token is left as it is.
+			bare, _ := s.Create("u1", head{}, nil, time.Now().Add(time.Hour))
+			if got, err := s.Rotate(context.Background(), bare, refreshOf, nil); err != nil || got == nil || got.ID != bare.ID {
+				t.Fatalf("rotating a session without refresh token = %+v, %v", got, err)
 			}
 		})
 	}
@@ -357,5 +361,42 @@ func TestIndexBound(t *testing.T) {
 	list, _ := s.List("u1")
 	if len(list) != 3 || list[2].ID != last {
 		t.Fatalf("bounded index = %d sessions (want the newest 3)", len(list))
+	}
+}
+
+// TestStaleWriteRestored: a request that read the session before a
+// rotation writes the spent token back; the next rotation is rejected by
+// the issuer and restores the remembered result, until the grace ends.
+func TestStaleWriteRestored(t *testing.T) {
+	s, env := backends(t)["pdk.KV"](t)
+	is := &issuer{spent: map[string]bool{}}
+	rotate := func(_ context.Context, sec *secret) (kvsession.Rotation[head, secret], error) {
+		rt, err := is.refresh(sec.Refresh)
+		if err != nil {
+			return kvsession.Rotation[head, secret]{}, err
+		}
+		return kvsession.Rotation[head, secret]{Secret: &secret{Refresh: rt}}, nil
+	}
+	sess, _ := s.Create("u1", head{}, &secret{Refresh: "r1"}, time.Now().Add(time.Hour))
+	if got, err := s.Rotate(context.Background(), sess, refreshOf, rotate); err != nil || got == nil {
+		t.Fatalf("rotate = %+v, %v", got, err)
+	}
+	if err := s.Save(sess, &secret{Refresh: "r1"}); err != nil { // the stale write
+		t.Fatal(err)
+	}
+	if got, err := s.Rotate(context.Background(), sess, refreshOf, rotate); err != nil || got == nil {
+		t.Fatalf("rotate after a stale write = %+v, %v", got, err)
+	}
+	if sec, _ := s.Secret(sess.ID); sec == nil || sec.Refresh != "r2" {
+		t.Fatalf("secret = %+v, want r2 restored", sec)
+	}
+
+	// Past the grace, the spent token is a replay: the session ends.
+	if err := s.Save(sess, &secret{Refresh: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	env.SetClock(func() time.Time { return time.Now().Add(2 * kvsession.DefaultRotationGrace) })
+	if got, err := s.Rotate(context.Background(), sess, refreshOf, rotate); err != nil || got != nil {
+		t.Fatalf("replayed token = %+v, %v; want the session ended", got, err)
 	}
 }
