@@ -180,7 +180,7 @@ func (s *Store[H, S]) Create(userID string, head H, secret *S, expires time.Time
 	if err := s.Save(sess, secret); err != nil {
 		return nil, err
 	}
-	if err := s.index(userID, id, true); err != nil {
+	if err := s.index(userID, id, sess.ExpiresAt); err != nil {
 		return nil, err
 	}
 	return sess, nil
@@ -251,7 +251,7 @@ func (s *Store[H, S]) Revoke(id string) (*S, error) {
 		pdk.Log.Warn("session secret not deleted", "error", err)
 	}
 	if sess != nil {
-		if err := s.index(sess.UserID, id, false); err != nil {
+		if err := s.index(sess.UserID, id, time.Time{}); err != nil {
 			pdk.Log.Warn("session index not updated", "error", err)
 		}
 	}
@@ -294,14 +294,17 @@ func (s *Store[H, S]) RevokeUser(userID string) (int, error) {
 	return len(list), nil
 }
 
-// index adds (add) or removes id in userID's index, pruning ids of
-// sessions that are gone. See the package doc for its atomicity.
-func (s *Store[H, S]) index(userID, id string, add bool) error {
+// index adds id to userID's index (until it expires at expires) or, with
+// zero expires, removes it, pruning ids of sessions that are gone. The
+// index expires with the last of its sessions. See the package doc for its
+// atomicity.
+func (s *Store[H, S]) index(userID, id string, expires time.Time) error {
 	key := s.userKey(userID)
 	max := s.MaxPerUser
 	if max <= 0 {
 		max = DefaultMaxPerUser
 	}
+	add := !expires.IsZero()
 	sw, atomic := s.kv().(Swapper)
 	for range casTries {
 		old, _, err := s.kv().Get(key)
@@ -315,12 +318,16 @@ func (s *Store[H, S]) index(userID, id string, add bool) error {
 			}
 		}
 		keep := make([]string, 0, len(ids)+1)
+		last := expires
 		for _, x := range ids {
 			if x == id {
 				continue
 			}
-			if _, ok, err := s.kv().Get(s.key(x)); err == nil && ok {
+			if sess, err := s.Get(x); err == nil && sess != nil {
 				keep = append(keep, x)
+				if sess.ExpiresAt.After(last) {
+					last = sess.ExpiresAt
+				}
 			}
 		}
 		if add {
@@ -333,8 +340,12 @@ func (s *Store[H, S]) index(userID, id string, add bool) error {
 		if err != nil {
 			return fmt.Errorf("kvsession: index: %w", err)
 		}
+		ttl := last.Sub(s.now())
+		if len(keep) == 0 || ttl <= 0 {
+			ttl = time.Second // an empty index goes away
+		}
 		if atomic {
-			ok, err := sw.CompareAndSwap(key, old, raw, 0)
+			ok, err := sw.CompareAndSwap(key, old, raw, ttl)
 			if err != nil {
 				return fmt.Errorf("kvsession: index: %w", err)
 			}
@@ -343,7 +354,7 @@ func (s *Store[H, S]) index(userID, id string, add bool) error {
 			}
 			continue
 		}
-		if err := s.kv().Set(key, raw, 0); err != nil {
+		if err := s.kv().Set(key, raw, ttl); err != nil {
 			return fmt.Errorf("kvsession: index: %w", err)
 		}
 		var now []string
