@@ -332,6 +332,19 @@ func TestKeySetCacheAndRefetch(t *testing.T) {
 	}
 }
 
+// TestColdCacheUnknownKid: on an empty cache, the fetch that fills it
+// counts as the re-fetch for an unknown key id.
+func TestColdCacheUnknownKid(t *testing.T) {
+	s := newSigner(t)
+	tok := s.sign(t, map[string]any{"alg": "RS256", "kid": "nope"}, claims(nil))
+	if _, err := s.verifier().Verify(context.Background(), tok); !errors.Is(err, jose.ErrUnknownKey) {
+		t.Fatalf("err = %v, want ErrUnknownKey", err)
+	}
+	if n := s.fetches.Load(); n != 1 {
+		t.Fatalf("fetches = %d, want 1", n)
+	}
+}
+
 func TestKeySetURLChange(t *testing.T) {
 	s := newSigner(t)
 	v := s.verifier()

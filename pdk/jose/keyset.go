@@ -102,14 +102,16 @@ func (s *KeySet) minRefresh() time.Duration {
 // still missing, it is ErrUnknownKey. Other errors mean the set could not
 // be had at all (abi codes unavailable, rate_limited, forbidden …).
 func (s *KeySet) Key(ctx context.Context, h Header) (*JWK, error) {
-	set, err := s.cached(ctx)
+	set, fetched, err := s.cached(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if k := set.find(h); k != nil {
 		return k, nil
 	}
-	set, err = s.refresh(ctx, set, h.Kid)
+	if !fetched {
+		set, err = s.refresh(ctx, set, h.Kid)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -119,16 +121,18 @@ func (s *KeySet) Key(ctx context.Context, h Header) (*JWK, error) {
 	return nil, fmt.Errorf("%w (kid %q, alg %s)", ErrUnknownKey, h.Kid, h.Alg)
 }
 
-// cached returns the set from KV while fresh and for URL, else fetches it.
-func (s *KeySet) cached(ctx context.Context) (*cachedSet, error) {
+// cached returns the set from KV while fresh and for URL, else fetches it
+// (fetched true).
+func (s *KeySet) cached(ctx context.Context) (*cachedSet, bool, error) {
 	var c cachedSet
 	ok, err := pdk.KV.GetJSON(s.kvKey(), &c)
 	if err != nil {
 		pdk.Log.Warn("jwks cache unreadable", "error", err)
 	} else if ok && c.URL == s.URL && s.now().Before(c.FetchedAt.Add(s.ttl())) {
-		return &c, nil
+		return &c, false, nil
 	}
-	return s.refresh(ctx, nil, "")
+	set, err := s.refresh(ctx, nil, "")
+	return set, true, err
 }
 
 // refresh re-fetches the set because kid is not in old (nil: nothing
