@@ -434,6 +434,9 @@ func (s *Store[H, S]) Rotate(ctx context.Context, sess *Session[H], tokenOf func
 	if err := s.Save(r.Session, r.Secret); err != nil {
 		return nil, err
 	}
+	if tokenOf(r.Secret) == token {
+		return r.Session, nil // the issuer kept the token: nothing was spent
+	}
 	grace := s.RotationGrace
 	if grace <= 0 {
 		grace = DefaultRotationGrace

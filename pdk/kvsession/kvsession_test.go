@@ -391,6 +391,22 @@ func TestStaleWriteRestored(t *testing.T) {
 		t.Fatalf("secret = %+v, want r2 restored", sec)
 	}
 
+	// An issuer that keeps the token leaves nothing to restore: a later
+	// refusal of that token ends the session at once.
+	kept, _ := s.Create("u2", head{}, &secret{Refresh: "k1"}, time.Now().Add(time.Hour))
+	keep := func(context.Context, *secret) (kvsession.Rotation[head, secret], error) {
+		return kvsession.Rotation[head, secret]{Secret: &secret{Refresh: "k1"}}, nil
+	}
+	if got, err := s.Rotate(context.Background(), kept, refreshOf, keep); err != nil || got == nil {
+		t.Fatalf("rotate keeping the token = %+v, %v", got, err)
+	}
+	refuse := func(context.Context, *secret) (kvsession.Rotation[head, secret], error) {
+		return kvsession.Rotation[head, secret]{}, kvsession.ErrRejected
+	}
+	if got, err := s.Rotate(context.Background(), kept, refreshOf, refuse); err != nil || got != nil {
+		t.Fatalf("refused kept token = %+v, %v; want the session ended", got, err)
+	}
+
 	// Past the grace, the spent token is a replay: the session ends.
 	if err := s.Save(sess, &secret{Refresh: "r1"}); err != nil {
 		t.Fatal(err)
