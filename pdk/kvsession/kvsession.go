@@ -13,8 +13,10 @@
 //
 //   - Rotation: exactly one caller wins the rotation lock for a refresh
 //     token and calls the issuer; the others wait for its result (or, past
-//     a short wait, keep using the session as it is). A single-use refresh
-//     token is presented upstream once.
+//     a short wait, keep using the session as it is), and a caller that
+//     still holds the token after the rotation adopts its remembered
+//     result. A single-use refresh token is presented upstream once while
+//     its rotation is remembered (RotationGrace).
 //   - The per-user index: entries are added and removed with a CAS loop, so
 //     concurrent sign-ins of one user never lose an entry.
 //
@@ -78,8 +80,9 @@ const (
 
 // Session is the head record of a session: what every request reads.
 type Session[H any] struct {
-	// ID is the session id (the cookie value).
-	ID        string    `json:"id"`
+	// ID is the session id (the cookie value); it is not stored in the
+	// record, whose key is a hash of it.
+	ID        string    `json:"-"`
 	UserID    string    `json:"user_id"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
@@ -97,6 +100,9 @@ type Store[H, S any] struct {
 	// MaxPerUser bounds a user's index (oldest dropped); 0 means
 	// DefaultMaxPerUser.
 	MaxPerUser int
+	// Unindexed skips the per-user index: List and RevokeUser then find
+	// nothing, and no session id (cookie value) is kept in KV at all.
+	Unindexed bool
 	// RotationGrace is how long a rotation is remembered under the spent
 	// refresh token; 0 means DefaultRotationGrace.
 	RotationGrace time.Duration
@@ -180,8 +186,10 @@ func (s *Store[H, S]) Create(userID string, head H, secret *S, expires time.Time
 	if err := s.Save(sess, secret); err != nil {
 		return nil, err
 	}
-	if err := s.index(userID, id, sess.ExpiresAt); err != nil {
-		return nil, err
+	if !s.Unindexed {
+		if err := s.index(userID, id, sess.ExpiresAt); err != nil {
+			return nil, err
+		}
 	}
 	return sess, nil
 }
@@ -218,9 +226,10 @@ func (s *Store[H, S]) Get(id string) (*Session[H], error) {
 	if err != nil {
 		return nil, err
 	}
-	if !ok || sess.ID != id || !s.now().Before(sess.ExpiresAt) {
+	if !ok || !s.now().Before(sess.ExpiresAt) {
 		return nil, nil
 	}
+	sess.ID = id
 	return &sess, nil
 }
 
@@ -250,7 +259,7 @@ func (s *Store[H, S]) Revoke(id string) (*S, error) {
 	if err := s.kv().Delete(s.secretKey(id)); err != nil {
 		pdk.Log.Warn("session secret not deleted", "error", err)
 	}
-	if sess != nil {
+	if sess != nil && !s.Unindexed {
 		if err := s.index(sess.UserID, id, time.Time{}); err != nil {
 			pdk.Log.Warn("session index not updated", "error", err)
 		}
@@ -413,6 +422,13 @@ func (s *Store[H, S]) Rotate(ctx context.Context, sess *Session[H], tokenOf func
 		return s.Get(sess.ID)
 	}
 	defer func() { _ = s.kv().Delete(s.lockKey(token)) }()
+	// A caller that read the secret before an earlier rotation finished
+	// holds a spent token: adopt that rotation's result, never present it.
+	if _, spent, _ := s.kv().Get(s.memoKey(token)); spent {
+		if cur, err := s.adopt(sess, token, tokenOf); cur != nil || err != nil {
+			return cur, err
+		}
+	}
 	r, err := fn(ctx, sec)
 	if errors.Is(err, ErrRejected) {
 		if cur, err := s.adopt(sess, token, tokenOf); cur != nil || err != nil {
@@ -477,6 +493,7 @@ func (s *Store[H, S]) adopt(sess *Session[H], token string, tokenOf func(*S) str
 			return nil, err
 		}
 		if ok && memo.Session != nil && memo.Secret != nil {
+			memo.Session.ID = sess.ID // not part of the record
 			if cur.ExpiresAt.After(memo.Session.ExpiresAt) {
 				memo.Session.ExpiresAt = cur.ExpiresAt
 			}

@@ -54,7 +54,9 @@ type session = kvsession.Session[sessionHead]
 // sessions is the session store under the configured key prefix
 // (configuration only; the state is in KV).
 func sessions(cfg *config) *kvsession.Store[sessionHead, tokens] {
-	return &kvsession.Store[sessionHead, tokens]{Prefix: cfg.prefix, Now: now}
+	// Unindexed: the plugin lists no sessions, and so KV keeps no session
+	// id (cookie value) at all.
+	return &kvsession.Store[sessionHead, tokens]{Prefix: cfg.prefix, Now: now, Unindexed: true}
 }
 
 // sessionIDFromRequest returns the session cookie's value, or "".
