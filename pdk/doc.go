@@ -46,4 +46,14 @@
 // with `go test` and package pdktest, which installs in-memory stand-ins for
 // the host functions. Provider.Call is the whole export surface as a pure
 // function: export name and input bytes in, output bytes out.
+//
+// Building blocks for what most providers need: package jose verifies JWTs
+// against a JWKS cached in KV (algorithm allow-list, no none or HMAC,
+// issuer, audience, expiry, nonce), and package kvsession keeps sessions in
+// KV with a per-user index, revocation and refresh-token rotation that is
+// safe under concurrent requests.
+//
+// The PDK is a Go module of its own (github.com/authhost/authhost/pdk,
+// requiring only the ABI module and the Extism Go PDK), so a provider's
+// go.mod pulls none of the server's dependencies.
 package pdk

@@ -8,12 +8,16 @@
 package workos
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -262,36 +266,74 @@ func signedIn(t *testing.T, env *authhostenv.Env, email string) *authhostenv.Cli
 	return c
 }
 
-// sessionRecord is the part of the plugin's KV session record the tests
-// touch (the rest is kept as is).
+// sessionRecord is a flat view of the plugin's KV session (pdk/kvsession:
+// the head record with the plugin's head fields inlined, plus the secret's
+// fields), the part the tests touch.
 type sessionRecord map[string]any
 
 // kvKey is where the host keeps the workos plugin's KV entry key.
 func kvKey(key string) string { return "plugin/workos/kv/" + key }
 
-// readSession returns the plugin's stored record of session id.
+// sessionKVKey mirrors pdk/kvsession's key of session id (a hash of it).
+func sessionKVKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return kvKey("session/" + hex.EncodeToString(sum[:]))
+}
+
+// headFields are the fields of the plugin's session head (the rest of a
+// flat record but the kvsession fields is the secret).
+var headFields = []string{"workos_sid", "org_id", "access_token", "user"}
+
+// kvsessionFields are pdk/kvsession's own head fields.
+var kvsessionFields = []string{"id", "user_id", "created_at", "expires_at"}
+
+// readSession returns the plugin's stored session id, flattened.
 func readSession(t *testing.T, env *authhostenv.Env, id string) sessionRecord {
 	t.Helper()
-	b, err := env.App.Store.Get(t.Context(), kvKey("session:"+id))
-	if err != nil {
-		t.Fatalf("read session %s: %v", id, err)
+	rec := sessionRecord{}
+	var h struct {
+		Head map[string]any `json:"head"`
 	}
-	var rec sessionRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		t.Fatal(err)
+	for _, part := range []struct {
+		key string
+		v   any
+	}{{sessionKVKey(id), &rec}, {sessionKVKey(id), &h}, {sessionKVKey(id) + "/secret", &rec}} {
+		b, err := env.App.Store.Get(t.Context(), part.key)
+		if err != nil {
+			t.Fatalf("read session %s: %v", id, err)
+		}
+		if err := json.Unmarshal(b, part.v); err != nil {
+			t.Fatal(err)
+		}
 	}
+	delete(rec, "head")
+	maps.Copy(rec, h.Head)
 	return rec
 }
 
-// writeSession replaces the plugin's stored record of session id.
+// writeSession replaces the plugin's stored session id with the flat rec.
 func writeSession(t *testing.T, env *authhostenv.Env, id string, rec sessionRecord) {
 	t.Helper()
-	b, err := json.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
+	head, secret := map[string]any{}, map[string]any{}
+	top := map[string]any{"head": head}
+	for k, v := range rec {
+		switch {
+		case slices.Contains(headFields, k):
+			head[k] = v
+		case slices.Contains(kvsessionFields, k):
+			top[k] = v
+		default:
+			secret[k] = v
+		}
 	}
-	if err := env.App.Store.Put(t.Context(), kvKey("session:"+id), b, time.Hour); err != nil {
-		t.Fatal(err)
+	for key, v := range map[string]any{sessionKVKey(id): top, sessionKVKey(id) + "/secret": secret} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.App.Store.Put(t.Context(), key, b, time.Hour); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

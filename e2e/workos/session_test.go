@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -191,16 +190,17 @@ func expiry(t *testing.T, rec sessionRecord) int64 {
 	return at.UnixNano()
 }
 
-// rotationKey mirrors the plugin's KV key of a remembered rotation.
+// rotationKey mirrors pdk/kvsession's KV key of a remembered rotation.
 func rotationKey(rt string) string {
 	sum := sha256.Sum256([]byte(rt))
-	return "rotated:" + hex.EncodeToString(sum[:16])
+	return "rotated/" + hex.EncodeToString(sum[:])
 }
 
-// TestConcurrentRefresh checks that requests racing to refresh one
-// session's expired access token all succeed: WorkOS accepts the refresh
-// token once, and the requests that lose the race adopt the winner's
-// tokens instead of logging the user out.
+// TestConcurrentRefresh checks the deterministic side of a refresh race: a
+// request that read the session before another rotated its refresh token
+// (and wrote the spent token back) adopts the winner's tokens instead of
+// logging the user out. Truly concurrent requests are the session rotation
+// suite's (TestSessionRotationConformance).
 func TestConcurrentRefresh(t *testing.T) {
 	t.Parallel()
 	env := start(t, options{})
@@ -223,31 +223,6 @@ func TestConcurrentRefresh(t *testing.T) {
 		t.Fatal("the losing request did not adopt the winner's tokens")
 	}
 
-	// Real concurrency.
-	expireAccessToken(t, env, id)
-	const n = 6
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, _ := http.NewRequest("GET", env.URL+"/api/auth/me", nil)
-			req.AddCookie(&http.Cookie{Name: "wos_session", Value: id})
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return
-			}
-			res.Body.Close()
-			statuses[i] = res.StatusCode
-		}()
-	}
-	wg.Wait()
-	for i, s := range statuses {
-		if s != http.StatusOK {
-			t.Fatalf("concurrent /me %d = %d, want 200 (all: %v)", i, s, statuses)
-		}
-	}
 	if status, _ := getMe(t, c); status != http.StatusOK {
 		t.Fatalf("/me after the race = %d", status)
 	}

@@ -175,7 +175,7 @@ func resolve(ctx context.Context, cfg *config, id string, client *abi.Request) (
 		if !cfg.jwtOn {
 			return nil, nil, nil // Better Auth's session endpoints do not take JWTs
 		}
-		c, reason, err := verifyJWT(ctx, cfg, id, time.Now())
+		c, jc, reason, err := verifyJWT(ctx, cfg, id, time.Now())
 		if err != nil {
 			return nil, nil, errorf(err, "validate jwt")
 		}
@@ -187,9 +187,7 @@ func resolve(ctx context.Context, cfg *config, id string, client *abi.Request) (
 		if cfg.RequireEmailVerification && !verified(u) {
 			return nil, nil, nil
 		}
-		exp, _ := c.time("exp")
-		iat, _ := c.time("iat")
-		s := sessionFor(id, baSession{UserID: u.ID, ExpiresAt: exp.UTC(), CreatedAt: iat.UTC()}, u)
+		s := sessionFor(id, baSession{UserID: u.ID, ExpiresAt: jc.Expiry.UTC(), CreatedAt: jc.IssuedAt.UTC()}, u)
 		s.Metadata["tokenType"] = "jwt"
 		return s, u, nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/pdk"
+	"github.com/authhost/authhost/pdk/jose"
 )
 
 // config is the plugin's configuration (the `config` block of its entry in
@@ -37,9 +38,8 @@ type config struct {
 	Login                   *abi.LoginButton    `json:"login"`
 
 	// derived
-	prefix     string // KV prefix, per issuer and client
-	clockSkew  time.Duration
-	allowedAlg map[string]bool
+	prefix    string // KV prefix, per issuer and client
+	clockSkew time.Duration
 }
 
 // Defaults.
@@ -58,10 +58,7 @@ const (
 var (
 	defaultScopes     = []string{"openid", "profile", "email"}
 	defaultAlgorithms = []string{"RS256", "ES256", "EdDSA"}
-	// supportedAlgorithms are the JWS algorithms this plugin can verify. HS*
-	// (shared secret) and none are never accepted for ID tokens.
-	supportedAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-	defaultButton       = abi.LoginButton{Provider: "cloud", Text: "Sign in with SSO"}
+	defaultButton     = abi.LoginButton{Provider: "cloud", Text: "Sign in with SSO"}
 )
 
 func (c *config) discoveryTTL() time.Duration {
@@ -153,12 +150,10 @@ func (cfg *config) validate() error {
 	if len(cfg.AllowedAlgorithms) == 0 {
 		cfg.AllowedAlgorithms = slices.Clone(defaultAlgorithms)
 	}
-	cfg.allowedAlg = map[string]bool{}
 	for _, a := range cfg.AllowedAlgorithms {
-		if !slices.Contains(supportedAlgorithms, a) {
-			return fmt.Errorf("allowed_algorithms: %q is not supported (want some of %s; none and HS* are never accepted)", a, strings.Join(supportedAlgorithms, ", "))
+		if !slices.Contains(jose.DefaultAlgorithms, a) {
+			return fmt.Errorf("allowed_algorithms: %q is not supported (want some of %s; none and HS* are never accepted)", a, strings.Join(jose.DefaultAlgorithms, ", "))
 		}
-		cfg.allowedAlg[a] = true
 	}
 	cfg.clockSkew = defaultClockSkew
 	if cfg.ClockSkewSeconds != nil {

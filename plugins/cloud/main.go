@@ -169,23 +169,10 @@ func (provider) callback(ctx context.Context, req abi.SSOCallbackRequest) (*abi.
 		}
 	}
 	user := userFromClaims(cfg, all)
-	s := &session{
-		User:         user,
-		AccessExpiry: accessExpiry(tr),
-		Refreshable:  tr.RefreshToken != "",
-		CreatedAt:    now().UTC(),
-		ExpiresAt:    now().Add(cfg.sessionTTL()).UTC(),
-		Secure:       cookieSecure(cfg, req.Request),
-	}
-	id, err := newSessionID()
+	head := sessionHead{User: user, AccessExpiry: accessExpiry(tr), Refreshable: tr.RefreshToken != "", Secure: cookieSecure(cfg, req.Request)}
+	s, err := sessions(cfg).Create(user.ID, head,
+		&tokens{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, IDToken: tr.IDToken}, now().Add(cfg.sessionTTL()))
 	if err != nil {
-		return nil, err
-	}
-	// The tokens first: the session exists once its head does.
-	if err := saveTokens(cfg, id, s, &tokens{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, IDToken: tr.IDToken}); err != nil {
-		return nil, err
-	}
-	if err := saveSession(cfg, id, s); err != nil {
 		return nil, err
 	}
 	saveUser(cfg, user)
@@ -193,8 +180,8 @@ func (provider) callback(ctx context.Context, req abi.SSOCallbackRequest) (*abi.
 	return &abi.SSOCallbackResult{
 		User: user,
 		Tokens: abi.Tokens{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, IDToken: tr.IDToken,
-			ExpiresAt: s.AccessExpiry},
-		SetCookie: []string{sessionCookie(cfg, id, s.ExpiresAt, s.Secure)},
+			ExpiresAt: head.AccessExpiry},
+		SetCookie: []string{sessionCookie(cfg, s.ID, s.ExpiresAt, head.Secure)},
 	}, nil
 }
 
@@ -205,7 +192,7 @@ func withUserinfo(ctx context.Context, d *discovery, c *idClaims, accessToken st
 	if err != nil {
 		return nil, err
 	}
-	if sub, _ := info["sub"].(string); sub != c.Sub {
+	if sub, _ := info["sub"].(string); sub != c.Subject {
 		return nil, abi.Errorf(abi.CodeInvalidCredentials, "userinfo: sub %q is not the id token's", sub)
 	}
 	all := make(map[string]any, len(c.raw)+len(info))
@@ -301,11 +288,11 @@ func (provider) LogoutURL(ctx context.Context, req abi.SSOLogoutURLRequest) (str
 	)
 	id := sessionIDFromRequest(cfg, req.Request)
 	if id != "" {
-		if s, err = loadSession(cfg, id); err != nil {
+		if s, err = sessions(cfg).Get(id); err != nil {
 			return "", err
 		}
 		if s != nil {
-			t, err := loadTokens(cfg, id)
+			t, err := sessions(cfg).Secret(id)
 			if err != nil {
 				return "", err
 			}
@@ -316,7 +303,7 @@ func (provider) LogoutURL(ctx context.Context, req abi.SSOLogoutURLRequest) (str
 	}
 	d, derr := getDiscovery(ctx, cfg)
 	if s != nil {
-		endSession(ctx, cfg, d, id, s.User.ID) // d nil: not revoked, still ended
+		endSession(ctx, cfg, d, id, s.UserID) // d nil: not revoked, still ended
 	}
 	if derr != nil {
 		return "", derr
@@ -355,7 +342,7 @@ func (provider) CurrentUser(ctx context.Context, req abi.Request) (*abi.User, er
 	if err != nil || s == nil {
 		return nil, err
 	}
-	u := s.User
+	u := s.Head.User
 	return &u, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -255,19 +256,10 @@ func TestCodeFlow(t *testing.T) {
 		!slices.Equal(perms.Permissions, []string{"agents:*", "users:read", "workflows:read"}) {
 		t.Fatalf("permissions = %v, %v", perms.Permissions, err)
 	}
-	for _, k := range slices.Collect(mapKeys(f.env.KV())) {
-		if strings.Contains(k, strings.SplitN(strings.SplitN(res.SetCookie[0], "=", 2)[1], ";", 2)[0]) {
-			t.Fatalf("KV key %s contains the session id", k)
-		}
-	}
-}
-
-func mapKeys(m map[string][]byte) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
+	sid := strings.SplitN(strings.SplitN(res.SetCookie[0], "=", 2)[1], ";", 2)[0]
+	for k, v := range f.env.KV() {
+		if strings.Contains(k, sid) || bytes.Contains(v, []byte(sid)) {
+			t.Fatalf("KV entry %s contains the session id", k)
 		}
 	}
 }
@@ -471,7 +463,7 @@ func TestRefreshRotationAndLogout(t *testing.T) {
 	if err := f.env.Invoke(abi.ExportUserCurrent, abi.UserCurrentRequest{Request: req}, &cur); err != nil || cur.User == nil {
 		t.Fatalf("user_current after expiry = %+v, %v", cur.User, err)
 	}
-	s, err := loadTokens(mustConfig(t), sessionIDFromRequest(mustConfig(t), req))
+	s, err := sessions(mustConfig(t)).Secret(sessionIDFromRequest(mustConfig(t), req))
 	if err != nil || s == nil || s.RefreshToken == "" || s.RefreshToken == oldRefresh {
 		t.Fatalf("session tokens after refresh = %+v, %v", s, err)
 	}
@@ -628,7 +620,7 @@ func TestSessionCapability(t *testing.T) {
 	if want := s.CreatedAt.Add(36 * time.Hour); !r.Session.ExpiresAt.Equal(want) {
 		t.Fatalf("refreshed expiry %v, want the absolute cap %v", r.Session.ExpiresAt, want)
 	}
-	stored, err := loadTokens(mustConfig(t), id)
+	stored, err := sessions(mustConfig(t)).Secret(id)
 	if err != nil || stored == nil || stored.RefreshToken == res.Tokens.RefreshToken {
 		t.Fatalf("tokens not rotated: %+v, %v", stored, err)
 	}
@@ -708,11 +700,11 @@ func TestConcurrentRotation(t *testing.T) {
 	res := f.signIn(t)
 	id := sessionOf(t, f, res)
 	cfg := mustConfig(t)
-	head, err := loadSession(cfg, id)
+	head, err := sessions(cfg).Get(id)
 	if err != nil || head == nil {
 		t.Fatal(err)
 	}
-	stale, err := loadTokens(cfg, id)
+	stale, err := sessions(cfg).Secret(id)
 	if err != nil || stale == nil {
 		t.Fatal(err)
 	}
@@ -722,32 +714,35 @@ func TestConcurrentRotation(t *testing.T) {
 	if err := f.env.Invoke(abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: id}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := pdk.KV.Set(sessionKey(cfg, id)+"/rotating", []byte{1}, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	rotated, _ := loadTokens(cfg, id)
+	rotated, _ := sessions(cfg).Secret(id)
 	if rotated.RefreshToken == stale.RefreshToken {
 		t.Fatal("not rotated")
+	}
+	if err := pdk.KV.Set(rotationLockKey(cfg, rotated.RefreshToken), []byte{1}, time.Minute); err != nil {
+		t.Fatal(err)
 	}
 	now = func() time.Time { return time.Now().Add(20 * time.Minute) }
 	var v abi.SessionResult
 	if err := f.env.Invoke(abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: id}, &v); err != nil || v.Session == nil {
 		t.Fatalf("validate during a rotation = %+v, %v", v.Session, err)
 	}
-	if cur, _ := loadTokens(cfg, id); cur.RefreshToken != rotated.RefreshToken {
+	if cur, _ := sessions(cfg).Secret(id); cur.RefreshToken != rotated.RefreshToken {
 		t.Fatal("rotated although a rotation was in progress")
 	}
 
-	// The loser of a race: its (stale) refresh token is rejected, the
-	// winner's result stands.
-	if err := pdk.KV.Delete(sessionKey(cfg, id) + "/rotating"); err != nil {
+	// The loser of a race wrote its stale tokens back: its refresh token is
+	// rejected, and the winner's remembered result is restored.
+	if err := pdk.KV.Delete(rotationLockKey(cfg, rotated.RefreshToken)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := rotateTokens(t.Context(), cfg, id, head, stale)
+	if err := sessions(cfg).Save(head, stale); err != nil {
+		t.Fatal(err)
+	}
+	got, err := rotateTokens(t.Context(), cfg, head)
 	if err != nil || got == nil {
 		t.Fatalf("losing rotation = %+v, %v; want the concurrent result", got, err)
 	}
-	if cur, _ := loadTokens(cfg, id); cur == nil || cur.RefreshToken != rotated.RefreshToken {
+	if cur, _ := sessions(cfg).Secret(id); cur == nil || cur.RefreshToken != rotated.RefreshToken {
 		t.Fatalf("tokens after the losing rotation = %+v", cur)
 	}
 }
@@ -769,4 +764,18 @@ func TestSessionRecordSplit(t *testing.T) {
 	if len(head) > len(toks)/2 {
 		t.Fatalf("head %d bytes, tokens %d bytes", len(head), len(toks))
 	}
+}
+
+// sessionKey mirrors pdk/kvsession's KV key of session id; tokensKey its
+// secret record; rotationLockKey its rotation lock of refresh token rt.
+func sessionKey(cfg *config, id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return cfg.prefix + "session/" + hex.EncodeToString(sum[:])
+}
+
+func tokensKey(cfg *config, id string) string { return sessionKey(cfg, id) + "/secret" }
+
+func rotationLockKey(cfg *config, rt string) string {
+	sum := sha256.Sum256([]byte(rt))
+	return cfg.prefix + "rotating/" + hex.EncodeToString(sum[:])
 }

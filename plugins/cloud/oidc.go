@@ -16,6 +16,7 @@ import (
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/pdk"
+	"github.com/authhost/authhost/pdk/jose"
 )
 
 // now is the clock; tests replace it to move time forward.
@@ -35,18 +36,6 @@ type discovery struct {
 	IDTokenAlgs           []string `json:"id_token_signing_alg_values_supported,omitempty"`
 	CodeChallengeMethods  []string `json:"code_challenge_methods_supported,omitempty"`
 }
-
-// cachedJWKS is the JWKS as kept in KV.
-type cachedJWKS struct {
-	Keys      []jwk     `json:"keys"`
-	FetchedAt time.Time `json:"fetched_at"`
-	// Missing are key ids a re-fetch did not find, with the time of that
-	// re-fetch; they cause no further fetch within jwks_min_refresh_seconds.
-	Missing map[string]time.Time `json:"missing,omitempty"`
-}
-
-// maxMissingKids bounds cachedJWKS.Missing.
-const maxMissingKids = 32
 
 // fetchJSON GETs u and decodes a 200 JSON answer into v. Transport
 // failures keep the code the host gave them (unavailable, forbidden); 5xx
@@ -163,219 +152,79 @@ func httpURL(s string) bool {
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
-// getJWKS returns the cached key set, fetching it when absent or expired.
-func getJWKS(ctx context.Context, cfg *config, d *discovery) (*cachedJWKS, error) {
-	var c cachedJWKS
-	ok, err := pdk.KV.GetJSON(cfg.prefix+"jwks", &c)
-	if err != nil {
-		pdk.Log.Warn("jwks cache unreadable", "error", err)
-		ok = false
-	}
-	if ok {
-		return &c, nil
-	}
-	return refreshJWKS(ctx, cfg, d, nil, "")
-}
-
-// refreshJWKS re-fetches the key set because a token names key id kid that
-// old (the cached set, nil when none) lacks. A key id never looked for
-// before always gets one re-fetch, so a key the issuer just rotated in
-// works at once, however recently the set was fetched. A key id that a
-// re-fetch did not find (or, for a token without kid, any re-fetch) is not
-// fetched for again within jwks_min_refresh_seconds. A failed re-fetch
-// keeps verifying with old.
-func refreshJWKS(ctx context.Context, cfg *config, d *discovery, old *cachedJWKS, kid string) (*cachedJWKS, error) {
-	t0 := now()
-	recent := func(at time.Time) bool { return t0.Sub(at) < cfg.jwksMinRefresh() }
-	if old != nil {
-		if at, ok := old.Missing[kid]; ok && recent(at) {
-			return old, nil
-		}
-		if kid == "" && recent(old.FetchedAt) {
-			return old, nil
-		}
-	}
-	var set jwks
-	if err := fetchJSON(ctx, "jwks", d.JWKSURI, &set); err != nil {
-		if old != nil { // keep verifying with the keys we have
-			pdk.Log.Warn("jwks refresh failed", "error", err)
-			return old, nil
-		}
-		return nil, err
-	}
-	c := &cachedJWKS{Keys: set.Keys, FetchedAt: t0, Missing: map[string]time.Time{}}
-	if old != nil {
-		for k, at := range old.Missing {
-			if recent(at) {
-				c.Missing[k] = at
-			}
-		}
-	}
-	if kid != "" && !slices.ContainsFunc(c.Keys, func(k jwk) bool { return k.Kid == kid }) && len(c.Missing) < maxMissingKids {
-		c.Missing[kid] = t0
-	}
-	if err := pdk.KV.SetJSON(cfg.prefix+"jwks", c, cfg.jwksTTL()); err != nil {
-		pdk.Log.Warn("jwks cache not written", "error", err)
-	}
-	return c, nil
-}
-
-// findKey picks the key of set that verifies t: by kid, or the only key
-// fitting the algorithm when the token has no kid.
-func findKey(set *cachedJWKS, t *jwt) *jwk {
-	var match []jwk
-	for _, k := range set.Keys {
-		if !k.fits(t.header.Alg) {
-			continue
-		}
-		if t.header.Kid == "" || k.Kid == t.header.Kid {
-			match = append(match, k)
-		}
-	}
-	if len(match) != 1 {
-		return nil
-	}
-	return &match[0]
-}
-
-// idClaims are the ID token claims the plugin checks; all claims are kept
-// in raw for the user mapping.
+// idClaims are the ID token's claims: the registered ones jose checked,
+// the OIDC ones checked here, and all of them in raw for the user mapping.
 type idClaims struct {
-	Iss    string       `json:"iss"`
-	Sub    string       `json:"sub"`
-	Aud    audience     `json:"aud"`
-	Azp    string       `json:"azp"`
-	Exp    *json.Number `json:"exp"`
-	Iat    *json.Number `json:"iat"`
-	Nbf    *json.Number `json:"nbf"`
-	Nonce  string       `json:"nonce"`
-	AtHash string       `json:"at_hash"`
+	*jose.Claims
+	azp    string
+	atHash string
 	raw    map[string]any
 }
 
-// audience accepts a string or an array of strings.
-type audience []string
-
-func (a *audience) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*a = audience{s}
-		return nil
-	}
-	var l []string
-	if err := json.Unmarshal(b, &l); err != nil {
-		return fmt.Errorf("aud: %w", err)
-	}
-	*a = l
-	return nil
-}
-
-func numTime(n *json.Number) (time.Time, bool) {
-	if n == nil {
-		return time.Time{}, false
-	}
-	f, err := n.Float64()
-	if err != nil {
-		return time.Time{}, false
-	}
-	return time.Unix(int64(f), 0), true
-}
-
-// errUnknownKey marks a token signed with a key the JWKS does not hold.
-var errUnknownKey = errors.New("unknown signing key")
-
-// verifyIDToken checks the signature (re-fetching the JWKS for an unknown
-// key id, see refreshJWKS), issuer, audience, authorized party, expiry, not-before,
-// nonce (when wantNonce is not nil) and at_hash (when accessToken is set).
-// Every failure is code; the caller decides it (invalid_credentials during
-// sign-in).
+// verifyIDToken checks the ID token with pdk/jose (signature against the
+// issuer's JWKS, algorithm allow-list, issuer, audience, expiry,
+// not-before, nonce when wantNonce is not nil) and the OIDC rules on top:
+// authorized party and at_hash (when accessToken is set). Every token
+// failure is code; the caller decides it (invalid_credentials during
+// sign-in); an unreachable JWKS keeps its own code.
 func verifyIDToken(ctx context.Context, cfg *config, d *discovery, raw string, wantNonce *string, accessToken string, code abi.Code) (*idClaims, error) {
 	fail := func(format string, args ...any) error {
 		return abi.Errorf(code, "id token: "+format, args...)
 	}
-	t, err := parseJWT(raw)
-	if err != nil {
+	skew := cfg.clockSkew
+	if skew == 0 {
+		skew = -1 // clock_skew_seconds: 0 means none
+	}
+	v := jose.Verifier{
+		Keys: &jose.KeySet{URL: d.JWKSURI, KVKey: cfg.prefix + "jwks", TTL: cfg.jwksTTL(), MinRefresh: cfg.jwksMinRefresh(),
+			Now: now, Fetch: func(ctx context.Context, u string) (*jose.JWKS, error) {
+				var set jose.JWKS
+				return &set, fetchJSON(ctx, "jwks", u, &set)
+			}},
+		Algorithms: cfg.AllowedAlgorithms,
+		Issuers:    []string{cfg.Issuer, cfg.Issuer + "/"},
+		Audience:   cfg.ClientID,
+		ClockSkew:  skew,
+		Now:        now,
+	}
+	if wantNonce != nil {
+		if *wantNonce == "" {
+			return nil, fail("no nonce to check")
+		}
+		v.Nonce = *wantNonce
+	}
+	jc, err := v.Verify(ctx, raw)
+	if errors.Is(err, jose.ErrInvalid) {
 		return nil, fail("%v", err)
 	}
-	alg := t.header.Alg
-	if !cfg.allowedAlg[alg] {
-		return nil, fail("algorithm %q is not allowed (allowed_algorithms %v)", alg, cfg.AllowedAlgorithms)
-	}
-	if len(t.header.Crit) > 0 {
-		return nil, fail("unsupported critical header %v", t.header.Crit)
-	}
-	set, err := getJWKS(ctx, cfg, d)
 	if err != nil {
 		return nil, err
 	}
-	k := findKey(set, t)
-	if k == nil {
-		if set, err = refreshJWKS(ctx, cfg, d, set, t.header.Kid); err != nil {
-			return nil, err
-		}
-		if k = findKey(set, t); k == nil {
-			return nil, fail("%v (kid %q, alg %s)", errUnknownKey, t.header.Kid, alg)
-		}
+	var oc struct {
+		Azp    string `json:"azp"`
+		AtHash string `json:"at_hash"`
 	}
-	pub, err := k.publicKey()
-	if err != nil {
+	if err := jc.Decode(&oc); err != nil {
 		return nil, fail("%v", err)
 	}
-	if err := t.verify(pub); err != nil {
-		return nil, fail("%v", err)
-	}
-	var c idClaims
-	dec := json.NewDecoder(bytes.NewReader(t.payload))
-	dec.UseNumber()
-	if err := dec.Decode(&c); err != nil {
-		return nil, fail("claims: %v", err)
-	}
-	dec = json.NewDecoder(bytes.NewReader(t.payload))
+	c := idClaims{Claims: jc, azp: oc.Azp, atHash: oc.AtHash}
+	dec := json.NewDecoder(bytes.NewReader(jc.Payload))
 	dec.UseNumber()
 	if err := dec.Decode(&c.raw); err != nil {
 		return nil, fail("claims: %v", err)
 	}
-	if strings.TrimSuffix(c.Iss, "/") != cfg.Issuer {
-		return nil, fail("issuer %q is not %q", c.Iss, cfg.Issuer)
+	if c.azp != "" && c.azp != cfg.ClientID {
+		return nil, fail("authorized party %q is not the client id", c.azp)
 	}
-	if c.Sub == "" {
-		return nil, fail("no sub")
-	}
-	if !slices.Contains(c.Aud, cfg.ClientID) {
-		return nil, fail("audience %v does not contain the client id", []string(c.Aud))
-	}
-	if c.Azp != "" && c.Azp != cfg.ClientID {
-		return nil, fail("authorized party %q is not the client id", c.Azp)
-	}
-	if len(c.Aud) > 1 && c.Azp == "" {
+	if len(c.Audience) > 1 && c.azp == "" {
 		return nil, fail("several audiences and no azp")
 	}
-	t0 := now()
-	exp, ok := numTime(c.Exp)
-	if !ok {
-		return nil, fail("no exp")
-	}
-	if !t0.Before(exp.Add(cfg.clockSkew)) {
-		return nil, fail("expired at %s", exp.UTC().Format(time.RFC3339))
-	}
-	if nbf, ok := numTime(c.Nbf); ok && t0.Add(cfg.clockSkew).Before(nbf) {
-		return nil, fail("not valid before %s", nbf.UTC().Format(time.RFC3339))
-	}
-	if iat, ok := numTime(c.Iat); ok && t0.Add(cfg.clockSkew).Before(iat) {
-		return nil, fail("issued in the future (%s)", iat.UTC().Format(time.RFC3339))
-	}
-	if wantNonce != nil && subtle.ConstantTimeCompare([]byte(c.Nonce), []byte(*wantNonce)) != 1 {
-		if c.Nonce == "" {
-			return nil, fail("nonce missing")
-		}
-		return nil, fail("nonce mismatch")
-	}
-	if c.AtHash != "" && accessToken != "" {
-		want, err := tokenHash(alg, accessToken)
+	if c.atHash != "" && accessToken != "" {
+		want, err := jose.TokenHash(jc.Alg, accessToken)
 		if err != nil {
 			return nil, fail("at_hash: %v", err)
 		}
-		if subtle.ConstantTimeCompare([]byte(want), []byte(c.AtHash)) != 1 {
+		if subtle.ConstantTimeCompare([]byte(want), []byte(c.atHash)) != 1 {
 			return nil, fail("at_hash does not match the access token")
 		}
 	}

@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,6 +10,7 @@ import (
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/pdk"
+	"github.com/authhost/authhost/pdk/kvsession"
 )
 
 // The plugin manages its own sessions (manages_sessions in describe) and
@@ -33,103 +30,33 @@ import (
 // the split keeps requests cheap. A session is valid while its head is:
 // the head is written after the tokens and deleted before them.
 
-// session is the head of one signed-in browser as kept in KV.
-type session struct {
+// sessionHead is the head of one signed-in browser: what pdk/kvsession
+// keeps beside the id, user id and expiries.
+type sessionHead struct {
 	User         abi.User  `json:"user"`
 	AccessExpiry time.Time `json:"access_expires_at,omitzero"`
 	// Refreshable is set when the tokens hold a refresh token.
-	Refreshable bool      `json:"refreshable,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
+	Refreshable bool `json:"refreshable,omitempty"`
 	// Secure is the cookie's Secure attribute, fixed at sign-in.
 	Secure bool `json:"secure,omitempty"`
 }
 
-// tokens are the issuer's tokens of a session as kept in KV.
+// tokens are the issuer's tokens of a session (kvsession's secret record).
 type tokens struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token"`
 }
 
-func newSessionID() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", abi.Errorf(abi.CodeInternal, "session id: %v", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
+// session is one signed-in browser.
+type session = kvsession.Session[sessionHead]
 
-// sessionKey stores sessions under a hash of the id, so the KV contents do
-// not reveal cookie values.
-func sessionKey(cfg *config, id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return cfg.prefix + "session/" + hex.EncodeToString(sum[:])
-}
-
-// tokensKey stores the session's tokens.
-func tokensKey(cfg *config, id string) string { return sessionKey(cfg, id) + "/tokens" }
-
-// saveSession writes the session's head; it expires with the session.
-func saveSession(cfg *config, id string, s *session) error {
-	ttl := s.ExpiresAt.Sub(now())
-	if ttl <= 0 {
-		return abi.Errorf(abi.CodeInternal, "session: already expired")
-	}
-	if err := pdk.KV.SetJSON(sessionKey(cfg, id), s, ttl); err != nil {
-		return fmt.Errorf("session: save: %w", err)
-	}
-	return nil
-}
-
-// saveTokens writes the tokens of session s; they expire with it.
-func saveTokens(cfg *config, id string, s *session, t *tokens) error {
-	ttl := s.ExpiresAt.Sub(now())
-	if ttl <= 0 {
-		return abi.Errorf(abi.CodeInternal, "session: already expired")
-	}
-	if err := pdk.KV.SetJSON(tokensKey(cfg, id), t, ttl); err != nil {
-		return fmt.Errorf("session: save tokens: %w", err)
-	}
-	return nil
-}
-
-// loadSession returns the session's head or nil when it is unknown or
-// expired.
-func loadSession(cfg *config, id string) (*session, error) {
-	var s session
-	ok, err := pdk.KV.GetJSON(sessionKey(cfg, id), &s)
-	if err != nil {
-		return nil, fmt.Errorf("session: load: %w", err)
-	}
-	if !ok || !now().Before(s.ExpiresAt) {
-		return nil, nil
-	}
-	return &s, nil
-}
-
-// loadTokens returns the session's tokens, or nil when there are none.
-func loadTokens(cfg *config, id string) (*tokens, error) {
-	var t tokens
-	ok, err := pdk.KV.GetJSON(tokensKey(cfg, id), &t)
-	if err != nil {
-		return nil, fmt.Errorf("session: load tokens: %w", err)
-	}
-	if !ok {
-		return nil, nil
-	}
-	return &t, nil
-}
-
-// deleteSession removes the session: the head first, so it stops working
-// at once, then the tokens.
-func deleteSession(cfg *config, id string) {
-	if err := pdk.KV.Delete(sessionKey(cfg, id)); err != nil {
-		pdk.Log.Warn("session not deleted", "error", err)
-	}
-	if err := pdk.KV.Delete(tokensKey(cfg, id)); err != nil {
-		pdk.Log.Warn("session tokens not deleted", "error", err)
-	}
+// sessions is the session store under the configured key prefix
+// (configuration only; the state is in KV).
+func sessions(cfg *config) *kvsession.Store[sessionHead, tokens] {
+	// Unindexed: the plugin lists no sessions, and so KV keeps no session
+	// id (cookie value) at all.
+	return &kvsession.Store[sessionHead, tokens]{Prefix: cfg.prefix, Now: now, Unindexed: true}
 }
 
 // sessionIDFromRequest returns the session cookie's value, or "".
@@ -176,130 +103,68 @@ func clearCookie(cfg *config) string {
 // refreshLeeway refreshes a little before the access token expires.
 const refreshLeeway = 30 * time.Second
 
-// rotationLockTTL bounds how long a rotation in progress holds off others.
-const rotationLockTTL = 10 * time.Second
-
 // activeSession loads the session and, when its access token expired (or
 // is about to) and it has a refresh token, rotates the tokens at the
 // issuer (see rotateTokens).
 func activeSession(ctx context.Context, cfg *config, id string) (*session, error) {
-	s, err := loadSession(cfg, id)
+	s, err := sessions(cfg).Get(id)
 	if err != nil || s == nil {
 		return s, err
 	}
-	if !s.Refreshable || s.AccessExpiry.IsZero() || now().Add(refreshLeeway).Before(s.AccessExpiry) {
+	if !s.Head.Refreshable || s.Head.AccessExpiry.IsZero() || now().Add(refreshLeeway).Before(s.Head.AccessExpiry) {
 		return s, nil
 	}
-	t, err := loadTokens(cfg, id)
-	if err != nil {
-		return nil, err
-	}
-	if t == nil || t.RefreshToken == "" {
-		return s, nil
-	}
-	return rotateTokens(ctx, cfg, id, s, t)
+	return rotateTokens(ctx, cfg, s)
 }
 
-// rotateTokens runs the refresh grant with the refresh token of t (the
-// tokens of session s) and saves the new tokens (the issuer's new refresh
-// token replaces the old one). An issuer that rejects the refresh token
-// ends the session (nil); an issuer that is down leaves the session as it
-// is until its own expiry.
-//
-// Several requests of one browser may find the same session due at once;
-// with refresh-token rotation only the first refresh succeeds and the
-// issuer rejects the others' (now rotated) token. So a rotation holds a
-// short KV marker that makes concurrent calls use the session as it is,
-// and a rejected refresh first re-reads the tokens: when another call
-// rotated them meanwhile, that result stands and the session lives on.
-func rotateTokens(ctx context.Context, cfg *config, id string, s *session, t *tokens) (*session, error) {
-	lock := sessionKey(cfg, id) + "/rotating"
-	if _, busy, err := pdk.KV.Get(lock); err == nil && busy {
-		return s, nil
-	}
-	if err := pdk.KV.Set(lock, []byte{1}, rotationLockTTL); err != nil {
-		pdk.Log.Warn("session refresh: marker not set", "error", err)
-	}
-	defer func() { _ = pdk.KV.Delete(lock) }()
-
-	d, err := getDiscovery(ctx, cfg)
-	if err != nil {
-		pdk.Log.Warn("session refresh skipped: issuer unavailable", "user_id", s.User.ID, "error", err)
-		return s, nil
-	}
-	tr, err := tokenRequest(ctx, cfg, d, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {t.RefreshToken}})
-	switch {
-	case abi.IsCode(err, abi.CodeUnavailable), abi.IsCode(err, abi.CodeRateLimited):
-		pdk.Log.Warn("session refresh failed: issuer unavailable", "user_id", s.User.ID, "error", err)
-		return s, nil
-	case err != nil:
-		if cur := rotatedMeanwhile(cfg, id, t.RefreshToken); cur != nil {
-			return cur, nil
+// rotateTokens runs the refresh grant with the session's refresh token
+// and saves the new tokens (the issuer's new refresh token replaces the
+// old one), once across concurrent requests (pdk/kvsession). An issuer
+// that rejects the refresh token ends the session (nil); an issuer that is
+// down leaves the session as it is until its own expiry.
+func rotateTokens(ctx context.Context, cfg *config, s *session) (*session, error) {
+	refreshOf := func(t *tokens) string { return t.RefreshToken }
+	return sessions(cfg).Rotate(ctx, s, refreshOf, func(ctx context.Context, t *tokens) (kvsession.Rotation[sessionHead, tokens], error) {
+		var same kvsession.Rotation[sessionHead, tokens]
+		d, err := getDiscovery(ctx, cfg)
+		if err != nil {
+			pdk.Log.Warn("session refresh skipped: issuer unavailable", "user_id", s.UserID, "error", err)
+			return same, nil
 		}
-		pdk.Log.Info("session ended: refresh rejected", "user_id", s.User.ID, "error", err)
-		deleteSession(cfg, id)
-		return nil, nil
-	}
-	next := &tokens{AccessToken: tr.AccessToken, RefreshToken: t.RefreshToken, IDToken: t.IDToken}
-	if tr.RefreshToken != "" { // rotation; an issuer may also keep the old one
-		next.RefreshToken = tr.RefreshToken
-	}
-	if tr.IDToken != "" {
-		// OIDC Core §12.2: same iss, sub and aud; no nonce on refresh.
-		c, err := verifyIDToken(ctx, cfg, d, tr.IDToken, nil, tr.AccessToken, abi.CodeUnauthenticated)
-		if err != nil || c.Sub != s.User.ID {
-			pdk.Log.Warn("session ended: refreshed id token rejected", "user_id", s.User.ID, "error", err)
-			deleteSession(cfg, id)
-			revokeTokens(ctx, cfg, d, next, s.User.ID)
-			return nil, nil
+		tr, err := tokenRequest(ctx, cfg, d, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {t.RefreshToken}})
+		switch {
+		case abi.IsCode(err, abi.CodeUnavailable), abi.IsCode(err, abi.CodeRateLimited):
+			pdk.Log.Warn("session refresh failed: issuer unavailable", "user_id", s.UserID, "error", err)
+			return same, nil
+		case err != nil:
+			return same, fmt.Errorf("%w: %w", kvsession.ErrRejected, err)
 		}
-		next.IDToken = tr.IDToken
-		if roles := rolesFromClaims(cfg, c.raw); len(roles) > 0 || hasClaim(c.raw, cfg.RoleClaim) {
-			s.User.Roles = roles
+		next := &tokens{AccessToken: tr.AccessToken, RefreshToken: t.RefreshToken, IDToken: t.IDToken}
+		if tr.RefreshToken != "" { // rotation; an issuer may also keep the old one
+			next.RefreshToken = tr.RefreshToken
 		}
-	}
-	s.AccessExpiry = accessExpiry(tr)
-	s.Refreshable = next.RefreshToken != ""
-	if err := saveTokens(cfg, id, s, next); err != nil {
-		return nil, err
-	}
-	if err := saveSession(cfg, id, s); err != nil {
-		return nil, err
-	}
-	saveUser(cfg, s.User)
-	pdk.Log.Debug("session tokens rotated", "user_id", s.User.ID)
-	return s, nil
-}
-
-// rotatedMeanwhile re-reads the session's tokens after the issuer
-// rejected refresh token rt: a concurrent call that won the rotation has
-// saved (or is about to save) newer ones. It waits briefly for that save
-// and returns the session, or nil when rt is still the session's token.
-func rotatedMeanwhile(cfg *config, id, rt string) *session {
-	for i := range rotationRereads {
-		if i > 0 {
-			time.Sleep(rotationRereadDelay)
-		}
-		t, err := loadTokens(cfg, id)
-		if err != nil || t == nil {
-			return nil
-		}
-		if t.RefreshToken != rt {
-			s, err := loadSession(cfg, id)
-			if err != nil {
-				return nil
+		n := *s
+		if tr.IDToken != "" {
+			// OIDC Core §12.2: same iss, sub and aud; no nonce on refresh.
+			c, err := verifyIDToken(ctx, cfg, d, tr.IDToken, nil, tr.AccessToken, abi.CodeUnauthenticated)
+			if err != nil || c.Subject != s.UserID {
+				pdk.Log.Warn("session ended: refreshed id token rejected", "user_id", s.UserID, "error", err)
+				_, _ = sessions(cfg).Revoke(s.ID)
+				revokeTokens(ctx, cfg, d, next, s.UserID)
+				return same, fmt.Errorf("%w: refreshed id token: %v", kvsession.ErrRejected, err)
 			}
-			return s
+			next.IDToken = tr.IDToken
+			if roles := rolesFromClaims(cfg, c.raw); len(roles) > 0 || hasClaim(c.raw, cfg.RoleClaim) {
+				n.Head.User.Roles = roles
+			}
 		}
-	}
-	return nil
+		n.Head.AccessExpiry = accessExpiry(tr)
+		n.Head.Refreshable = next.RefreshToken != ""
+		saveUser(cfg, n.Head.User)
+		pdk.Log.Debug("session tokens rotated", "user_id", s.UserID)
+		return kvsession.Rotation[sessionHead, tokens]{Session: &n, Secret: next}, nil
+	})
 }
-
-// How often and how far apart rotatedMeanwhile re-reads the tokens.
-const (
-	rotationRereads     = 5
-	rotationRereadDelay = 40 * time.Millisecond
-)
 
 func hasClaim(c map[string]any, path string) bool {
 	var v any = c
@@ -318,11 +183,10 @@ func hasClaim(c map[string]any, path string) bool {
 // endSession ends session id: it is deleted, then its tokens are revoked
 // (best effort; not without discovery, d nil).
 func endSession(ctx context.Context, cfg *config, d *discovery, id, userID string) {
-	t, err := loadTokens(cfg, id)
+	t, err := sessions(cfg).Revoke(id)
 	if err != nil {
-		pdk.Log.Warn("session tokens unreadable; not revoked", "user_id", userID, "error", err)
+		pdk.Log.Warn("session not ended", "user_id", userID, "error", err)
 	}
-	deleteSession(cfg, id)
 	revokeTokens(ctx, cfg, d, t, userID)
 }
 
@@ -344,10 +208,10 @@ func revokeTokens(ctx context.Context, cfg *config, d *discovery, t *tokens, use
 
 // toABI reports session s under id, with the user snapshot the host
 // rebuilds the user from and the sliding lifetime it refreshes by.
-func (s *session) toABI(cfg *config, id string) *abi.Session {
-	md := abi.SessionSnapshot(s.User, "sso")
+func toABI(cfg *config, s *session) *abi.Session {
+	md := abi.SessionSnapshot(s.Head.User, "sso")
 	md[abi.SessionMetaSlidingTTL] = int(cfg.sessionTTL().Seconds())
-	return &abi.Session{ID: id, UserID: s.User.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, Metadata: md}
+	return &abi.Session{ID: s.ID, UserID: s.UserID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, Metadata: md}
 }
 
 // CreateSession is not supported: sessions start at the SSO callback,
@@ -364,7 +228,7 @@ func (provider) ValidateSession(ctx context.Context, id string) (*abi.Session, e
 	if err != nil || s == nil {
 		return nil, err
 	}
-	return s.toABI(cfg, id), nil
+	return toABI(cfg, s), nil
 }
 
 // lookupSession loads the configuration and the active session id (nil
@@ -396,22 +260,12 @@ func (provider) RefreshSession(ctx context.Context, id string) (*abi.Session, er
 			exp = limit
 		}
 		if exp.After(s.ExpiresAt) {
-			s.ExpiresAt = exp.UTC()
-			t, err := loadTokens(cfg, id)
-			if err != nil {
-				return nil, err
-			}
-			if t != nil {
-				if err := saveTokens(cfg, id, s, t); err != nil {
-					return nil, err
-				}
-			}
-			if err := saveSession(cfg, id, s); err != nil {
+			if err := sessions(cfg).Extend(s, exp); err != nil {
 				return nil, err
 			}
 		}
 	}
-	return s.toABI(cfg, id), nil
+	return toABI(cfg, s), nil
 }
 
 // DestroySession ends the session: its refresh and access tokens are
@@ -426,20 +280,20 @@ func (provider) DestroySession(ctx context.Context, id string) error {
 	if id == "" {
 		return nil
 	}
-	s, err := loadSession(cfg, id)
+	s, err := sessions(cfg).Get(id)
 	if err != nil {
 		return err
 	}
 	if s == nil {
-		deleteSession(cfg, id) // tokens a crashed sign-in may have left
-		return nil
+		_, err := sessions(cfg).Revoke(id) // tokens a crashed sign-in may have left
+		return err
 	}
 	d, err := getDiscovery(ctx, cfg)
 	if err != nil {
-		pdk.Log.Warn("session tokens not revoked: issuer unavailable", "user_id", s.User.ID, "error", err)
+		pdk.Log.Warn("session tokens not revoked: issuer unavailable", "user_id", s.UserID, "error", err)
 		d = nil
 	}
-	endSession(ctx, cfg, d, id, s.User.ID)
+	endSession(ctx, cfg, d, id, s.UserID)
 	return nil
 }
 
@@ -463,8 +317,8 @@ func (provider) SessionCookies(_ context.Context, as abi.Session) ([]string, err
 		return nil, abi.Errorf(abi.CodeInvalidRequest, "session_headers: session id required")
 	}
 	secure := cfg.CookieSecure != nil && *cfg.CookieSecure
-	if s, err := loadSession(cfg, as.ID); err == nil && s != nil {
-		secure = s.Secure
+	if s, err := sessions(cfg).Get(as.ID); err == nil && s != nil {
+		secure = s.Head.Secure
 	}
 	return []string{sessionCookie(cfg, as.ID, as.ExpiresAt, secure)}, nil
 }

@@ -181,7 +181,6 @@ func getClients() (*clients, error) {
 	ds := &directorysync.Client{APIKey: cfg.APIKey, Endpoint: cfg.Endpoint, HTTPClient: hc}
 	cached = &clients{cfg: cfg, users: um, orgs: orgs, audit: al, dsync: ds}
 	cachedConf = raw
-	jwksReset()
 	return cached, nil
 }
 

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -19,21 +17,6 @@ import (
 // sessionMaxAge is how long a session (and its cookie) lives; WorkOS
 // refresh tokens keep it usable in between.
 const sessionMaxAge = 7 * 24 * time.Hour
-
-// sessionRecord is what the plugin keeps in KV per session.
-type sessionRecord struct {
-	ID           string    `json:"id"`
-	UserID       string    `json:"user_id"`
-	WorkOSSID    string    `json:"workos_sid"`
-	OrgID        string    `json:"org_id,omitempty"`
-	AccessToken  string    `json:"access_token"`
-	RefreshToken string    `json:"refresh_token"`
-	User         abi.User  `json:"user"`
-	CreatedAt    time.Time `json:"created_at"`
-	ExpiresAt    time.Time `json:"expires_at"`
-}
-
-func sessionKey(id string) string { return "session:" + id }
 
 // mapUser maps a WorkOS user to an authhost user: name is "first last",
 // else first name, else email.
@@ -157,17 +140,10 @@ func (provider) Callback(ctx context.Context, req abi.SSOCallbackRequest) (*abi.
 	if user.Metadata["organization_id"] == nil && res.OrganizationID != "" {
 		user.Metadata["organization_id"] = res.OrganizationID
 	}
-	now := time.Now().UTC()
-	rec := sessionRecord{
-		ID: newID(), UserID: user.ID, WorkOSSID: cl.Sid, OrgID: cl.OrgID,
-		AccessToken: res.AccessToken, RefreshToken: res.RefreshToken, User: user,
-		CreatedAt: now, ExpiresAt: now.Add(sessionMaxAge),
-	}
-	if err := saveSession(rec); err != nil {
-		return nil, err
-	}
-	if err := indexSession(rec.UserID, rec.ID); err != nil {
-		pdk.Log.Warn("workos: indexing the session failed; ending all sessions of this user may miss it", "error", err.Error())
+	rec, err := sessions().Create(user.ID, sessionHead{WorkOSSID: cl.Sid, OrgID: cl.OrgID, AccessToken: res.AccessToken, User: user},
+		&sessionSecret{RefreshToken: res.RefreshToken}, time.Now().Add(sessionMaxAge))
+	if err != nil {
+		return nil, fmt.Errorf("workos: start session: %w", err)
 	}
 	user.Roles = snapshotRoles(c.cfg, user)
 	return &abi.SSOCallbackResult{
@@ -186,12 +162,12 @@ func (p provider) LogoutURL(ctx context.Context, req abi.SSOLogoutURLRequest) (s
 	}
 	sid := ""
 	if id := cookieValue(req.Request, c.cfg.CookieName); id != "" {
-		rec, err := loadSession(id)
+		rec, err := sessions().Get(id)
 		if err != nil {
 			return "", err
 		}
 		if rec != nil {
-			sid = rec.WorkOSSID
+			sid = rec.Head.WorkOSSID
 		}
 	}
 	if sid == "" {
@@ -210,13 +186,6 @@ func (p provider) LogoutURL(ctx context.Context, req abi.SSOLogoutURLRequest) (s
 		return "", pdk.Errorf(abi.CodeInternal, "workos: build logout url: %v", err)
 	}
 	return u.String(), nil
-}
-
-// newID returns a random session id.
-func newID() string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	return "wos_" + hex.EncodeToString(b)
 }
 
 // sessionCookie renders the Set-Cookie value carrying session id.

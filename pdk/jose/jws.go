@@ -1,4 +1,15 @@
-package main
+// Package jose verifies the JSON Web Tokens a provider receives (OIDC ID
+// tokens, access tokens, session JWTs) against a JSON Web Key Set fetched
+// through the host and cached in the plugin's KV store.
+//
+// Only asymmetric algorithms exist here (RS*, PS*, ES*, EdDSA): "none" and
+// the HMAC family are not implemented at all, so neither a token naming them
+// nor an allow-list listing them can make a verifier accept one, and a key
+// set of public keys can never be used as an HMAC secret. The standard
+// library does the cryptography: a JOSE library would add size to every Wasm
+// binary for features (encryption, JSON serialisation) a verifier does not
+// need.
+package jose
 
 import (
 	"crypto"
@@ -16,13 +27,8 @@ import (
 	"strings"
 )
 
-// The ID token is verified with the standard library only (crypto/rsa,
-// crypto/ecdsa, crypto/ed25519): a JOSE library would add size to the Wasm
-// binary for features (encryption, JSON serialisation) an OIDC client
-// does not need.
-
-// jwk is one JSON Web Key as published in a JWKS (public members only).
-type jwk struct {
+// JWK is one JSON Web Key as published in a JWKS (public members only).
+type JWK struct {
 	Kty string `json:"kty"`
 	Kid string `json:"kid,omitempty"`
 	Use string `json:"use,omitempty"`
@@ -34,54 +40,56 @@ type jwk struct {
 	Y   string `json:"y,omitempty"`
 }
 
-// jwks is a JSON Web Key Set.
-type jwks struct {
-	Keys []jwk `json:"keys"`
+// JWKS is a JSON Web Key Set.
+type JWKS struct {
+	Keys []JWK `json:"keys"`
 }
 
-// jwsHeader is the protected header of a compact JWS.
-type jwsHeader struct {
+// Header is the protected header of a compact JWS.
+type Header struct {
 	Alg  string   `json:"alg"`
 	Kid  string   `json:"kid"`
 	Typ  string   `json:"typ"`
 	Crit []string `json:"crit"`
 }
 
-// jwt is a parsed, not yet verified compact JWS.
-type jwt struct {
-	header    jwsHeader
+// Token is a parsed, not yet verified compact JWS.
+type Token struct {
+	Header Header
+	// Payload is the decoded payload (the claims for a JWT).
+	Payload   []byte
 	signed    []byte // base64url(header) "." base64url(payload)
-	payload   []byte
 	signature []byte
 }
 
-var errMalformed = errors.New("malformed token")
+// ErrMalformed marks a token that is not a compact JWS.
+var ErrMalformed = errors.New("malformed token")
 
 func b64(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 
-// parseJWT splits and decodes a compact JWS.
-func parseJWT(tok string) (*jwt, error) {
+// Parse splits and decodes a compact JWS without verifying it.
+func Parse(tok string) (*Token, error) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
-		return nil, fmt.Errorf("%w: want 3 parts, got %d", errMalformed, len(parts))
+		return nil, fmt.Errorf("%w: want 3 parts, got %d", ErrMalformed, len(parts))
 	}
 	hdr, err := b64(parts[0])
 	if err != nil {
-		return nil, fmt.Errorf("%w: header: %v", errMalformed, err)
+		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
 	}
-	var h jwsHeader
+	var h Header
 	if err := json.Unmarshal(hdr, &h); err != nil {
-		return nil, fmt.Errorf("%w: header: %v", errMalformed, err)
+		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
 	}
 	payload, err := b64(parts[1])
 	if err != nil {
-		return nil, fmt.Errorf("%w: payload: %v", errMalformed, err)
+		return nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
 	}
 	sig, err := b64(parts[2])
 	if err != nil {
-		return nil, fmt.Errorf("%w: signature: %v", errMalformed, err)
+		return nil, fmt.Errorf("%w: signature: %v", ErrMalformed, err)
 	}
-	return &jwt{header: h, signed: []byte(parts[0] + "." + parts[1]), payload: payload, signature: sig}, nil
+	return &Token{Header: h, signed: []byte(parts[0] + "." + parts[1]), Payload: payload, signature: sig}, nil
 }
 
 // algHash returns the hash of a JWS algorithm (EdDSA signs the message
@@ -97,11 +105,12 @@ func algHash(alg string) (crypto.Hash, error) {
 	case "EdDSA":
 		return 0, nil
 	}
-	return 0, fmt.Errorf("unsupported algorithm %q", alg)
+	return 0, fmt.Errorf("jose: unsupported algorithm %q", alg)
 }
 
-// publicKey decodes k into a Go public key.
-func (k jwk) publicKey() (crypto.PublicKey, error) {
+// PublicKey decodes k into a Go public key (*rsa.PublicKey of at least 2048
+// bits, *ecdsa.PublicKey on its curve, or ed25519.PublicKey).
+func (k JWK) PublicKey() (crypto.PublicKey, error) {
 	switch k.Kty {
 	case "RSA":
 		n, err := b64(k.N)
@@ -156,8 +165,10 @@ func (k jwk) publicKey() (crypto.PublicKey, error) {
 	return nil, fmt.Errorf("jwk %q: unsupported key type %q", k.Kid, k.Kty)
 }
 
-// fits reports whether key k may verify a signature made with alg.
-func (k jwk) fits(alg string) bool {
+// Fits reports whether key k may verify a signature made with alg: a
+// signing key (use absent or "sig") of the algorithm's key type and curve,
+// whose own alg, when set, is alg.
+func (k JWK) Fits(alg string) bool {
 	if k.Use != "" && k.Use != "sig" {
 		return false
 	}
@@ -176,10 +187,11 @@ func (k jwk) fits(alg string) bool {
 	return false
 }
 
-// verify checks the signature of t with key pub. The algorithm was checked
-// against the allow-list and the key's type by the caller.
-func (t *jwt) verify(pub crypto.PublicKey) error {
-	alg := t.header.Alg
+// Verify checks the signature of t with key pub under the algorithm of its
+// header. Callers check that algorithm against their allow-list and the
+// key's type (JWK.Fits) first; Verifier does both.
+func (t *Token) Verify(pub crypto.PublicKey) error {
+	alg := t.Header.Alg
 	h, err := algHash(alg)
 	if err != nil {
 		return err
@@ -220,10 +232,10 @@ func (t *jwt) verify(pub crypto.PublicKey) error {
 	return nil
 }
 
-// tokenHash computes at_hash / c_hash: the left half of the hash of value
+// TokenHash computes at_hash / c_hash: the left half of the hash of value
 // with the hash of the ID token's algorithm (SHA-512 for EdDSA with
 // Ed25519), base64url without padding.
-func tokenHash(alg, value string) (string, error) {
+func TokenHash(alg, value string) (string, error) {
 	h, err := algHash(alg)
 	if err != nil {
 		return "", err
