@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/authhost/authhost/internal/testenv/wasmbuild"
+)
+
+// conformanceCache is the compilation cache the conformance tests share.
+var conformanceCache = filepath.Join(os.TempDir(), "authhost-cmd-test-cache")
+
+// writeBrokenConfig writes an authhost config selecting defect of the
+// broken test provider.
+func writeBrokenConfig(t *testing.T, defect string) string {
+	t.Helper()
+	cfg, _ := json.Marshal(map[string]any{"plugins": map[string]any{"broken": map[string]any{"config": map[string]string{"defect": defect}}}})
+	path := filepath.Join(t.TempDir(), "authhost.json")
+	if err := os.WriteFile(path, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestConformanceCatchesBrokenProviders feeds deliberately broken
+// providers to `authhost conformance` and checks that each defect fails
+// the case named for it (and that the same provider without a defect
+// passes).
+func TestConformanceCatchesBrokenProviders(t *testing.T) {
+	t.Parallel()
+	wasm := wasmbuild.Build(t, "testdata/broken")
+	noexport := wasmbuild.Build(t, "../../host/testdata/plugins/noexport")
+	cases := []struct {
+		defect string
+		failed []string // case names that must fail; none: must pass
+		says   string   // text the failure must show
+	}{
+		{"", nil, ""},
+		{"missing_export", []string{"abi/load"}, "sso_callback"}, // host/testdata/plugins/noexport
+		{"bad_envelope", []string{"abi/envelope/user_get", "capabilities/credentials/SignIn"}, `envelope has unknown field`},
+		{"wrong_code", []string{"capabilities/credentials/SignInFailuresAlike"}, "want invalid_credentials"},
+		{"trap", []string{"capabilities/credentials/SignInFailuresAlike", "abi/no-trap"}, "credentials_sign_in (failure)"},
+		{"enumeration", []string{"capabilities/credentials/SignInFailuresAlike"}, "reveals which accounts exist"},
+		{"implements_lying", []string{"abi/implements"}, "lists credentials_password_reset_request but it answers not_supported"},
+	}
+	for _, tc := range cases {
+		t.Run("defect="+tc.defect, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			args := []string{"conformance", "--cache-dir", conformanceCache, "--config", writeBrokenConfig(t, tc.defect),
+				"--user", "ada@example.com", "--password", "correct horse", wasm}
+			if tc.defect == "missing_export" {
+				args[len(args)-1] = noexport
+			}
+			err := run(context.Background(), args, &out, io.Discard)
+			if tc.failed == nil {
+				if err != nil {
+					t.Fatalf("correct provider failed: %v\n%s", err, out.String())
+				}
+				return
+			}
+			if !errors.Is(err, errConformance) {
+				t.Fatalf("err = %v, want errConformance\n%s", err, out.String())
+			}
+			for _, name := range tc.failed {
+				if !strings.Contains(out.String(), "FAIL "+name+"\n") {
+					t.Errorf("case %s did not fail:\n%s", name, out.String())
+				}
+			}
+			if !strings.Contains(out.String(), tc.says) || !strings.Contains(out.String(), "SPEC.md §") {
+				t.Errorf("output lacks %q or a SPEC.md section:\n%s", tc.says, out.String())
+			}
+		})
+	}
+}
+
+// TestConformanceStaticUsers runs conformance, in JSON, against the
+// example provider with the quick-start config: every case passes and
+// the credentials suite signs up and in.
+func TestConformanceStaticUsers(t *testing.T) {
+	t.Parallel()
+	wasm := wasmbuild.Build(t, "../../examples/static-users")
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"conformance", "--json", "--cache-dir", conformanceCache, "--config", "../../examples/authhost.yaml", wasm}, &out, io.Discard)
+	if err != nil {
+		t.Fatalf("conformance: %v\n%s", err, out.String())
+	}
+	seen := map[string]bool{}
+	dec := json.NewDecoder(&out)
+	for dec.More() {
+		var r caseResult
+		if err := dec.Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		seen[r.Case] = r.Pass
+	}
+	for _, name := range []string{"abi/load", "abi/implements", "abi/envelope/credentials_sign_in", "capabilities/credentials/SignUp",
+		"capabilities/credentials/SignInFailuresAlike", "capabilities/user/GetKnown", "capabilities/rbac/RolesAndPermissions", "abi/no-trap"} {
+		if !seen[name] {
+			t.Errorf("case %s missing or failed: %v", name, seen)
+		}
+	}
+}
