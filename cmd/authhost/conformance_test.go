@@ -108,3 +108,36 @@ func TestConformanceStaticUsers(t *testing.T) {
 		}
 	}
 }
+
+// TestCall runs one export of static-users with its config and checks
+// that the envelope and the host function traffic (KV, log) are printed,
+// and that a bad export or input is an error.
+func TestCall(t *testing.T) {
+	t.Parallel()
+	wasm := wasmbuild.Build(t, "../../examples/static-users")
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"call", "--cache-dir", conformanceCache, "--config", "../../examples/authhost.yaml", wasm,
+		"credentials_sign_up", `{"email":"call@example.com","password":"long-enough-1"}`}, &out, io.Discard)
+	if err != nil {
+		t.Fatalf("call: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{`host kv_get {"key":"user/email/call@example.com"} -> {"ok":true,"data":{"found":false}}`, "host kv_set ", "host log ", `"ok": true`, `"email": "call@example.com"`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"call", "--cache-dir", conformanceCache, wasm, "credentials_sign_in", `{"email":"nobody@example.com","password":"x"}`}, &out, io.Discard); err != nil {
+		t.Fatalf("failed envelope is not a command error: %v", err)
+	}
+	if !strings.Contains(out.String(), `"code": "invalid_credentials"`) {
+		t.Errorf("failed envelope not printed:\n%s", out.String())
+	}
+	if err := run(context.Background(), []string{"call", "--cache-dir", conformanceCache, wasm, "no_such_export"}, io.Discard, io.Discard); err == nil {
+		t.Error("call of a missing export succeeded")
+	}
+	var ue usageError
+	if err := run(context.Background(), []string{"call", wasm}, io.Discard, io.Discard); !errors.As(err, &ue) {
+		t.Errorf("call without export: err = %v, want a usage error", err)
+	}
+}
