@@ -7,9 +7,11 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authhost/authhost/internal/testenv/wasmbuild"
 )
@@ -140,4 +142,52 @@ func TestCall(t *testing.T) {
 	if err := run(context.Background(), []string{"call", wasm}, io.Discard, io.Discard); !errors.As(err, &ue) {
 		t.Errorf("call without export: err = %v, want a usage error", err)
 	}
+}
+
+// TestNewProviderPassesConformance scaffolds a provider the way
+// `go tool task new-provider` does, runs its own pdktest unit test, builds
+// it to Wasm and runs conformance on it with the config it came with. The
+// time taken is logged (target: 2 minutes on a warm cache), not asserted.
+func TestNewProviderPassesConformance(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds and tests a scaffolded provider (-short)")
+	}
+	start := time.Now()
+	// Inside the module (testdata is outside ./...), so it builds against
+	// this checkout's pdk without a go.mod of its own.
+	dir, err := os.MkdirTemp("testdata", "scaffold-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	pkgDir := filepath.Join(dir, "hello")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"new-provider", "--dir", pkgDir, "hello"}, &out, io.Discard); err != nil {
+		t.Fatalf("new-provider: %v", err)
+	}
+	if err := run(context.Background(), []string{"new-provider", "--dir", pkgDir, "hello"}, io.Discard, io.Discard); err == nil {
+		t.Error("new-provider over an existing provider succeeded")
+	}
+	goCmd := func(env []string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("go", args...)
+		cmd.Env = append(os.Environ(), env...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+	goCmd(nil, "vet", "./"+pkgDir)
+	goCmd(nil, "test", "-count=1", "./"+pkgDir)
+	wasm := filepath.Join(dir, "hello.wasm")
+	goCmd([]string{"GOOS=wasip1", "GOARCH=wasm"}, "build", "-buildmode=c-shared", "-trimpath", "-o", wasm, "./"+pkgDir)
+	out.Reset()
+	err = run(context.Background(), []string{"conformance", "--cache-dir", conformanceCache, "--config", filepath.Join(pkgDir, "authhost.yaml"), wasm}, &out, io.Discard)
+	if err != nil {
+		t.Fatalf("conformance of the scaffold: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "PASS capabilities/credentials/SignInFailuresAlike") {
+		t.Errorf("credentials suite did not run:\n%s", out.String())
+	}
+	t.Logf("scaffold to a passing conformance run in %s", time.Since(start).Round(time.Second))
 }

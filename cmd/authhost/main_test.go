@@ -255,6 +255,7 @@ func TestHelpListsEveryFlagAndSucceeds(t *testing.T) {
 		"inspect":         {"--json", "--cache-dir"},
 		"conformance":     {"--config", "--allow-host", "--json", "--user", "--password"},
 		"call":            {"--config", "--allow-host", "--cache-dir"},
+		"new-provider":    {"--dir"},
 		"license keygen":  {"--out"},
 		"license issue":   {"--key", "--org", "--tier", "--features", "--days", "--expires"},
 		"license inspect": {"--json", "--public-key", "--config"},
