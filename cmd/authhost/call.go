@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/host"
-	"github.com/authhost/authhost/internal/config"
+	"github.com/authhost/authhost/internal/conformance"
 )
 
 // cmdCall runs one export of a plugin, loaded in the real host with its
@@ -32,16 +32,12 @@ func cmdCall(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(pos) == 3 {
 		input = []byte(pos[2])
 	}
-	opts := conformanceOptions{file: pos[0], allow: allow, cacheDir: *cacheDir}
-	if *cfgPath != "" {
-		cfg, err := config.Load(*cfgPath, nil)
-		if err != nil {
-			return fmt.Errorf("call: %w", err)
-		}
-		opts.plugins = cfg.Plugins
+	opts, err := pluginOptions(*cfgPath, pos[0], allow, *cacheDir)
+	if err != nil {
+		return fmt.Errorf("call: %w", err)
 	}
 	var mu sync.Mutex
-	m, p, err := loadOne(ctx, opts, func(c *host.Config) {
+	m, p, err := conformance.Load(ctx, opts, func(c *host.Config) {
 		c.OnHostCall = func(r host.HostCallRecord) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -49,7 +45,7 @@ func cmdCall(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("call: load %s: %w", opts.file, err)
+		return fmt.Errorf("call: load %s: %w", opts.File, err)
 	}
 	defer m.Close()
 	out, callErr := p.CallRaw(ctx, pos[1], input)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authhost/authhost/internal/conformance"
 	"github.com/authhost/authhost/internal/testenv/wasmbuild"
 )
 
@@ -97,7 +98,7 @@ func TestConformanceStaticUsers(t *testing.T) {
 	seen := map[string]bool{}
 	dec := json.NewDecoder(&out)
 	for dec.More() {
-		var r caseResult
+		var r conformance.Result
 		if err := dec.Decode(&r); err != nil {
 			t.Fatal(err)
 		}
