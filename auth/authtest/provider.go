@@ -96,3 +96,32 @@ func TestRBACProvider(t T, p auth.RBACProvider, u auth.User) {
 		}
 	})
 }
+
+// TestSessionBasics checks what a session provider must answer without a
+// session of its own (sessions of SSO providers come only from a browser
+// login): an unknown session id validates and refreshes to no session,
+// destroying it succeeds, and a request without cookie carries no
+// session id. The full behaviour is TestSessionProvider's.
+func TestSessionBasics(t T, p auth.SessionProvider) {
+	t.Helper()
+	ctx := t.Context()
+	t.Run("UnknownSession", func(t T) {
+		for _, id := range []string{"conformance-unknown-" + randHex(8), "null", "", "id\x00"} {
+			if s, err := p.ValidateSession(ctx, id); s != nil || err != nil && auth.CodeOf(err) != auth.CodeInvalidRequest {
+				t.Errorf("SPEC.md §5.2 session_validate: {session_id:%q} (unknown) answered session=%+v err=%v, want session null", id, s, err)
+			}
+			if s, err := p.RefreshSession(ctx, id); s != nil || err != nil && auth.CodeOf(err) != auth.CodeInvalidRequest {
+				t.Errorf("SPEC.md §5.2 session_refresh: {session_id:%q} (unknown) answered session=%+v err=%v, want session null", id, s, err)
+			}
+			if err := p.DestroySession(ctx, id); err != nil && auth.CodeOf(err) != auth.CodeInvalidRequest {
+				t.Errorf("SPEC.md §5.2 session_destroy: {session_id:%q} (unknown) answered %v, want success", id, err)
+			}
+		}
+	})
+	t.Run("NoCookie", func(t T) {
+		id, err := p.SessionIDFromRequest(ctx, httptest.NewRequest("GET", "/api/auth/me", nil))
+		if id != "" || err != nil && auth.CodeOf(err) != auth.CodeNotSupported {
+			t.Errorf("SPEC.md §5.2 session_id_from_request: a request without cookie answered %q, %v; want \"\"", id, err)
+		}
+	})
+}

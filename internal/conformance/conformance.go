@@ -178,6 +178,9 @@ func runSuites(t authtest.T, p *host.Plugin, known authtest.Account) {
 	if p.Has(abi.CapUser) {
 		t.Run("user", func(t authtest.T) { authtest.TestUser(t, p.User(), user) })
 	}
+	if p.Has(abi.CapSession) {
+		t.Run("session", func(t authtest.T) { authtest.TestSessionBasics(t, p.Session()) })
+	}
 	if p.Has(abi.CapSSO) {
 		t.Run("sso", func(t authtest.T) { authtest.TestSSO(t, p.SSO()) })
 	}
