@@ -337,6 +337,8 @@ type conformanceCase struct {
 	notes    []string
 	skipped  bool
 	children bool
+	// subFailed is set when a sub-case failed.
+	subFailed bool
 }
 
 var _ authtest.T = (*conformanceCase)(nil)
@@ -406,9 +408,15 @@ func (c *conformanceCase) Run(name string, f func(authtest.T)) bool {
 	}()
 	<-done
 	sub.mu.Lock()
-	defer sub.mu.Unlock()
 	if !sub.children || len(sub.failures) > 0 {
 		sub.report(Result{Case: full, Pass: len(sub.failures) == 0, Skipped: sub.skipped, Failures: sub.failures, Notes: sub.notes})
 	}
-	return len(sub.failures) == 0
+	passed := len(sub.failures) == 0 && !sub.subFailed
+	sub.mu.Unlock()
+	if !passed {
+		c.mu.Lock()
+		c.subFailed = true
+		c.mu.Unlock()
+	}
+	return passed
 }
