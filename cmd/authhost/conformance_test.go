@@ -32,6 +32,26 @@ func writeBrokenConfig(t *testing.T, defect string) string {
 	return path
 }
 
+// staticUsersConfig is the quick-start config with a call timeout that a
+// loaded machine cannot exceed (argon2id in Wasm, with the whole suite
+// running on two cores, took more than the quick start's 5 s).
+func staticUsersConfig(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../examples/authhost.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(raw), "timeout_ms: 5000", "timeout_ms: 120000", 1)
+	if cfg == string(raw) {
+		t.Fatal("examples/authhost.yaml: no timeout_ms: 5000 to raise")
+	}
+	path := filepath.Join(t.TempDir(), "authhost.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestConformanceCatchesBrokenProviders feeds deliberately broken
 // providers to `authhost conformance` and checks that each defect fails
 // the case named for it (and that the same provider without a defect
@@ -91,7 +111,7 @@ func TestConformanceStaticUsers(t *testing.T) {
 	t.Parallel()
 	wasm := wasmbuild.Build(t, "../../examples/static-users")
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"conformance", "--json", "--cache-dir", conformanceCache, "--config", "../../examples/authhost.yaml", wasm}, &out, io.Discard)
+	err := run(context.Background(), []string{"conformance", "--json", "--cache-dir", conformanceCache, "--config", staticUsersConfig(t), wasm}, &out, io.Discard)
 	if err != nil {
 		t.Fatalf("conformance: %v\n%s", err, out.String())
 	}
@@ -118,8 +138,9 @@ func TestConformanceStaticUsers(t *testing.T) {
 func TestCall(t *testing.T) {
 	t.Parallel()
 	wasm := wasmbuild.Build(t, "../../examples/static-users")
+	cfg := staticUsersConfig(t)
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"call", "--cache-dir", conformanceCache, "--config", "../../examples/authhost.yaml", wasm,
+	err := run(context.Background(), []string{"call", "--cache-dir", conformanceCache, "--config", cfg, wasm,
 		"credentials_sign_up", `{"email":"call@example.com","password":"long-enough-1"}`}, &out, io.Discard)
 	if err != nil {
 		t.Fatalf("call: %v\n%s", err, out.String())
@@ -130,7 +151,7 @@ func TestCall(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if err := run(context.Background(), []string{"call", "--cache-dir", conformanceCache, wasm, "credentials_sign_in", `{"email":"nobody@example.com","password":"x"}`}, &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"call", "--cache-dir", conformanceCache, "--config", cfg, wasm, "credentials_sign_in", `{"email":"nobody@example.com","password":"x"}`}, &out, io.Discard); err != nil {
 		t.Fatalf("failed envelope is not a command error: %v", err)
 	}
 	if !strings.Contains(out.String(), `"code": "invalid_credentials"`) {
