@@ -118,6 +118,25 @@ func TestSessionBasics(t T, p auth.SessionProvider) {
 			}
 		}
 	})
+	t.Run("RoundTrip", func(t T) {
+		user := "conformance-user-" + randHex(4)
+		s, err := p.CreateSession(ctx, user, map[string]any{"ip": "203.0.113.7"})
+		if auth.CodeOf(err) == auth.CodeNotSupported {
+			t.Skipf("session_create answers not_supported: sessions come from sign-in, not checked here")
+		}
+		if err != nil || s == nil || s.ID == "" || s.UserID != user {
+			t.Fatalf("SPEC.md §5.2 session_create: {user_id:%q} answered session=%+v err=%v, want a session of that user", user, s, err)
+		}
+		if v, err := p.ValidateSession(ctx, s.ID); err != nil || v == nil || v.UserID != user {
+			t.Errorf("SPEC.md §5.2 session_validate: a session just created answered session=%+v err=%v", v, err)
+		}
+		if r, err := p.RefreshSession(ctx, s.ID); err != nil || r == nil || r.UserID != user {
+			t.Errorf("SPEC.md §5.2 session_refresh: a session just created answered session=%+v err=%v", r, err)
+		}
+		if c, err := p.SessionCookies(ctx, s); err != nil || len(c) == 0 {
+			t.Errorf("SPEC.md §5.2 session_headers: answered %q, %v; want Set-Cookie values", c, err)
+		}
+	})
 	t.Run("NoCookie", func(t T) {
 		id, err := p.SessionIDFromRequest(ctx, httptest.NewRequest("GET", "/api/auth/me", nil))
 		if id != "" || err != nil && auth.CodeOf(err) != auth.CodeNotSupported {
