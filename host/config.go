@@ -134,6 +134,12 @@ type Config struct {
 	// OnCall, if set, is told of every plugin call when it ends (metrics).
 	// It runs on the caller's goroutine and must be fast.
 	OnCall func(CallRecord)
+	// OnHostCall, if set, is told of every host function call a plugin
+	// makes (kv_*, http_do, log) when it returns, with its raw input and
+	// output: a tracing hook for `authhost call`. It runs on the calling
+	// instance's goroutine and must not retain Input or Output past the
+	// call without copying them.
+	OnHostCall func(HostCallRecord)
 	// Defaults apply to every plugin; zero fields take abi.Default*.
 	Defaults Limits
 	// Health tunes unhealthy marking.
@@ -338,6 +344,13 @@ func (c Config) pluginConfig(name string) PluginConfig {
 		return pc
 	}
 	return PluginConfig{Limits: c.Defaults}
+}
+
+// HostCallRecord describes one finished host function call of a plugin.
+type HostCallRecord struct {
+	Plugin, Func  string
+	Input, Output []byte
+	Duration      time.Duration
 }
 
 // CallRecord describes one finished plugin call.

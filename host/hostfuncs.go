@@ -34,6 +34,8 @@ type hostEnv struct {
 	allowed     hostMatcher
 	client      *http.Client
 	logger      *slog.Logger
+	// onHostCall is Config.OnHostCall (nil: no tracing).
+	onHostCall func(HostCallRecord)
 }
 
 // errHostNotAllowed marks an http_do request or redirect to a host outside
@@ -137,10 +139,14 @@ func hostFuncs(slot *envSlot, limits Limits) []engine.HostFunc {
 			if e == nil {
 				return fail(abi.CodeUnavailable, "%s is not available before the plugin is loaded", name)
 			}
+			start := time.Now()
 			defer func() {
 				if r := recover(); r != nil {
 					e.logger.Error("host function panicked", "fn", name, "panic", r)
 					out = fail(abi.CodeInternal, "%s: host error", name)
+				}
+				if e.onHostCall != nil {
+					e.onHostCall(HostCallRecord{Plugin: e.name, Func: name, Input: in, Output: out, Duration: time.Since(start)})
 				}
 			}()
 			return fn(e, ctx, in)

@@ -3,6 +3,9 @@
 //
 //	authhost serve [--config FILE] [flags]   run the server
 //	authhost inspect [--json] [--config FILE] FILE.wasm  describe a provider plugin (and check its config)
+//	authhost conformance [--config FILE] FILE.wasm     check a provider against SPEC.md in the real host
+//	authhost call [--config FILE] FILE.wasm EXPORT [JSON]  run one export, print its envelope and host calls
+//	authhost new-provider [--dir DIR] NAME             write a new Go provider (user + credentials)
 //	authhost license keygen|issue|inspect    make and check licenses
 //	authhost backup|restore                  copy the data dir's store
 //	authhost version                         print the version
@@ -43,6 +46,9 @@ func main() {
 const usage = `usage:
   authhost serve [--config FILE] [--listen ADDR] [--public-url URL] [--plugins-dir DIR] [--data-dir DIR] [--mode development|production] [--log-level LEVEL]
   authhost inspect [--json] [--config authhost.yaml] FILE.wasm
+  authhost conformance [--config FILE.yaml|json] [--allow-host H]... [--user EMAIL --password PW] [--json] FILE.wasm
+  authhost call [--config FILE] [--allow-host H]... FILE.wasm EXPORT [JSON]
+  authhost new-provider [--dir DIR] NAME
   authhost license keygen --out FILE
   authhost license issue --key FILE --org NAME [--tier T] [--features rbac,acl,audit] [--days N | --expires DATE]
   authhost license inspect [--json] [--public-key KEY]... [--config FILE] TOKEN
@@ -67,6 +73,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		return cmdInspect(ctx, args[1:], stdout)
+	case "conformance":
+		return cmdConformance(ctx, args[1:], stdout)
+	case "call":
+		return cmdCall(ctx, args[1:], stdout)
+	case "new-provider":
+		return cmdNewProvider(ctx, args[1:], stdout)
 	case "license":
 		return cmdLicense(args[1:], stdout)
 	case "backup":

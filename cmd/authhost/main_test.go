@@ -253,6 +253,9 @@ func TestHelpListsEveryFlagAndSucceeds(t *testing.T) {
 	cases := map[string][]string{
 		"serve":           {"--config", "--listen", "--public-url", "--plugins-dir", "--data-dir", "--mode", "--log-level"},
 		"inspect":         {"--json", "--cache-dir"},
+		"conformance":     {"--config", "--allow-host", "--json", "--user", "--password"},
+		"call":            {"--config", "--allow-host", "--cache-dir"},
+		"new-provider":    {"--dir"},
 		"license keygen":  {"--out"},
 		"license issue":   {"--key", "--org", "--tier", "--features", "--days", "--expires"},
 		"license inspect": {"--json", "--public-key", "--config"},

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/pdk"
@@ -218,7 +219,7 @@ func (provider) SignUpEnabled(context.Context) (bool, error) {
 
 func validEmail(s string) bool {
 	local, domain, ok := strings.Cut(s, "@")
-	return ok && local != "" && domain != "" && !strings.ContainsAny(s, " \t\r\n<>()[],;:\\\"") &&
+	return ok && local != "" && domain != "" && !strings.ContainsAny(s, " <>()[],;:\\\"") && !strings.ContainsFunc(s, unicode.IsControl) &&
 		!strings.Contains(domain, "@") && len(s) <= 254
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/pdk"
@@ -24,6 +25,10 @@ func (provider) SignIn(ctx context.Context, req abi.SignInRequest) (*abi.Credent
 	email := strings.TrimSpace(req.Email)
 	if email == "" || req.Password == "" {
 		return nil, abi.Errorf(abi.CodeInvalidRequest, "betterauth sign-in: email and password are required")
+	}
+	if strings.ContainsFunc(req.Password, unicode.IsControl) {
+		// Better Auth signs "pw\x00" in as "pw": no password has them.
+		return nil, abi.Errorf(abi.CodeInvalidCredentials, "invalid email or password")
 	}
 	var res authResult
 	resp, err := call(ctx, cfg, apiCall{op: "sign-in", method: http.MethodPost, path: "/sign-in/email",
@@ -56,6 +61,9 @@ func (provider) SignUp(ctx context.Context, req abi.SignUpRequest) (*abi.Credent
 	email := strings.TrimSpace(req.Email)
 	if email == "" || req.Password == "" {
 		return nil, abi.Errorf(abi.CodeInvalidRequest, "betterauth sign-up: email and password are required")
+	}
+	if strings.ContainsFunc(req.Password, unicode.IsControl) {
+		return nil, abi.Errorf(abi.CodeInvalidRequest, "betterauth sign-up: the password contains control characters")
 	}
 	name := strings.TrimSpace(req.Name)
 	if name == "" {

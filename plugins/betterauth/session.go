@@ -291,6 +291,9 @@ func (provider) CreateSession(context.Context, string, map[string]any) (*abi.Ses
 
 // ValidateSession checks a session token (or JWT) with Better Auth.
 func (provider) ValidateSession(ctx context.Context, id string) (*abi.Session, error) {
+	if !tokenShaped(id) {
+		return nil, nil
+	}
 	cfg, err := loadConfig()
 	if err != nil {
 		return nil, err
@@ -314,6 +317,9 @@ const sessionCacheSeconds = 300
 // RefreshSession asks Better Auth for the session, which extends it when
 // its updateAge has passed (Better Auth has no explicit refresh endpoint).
 func (p provider) RefreshSession(ctx context.Context, id string) (*abi.Session, error) {
+	if !tokenShaped(id) {
+		return nil, nil
+	}
 	cfg, err := loadConfig()
 	if err != nil {
 		return nil, err
@@ -347,7 +353,7 @@ func (provider) DestroySession(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if id == "" || isJWT(id) {
+	if !tokenShaped(id) || isJWT(id) {
 		return nil
 	}
 	resp, err := do(ctx, cfg, apiCall{op: "sign-out", method: http.MethodPost, path: "/sign-out", body: struct{}{}, token: id})
@@ -487,6 +493,21 @@ func sameTokens(a, b []storedToken) bool {
 	}
 	for _, t := range b {
 		if !seen[rawToken(t.Token)] {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenShaped reports whether id can be a Better Auth session token or JWT
+// (printable ASCII without spaces, at most 8 KiB): anything else names no
+// session, and must not reach an Authorization header.
+func tokenShaped(id string) bool {
+	if id == "" || len(id) > 8<<10 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
 			return false
 		}
 	}

@@ -286,6 +286,9 @@ func (provider) CurrentUser(ctx context.Context, req abi.Request) (*abi.User, er
 
 // GetUser implements pdk.UserProvider.
 func (provider) GetUser(ctx context.Context, id string) (*abi.User, error) {
+	if !validUserID(id) {
+		return nil, nil // the SDK puts the id in the URL path unescaped
+	}
 	c, err := getClients()
 	if err != nil {
 		return nil, err
@@ -309,4 +312,18 @@ func (provider) ProfileURL(_ context.Context, u abi.User) (string, error) {
 		return "", nil
 	}
 	return "https://dashboard.workos.com/users/" + u.ID, nil
+}
+
+// validUserID reports whether id can be a WorkOS user id ("user_01H…":
+// ASCII letters, digits and '_'), so that no other id reaches the API.
+func validUserID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
