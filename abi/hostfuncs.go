@@ -34,8 +34,9 @@ type KVCASRequest struct {
 }
 
 // KVCASResult is the output of kv_cas. Swapped reports whether Value was
-// written; when it was not, Found and Current describe the key's state at
-// the time of the comparison, so the caller can decide whether to retry.
+// written; Found whether the key existed when compared, and when the swap
+// failed Current is its value then, so the caller can decide whether to
+// retry.
 type KVCASResult struct {
 	Swapped bool   `json:"swapped"`
 	Found   bool   `json:"found"`

@@ -357,7 +357,7 @@ func (h host) kvCAS(raw []byte) (any, error) {
 		ent.expires = h.e.now().Add(time.Duration(r.TTLSeconds) * time.Second)
 	}
 	h.e.kv[r.Key] = ent
-	return abi.KVCASResult{Swapped: true, Found: true}, nil
+	return abi.KVCASResult{Swapped: true, Found: found}, nil
 }
 
 // passwordHash and passwordVerify run the host's own implementation
