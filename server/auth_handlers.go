@@ -281,7 +281,14 @@ func (s *Server) signInFailed(r *http.Request, actor auth.AuditActor, held heldL
 		held.refund()
 		s.emitProviderError(r, actor, auth.CapCredentials, "sign-in", err)
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeFailure, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
-		return &flowError{Status: statusOf(code), Code: string(code), Message: "The sign-in service is unavailable; try again later"}
+		// A provider fault is never the user's: internal answers 503
+		// unavailable like an unreachable upstream (what the user can do
+		// is the same: retry later); rate_limited keeps its 429.
+		status, public := http.StatusServiceUnavailable, auth.CodeUnavailable
+		if code == auth.CodeRateLimited {
+			status, public = http.StatusTooManyRequests, code
+		}
+		return &flowError{Status: status, Code: string(public), Message: "The sign-in service is unavailable; try again later"}
 	}
 	if code == auth.CodeForbidden {
 		// The password was right but the provider refuses the account (an
