@@ -103,14 +103,14 @@ func (p *Plugin) Has(c abi.Capability) bool { return slices.Contains(p.desc.Capa
 
 // Stats is a snapshot of a plugin's counters.
 type Stats struct {
-	Calls            int64         `json:"calls"`
+	Calls int64 `json:"calls"`
 	// Errors counts faults: calls that crashed, timed out, failed in the
 	// host, answered malformed output, or answered a failed envelope with
 	// code internal or unavailable. Business outcomes (invalid_credentials,
 	// not_found, already_exists, invalid_request, forbidden,
 	// unauthenticated, sign_up_disabled, rate_limited, not_supported) are
 	// answers, not errors, and are not counted.
-	Errors int64 `json:"errors"`
+	Errors           int64         `json:"errors"`
 	Discards         int64         `json:"discards"`         // instances discarded after a failure
 	InstancesCreated int64         `json:"instancesCreated"` // instances ever created
 	PoolSize         int           `json:"poolSize"`         // the cap
