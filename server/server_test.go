@@ -77,8 +77,8 @@ func buildHarness(t testing.TB, withSSO bool, mutate func(*Config)) *harness {
 	st := memory.New(memory.Options{})
 	mgr, err := host.New(host.Config{PluginsDir: pluginDirs[withSSO], CacheDir: filepath.Join(os.TempDir(), "authhost-server-test-cache"), Store: st,
 		Logger: slog.New(slog.DiscardHandler), Plugins: map[string]host.PluginConfig{"static-users": {Config: json.RawMessage(staticUsersConfig),
-			// argon2id in the sandbox takes 0.5-1 s; parallel tests on a busy
-			// 2-core machine queue several, so the 5 s default is too tight.
+			// Parallel tests on a busy 2-core machine queue many sign-ins
+			// (each an argon2id in the host), so the 5 s default is too tight.
 			Limits: host.Limits{CallTimeout: 30 * time.Second}}},
 		// The host's own gate (password_hash/password_verify) is wide, so
 		// the server's gate, the one these tests configure, decides; in
