@@ -11,7 +11,78 @@ const (
 	HostKVDelete = "kv_delete"
 	HostHTTPDo   = "http_do"
 	HostLog      = "log"
+
+	// Added in ABI 1.2; a host that lacks them makes the import fail to
+	// link, so a provider using them requires an ABI 1.2 host.
+	HostKVCAS          = "kv_cas"
+	HostPasswordHash   = "password_hash"
+	HostPasswordVerify = "password_verify"
 )
+
+// KVCASRequest is the input of kv_cas: set Key to Value only if its
+// current state matches, atomically in the store. With Absent the key must
+// not exist (create-only); otherwise it must exist and hold exactly
+// Expected (byte for byte; an empty Expected matches an empty value).
+// TTLSeconds is as for kv_set, and the write counts against the KV quota
+// like one.
+type KVCASRequest struct {
+	Key        string `json:"key"`
+	Value      []byte `json:"value"` // base64 in JSON
+	Absent     bool   `json:"absent,omitempty"`
+	Expected   []byte `json:"expected,omitempty"` // base64 in JSON
+	TTLSeconds int64  `json:"ttl_seconds,omitempty"`
+}
+
+// KVCASResult is the output of kv_cas. Swapped reports whether Value was
+// written; Found whether the key existed when compared, and when the swap
+// failed Current is its value then, so the caller can decide whether to
+// retry.
+type KVCASResult struct {
+	Swapped bool   `json:"swapped"`
+	Found   bool   `json:"found"`
+	Current []byte `json:"current,omitempty"` // base64 in JSON; only when not swapped
+}
+
+// Password hashing algorithms of password_hash.
+const (
+	HashArgon2id = "argon2id"
+	HashBcrypt   = "bcrypt"
+)
+
+// PasswordHashRequest is the input of password_hash. Algorithm defaults
+// to argon2id; zero parameters take the defaults of package
+// abi/passhash (argon2id m=19456 KiB, t=2, p=1; bcrypt cost 10). Values
+// outside the bounds of abi/passhash are refused with invalid_request.
+type PasswordHashRequest struct {
+	Password  string `json:"password"`
+	Algorithm string `json:"algorithm,omitempty"`
+	// Argon2id parameters.
+	MemoryKiB uint32 `json:"memory_kib,omitempty"`
+	Time      uint32 `json:"time,omitempty"`
+	Threads   uint8  `json:"threads,omitempty"`
+	// Bcrypt cost.
+	Cost int `json:"cost,omitempty"`
+}
+
+// PasswordHashResult is the output of password_hash: a PHC string
+// ($argon2id$v=19$m=…,t=…,p=…$salt$key) or a bcrypt hash ($2a$…).
+type PasswordHashResult struct {
+	Hash string `json:"hash"`
+}
+
+// PasswordVerifyRequest is the input of password_verify. Hash is an
+// argon2id PHC string or a bcrypt hash within the bounds of abi/passhash.
+type PasswordVerifyRequest struct {
+	Password string `json:"password"`
+	Hash     string `json:"hash"`
+}
+
+// PasswordVerifyResult is the output of password_verify. A wrong password
+// is Match false, not an error; a malformed or out-of-bounds hash is
+// invalid_request. The comparison takes constant time.
+type PasswordVerifyResult struct {
+	Match bool `json:"match"`
+}
 
 // KVGetRequest is the input of kv_get.
 type KVGetRequest struct {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/auth/hashgate"
 	"github.com/authhost/authhost/host/internal/engine"
 	"github.com/authhost/authhost/store"
 )
@@ -146,6 +147,12 @@ type Config struct {
 	Health Health
 	// Plugins holds per-provider settings keyed by provider name.
 	Plugins map[string]PluginConfig
+	// HashGate bounds the password_hash and password_verify host functions
+	// host-wide. Pass the gate the server holds around credentials calls,
+	// so both count against one bound (a host function reached from a
+	// call already holding a slot takes no second one). Nil makes a
+	// default gate, hashgate.New(0, -1, 0).
+	HashGate *hashgate.Gate
 }
 
 // The engines Config.Engine selects.
@@ -293,6 +300,9 @@ func (c Config) normalize() (Config, error) {
 	}
 	out.Defaults = c.Defaults.merge(builtinLimits())
 	out.Health = h.withDefaults()
+	if out.HashGate == nil {
+		out.HashGate = hashgate.New(0, -1, 0)
+	}
 	if out.Logger == nil {
 		out.Logger = slog.Default()
 	}

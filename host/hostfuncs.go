@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/abi/passhash"
+	"github.com/authhost/authhost/auth/hashgate"
 	"github.com/authhost/authhost/host/internal/egress"
 	"github.com/authhost/authhost/host/internal/engine"
 	"github.com/authhost/authhost/store"
@@ -36,6 +38,7 @@ type hostEnv struct {
 	logger      *slog.Logger
 	// onHostCall is Config.OnHostCall (nil: no tracing).
 	onHostCall func(HostCallRecord)
+	hashes     *hashgate.Gate
 }
 
 // errHostNotAllowed marks an http_do request or redirect to a host outside
@@ -79,14 +82,15 @@ func (m hostMatcher) allows(host string) bool {
 }
 
 // newHostEnv builds the environment of plugin name; kv is nil without a
-// store.
-func newHostEnv(name string, pc PluginConfig, kv *kvSpace, transport http.RoundTripper, logger *slog.Logger) *hostEnv {
+// store. hashes bounds the password host functions.
+func newHostEnv(name string, pc PluginConfig, kv *kvSpace, hashes *hashgate.Gate, transport http.RoundTripper, logger *slog.Logger) *hostEnv {
 	e := &hostEnv{
 		name:    name,
 		kv:      kv,
 		limits:  pc.Limits,
 		allowed: newHostMatcher(pc.AllowedHosts),
 		logger:  logger,
+		hashes:  hashes,
 	}
 	e.client = &http.Client{
 		Transport: transport,
@@ -157,10 +161,17 @@ func hostFuncs(slot *envSlot, limits Limits) []engine.HostFunc {
 		{Name: abi.HostKVGet, MaxInput: kvMax, Fn: wrap(abi.HostKVGet, (*hostEnv).kvGet)},
 		{Name: abi.HostKVSet, MaxInput: kvMax, Fn: wrap(abi.HostKVSet, (*hostEnv).kvSet)},
 		{Name: abi.HostKVDelete, MaxInput: kvMax, Fn: wrap(abi.HostKVDelete, (*hostEnv).kvDelete)},
+		{Name: abi.HostKVCAS, MaxInput: kvMax + limits.MaxKVValueBytes*4/3, Fn: wrap(abi.HostKVCAS, (*hostEnv).kvCAS)},
+		{Name: abi.HostPasswordHash, MaxInput: passwordMax, Fn: wrap(abi.HostPasswordHash, (*hostEnv).passwordHash)},
+		{Name: abi.HostPasswordVerify, MaxInput: passwordMax, Fn: wrap(abi.HostPasswordVerify, (*hostEnv).passwordVerify)},
 		{Name: abi.HostHTTPDo, MaxInput: int(limits.MaxHTTPBodyBytes*4/3) + 1<<20, Fn: wrap(abi.HostHTTPDo, (*hostEnv).httpDo)},
 		{Name: abi.HostLog, MaxInput: 4*limits.MaxLogMessageBytes + 64<<10, Fn: wrap(abi.HostLog, (*hostEnv).log)},
 	}
 }
+
+// passwordMax bounds a password_hash or password_verify request: a
+// password of passhash.MaxPasswordBytes, JSON-escaped, plus a hash.
+const passwordMax = 6*passhash.MaxPasswordBytes + 4096
 
 func (e *hostEnv) checkKey(key string) []byte {
 	switch {
@@ -209,10 +220,7 @@ func (e *hostEnv) kvSet(ctx context.Context, in []byte) []byte {
 	}
 	err := e.kv.put(ctx, req.Key, req.Value, time.Duration(req.TTLSeconds)*time.Second)
 	if errors.Is(err, errQuotaExceeded) {
-		if now := time.Now().UnixNano(); now-e.quotaWarned.Load() >= int64(time.Minute) {
-			e.quotaWarned.Store(now)
-			e.logger.Warn("plugin kv quota exceeded", "err", err) // at most once a minute
-		}
+		e.warnQuota(err)
 		return fail(abi.CodeInvalidRequest, "kv_set: %v", err)
 	}
 	if err != nil {
@@ -220,6 +228,95 @@ func (e *hostEnv) kvSet(ctx context.Context, in []byte) []byte {
 		return fail(abi.CodeUnavailable, "kv_set: store error")
 	}
 	return ok(nil)
+}
+
+func (e *hostEnv) kvCAS(ctx context.Context, in []byte) []byte {
+	var req abi.KVCASRequest
+	if err := json.Unmarshal(in, &req); err != nil {
+		return fail(abi.CodeInvalidRequest, "kv_cas: %v", err)
+	}
+	if f := e.checkKey(req.Key); f != nil {
+		return f
+	}
+	switch {
+	case len(req.Value) > e.limits.MaxKVValueBytes:
+		return fail(abi.CodeInvalidRequest, "kv_cas: value of %d bytes exceeds %d", len(req.Value), e.limits.MaxKVValueBytes)
+	case req.TTLSeconds < 0:
+		return fail(abi.CodeInvalidRequest, "kv_cas: ttl_seconds must not be negative")
+	case req.Absent && req.Expected != nil:
+		return fail(abi.CodeInvalidRequest, "kv_cas: absent and expected are exclusive")
+	}
+	var cond casCond
+	if !req.Absent {
+		cond.expected = req.Expected
+		if cond.expected == nil {
+			cond.expected = []byte{}
+		}
+	}
+	res, err := e.kv.cas(ctx, req.Key, cond, req.Value, time.Duration(req.TTLSeconds)*time.Second)
+	if errors.Is(err, errQuotaExceeded) {
+		e.warnQuota(err)
+		return fail(abi.CodeInvalidRequest, "kv_cas: %v", err)
+	}
+	if err != nil {
+		e.logger.Warn("kv_cas failed", "err", err)
+		return fail(abi.CodeUnavailable, "kv_cas: store error")
+	}
+	return ok(res)
+}
+
+// warnQuota logs a write refused by the KV quota, at most once a minute.
+func (e *hostEnv) warnQuota(err error) {
+	if now := time.Now().UnixNano(); now-e.quotaWarned.Load() >= int64(time.Minute) {
+		e.quotaWarned.Store(now)
+		e.logger.Warn("plugin kv quota exceeded", "err", err)
+	}
+}
+
+// hashing runs fn holding a slot of the host-wide hash gate (or the slot
+// the calling provider call already holds); a refusal is rate_limited.
+func (e *hostEnv) hashing(ctx context.Context, fn string, call func() []byte) []byte {
+	release, err := e.hashes.Acquire(ctx)
+	if err != nil {
+		return fail(abi.CodeRateLimited, "%s: too many password hashes in progress", fn)
+	}
+	defer release()
+	return call()
+}
+
+func (e *hostEnv) passwordHash(ctx context.Context, in []byte) []byte {
+	var req abi.PasswordHashRequest
+	if err := json.Unmarshal(in, &req); err != nil {
+		return fail(abi.CodeInvalidRequest, "password_hash: %v", err)
+	}
+	return e.hashing(ctx, abi.HostPasswordHash, func() []byte {
+		h, err := passhash.Hash(req)
+		if errors.Is(err, passhash.ErrInvalid) {
+			return fail(abi.CodeInvalidRequest, "password_hash: %v", err)
+		}
+		if err != nil {
+			e.logger.Warn("password_hash failed", "err", err)
+			return fail(abi.CodeInternal, "password_hash: host error")
+		}
+		return ok(abi.PasswordHashResult{Hash: h})
+	})
+}
+
+func (e *hostEnv) passwordVerify(ctx context.Context, in []byte) []byte {
+	var req abi.PasswordVerifyRequest
+	if err := json.Unmarshal(in, &req); err != nil {
+		return fail(abi.CodeInvalidRequest, "password_verify: %v", err)
+	}
+	if err := passhash.Check(req.Hash); err != nil {
+		return fail(abi.CodeInvalidRequest, "password_verify: %v", err)
+	}
+	return e.hashing(ctx, abi.HostPasswordVerify, func() []byte {
+		match, err := passhash.Verify(req.Hash, req.Password)
+		if err != nil {
+			return fail(abi.CodeInvalidRequest, "password_verify: %v", err)
+		}
+		return ok(abi.PasswordVerifyResult{Match: match})
+	})
 }
 
 func (e *hostEnv) kvDelete(ctx context.Context, in []byte) []byte {

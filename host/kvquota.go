@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/store"
 )
 
@@ -112,41 +114,93 @@ func (s *kvSpace) put(ctx context.Context, key string, value []byte, ttl time.Du
 	return err
 }
 
-func (s *kvSpace) tryPut(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	return s.st.Update(ctx, func(tx store.Txn) error {
-		u, err := s.counter(ctx, tx)
-		if err != nil {
+// casCond is the condition of a compare-and-set: the key must be absent
+// (expected nil) or hold exactly expected.
+type casCond struct{ expected []byte }
+
+// cas writes value under key if cond holds, in the transaction that checks
+// it and updates the accounting, so it is atomic against every other
+// write to the store and counts against the quota like put.
+func (s *kvSpace) cas(ctx context.Context, key string, cond casCond, value []byte, ttl time.Duration) (abi.KVCASResult, error) {
+	s.lock.mu.Lock()
+	defer s.lock.mu.Unlock()
+	res, err := s.tryCAS(ctx, key, cond, value, ttl)
+	if errors.Is(err, errQuotaExceeded) && s.now().Sub(s.lock.lastSweep) >= kvSweepInterval {
+		s.lock.lastSweep = s.now()
+		if serr := s.sweep(ctx); serr != nil {
+			return res, serr
+		}
+		res, err = s.tryCAS(ctx, key, cond, value, ttl)
+	}
+	return res, err
+}
+
+func (s *kvSpace) tryCAS(ctx context.Context, key string, cond casCond, value []byte, ttl time.Duration) (abi.KVCASResult, error) {
+	var res abi.KVCASResult
+	err := s.st.Update(ctx, func(tx store.Txn) error {
+		res = abi.KVCASResult{}
+		cur, err := tx.Get(ctx, s.prefix+key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
 			return err
+		default:
+			res.Found = true
 		}
-		old, had, err := s.meta(ctx, tx, key)
-		if err != nil {
-			return err
+		if res.Found == (cond.expected == nil) || res.Found && !bytes.Equal(cur, cond.expected) {
+			if res.Found {
+				res.Current = bytes.Clone(cur)
+			}
+			return nil
 		}
-		next := u
-		if had {
-			next.Bytes -= old.Size
-			next.Keys--
-		}
-		size := int64(len(key) + len(value))
-		next.Bytes += size
-		next.Keys++
-		// A write that does not grow the usage is allowed even over a
-		// quota the operator has since lowered.
-		if next.Bytes > s.maxBytes && next.Bytes > u.Bytes || next.Keys > s.maxKeys && next.Keys > u.Keys {
-			return fmt.Errorf("%w: %d bytes in %d keys, limit %d bytes in %d keys", errQuotaExceeded, next.Bytes, next.Keys, s.maxBytes, s.maxKeys)
-		}
-		m := kvMeta{Size: size}
-		if ttl > 0 {
-			m.Exp = s.now().Add(ttl).UnixNano()
-		}
-		if err := tx.Put(ctx, s.prefix+key, value, ttl); err != nil {
-			return err
-		}
-		if err := putJSON(ctx, tx, s.metaPrefix+key, m); err != nil {
-			return err
-		}
-		return putJSON(ctx, tx, s.usageKey, next)
+		res.Swapped = true
+		return s.putTx(ctx, tx, key, value, ttl)
 	})
+	if err != nil {
+		return abi.KVCASResult{}, err
+	}
+	return res, nil
+}
+
+func (s *kvSpace) tryPut(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	return s.st.Update(ctx, func(tx store.Txn) error { return s.putTx(ctx, tx, key, value, ttl) })
+}
+
+// putTx writes key within tx with its accounting, or fails with
+// errQuotaExceeded.
+func (s *kvSpace) putTx(ctx context.Context, tx store.Txn, key string, value []byte, ttl time.Duration) error {
+	u, err := s.counter(ctx, tx)
+	if err != nil {
+		return err
+	}
+	old, had, err := s.meta(ctx, tx, key)
+	if err != nil {
+		return err
+	}
+	next := u
+	if had {
+		next.Bytes -= old.Size
+		next.Keys--
+	}
+	size := int64(len(key) + len(value))
+	next.Bytes += size
+	next.Keys++
+	// A write that does not grow the usage is allowed even over a
+	// quota the operator has since lowered.
+	if next.Bytes > s.maxBytes && next.Bytes > u.Bytes || next.Keys > s.maxKeys && next.Keys > u.Keys {
+		return fmt.Errorf("%w: %d bytes in %d keys, limit %d bytes in %d keys", errQuotaExceeded, next.Bytes, next.Keys, s.maxBytes, s.maxKeys)
+	}
+	m := kvMeta{Size: size}
+	if ttl > 0 {
+		m.Exp = s.now().Add(ttl).UnixNano()
+	}
+	if err := tx.Put(ctx, s.prefix+key, value, ttl); err != nil {
+		return err
+	}
+	if err := putJSON(ctx, tx, s.metaPrefix+key, m); err != nil {
+		return err
+	}
+	return putJSON(ctx, tx, s.usageKey, next)
 }
 
 // delete removes key and its accounting.

@@ -239,7 +239,7 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		lock, _ := m.kvLocks.LoadOrStore(desc.Name, &kvLock{})
 		kv = newKVSpace(desc.Name, pc.Limits, m.cfg.Store, lock.(*kvLock), func() time.Time { return m.now() })
 	}
-	env := newHostEnv(desc.Name, pc, kv, m.egress.forPlugin(pc), logger)
+	env := newHostEnv(desc.Name, pc, kv, m.cfg.HashGate, m.egress.forPlugin(pc), logger)
 	env.onHostCall = m.cfg.OnHostCall
 	if len(pc.Config) > 0 || pc.Limits.MaxMemoryMiB != def.MaxMemoryMiB || pc.Limits.MaxLogMessageBytes != def.MaxLogMessageBytes ||
 		pc.Limits.MaxHTTPBodyBytes != def.MaxHTTPBodyBytes || pc.Limits.MaxKVValueBytes != def.MaxKVValueBytes || pc.Limits.MaxKVKeyBytes != def.MaxKVKeyBytes {

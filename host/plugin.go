@@ -103,8 +103,14 @@ func (p *Plugin) Has(c abi.Capability) bool { return slices.Contains(p.desc.Capa
 
 // Stats is a snapshot of a plugin's counters.
 type Stats struct {
-	Calls            int64         `json:"calls"`
-	Errors           int64         `json:"errors"`           // calls that returned any error, business errors included
+	Calls int64 `json:"calls"`
+	// Errors counts faults: calls that crashed, timed out, failed in the
+	// host, answered malformed output, or answered a failed envelope with
+	// code internal or unavailable. Business outcomes (invalid_credentials,
+	// not_found, already_exists, invalid_request, forbidden,
+	// unauthenticated, sign_up_disabled, rate_limited, not_supported) are
+	// answers, not errors, and are not counted.
+	Errors           int64         `json:"errors"`
 	Discards         int64         `json:"discards"`         // instances discarded after a failure
 	InstancesCreated int64         `json:"instancesCreated"` // instances ever created
 	PoolSize         int           `json:"poolSize"`         // the cap
@@ -172,12 +178,15 @@ func (p *Plugin) Call(ctx context.Context, export string, in any, out any) error
 	}
 	if err := abi.Decode(raw, out); err != nil {
 		var ae *abi.Error
-		p.errs.Add(1)
 		if errors.As(err, &ae) {
+			if ae.Code == abi.CodeInternal || ae.Code == abi.CodeUnavailable || !ae.Code.Valid() {
+				p.errs.Add(1)
+			}
 			err = &auth.Error{Code: auth.Code(ae.Code), Message: ae.Message}
 			p.observe(export, start, err)
 			return err
 		}
+		p.errs.Add(1)
 		err = &auth.Error{Code: auth.CodeInternal, Message: fmt.Sprintf("plugin %q: %s", p.name, export), Err: fmt.Errorf("%w: %w", ErrMalformedOutput, err)}
 		p.observe(export, start, err)
 		return err

@@ -182,8 +182,8 @@ func (s *Server) signIn(r *http.Request, body credentialsBody) (*loginResult, er
 		return nil, &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many failed sign-in attempts; try again later", RetryAfter: refused.wait}
 	}
 	var res *auth.CredentialsResult
-	err := s.hashing(r.Context(), func() (err error) {
-		res, err = s.cfg.Auth.Credentials.SignIn(r.Context(), body.Email, body.Password, r)
+	err := s.hashing(r.Context(), func(ctx context.Context) (err error) {
+		res, err = s.cfg.Auth.Credentials.SignIn(ctx, body.Email, body.Password, r)
 		return err
 	})
 	if errors.Is(err, errNoHashSlot) {
@@ -210,13 +210,17 @@ var errNoHashSlot = errors.New("server: no password-hash slot")
 // holding a slot of the host-wide hash gate. When no slot frees up in time
 // (or the request ends while waiting) it returns an error wrapping
 // errNoHashSlot without calling: the attempt was not made.
-func (s *Server) hashing(ctx context.Context, call func() error) error {
+//
+// call gets a context marked as holding the slot, so password hashing host
+// functions the provider calls on it reuse the slot instead of waiting for
+// a second one.
+func (s *Server) hashing(ctx context.Context, call func(ctx context.Context) error) error {
 	release, err := s.hashes.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errNoHashSlot, err)
 	}
 	defer release()
-	return call()
+	return call(s.hashes.Holding(ctx))
 }
 
 // signInLimit is one rate limit a sign-in must pass.
@@ -277,7 +281,14 @@ func (s *Server) signInFailed(r *http.Request, actor auth.AuditActor, held heldL
 		held.refund()
 		s.emitProviderError(r, actor, auth.CapCredentials, "sign-in", err)
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeFailure, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
-		return &flowError{Status: statusOf(code), Code: string(code), Message: "The sign-in service is unavailable; try again later"}
+		// A provider fault is never the user's: internal answers 503
+		// unavailable like an unreachable upstream (what the user can do
+		// is the same: retry later); rate_limited keeps its 429.
+		status, public := http.StatusServiceUnavailable, auth.CodeUnavailable
+		if code == auth.CodeRateLimited {
+			status, public = http.StatusTooManyRequests, code
+		}
+		return &flowError{Status: status, Code: string(public), Message: "The sign-in service is unavailable; try again later"}
 	}
 	if code == auth.CodeForbidden {
 		// The password was right but the provider refuses the account (an
@@ -323,8 +334,8 @@ func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, er
 		return nil, &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many sign-ups from this address; try again later", RetryAfter: wait}
 	}
 	var res *auth.CredentialsResult
-	err := s.hashing(r.Context(), func() (err error) {
-		res, err = s.cfg.Auth.Credentials.SignUp(r.Context(), body.Email, body.Password, body.Name, r)
+	err := s.hashing(r.Context(), func(ctx context.Context) (err error) {
+		res, err = s.cfg.Auth.Credentials.SignUp(ctx, body.Email, body.Password, body.Name, r)
 		return err
 	})
 	if errors.Is(err, errNoHashSlot) {
@@ -581,7 +592,9 @@ func (s *Server) resetPassword(r *http.Request, token, password string) error {
 	if held == nil {
 		return &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts; try again later", RetryAfter: wait}
 	}
-	err := s.hashing(r.Context(), func() error { return s.cfg.Auth.Credentials.ResetPassword(r.Context(), token, password) })
+	err := s.hashing(r.Context(), func(ctx context.Context) error {
+		return s.cfg.Auth.Credentials.ResetPassword(ctx, token, password)
+	})
 	if errors.Is(err, errNoHashSlot) {
 		held.Refund()
 		return s.busy

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/authhost/authhost/auth"
 )
@@ -62,12 +65,29 @@ func writeAuthError(w http.ResponseWriter, err error, fallback string) {
 	writeError(w, statusOf(code), string(code), msg)
 }
 
-// publicMessage returns the error's own message when it is short enough to
-// show, else fallback.
+// publicMessage returns the error's own message when it is safe to show an
+// end user, else fallback. Safe means: at most 200 bytes of valid UTF-8
+// with no control or format characters (no line breaks, no bidi
+// overrides), and not a host function's diagnostic to the provider (a
+// message naming kv_*, http_do, password_* or log, such as a KV quota
+// refusal the provider passed on), which concerns the operator, not the
+// user.
 func publicMessage(err error, fallback string) string {
 	var ae *auth.Error
-	if errors.As(err, &ae) && ae.Message != "" && len(ae.Message) < 200 {
-		return ae.Message
+	if !errors.As(err, &ae) || ae.Message == "" || len(ae.Message) > 200 || !utf8.ValidString(ae.Message) {
+		return fallback
 	}
-	return fallback
+	for _, r := range ae.Message {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return fallback
+		}
+	}
+	if hostDiagnostic.MatchString(ae.Message) {
+		return fallback
+	}
+	return ae.Message
 }
+
+// hostDiagnostic matches the messages of the host functions' failed
+// envelopes ("kv_set: …", "authhost kv_set: …", "kv: …").
+var hostDiagnostic = regexp.MustCompile(`(^|\b)(authhost )?(kv|kv_get|kv_set|kv_delete|kv_cas|http_do|password_hash|password_verify|log): `)

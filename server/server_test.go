@@ -22,6 +22,7 @@ import (
 	"github.com/authhost/authhost/auth/builtin/audit"
 	"github.com/authhost/authhost/auth/builtin/rbac"
 	"github.com/authhost/authhost/auth/builtin/session"
+	"github.com/authhost/authhost/auth/hashgate"
 	"github.com/authhost/authhost/host"
 	"github.com/authhost/authhost/internal/testenv/wasmbuild"
 	"github.com/authhost/authhost/store/memory"
@@ -77,9 +78,13 @@ func buildHarness(t testing.TB, withSSO bool, mutate func(*Config)) *harness {
 	st := memory.New(memory.Options{})
 	mgr, err := host.New(host.Config{PluginsDir: pluginDirs[withSSO], CacheDir: filepath.Join(os.TempDir(), "authhost-server-test-cache"), Store: st,
 		Logger: slog.New(slog.DiscardHandler), Plugins: map[string]host.PluginConfig{"static-users": {Config: json.RawMessage(staticUsersConfig),
-			// argon2id in the sandbox takes 0.5-1 s; parallel tests on a busy
-			// 2-core machine queue several, so the 5 s default is too tight.
-			Limits: host.Limits{CallTimeout: 30 * time.Second}}}})
+			// Parallel tests on a busy 2-core machine queue many sign-ins
+			// (each an argon2id in the host), so the 5 s default is too tight.
+			Limits: host.Limits{CallTimeout: 30 * time.Second}}},
+		// The host's own gate (password_hash/password_verify) is wide, so
+		// the server's gate, the one these tests configure, decides; in
+		// internal/app both are one gate.
+		HashGate: hashgate.New(64, 64, time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,10 @@
 // starve unrelated requests. A Gate lets a fixed number of hashes run, makes
 // a few more wait briefly in a queue, and refuses the rest at once with
 // ErrBusy, which callers answer as "rate limited, retry after RetryAfter".
-// The host puts it around credentials provider calls today and can put it
-// around native password-hashing host functions later.
+// The server puts it around credentials provider calls, and the host around
+// its password_hash and password_verify host functions; a call already
+// holding a slot (a host function reached from a gated provider call, whose
+// context Holding marked) takes no second one, so one sign-in uses one slot.
 package hashgate
 
 import (
@@ -63,7 +65,13 @@ func (g *Gate) RetryAfter() time.Duration { return time.Second }
 // On success the caller calls release when its hash is done (further
 // calls do nothing). It returns ErrBusy when the queue is full or the wait ran out, and
 // the context's error (wrapped) when ctx ends first.
+//
+// When ctx comes from Holding on this gate, the caller already holds a slot:
+// Acquire returns at once with a release that does nothing.
 func (g *Gate) Acquire(ctx context.Context) (release func(), err error) {
+	if h, _ := ctx.Value(heldKey{}).(*Gate); h == g {
+		return func() {}, nil
+	}
 	select {
 	case g.slots <- struct{}{}:
 		return g.held(), nil
@@ -92,4 +100,13 @@ func (g *Gate) Acquire(ctx context.Context) (release func(), err error) {
 func (g *Gate) held() func() {
 	var once sync.Once
 	return func() { once.Do(func() { <-g.slots }) }
+}
+
+type heldKey struct{}
+
+// Holding returns ctx marked as holding a slot of g, for the work done
+// while the slot Acquire gave is held: an Acquire on g with that context
+// (or one derived from it) takes no second slot.
+func (g *Gate) Holding(ctx context.Context) context.Context {
+	return context.WithValue(ctx, heldKey{}, g)
 }

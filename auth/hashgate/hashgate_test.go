@@ -134,3 +134,68 @@ func TestNewDefaults(t *testing.T) {
 		t.Errorf("DefaultSlots = %d", DefaultSlots())
 	}
 }
+
+// TestHolding: a context marked by Holding takes no second slot of the
+// same gate (so a host function reached from a gated call cannot wait on
+// its own caller), but still takes a slot of another gate; concurrent
+// holders and fresh callers never exceed the slots.
+func TestHolding(t *testing.T) {
+	t.Parallel()
+	g, other := New(1, 0, time.Millisecond), New(1, 0, time.Millisecond)
+	release, err := g.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Acquire(context.Background()); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second plain acquire: %v, want ErrBusy", err)
+	}
+	ctx, cancel := context.WithCancel(g.Holding(context.Background()))
+	defer cancel()
+	r2, err := g.Acquire(ctx)
+	if err != nil {
+		t.Fatalf("holder acquire: %v", err)
+	}
+	r2() // must not free the real slot
+	if _, err := g.Acquire(context.Background()); !errors.Is(err, ErrBusy) {
+		t.Fatalf("holder's release freed the caller's slot: %v", err)
+	}
+	ro, err := other.Acquire(ctx)
+	if err != nil {
+		t.Fatalf("other gate: %v", err)
+	}
+	if _, err := other.Acquire(ctx); !errors.Is(err, ErrBusy) {
+		t.Fatalf("holding g let a second slot of another gate through: %v", err)
+	}
+	ro()
+	release()
+
+	var wg sync.WaitGroup
+	var running, peak atomic.Int64
+	for i := range 32 {
+		wg.Go(func() {
+			r, err := g.Acquire(context.Background())
+			if err != nil {
+				return
+			}
+			defer r()
+			// The holder's nested acquires take nothing more.
+			hctx := g.Holding(context.Background())
+			for range 3 {
+				n, err := g.Acquire(hctx)
+				if err != nil {
+					t.Errorf("worker %d nested: %v", i, err)
+					return
+				}
+				if c := running.Add(1); c > peak.Load() {
+					peak.Store(c)
+				}
+				running.Add(-1)
+				n()
+			}
+		})
+	}
+	wg.Wait()
+	if p := peak.Load(); p > 1 {
+		t.Fatalf("peak %d concurrent with one slot", p)
+	}
+}

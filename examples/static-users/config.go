@@ -27,6 +27,7 @@ type config struct {
 
 	dummyOnce sync.Once
 	dummy     string
+	dummyErr  error
 }
 
 // userConfig is one configured user.
@@ -173,15 +174,15 @@ func (cfg *config) validate() error {
 // dummyHash returns the hash verified when the email is unknown: same
 // algorithm and cost as the first configured user's (most deployments use
 // one profile), or the sign-up profile when none is configured.
-func (c *config) dummyHash() string {
+func (c *config) dummyHash() (string, error) {
 	c.dummyOnce.Do(func() {
 		model := ""
 		if len(c.Users) > 0 {
 			model = c.Users[0].PasswordHash
 		}
-		c.dummy = dummyHash(model)
+		c.dummy, c.dummyErr = dummyHash(model)
 	})
-	return c.dummy
+	return c.dummy, c.dummyErr
 }
 
 // normalizeEmail folds an email for lookups.

@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -136,7 +138,10 @@ func (provider) GetUser(_ context.Context, id string) (*abi.User, error) {
 	return &a.user, nil
 }
 
-var errBadCredentials = abi.Errorf(abi.CodeInvalidCredentials, "invalid email or password")
+var (
+	errBadCredentials = abi.Errorf(abi.CodeInvalidCredentials, "invalid email or password")
+	errExists         = abi.Errorf(abi.CodeAlreadyExists, "an account with this email already exists")
+)
 
 // SignIn checks the password in constant time. An unknown email still
 // verifies a dummy hash of the same cost, so response time does not reveal
@@ -153,11 +158,16 @@ func (provider) SignIn(_ context.Context, req abi.SignInRequest) (*abi.Credentia
 			return nil, err
 		}
 	}
-	hash := cfg.dummyHash()
+	var hash string
 	if a != nil {
 		hash = a.hash
+	} else if hash, err = cfg.dummyHash(); err != nil {
+		return nil, err
 	}
-	ok := verifyPassword(hash, req.Password)
+	ok, err := verifyPassword(hash, req.Password)
+	if err != nil {
+		return nil, err
+	}
 	if a == nil || !ok || len(req.Password) > maxPasswordBytes {
 		return nil, errBadCredentials
 	}
@@ -188,7 +198,7 @@ func (provider) SignUp(_ context.Context, req abi.SignUpRequest) (*abi.Credentia
 		return nil, err
 	}
 	if existing != nil {
-		return nil, abi.Errorf(abi.CodeAlreadyExists, "an account with this email already exists")
+		return nil, errExists
 	}
 	hash, err := hashPassword(req.Password)
 	if err != nil {
@@ -198,8 +208,18 @@ func (provider) SignUp(_ context.Context, req abi.SignUpRequest) (*abi.Credentia
 		ID: userID(email), Email: email, Name: strings.TrimSpace(req.Name),
 		PasswordHash: hash, Roles: []string{cfg.DefaultRole}, CreatedAt: time.Now().UTC(),
 	}
-	if err := pdk.KV.SetJSON(emailKey(email), s, 0); err != nil {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("sign up: encode user: %w", err)
+	}
+	// Create-only: of concurrent sign-ups of one email (which all passed
+	// the lookup above), exactly one creates the record.
+	created, err := pdk.KV.Create(emailKey(email), raw, 0)
+	if err != nil {
 		return nil, err
+	}
+	if !created {
+		return nil, errExists
 	}
 	if err := pdk.KV.Set(idKey(s.ID), []byte(email), 0); err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/abi/passhash"
 	"github.com/authhost/authhost/pdk/pdktest"
 )
 
@@ -23,7 +24,9 @@ func hashes(t *testing.T) (string, string) {
 	t.Helper()
 	hashOnce.Do(func() {
 		var err error
-		if aliceHash, err = hashPassword("alice-password"); err != nil {
+		req := signUpHash
+		req.Password = "alice-password"
+		if aliceHash, err = passhash.Hash(req); err != nil {
 			t.Fatal(err)
 		}
 		// bcrypt cost 10 of "bob-password".
@@ -118,8 +121,8 @@ func TestUnknownEmailSpendsAHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := cfg.dummyHash()
-	if !strings.HasPrefix(d, "$argon2id$v=19$m=12288,t=3,p=1$") || checkHash(d) != nil {
+	d, err := cfg.dummyHash()
+	if err != nil || !strings.HasPrefix(d, "$argon2id$v=19$m=19456,t=2,p=1$") || checkHash(d) != nil {
 		t.Fatalf("dummy hash %q does not mirror the first user's params", d)
 	}
 	measure := func(email string) time.Duration {
@@ -138,8 +141,8 @@ func TestUnknownEmailSpendsAHash(t *testing.T) {
 		t.Fatalf("unknown email took %v, known %v: no hash spent", unknown, known)
 	}
 	_, bob := hashes(t)
-	if bd := dummyHash(bob); !strings.HasPrefix(bd, "$2a$10$") || checkHash(bd) != nil {
-		t.Fatalf("bcrypt dummy = %q", bd)
+	if bd, err := dummyHash(bob); err != nil || !strings.HasPrefix(bd, "$2a$10$") || checkHash(bd) != nil {
+		t.Fatalf("bcrypt dummy = %q, %v", bd, err)
 	}
 }
 
@@ -323,21 +326,33 @@ func TestBadConfig(t *testing.T) {
 
 func TestHashes(t *testing.T) {
 	alice, bob := hashes(t)
-	if !verifyPassword(alice, "alice-password") || verifyPassword(alice, "alice-passwordx") {
+	pdktest.New(t)
+	verify := func(hash, password string) bool {
+		t.Helper()
+		ok, err := verifyPassword(hash, password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !verify(alice, "alice-password") || verify(alice, "alice-passwordx") {
 		t.Fatal("argon2id round trip")
 	}
-	if !verifyPassword(bob, "bob-password") || verifyPassword(bob, "bob-passwordx") {
+	if !verify(bob, "bob-password") || verify(bob, "bob-passwordx") {
 		t.Fatal("bcrypt")
 	}
-	if !strings.HasPrefix(alice, "$argon2id$v=19$m=12288,t=3,p=1$") {
-		t.Fatalf("hash = %s", alice)
+	h1, err := hashPassword("alice-password")
+	if err != nil || !strings.HasPrefix(h1, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("hash = %s, %v", h1, err)
 	}
-	h2, _ := hashPassword("alice-password")
-	if h2 == alice {
+	if h2, _ := hashPassword("alice-password"); h2 == h1 {
 		t.Fatal("salt not random")
 	}
+	if !verify(h1, "alice-password") {
+		t.Fatal("sign-up hash does not verify")
+	}
 	padded := alice + "=" // some tools pad base64
-	if checkHash(padded) != nil || !verifyPassword(padded, "alice-password") {
+	if checkHash(padded) != nil || !verify(padded, "alice-password") {
 		t.Fatal("padded base64 not accepted")
 	}
 }
@@ -357,7 +372,8 @@ func TestQuickStartConfig(t *testing.T) {
 	if err := checkHash(hash); err != nil {
 		t.Fatal(err)
 	}
-	if !verifyPassword(hash, "authhost-demo") {
+	pdktest.New(t)
+	if ok, err := verifyPassword(hash, "authhost-demo"); !ok || err != nil {
 		t.Fatal("demo hash does not match authhost-demo")
 	}
 }

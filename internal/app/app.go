@@ -119,6 +119,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		}
 	}
 	mets := metrics.New()
+	// One hash gate bounds password hashing host-wide: the server holds a
+	// slot around credentials calls, the host around password_hash and
+	// password_verify (reusing the caller's slot when it holds one).
+	hashes := hashgate.New(cfg.Throttle.PasswordHashes, -1, cfg.Throttle.PasswordHashWait)
 	mgr, err := host.New(host.Config{
 		PluginsDir: cfg.PluginsDir,
 		CacheDir:   cacheDir(cfg),
@@ -127,6 +131,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Logger:     log,
 		Plugins:    pluginCfgs,
 		OnCall:     mets.ObserveCall,
+		HashGate:   hashes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plugin host: %w", err)
@@ -213,7 +218,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		SignInAccountWindow:    cfg.Throttle.SignInAccountWindow,
 		SignUpIPLimit:          cfg.Throttle.SignUpsPerIP,
 		SignUpWindow:           cfg.Throttle.SignUpWindow,
-		HashGate:               hashgate.New(cfg.Throttle.PasswordHashes, -1, cfg.Throttle.PasswordHashWait),
+		HashGate:               hashes,
 		AuditWindow:            auditWindow(cfg.Audit.CollapseWindow),
 	})
 	if err != nil {

@@ -43,8 +43,10 @@ func TestAdminPluginsKVQuota(t *testing.T) {
 		if i < 2 && r.Status != http.StatusCreated {
 			t.Fatalf("sign-up %d = %d %s", i, r.Status, r.Body)
 		}
-		if i == 2 && (r.Status == http.StatusCreated || !strings.Contains(string(r.Body), "quota exceeded")) {
-			t.Fatalf("sign-up past the KV quota = %d %s, want refused naming the quota", r.Status, r.Body)
+		// The quota is the operator's business: the user is refused
+		// without the host's diagnostic, which goes to the log.
+		if i == 2 && (r.Status == http.StatusCreated || strings.Contains(string(r.Body), "quota") || !strings.Contains(env.Logs(), "plugin kv quota exceeded")) {
+			t.Fatalf("sign-up past the KV quota = %d %s, want refused, the quota named in the log only", r.Status, r.Body)
 		}
 	}
 	owner := env.Client()

@@ -1,6 +1,7 @@
 // Package pdktest runs authhost providers natively, outside the Wasm
 // sandbox, for unit tests. An Env installs in-memory stand-ins for every
-// host function (kv_get/kv_set/kv_delete with TTL, http_do over any
+// host function (kv_get/kv_set/kv_delete/kv_cas with TTL, password_hash and
+// password_verify natively, http_do over any
 // http.RoundTripper, log into a slice), hands the provider a configuration
 // document, and calls exports through the same code path as the sandbox
 // (JSON in, envelope out).
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/abi/passhash"
 	"github.com/authhost/authhost/pdk"
 	"github.com/authhost/authhost/pdk/internal/hostcall"
 )
@@ -246,6 +248,12 @@ func (h host) Call(fn string, req []byte) []byte {
 		data, err = h.httpDo(req)
 	case abi.HostLog:
 		data, err = h.log(req)
+	case abi.HostKVCAS:
+		data, err = h.kvCAS(req)
+	case abi.HostPasswordHash:
+		data, err = passwordHash(req)
+	case abi.HostPasswordVerify:
+		data, err = passwordVerify(req)
 	default:
 		err = abi.Errorf(abi.CodeNotSupported, "unknown host function %q", fn)
 	}
@@ -313,6 +321,69 @@ func (h host) kvSet(raw []byte) (any, error) {
 	}
 	h.e.kv[r.Key] = ent
 	return abi.Empty{}, nil
+}
+
+func (h host) kvCAS(raw []byte) (any, error) {
+	var r abi.KVCASRequest
+	if err := decodeReq(abi.HostKVCAS, raw, &r); err != nil {
+		return nil, err
+	}
+	if err := checkKey(r.Key); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(r.Value) > abi.DefaultMaxKVValueBytes:
+		return nil, abi.Errorf(abi.CodeInvalidRequest, "kv: value of %d bytes exceeds %d", len(r.Value), abi.DefaultMaxKVValueBytes)
+	case r.TTLSeconds < 0:
+		return nil, abi.Errorf(abi.CodeInvalidRequest, "kv: negative ttl_seconds")
+	case r.Absent && r.Expected != nil:
+		return nil, abi.Errorf(abi.CodeInvalidRequest, "kv_cas: absent and expected are exclusive")
+	}
+	h.e.mu.Lock()
+	defer h.e.mu.Unlock()
+	cur, found := h.e.kv[r.Key]
+	if found && !cur.expires.IsZero() && !h.e.now().Before(cur.expires) {
+		found = false
+	}
+	if found == r.Absent || found && !bytes.Equal(cur.value, r.Expected) {
+		res := abi.KVCASResult{Found: found}
+		if found {
+			res.Current = bytes.Clone(cur.value)
+		}
+		return res, nil
+	}
+	ent := kvEntry{value: append([]byte(nil), r.Value...)}
+	if r.TTLSeconds > 0 {
+		ent.expires = h.e.now().Add(time.Duration(r.TTLSeconds) * time.Second)
+	}
+	h.e.kv[r.Key] = ent
+	return abi.KVCASResult{Swapped: true, Found: found}, nil
+}
+
+// passwordHash and passwordVerify run the host's own implementation
+// (abi/passhash), without the host-wide hash gate.
+func passwordHash(raw []byte) (any, error) {
+	var r abi.PasswordHashRequest
+	if err := decodeReq(abi.HostPasswordHash, raw, &r); err != nil {
+		return nil, err
+	}
+	h, err := passhash.Hash(r)
+	if err != nil {
+		return nil, abi.Errorf(abi.CodeInvalidRequest, "password_hash: %v", err)
+	}
+	return abi.PasswordHashResult{Hash: h}, nil
+}
+
+func passwordVerify(raw []byte) (any, error) {
+	var r abi.PasswordVerifyRequest
+	if err := decodeReq(abi.HostPasswordVerify, raw, &r); err != nil {
+		return nil, err
+	}
+	match, err := passhash.Verify(r.Hash, r.Password)
+	if err != nil {
+		return nil, abi.Errorf(abi.CodeInvalidRequest, "password_verify: %v", err)
+	}
+	return abi.PasswordVerifyResult{Match: match}, nil
 }
 
 func (h host) kvDelete(raw []byte) (any, error) {

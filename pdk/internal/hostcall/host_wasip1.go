@@ -23,6 +23,15 @@ func hostHTTPDo(uint64) uint64
 //go:wasmimport authhost log
 func hostLog(uint64) uint64
 
+//go:wasmimport authhost kv_cas
+func hostKVCAS(uint64) uint64
+
+//go:wasmimport authhost password_hash
+func hostPasswordHash(uint64) uint64
+
+//go:wasmimport authhost password_verify
+func hostPasswordVerify(uint64) uint64
+
 // sandbox calls the real host functions through Extism memory.
 type sandbox struct{}
 
@@ -39,6 +48,12 @@ func (sandbox) Call(fn string, req []byte) []byte {
 		f = hostHTTPDo
 	case abi.HostLog:
 		f = hostLog
+	case abi.HostKVCAS:
+		f = hostKVCAS
+	case abi.HostPasswordHash:
+		f = hostPasswordHash
+	case abi.HostPasswordVerify:
+		f = hostPasswordVerify
 	default:
 		return failure(abi.CodeNotSupported, "unknown host function "+fn)
 	}

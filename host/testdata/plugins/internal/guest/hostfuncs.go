@@ -17,6 +17,15 @@ func hostHTTPDo(uint64) uint64
 //go:wasmimport authhost log
 func hostLog(uint64) uint64
 
+//go:wasmimport authhost kv_cas
+func hostKVCAS(uint64) uint64
+
+//go:wasmimport authhost password_hash
+func hostPasswordHash(uint64) uint64
+
+//go:wasmimport authhost password_verify
+func hostPasswordVerify(uint64) uint64
+
 // CallHost calls the named authhost host function with a raw JSON request
 // and returns its raw JSON envelope.
 func CallHost(fn string, req []byte) []byte {
@@ -34,6 +43,12 @@ func CallHost(fn string, req []byte) []byte {
 		off = hostHTTPDo(mem.Offset())
 	case "log":
 		off = hostLog(mem.Offset())
+	case "kv_cas":
+		off = hostKVCAS(mem.Offset())
+	case "password_hash":
+		off = hostPasswordHash(mem.Offset())
+	case "password_verify":
+		off = hostPasswordVerify(mem.Offset())
 	default:
 		return []byte(`{"ok":false,"error":{"code":"invalid_request","message":"unknown host function"}}`)
 	}
