@@ -20,7 +20,7 @@
 //   - The per-user index: entries are added and removed with a CAS loop, so
 //     concurrent sign-ins of one user never lose an entry.
 //
-// Without Swapper the same steps are a get-then-set: two callers may both
+// pdk.KV is a Swapper (kv_cas, ABI 1.2). Without Swapper the same steps are a get-then-set: two callers may both
 // win the rotation lock and both present the refresh token. The loser's
 // rejection is then recognised (the winner's result is remembered for
 // RotationGrace under the spent token, and the session re-read) so the
@@ -53,11 +53,21 @@ type KV interface {
 	Delete(key string) error
 }
 
-// Swapper is the optional atomic operation of a KV: set key to value (with
-// ttl) only when its current value is old, old nil meaning "absent". It
-// reports whether it swapped.
+// Swapper is the optional atomic part of a KV, as pdk.KV offers it over
+// the host's kv_cas: Create stores only when key is absent, CompareAndSwap
+// only when key holds exactly expected. Both report whether they stored.
 type Swapper interface {
-	CompareAndSwap(key string, old, value []byte, ttl time.Duration) (bool, error)
+	Create(key string, value []byte, ttl time.Duration) (bool, error)
+	CompareAndSwap(key string, expected, value []byte, ttl time.Duration) (bool, []byte, error)
+}
+
+// swap sets key to value only when it holds old, old nil meaning absent.
+func swap(sw Swapper, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	if old == nil {
+		return sw.Create(key, value, ttl)
+	}
+	ok, _, err := sw.CompareAndSwap(key, old, value, ttl)
+	return ok, err
 }
 
 // ErrRejected is what a rotation function wraps when the issuer refused the
@@ -354,7 +364,7 @@ func (s *Store[H, S]) index(userID, id string, expires time.Time) error {
 			ttl = time.Second // an empty index goes away
 		}
 		if atomic {
-			ok, err := sw.CompareAndSwap(key, old, raw, ttl)
+			ok, err := swap(sw, key, old, raw, ttl)
 			if err != nil {
 				return fmt.Errorf("kvsession: index: %w", err)
 			}
@@ -511,7 +521,7 @@ func (s *Store[H, S]) adopt(sess *Session[H], token string, tokenOf func(*S) str
 func (s *Store[H, S]) lock(token string) (bool, error) {
 	key := s.lockKey(token)
 	if sw, ok := s.kv().(Swapper); ok {
-		won, err := sw.CompareAndSwap(key, nil, []byte{1}, lockTTL)
+		won, err := sw.Create(key, []byte{1}, lockTTL)
 		if err != nil {
 			return false, fmt.Errorf("kvsession: rotation lock: %w", err)
 		}

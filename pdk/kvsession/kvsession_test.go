@@ -50,16 +50,29 @@ func (k *casKV) Delete(key string) error {
 	return nil
 }
 
-func (k *casKV) CompareAndSwap(key string, old, value []byte, _ time.Duration) (bool, error) {
+func (k *casKV) Create(key string, value []byte, _ time.Duration) (bool, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	cur, ok := k.m[key]
-	if (old == nil && ok) || (old != nil && (!ok || !bytes.Equal(cur, old))) {
+	if _, ok := k.m[key]; ok {
 		return false, nil
 	}
 	k.m[key] = bytes.Clone(value)
 	return true, nil
 }
+
+func (k *casKV) CompareAndSwap(key string, expected, value []byte, _ time.Duration) (bool, []byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	cur, ok := k.m[key]
+	if !ok || !bytes.Equal(cur, expected) {
+		return false, bytes.Clone(cur), nil
+	}
+	k.m[key] = bytes.Clone(value)
+	return true, nil, nil
+}
+
+// The PDK's KV is a Swapper, so plugins get the atomic paths.
+var _ Swapper = pdk.KV
 
 type head struct {
 	Name string `json:"name"`
