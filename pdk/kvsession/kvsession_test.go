@@ -72,7 +72,7 @@ func (k *casKV) CompareAndSwap(key string, expected, value []byte, _ time.Durati
 }
 
 // The PDK's KV is a Swapper, so plugins get the atomic paths.
-var _ Swapper = pdk.KV
+var _ kvsession.Swapper = pdk.KV
 
 type head struct {
 	Name string `json:"name"`
