@@ -271,7 +271,11 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		health:  &health{cfg: m.cfg.Health},
 		now:     func() time.Time { return m.now() },
 	}
-	p.pool = newPool(pc.Limits.PoolSize, pc.Limits.PoolWarm, mod.Instantiate, m.trackModule(mod), logger)
+	warm := pc.Limits.PoolWarm
+	if m.cfg.Selected != nil && !m.cfg.Selected(desc.Name, desc.Capabilities) {
+		warm = 0 // nothing selects it: no instance until something calls it
+	}
+	p.pool = newPool(pc.Limits.PoolSize, warm, pc.Limits.IdleTimeout, mod.Instantiate, m.trackModule(mod), logger)
 	p.adapters = newAdapters(p)
 	// Warm one instance: runs the guest's initialisation with the real
 	// config, so a provider that cannot start fails at load.
@@ -308,6 +312,7 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		p.close()
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
+	p.pool.trim()
 	p.pool.refill()
 	return p, nil
 }

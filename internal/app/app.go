@@ -88,6 +88,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	applyMemoryLimit(cfg, log)
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -110,6 +111,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 				CallTimeout:      time.Duration(p.Limits.TimeoutMS) * time.Millisecond,
 				PoolSize:         p.Limits.PoolSize,
 				PoolWarm:         p.Limits.PoolWarm,
+				IdleTimeout:      time.Duration(p.Limits.IdleTimeoutMS) * time.Millisecond,
 				HTTPTimeout:      time.Duration(p.Limits.HTTPTimeoutMS) * time.Millisecond,
 				MaxHTTPBodyBytes: p.Limits.MaxHTTPBodyBytes,
 				MaxKVBytes:       p.Limits.MaxKVBytes,
@@ -127,6 +129,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Logger:     log,
 		Plugins:    pluginCfgs,
 		OnCall:     mets.ObserveCall,
+		Selected:   selected(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plugin host: %w", err)
@@ -134,6 +137,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.closers = append(a.closers, mgr.Close)
 	a.Plugins = mgr
 	plugins, loadErrs := mgr.Load(ctx)
+	releaseLoadGarbage()
 	for _, e := range loadErrs {
 		log.Error("plugin failed to load", "error", e)
 	}

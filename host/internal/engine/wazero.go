@@ -269,6 +269,17 @@ type wazeroInstance struct {
 
 func (i *wazeroInstance) Exports() map[string]bool { return i.m.exports }
 
+func (i *wazeroInstance) MemoryBytes() uint64 {
+	var n uint64
+	if mem := i.mod.Memory(); mem != nil {
+		n = uint64(mem.Size())
+	}
+	if i.kernel != nil {
+		n += uint64(len(i.kernel.mem))
+	}
+	return n
+}
+
 func (i *wazeroInstance) Call(ctx context.Context, export string, input []byte) ([]byte, error) {
 	fn := i.fns[export]
 	if fn == nil {
