@@ -47,7 +47,7 @@ type Plugin struct {
 	cfg     PluginConfig
 	logger  *slog.Logger
 	onCall  func(CallRecord)
-	module  engine.Module
+	module  *lazyModule
 	pool    *pool
 	health  *health
 	now     func() time.Time

@@ -1,7 +1,9 @@
 package host
 
 import (
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,9 +43,15 @@ func TestUnselectedPluginHoldsNoInstance(t *testing.T) {
 	if st := echo.Stats(); st.Instances != 0 || st.PoolWarm != 0 || st.IdleMemoryBytes != 0 {
 		t.Fatalf("unselected plugin holds instances after load: %+v", st)
 	}
+	if compiled(echo) || !compiled(echob) {
+		t.Fatalf("compiled code kept: echo %v, echob %v; want only echob's", compiled(echo), compiled(echob))
+	}
 	waitStats(t, echob, func(st Stats) bool { return st.Instances == 1 && st.PoolWarm == 1 && st.IdleMemoryBytes > 0 })
 	if _, err := echo.CallRaw(ctx, "noop", nil); err != nil {
 		t.Fatal(err)
+	}
+	if !compiled(echo) {
+		t.Fatal("a call did not compile the module again")
 	}
 	waitStats(t, echo, func(st Stats) bool { return st.Instances == 0 && st.Reaped == 1 })
 	// The selected plugin's warm instance stays past the idle timeout.
@@ -119,4 +127,66 @@ func TestPoolIdleTimeout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// compiled reports whether p's compiled module is held.
+func compiled(p *Plugin) bool {
+	p.module.mu.Lock()
+	defer p.module.mu.Unlock()
+	return p.module.mod != nil
+}
+
+// TestLazyModuleRefusesAChangedFile: a dropped module is compiled again
+// only from the bytes that were loaded.
+func TestLazyModuleRefusesAChangedFile(t *testing.T) {
+	t.Parallel()
+	f, errs := newFixture(t, func(c *Config) {
+		c.Selected = func(string, []abi.Capability) bool { return false }
+	}, "echo")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	p := f.plugin(t, "echo")
+	orig, err := os.ReadFile(p.File())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		content []byte
+	}{
+		{"one byte appended", append(slices.Clone(orig), 0)},
+		{"truncated", orig[:len(orig)/2]},
+		{"another plugin", mustRead(t, wasmPath(t, "echob"))},
+	} {
+		if err := os.WriteFile(p.File(), tc.content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.CallRaw(ctx, "noop", nil); err == nil || !strings.Contains(err.Error(), "changed since it was loaded") {
+			t.Errorf("%s: call gave %v, want a refusal", tc.name, err)
+		}
+	}
+	if err := os.WriteFile(p.File(), orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitHealthy(t, p)
+	if _, err := p.CallRaw(ctx, "noop", nil); err != nil {
+		t.Fatalf("original bytes back: %v", err)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// waitHealthy waits until p accepts calls again (failed instance creations
+// count towards its health).
+func waitHealthy(t *testing.T, p *Plugin) {
+	t.Helper()
+	waitStats(t, p, func(st Stats) bool { return st.Healthy })
 }
