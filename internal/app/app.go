@@ -44,6 +44,8 @@ type App struct {
 	demo    []demoCredential
 	closers []func() error
 	log     *slog.Logger
+	// cacheBytes is the compilation cache's size after pruning at start.
+	cacheBytes int64
 }
 
 type demoCredential struct{ plugin, email, password string }
@@ -121,9 +123,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		}
 	}
 	mets := metrics.New()
+	wasmCache := cacheDir(cfg)
 	mgr, err := host.New(host.Config{
 		PluginsDir: cfg.PluginsDir,
-		CacheDir:   cacheDir(cfg),
+		CacheDir:   wasmCache,
 		Engine:     cfg.Engine,
 		Store:      st,
 		Logger:     log,
@@ -138,6 +141,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.Plugins = mgr
 	plugins, loadErrs := mgr.Load(ctx)
 	releaseLoadGarbage()
+	a.cacheBytes = pruneCache(wasmCache, maxCacheBytes, log)
+	log.Info("compilation cache", "dir", wasmCache, "bytes", a.cacheBytes)
 	for _, e := range loadErrs {
 		log.Error("plugin failed to load", "error", e)
 	}
@@ -451,14 +456,6 @@ func auditWindow(d time.Duration) time.Duration {
 func roleStore(r auth.RBACProvider) auth.RBACManager {
 	m, _ := r.(auth.RBACManager)
 	return m
-}
-
-// cacheDir is where compiled plugins are kept between starts.
-func cacheDir(cfg config.Config) string {
-	if cfg.CacheDir != "" {
-		return cfg.CacheDir
-	}
-	return filepath.Join(cfg.DataDir, "wasm-cache")
 }
 
 // evaluateLicense checks the configured license against the trusted keys.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"log/slog"
+	"math"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -22,7 +23,8 @@ func applyMemoryLimit(cfg config.Config, log *slog.Logger) int64 {
 	mib := cfg.MemoryLimitMiB
 	switch mib {
 	case -1:
-		return debug.SetMemoryLimit(-1)
+		debug.SetMemoryLimit(math.MaxInt64)
+		return math.MaxInt64
 	case 0:
 		mib = config.DefaultMemoryLimitMiB
 	}
