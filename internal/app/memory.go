@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/auth"
 	"github.com/authhost/authhost/internal/config"
 )
 
@@ -34,9 +35,11 @@ func applyMemoryLimit(cfg config.Config, log *slog.Logger) int64 {
 }
 
 // selected returns the host's test of whether a provider may serve a
-// capability: it is named in capabilities, or it declares a capability
-// the file leaves unset (the default may then pick it).
+// capability: it is named in capabilities, or it declares a composed
+// capability the file leaves unset (the default may then pick it).
+// Webhook is not composed: a push reaches its provider either way.
 func selected(cfg config.Config) func(name string, caps []abi.Capability) bool {
+	composed := auth.Capabilities()
 	named := map[string]bool{}
 	for _, names := range cfg.Caps {
 		for _, n := range names {
@@ -49,7 +52,7 @@ func selected(cfg config.Config) func(name string, caps []abi.Capability) bool {
 		}
 		return slices.ContainsFunc(caps, func(c abi.Capability) bool {
 			_, set := cfg.Caps[string(c)]
-			return !set
+			return !set && slices.Contains(composed, string(c))
 		})
 	}
 }

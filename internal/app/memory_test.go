@@ -22,6 +22,7 @@ func TestSelected(t *testing.T) {
 		"session":     {"builtin"},
 		"sso":         {"none"},
 		"audit":       {"builtin", "workos"},
+		"acl":         {"none"},
 	}}
 	sel := selected(cfg)
 	tests := []struct {
@@ -40,6 +41,8 @@ func TestSelected(t *testing.T) {
 		{"null", []abi.Capability{abi.CapSSO}, false},
 		// rbac is left unset: the default may pick any rbac provider.
 		{"cloud", []abi.Capability{abi.CapSSO, abi.CapRBAC}, true},
+		// webhook is not composed: leaving it unset selects nothing.
+		{"other", []abi.Capability{abi.CapSSO, abi.CapWebhook}, false},
 	}
 	for _, tt := range tests {
 		if got := sel(tt.name, tt.caps); got != tt.want {
