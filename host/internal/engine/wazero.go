@@ -177,6 +177,11 @@ func (m *wazeroModule) Close(ctx context.Context) error {
 	if err := m.rt.Close(ctx); err != nil {
 		return fmt.Errorf("engine: close module: %w", err)
 	}
+	// With a compilation cache the engine (and its compiled code) outlives
+	// the runtime: only this releases the module's executable memory.
+	if err := m.compiled.Close(ctx); err != nil {
+		return fmt.Errorf("engine: close compiled module: %w", err)
+	}
 	return nil
 }
 
