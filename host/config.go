@@ -29,8 +29,12 @@ type Limits struct {
 	PoolSize int
 	// PoolWarm is how many instances are kept alive, created in the
 	// background at load and after a discard so no request waits for an
-	// instance creation; default 1, at most PoolSize.
+	// instance creation; default 1, at most PoolSize. A plugin that
+	// Config.Selected leaves out keeps none.
 	PoolWarm int
+	// IdleTimeout is how long an instance beyond PoolWarm may sit idle
+	// before it is closed and its memory given back; default 30 s.
+	IdleTimeout time.Duration
 	// MaxInputBytes and MaxOutputBytes bound one call's payloads.
 	MaxInputBytes  int
 	MaxOutputBytes int
@@ -153,6 +157,11 @@ type Config struct {
 	// call already holding a slot takes no second one). Nil makes a
 	// default gate, hashgate.New(0, -1, 0).
 	HashGate *hashgate.Gate
+	// Selected reports whether a provider, by its describe name and
+	// declared capabilities, may serve a capability. A provider it leaves
+	// out is still compiled and described, but keeps no warm instance (its
+	// pool grows only if something calls it). Nil selects every provider.
+	Selected func(name string, capabilities []abi.Capability) bool
 }
 
 // The engines Config.Engine selects.
@@ -172,12 +181,16 @@ func newEngine(name, cacheDir string) (engine.Engine, error) {
 	return engine.NewWazero(engine.WazeroConfig{CacheDir: cacheDir})
 }
 
+// defaultIdleTimeout is Limits.IdleTimeout when none is configured.
+const defaultIdleTimeout = 30 * time.Second
+
 func builtinLimits() Limits {
 	return Limits{
 		MaxMemoryMiB:       abi.DefaultMaxMemoryMiB,
 		CallTimeout:        abi.DefaultCallTimeoutMS * time.Millisecond,
 		PoolSize:           runtime.GOMAXPROCS(0),
 		PoolWarm:           1,
+		IdleTimeout:        defaultIdleTimeout,
 		MaxInputBytes:      abi.DefaultMaxInputBytes,
 		MaxOutputBytes:     abi.DefaultMaxOutputBytes,
 		MaxHTTPBodyBytes:   abi.DefaultMaxHTTPBodyBytes,
@@ -203,6 +216,9 @@ func (l Limits) merge(base Limits) Limits {
 	}
 	if l.HTTPTimeout == 0 {
 		l.HTTPTimeout = base.HTTPTimeout
+	}
+	if l.IdleTimeout == 0 {
+		l.IdleTimeout = base.IdleTimeout
 	}
 	if l.MaxHTTPBodyBytes == 0 {
 		l.MaxHTTPBodyBytes = base.MaxHTTPBodyBytes
@@ -233,6 +249,7 @@ func (l Limits) validate(where string) error {
 	neg("CallTimeout", int64(l.CallTimeout))
 	neg("PoolSize", int64(l.PoolSize))
 	neg("PoolWarm", int64(l.PoolWarm))
+	neg("IdleTimeout", int64(l.IdleTimeout))
 	neg("MaxInputBytes", int64(l.MaxInputBytes))
 	neg("MaxOutputBytes", int64(l.MaxOutputBytes))
 	neg("MaxHTTPBodyBytes", l.MaxHTTPBodyBytes)

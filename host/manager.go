@@ -215,7 +215,8 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 	def := m.cfg.Defaults
 	slot := &envSlot{}
 	guestLog := newSwapHandler(m.cfg.Logger.Handler().WithAttrs([]slog.Attr{slog.String("source", "guest"), slog.String("file", file)}))
-	mod, err := m.eng.Compile(ctx, wasm, m.engineOptions(slot, def, nil, slog.New(guestLog)))
+	opts := m.engineOptions(slot, def, nil, slog.New(guestLog))
+	mod, err := m.eng.Compile(ctx, wasm, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
@@ -252,7 +253,8 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		if len(pc.Config) > 0 {
 			cfg = map[string]string{"config": string(pc.Config)}
 		}
-		mod, err = m.eng.Compile(ctx, wasm, m.engineOptions(slot, pc.Limits, cfg, logger.With("source", "guest")))
+		opts = m.engineOptions(slot, pc.Limits, cfg, logger.With("source", "guest"))
+		mod, err = m.eng.Compile(ctx, wasm, opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
@@ -268,11 +270,15 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		cfg:     pc,
 		logger:  logger,
 		onCall:  m.cfg.OnCall,
-		module:  mod,
+		module:  newLazyModule(mod, file, wasm, func(ctx context.Context, wasm []byte) (engine.Module, error) { return m.eng.Compile(ctx, wasm, opts) }),
 		health:  &health{cfg: m.cfg.Health},
 		now:     func() time.Time { return m.now() },
 	}
-	p.pool = newPool(pc.Limits.PoolSize, pc.Limits.PoolWarm, mod.Instantiate, m.trackModule(mod), logger)
+	warm := pc.Limits.PoolWarm
+	if m.cfg.Selected != nil && !m.cfg.Selected(desc.Name, desc.Capabilities) {
+		warm = 0 // nothing selects it: no instance until something calls it
+	}
+	p.pool = newPool(pc.Limits.PoolSize, warm, pc.Limits.IdleTimeout, p.module.Instantiate, m.trackModule(p.module), logger)
 	p.adapters = newAdapters(p)
 	// Warm one instance: runs the guest's initialisation with the real
 	// config, so a provider that cannot start fails at load.
@@ -308,6 +314,10 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 	if err := p.configure(ctx); err != nil {
 		p.close()
 		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	p.pool.trim()
+	if warm == 0 {
+		p.module.drop() // its compiled code too, until something calls it
 	}
 	p.pool.refill()
 	return p, nil

@@ -47,7 +47,7 @@ type Plugin struct {
 	cfg     PluginConfig
 	logger  *slog.Logger
 	onCall  func(CallRecord)
-	module  engine.Module
+	module  *lazyModule
 	pool    *pool
 	health  *health
 	now     func() time.Time
@@ -114,6 +114,9 @@ type Stats struct {
 	Discards         int64         `json:"discards"`         // instances discarded after a failure
 	InstancesCreated int64         `json:"instancesCreated"` // instances ever created
 	PoolSize         int           `json:"poolSize"`         // the cap
+	PoolWarm         int           `json:"poolWarm"`         // kept alive; 0 for a plugin no capability selects
+	Reaped           int64         `json:"reaped"`           // idle instances closed after the idle timeout
+	IdleMemoryBytes  uint64        `json:"idleMemoryBytes"`  // linear memory of the idle instances
 	Instances        int           `json:"instances"`        // alive now
 	InUse            int           `json:"inUse"`
 	P50              time.Duration `json:"p50"`
@@ -132,6 +135,9 @@ func (p *Plugin) Stats() Stats {
 		Discards:         p.pool.discards.Load(),
 		InstancesCreated: p.pool.created.Load(),
 		PoolSize:         p.pool.max,
+		PoolWarm:         p.pool.warm,
+		Reaped:           p.pool.reaped.Load(),
+		IdleMemoryBytes:  p.pool.idleMemory(),
 		Instances:        live,
 		InUse:            inUse,
 	}
@@ -304,29 +310,41 @@ func (p *Plugin) close() { p.pool.close() }
 // pool holds up to max instances of one module; one caller uses an
 // instance at a time. It keeps at least warm instances alive: they are
 // created in the background at load and whenever a failed instance is
-// discarded, so replacing one happens off the request path. A healthy
-// instance goes back to the pool as it is (the engine resets only the
-// per-call state, at the start of the next call).
+// discarded, so replacing one happens off the request path. It grows on
+// demand up to max and closes an instance beyond warm once it has been
+// idle for idleTimeout, so a burst's instances give their memory back. A
+// healthy instance goes back to the pool as it is (the engine resets only
+// the per-call state, at the start of the next call).
 type pool struct {
-	max      int
-	warm     int
-	sem      chan struct{}
-	create   func(ctx context.Context) (engine.Instance, error)
-	release  func() // closes the module once closed and empty
-	logger   *slog.Logger
-	mu       sync.Mutex
-	idle     []engine.Instance
-	live     int // idle + in use + being created
-	inUse    int
-	filling  bool
-	closed   bool
-	released bool
-	created  atomic.Int64
-	discards atomic.Int64
+	max         int
+	warm        int
+	idleTimeout time.Duration
+	sem         chan struct{}
+	create      func(ctx context.Context) (engine.Instance, error)
+	release     func() // closes the module once closed and empty
+	logger      *slog.Logger
+	now         func() time.Time
+	mu          sync.Mutex
+	idle        []idleInstance // oldest first; get takes the newest
+	reaper      *time.Timer    // armed while instances beyond warm are idle
+	live        int            // idle + in use + being created
+	inUse       int
+	filling     bool
+	closed      bool
+	released    bool
+	created     atomic.Int64
+	discards    atomic.Int64
+	reaped      atomic.Int64
 }
 
-func newPool(max, warm int, create func(context.Context) (engine.Instance, error), release func(), logger *slog.Logger) *pool {
-	return &pool{max: max, warm: min(warm, max), sem: make(chan struct{}, max), create: create, release: release, logger: logger}
+// idleInstance is a pooled instance and when it was last put back.
+type idleInstance struct {
+	inst  engine.Instance
+	since time.Time
+}
+
+func newPool(max, warm int, idleTimeout time.Duration, create func(context.Context) (engine.Instance, error), release func(), logger *slog.Logger) *pool {
+	return &pool{max: max, warm: min(warm, max), idleTimeout: idleTimeout, sem: make(chan struct{}, max), create: create, release: release, logger: logger, now: time.Now}
 }
 
 // refill starts the background filler unless it runs already or warm
@@ -369,7 +387,7 @@ func (p *pool) fill() {
 			p.mu.Unlock()
 			_ = inst.Close(context.Background())
 		default:
-			p.idle = append(p.idle, inst)
+			p.idle = append(p.idle, idleInstance{inst: inst, since: p.now()})
 			p.mu.Unlock()
 			p.created.Add(1)
 		}
@@ -380,6 +398,18 @@ func (p *pool) sizes() (live, inUse int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.live, p.inUse
+}
+
+// idleMemory returns the linear memory bytes of the idle instances (the
+// ones in use are their callers' to touch).
+func (p *pool) idleMemory() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n uint64
+	for _, e := range p.idle {
+		n += e.inst.MemoryBytes()
+	}
+	return n
 }
 
 // get returns an idle instance or creates one, waiting (bounded by ctx)
@@ -398,7 +428,7 @@ func (p *pool) get(ctx context.Context) (engine.Instance, error) {
 	}
 	p.inUse++
 	if n := len(p.idle); n > 0 {
-		inst := p.idle[n-1]
+		inst := p.idle[n-1].inst
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
 		return inst, nil
@@ -427,7 +457,8 @@ func (p *pool) put(inst engine.Instance, healthy bool) {
 	p.inUse--
 	keep := healthy && !p.closed && p.live <= p.max
 	if keep {
-		p.idle = append(p.idle, inst)
+		p.idle = append(p.idle, idleInstance{inst: inst, since: p.now()})
+		p.armReaper()
 	} else {
 		p.live--
 	}
@@ -445,15 +476,66 @@ func (p *pool) put(inst engine.Instance, healthy bool) {
 	p.maybeRelease()
 }
 
+// armReaper schedules reap while instances beyond warm sit idle. p.mu is
+// held.
+func (p *pool) armReaper() {
+	if p.reaper != nil || p.closed || p.idleTimeout <= 0 || p.live <= p.warm || len(p.idle) == 0 {
+		return
+	}
+	wait := p.idle[0].since.Add(p.idleTimeout).Sub(p.now())
+	p.reaper = time.AfterFunc(max(wait, 0), p.reap)
+}
+
+// reap closes the instances beyond warm that have been idle for
+// idleTimeout, oldest first, and re-arms itself for the next.
+func (p *pool) reap() {
+	p.mu.Lock()
+	p.reaper = nil
+	cutoff := p.now().Add(-p.idleTimeout)
+	var expired []engine.Instance
+	for len(p.idle) > 0 && p.live > p.warm && !p.idle[0].since.After(cutoff) {
+		expired = append(expired, p.idle[0].inst)
+		p.idle = p.idle[1:]
+		p.live--
+	}
+	p.armReaper()
+	p.mu.Unlock()
+	for _, inst := range expired {
+		_ = inst.Close(context.Background())
+	}
+	p.reaped.Add(int64(len(expired)))
+	p.maybeRelease()
+}
+
+// trim closes the idle instances beyond warm at once: after load, the
+// warm-up instance of a plugin that keeps none warm.
+func (p *pool) trim() {
+	p.mu.Lock()
+	var extra []engine.Instance
+	for len(p.idle) > 0 && p.live > p.warm {
+		extra = append(extra, p.idle[0].inst)
+		p.idle = p.idle[1:]
+		p.live--
+	}
+	p.mu.Unlock()
+	for _, inst := range extra {
+		_ = inst.Close(context.Background())
+	}
+}
+
 func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
+	if p.reaper != nil {
+		p.reaper.Stop()
+		p.reaper = nil
+	}
 	idle := p.idle
 	p.idle = nil
 	p.live -= len(idle)
 	p.mu.Unlock()
-	for _, inst := range idle {
-		_ = inst.Close(context.Background())
+	for _, e := range idle {
+		_ = e.inst.Close(context.Background())
 	}
 	p.maybeRelease()
 }

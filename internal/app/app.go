@@ -44,6 +44,8 @@ type App struct {
 	demo    []demoCredential
 	closers []func() error
 	log     *slog.Logger
+	// cacheBytes is the compilation cache's size after pruning at start.
+	cacheBytes int64
 }
 
 type demoCredential struct{ plugin, email, password string }
@@ -88,6 +90,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	applyMemoryLimit(cfg, log)
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -110,6 +113,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 				CallTimeout:      time.Duration(p.Limits.TimeoutMS) * time.Millisecond,
 				PoolSize:         p.Limits.PoolSize,
 				PoolWarm:         p.Limits.PoolWarm,
+				IdleTimeout:      time.Duration(p.Limits.IdleTimeoutMS) * time.Millisecond,
 				HTTPTimeout:      time.Duration(p.Limits.HTTPTimeoutMS) * time.Millisecond,
 				MaxHTTPBodyBytes: p.Limits.MaxHTTPBodyBytes,
 				MaxKVBytes:       p.Limits.MaxKVBytes,
@@ -123,15 +127,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	// slot around credentials calls, the host around password_hash and
 	// password_verify (reusing the caller's slot when it holds one).
 	hashes := hashgate.New(cfg.Throttle.PasswordHashes, -1, cfg.Throttle.PasswordHashWait)
+	wasmCache := cacheDir(cfg)
 	mgr, err := host.New(host.Config{
 		PluginsDir: cfg.PluginsDir,
-		CacheDir:   cacheDir(cfg),
+		CacheDir:   wasmCache,
 		Engine:     cfg.Engine,
 		Store:      st,
 		Logger:     log,
 		Plugins:    pluginCfgs,
 		OnCall:     mets.ObserveCall,
 		HashGate:   hashes,
+		Selected:   selected(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plugin host: %w", err)
@@ -139,6 +145,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.closers = append(a.closers, mgr.Close)
 	a.Plugins = mgr
 	plugins, loadErrs := mgr.Load(ctx)
+	releaseLoadGarbage()
+	a.cacheBytes = pruneCache(wasmCache, maxCacheBytes, log)
+	log.Info("compilation cache", "dir", wasmCache, "bytes", a.cacheBytes)
 	for _, e := range loadErrs {
 		log.Error("plugin failed to load", "error", e)
 	}
@@ -452,14 +461,6 @@ func auditWindow(d time.Duration) time.Duration {
 func roleStore(r auth.RBACProvider) auth.RBACManager {
 	m, _ := r.(auth.RBACManager)
 	return m
-}
-
-// cacheDir is where compiled plugins are kept between starts.
-func cacheDir(cfg config.Config) string {
-	if cfg.CacheDir != "" {
-		return cfg.CacheDir
-	}
-	return filepath.Join(cfg.DataDir, "wasm-cache")
 }
 
 // evaluateLicense checks the configured license against the trusted keys.

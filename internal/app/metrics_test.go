@@ -64,6 +64,9 @@ func TestMetricsEndToEnd(t *testing.T) {
 		`authhost_plugin_call_duration_seconds_count{export="credentials_sign_in",plugin="static-users"} 2`,
 		`authhost_plugin_healthy{plugin="static-users"} 1`,
 		`authhost_plugin_instances_created_total{plugin="static-users"}`,
+		`authhost_plugin_pool_warm{plugin="static-users"} 1`,
+		`authhost_plugin_instances_reaped_total{plugin="static-users"} 0`,
+		`authhost_plugin_idle_memory_bytes{plugin="static-users"} `,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(text, want) {

@@ -37,6 +37,11 @@ type Config struct {
 	// CacheDir keeps compiled plugins between starts; default
 	// <data_dir>/wasm-cache. Several servers may share one.
 	CacheDir string `yaml:"cache_dir"`
+	// MemoryLimitMiB is the host process's soft memory limit (Go's
+	// GOMEMLIMIT) in MiB: past it the Go collector works harder rather
+	// than let the heap grow. 0 takes DefaultMemoryLimitMiB; -1 turns it
+	// off. A GOMEMLIMIT environment variable wins over both.
+	MemoryLimitMiB int `yaml:"memory_limit_mib"`
 	// Engine runs the plugins: wazero (default, the direct engine) or
 	// extism (the Extism go-sdk, kept as the reference implementation).
 	Engine   string             `yaml:"engine"`
@@ -53,6 +58,10 @@ type Config struct {
 	Metrics  Metrics            `yaml:"metrics"`
 	Throttle Throttle           `yaml:"throttle"`
 }
+
+// DefaultMemoryLimitMiB is memory_limit_mib when none is configured: room
+// for the quick start's heap (plugin linear memories included) under load.
+const DefaultMemoryLimitMiB = 256
 
 // Metrics configures the Prometheus endpoint. With listen set, /metrics is
 // served there without authentication (bind it to a private address);
@@ -229,10 +238,13 @@ type Plugin struct {
 
 // Limits bounds one plugin. Zero values take the ABI defaults.
 type Limits struct {
-	MemoryMiB        int   `yaml:"memory_mib"`
-	TimeoutMS        int   `yaml:"timeout_ms"`
-	PoolSize         int   `yaml:"pool_size"`
-	PoolWarm         int   `yaml:"pool_warm"` // instances kept ready; default 1
+	MemoryMiB int `yaml:"memory_mib"`
+	TimeoutMS int `yaml:"timeout_ms"`
+	PoolSize  int `yaml:"pool_size"`
+	PoolWarm  int `yaml:"pool_warm"` // instances kept ready; default 1
+	// IdleTimeoutMS is how long an instance beyond pool_warm may sit idle
+	// before it is closed; 0 takes the host's default, 30 s.
+	IdleTimeoutMS    int   `yaml:"idle_timeout_ms"`
 	HTTPTimeoutMS    int   `yaml:"http_timeout_ms"`
 	MaxHTTPBodyBytes int64 `yaml:"max_http_body_bytes"`
 	// MaxKVBytes and MaxKVKeys are the plugin's KV quota (key plus value
@@ -505,9 +517,12 @@ func (c *Config) Validate() error {
 	if c.Audit.RetentionDays < 0 {
 		errs = append(errs, errors.New("audit.retention_days: must not be negative"))
 	}
+	if c.MemoryLimitMiB < -1 {
+		errs = append(errs, errors.New("memory_limit_mib: must be -1 (off), 0 (default) or a size in MiB"))
+	}
 	for name, p := range c.Plugins {
 		l := p.Limits
-		if l.MemoryMiB < 0 || l.TimeoutMS < 0 || l.PoolSize < 0 || l.PoolWarm < 0 || l.HTTPTimeoutMS < 0 || l.MaxHTTPBodyBytes < 0 || l.MaxKVBytes < 0 || l.MaxKVKeys < 0 {
+		if l.MemoryMiB < 0 || l.TimeoutMS < 0 || l.PoolSize < 0 || l.PoolWarm < 0 || l.IdleTimeoutMS < 0 || l.HTTPTimeoutMS < 0 || l.MaxHTTPBodyBytes < 0 || l.MaxKVBytes < 0 || l.MaxKVKeys < 0 {
 			errs = append(errs, fmt.Errorf("plugins.%s.limits: values must not be negative", name))
 		}
 		if l.MemoryMiB > 4096 {

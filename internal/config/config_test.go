@@ -85,6 +85,12 @@ func TestParseErrors(t *testing.T) {
 		{"negative session cache", "plugins: { x: { session_cache_seconds: -1 } }", "plugins.x.session_cache_seconds"},
 		{"session cache too long", "plugins: { x: { session_cache_seconds: 3601 } }", "out of range 0..3600"},
 		{"negative pool_warm", "plugins: { x: { limits: { pool_warm: -1 } } }", "plugins.x.limits"},
+		{"negative idle_timeout_ms", "plugins: { x: { limits: { idle_timeout_ms: -1 } } }", "plugins.x.limits"},
+		{"idle_timeout_ms as duration", "plugins: { x: { limits: { idle_timeout_ms: 30s } } }", "into int"},
+		{"memory_limit_mib below -1", "memory_limit_mib: -2", "memory_limit_mib"},
+		{"memory_limit_mib with unit", "memory_limit_mib: 256MiB", "into int"},
+		{"memory_limit_mib null string", `memory_limit_mib: "null"`, "into int"},
+		{"memory_limit_mib fullwidth digits", "memory_limit_mib: ２５６", "into int"},
 		{"host with scheme", `plugins: { x: { allowed_hosts: ["https://a.com"] } }`, "allowed_hosts"},
 		{"bad origin", `security: { allowed_redirect_origins: ["app.example.com"] }`, "allowed_redirect_origins"},
 		{"proxy hostname", `security: { trusted_proxies: ["proxy.internal"] }`, `security.trusted_proxies: "proxy.internal"`},
@@ -272,6 +278,27 @@ throttle:
 	for _, bad := range []string{"throttle: { password_hashes: -1 }", "throttle: { sign_up_window: -1s }", "throttle: { sign_in_per_ip: -5 }"} {
 		if _, err := Parse([]byte(bad), env(nil)); err == nil || !strings.Contains(err.Error(), "throttle:") {
 			t.Errorf("%s: err = %v, want a throttle error", bad, err)
+		}
+	}
+}
+
+func TestMemorySettings(t *testing.T) {
+	tests := []struct {
+		yaml     string
+		limitMiB int
+		idleMS   int
+	}{
+		{"plugins: { x: {} }", 0, 0},
+		{"memory_limit_mib: 96\nplugins: { x: { limits: { idle_timeout_ms: 500 } } }", 96, 500},
+		{"memory_limit_mib: -1\nplugins: { x: {} }", -1, 0},
+	}
+	for _, tt := range tests {
+		cfg, err := Parse([]byte(tt.yaml), env(nil))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.yaml, err)
+		}
+		if cfg.MemoryLimitMiB != tt.limitMiB || cfg.Plugins["x"].Limits.IdleTimeoutMS != tt.idleMS {
+			t.Errorf("%q: memory_limit_mib %d, idle_timeout_ms %d", tt.yaml, cfg.MemoryLimitMiB, cfg.Plugins["x"].Limits.IdleTimeoutMS)
 		}
 	}
 }

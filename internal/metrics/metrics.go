@@ -165,13 +165,16 @@ var (
 	descCreated   = prometheus.NewDesc("authhost_plugin_instances_created_total", "Instances ever created.", []string{"plugin"}, nil)
 	descDiscards  = prometheus.NewDesc("authhost_plugin_instance_crashes_total", "Instances discarded after a trap, timeout or failure.", []string{"plugin"}, nil)
 	descHealthy   = prometheus.NewDesc("authhost_plugin_healthy", "1 when the plugin serves calls, 0 while it fails closed after repeated crashes.", []string{"plugin"}, nil)
+	descPoolWarm  = prometheus.NewDesc("authhost_plugin_pool_warm", "Instances a plugin keeps alive; 0 for a plugin no capability selects.", []string{"plugin"}, nil)
+	descReaped    = prometheus.NewDesc("authhost_plugin_instances_reaped_total", "Idle instances closed after the idle timeout.", []string{"plugin"}, nil)
+	descIdleMem   = prometheus.NewDesc("authhost_plugin_idle_memory_bytes", "Linear memory of a plugin's idle instances.", []string{"plugin"}, nil)
 )
 
 type pluginCollector struct{ plugins func() []*host.Plugin }
 
 // Describe implements prometheus.Collector.
 func (c pluginCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPoolSize, descInstances, descInUse, descCreated, descDiscards, descHealthy} {
+	for _, d := range []*prometheus.Desc{descPoolSize, descInstances, descInUse, descCreated, descDiscards, descHealthy, descPoolWarm, descReaped, descIdleMem} {
 		ch <- d
 	}
 }
@@ -190,5 +193,8 @@ func (c pluginCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCreated, prometheus.CounterValue, float64(st.InstancesCreated), name)
 		ch <- prometheus.MustNewConstMetric(descDiscards, prometheus.CounterValue, float64(st.Discards), name)
 		ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, healthy, name)
+		ch <- prometheus.MustNewConstMetric(descPoolWarm, prometheus.GaugeValue, float64(st.PoolWarm), name)
+		ch <- prometheus.MustNewConstMetric(descReaped, prometheus.CounterValue, float64(st.Reaped), name)
+		ch <- prometheus.MustNewConstMetric(descIdleMem, prometheus.GaugeValue, float64(st.IdleMemoryBytes), name)
 	}
 }

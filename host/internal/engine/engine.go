@@ -42,6 +42,10 @@ type Instance interface {
 	// Exports returns the names of the module's exported functions. The
 	// map must not be modified.
 	Exports() map[string]bool
+	// MemoryBytes returns the size of the instance's linear memory (the
+	// guest's, plus the Extism kernel's where the engine keeps one). Not
+	// to be called while a Call is in flight.
+	MemoryBytes() uint64
 	// Close releases the instance.
 	Close(ctx context.Context) error
 }

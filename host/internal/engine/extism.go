@@ -187,6 +187,15 @@ type extismInstance struct {
 
 func (i *extismInstance) Exports() map[string]bool { return i.exports }
 
+// MemoryBytes counts only the Extism kernel's memory: the go-sdk does
+// not expose the guest module's.
+func (i *extismInstance) MemoryBytes() uint64 {
+	if mem := i.p.Memory(); mem != nil {
+		return uint64(mem.Size())
+	}
+	return 0
+}
+
 func (i *extismInstance) Call(ctx context.Context, export string, input []byte) ([]byte, error) {
 	if i.closed.Load() {
 		return nil, ErrClosed

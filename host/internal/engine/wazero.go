@@ -177,6 +177,11 @@ func (m *wazeroModule) Close(ctx context.Context) error {
 	if err := m.rt.Close(ctx); err != nil {
 		return fmt.Errorf("engine: close module: %w", err)
 	}
+	// With a compilation cache the engine (and its compiled code) outlives
+	// the runtime: only this releases the module's executable memory.
+	if err := m.compiled.Close(ctx); err != nil {
+		return fmt.Errorf("engine: close compiled module: %w", err)
+	}
 	return nil
 }
 
@@ -268,6 +273,17 @@ type wazeroInstance struct {
 }
 
 func (i *wazeroInstance) Exports() map[string]bool { return i.m.exports }
+
+func (i *wazeroInstance) MemoryBytes() uint64 {
+	var n uint64
+	if mem := i.mod.Memory(); mem != nil {
+		n = uint64(mem.Size())
+	}
+	if i.kernel != nil {
+		n += uint64(len(i.kernel.mem))
+	}
+	return n
+}
 
 func (i *wazeroInstance) Call(ctx context.Context, export string, input []byte) ([]byte, error) {
 	fn := i.fns[export]

@@ -1,0 +1,230 @@
+// Command benchmemory starts the quick start (./bin/authhost with
+// examples/authhost.yaml and a fresh data dir), samples its RSS while idle,
+// drives a mixed load (GET /api/auth/me and /api/auth/capabilities, and
+// sign-ins at a low rate) and prints the RSS over time. Run it from the
+// repository root after building (go tool task bench-memory does both).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	bin := flag.String("bin", "./bin/authhost", "authhost binary")
+	conf := flag.String("config", "examples/authhost.yaml", "configuration")
+	addr := flag.String("addr", "127.0.0.1:18181", "listen address (loopback)")
+	idle := flag.Duration("idle", 10*time.Second, "idle time before the load")
+	dur := flag.Duration("duration", 60*time.Second, "load duration")
+	rate := flag.Int("rate", 1000, "requests per second (me and capabilities, alternating)")
+	signIns := flag.Float64("sign-ins", 2, "successful sign-ins per second")
+	every := flag.Duration("every", 5*time.Second, "RSS sample interval")
+	flag.Parse()
+	if err := run(*bin, *conf, *addr, *idle, *dur, *rate, *signIns, *every); err != nil {
+		log.Fatalf("benchmemory: %v", err)
+	}
+}
+
+func run(bin, conf, addr string, idle, dur time.Duration, rate int, signIns float64, every time.Duration) error {
+	data, err := os.MkdirTemp("", "authhost-benchmem-")
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	defer os.RemoveAll(data)
+	// The quick-start config with the data dir replaced, in the same
+	// directory so its relative plugins_dir still resolves.
+	raw, err := os.ReadFile(conf)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	raw = bytes.Replace(raw, []byte(`data_dir: "../data"`), []byte(`data_dir: "`+data+`"`), 1)
+	tmpConf := filepath.Join(filepath.Dir(conf), ".benchmemory.yaml")
+	if err := os.WriteFile(tmpConf, raw, 0o600); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	defer os.Remove(tmpConf)
+	cmd := exec.Command(bin, "serve", "--config", tmpConf, "--listen", addr)
+	logf, err := os.Create(filepath.Join(data, "server.log"))
+	if err != nil {
+		return fmt.Errorf("log file: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = os.Environ()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	base := "http://" + addr
+	start := time.Now()
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Since(start) > 2*time.Minute {
+			return fmt.Errorf("not ready after 2 minutes (log: %s)", logf.Name())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	pid := cmd.Process.Pid
+	fmt.Printf("ready after %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Printf("%8s %10s %10s %8s %s\n", "t", "rss_mib", "hwm_mib", "req/s", "phase")
+	sample := func(t time.Duration, reqs int64, phase string) {
+		rss, hwm := procStatus(pid)
+		fmt.Printf("%8s %10.1f %10.1f %8d %s\n", t.Round(time.Second), rss, hwm, reqs, phase)
+	}
+	t0 := time.Now()
+	for time.Since(t0) < idle {
+		time.Sleep(min(every, idle))
+		sample(time.Since(t0), 0, "idle")
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	cookie, err := signIn(client, base)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	defer cancel()
+	var done, failed atomic.Int64
+	var wg sync.WaitGroup
+	work := make(chan int, rate)
+	for range 32 {
+		wg.Go(func() {
+			for i := range work {
+				path := "/api/auth/capabilities"
+				if i%2 == 0 {
+					path = "/api/auth/me"
+				}
+				req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+				req.Header.Set("Cookie", cookie)
+				resp, err := client.Do(req)
+				if err != nil || resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				done.Add(1)
+			}
+		})
+	}
+	if signIns > 0 {
+		wg.Go(func() {
+			tick := time.NewTicker(time.Duration(float64(time.Second) / signIns))
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					if _, err := signIn(client, base); err != nil {
+						failed.Add(1)
+					}
+				}
+			}
+		})
+	}
+	go func() {
+		tick := time.NewTicker(time.Second / time.Duration(rate/10))
+		defer tick.Stop()
+		i := 0
+		for {
+			select {
+			case <-ctx.Done():
+				close(work)
+				return
+			case <-tick.C:
+				for range 10 {
+					select {
+					case work <- i:
+					default: // the server is behind: drop rather than queue
+					}
+					i++
+				}
+			}
+		}
+	}()
+	l0 := time.Now()
+	last := int64(0)
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(every):
+			n := done.Load()
+			sample(time.Since(t0), (n-last)*int64(time.Second)/int64(every), "load")
+			last = n
+		}
+	}
+	wg.Wait()
+	fmt.Printf("load: %d requests in %s, %d failed\n", done.Load(), time.Since(l0).Round(time.Second), failed.Load())
+	for range 3 {
+		time.Sleep(every)
+		sample(time.Since(t0), 0, "after")
+	}
+	return nil
+}
+
+// signIn signs the demo user in and returns its session cookies as a
+// Cookie header.
+func signIn(client *http.Client, base string) (string, error) {
+	resp, err := client.Post(base+"/api/auth/credentials/sign-in", "application/json",
+		strings.NewReader(`{"email":"admin@example.com","password":"authhost-demo"}`))
+	if err != nil {
+		return "", fmt.Errorf("sign in: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("sign in: %s: %s", resp.Status, body)
+	}
+	var cookies []string
+	for _, c := range resp.Cookies() {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	if len(cookies) == 0 {
+		return "", fmt.Errorf("sign in: no session cookie in the answer")
+	}
+	return strings.Join(cookies, "; "), nil
+}
+
+// procStatus returns VmRSS and VmHWM of pid in MiB.
+func procStatus(pid int) (rss, hwm float64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		switch k {
+		case "VmRSS":
+			rss = kb / 1024
+		case "VmHWM":
+			hwm = kb / 1024
+		}
+	}
+	return rss, hwm
+}
