@@ -256,8 +256,8 @@ type wazeroInstance struct {
 	kernel *kernel
 	vars   map[string][]byte
 	// glog takes the guest's kernel log_* and env shim lines.
-	glog *guestLog
-	stack  [2]uint64
+	glog  *guestLog
+	stack [2]uint64
 
 	// callCtx is the ctx of the call in flight; hostCtx, derived from it
 	// with a real deadline on the first host function call, is what
