@@ -109,7 +109,7 @@ func (r *records) handle(rec slog.Record, pre []slog.Attr) error {
 func (r *records) WithAttrs(as []slog.Attr) slog.Handler {
 	return &withAttrs{r: r, attrs: as}
 }
-func (r *records) WithGroup(string) slog.Handler      { return r }
+func (r *records) WithGroup(string) slog.Handler { return r }
 
 func (r *records) all() []string {
 	r.mu.Lock()
