@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tetratelabs/wazero/api"
@@ -52,13 +53,26 @@ func checkImports(wasm []byte, opts engine.Options) error {
 	var errs []error
 	for _, im := range imports {
 		if msg := importProblem(im, offered, opts.Namespace); msg != "" {
-			errs = append(errs, fmt.Errorf("import `%s.%s`: %s", im.module, im.name, msg))
+			errs = append(errs, fmt.Errorf("import `%s.%s`: %s", visible(im.module), visible(im.name), msg))
 		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("unresolved imports: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// visible returns s as is when it is printable ASCII, else Go-quoted
+// without the quotes, so a control character cannot forge a log line and
+// a look-alike letter (Cyrillic е in "еnv") shows as \u0435.
+func visible(s string) string {
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e {
+			q := strconv.QuoteToASCII(s)
+			return q[1 : len(q)-1]
+		}
+	}
+	return s
 }
 
 // importProblem says why im cannot be resolved, or "" when it can.
