@@ -172,7 +172,7 @@ function byEmail(c: Cfg, email: string): Account | null {
   for (let i = 0; i < c.users.length; i++) if (c.users[i].email == email) return c.users[i];
   const raw = kvGet("user/email/" + email);
   if (raw == null) return null;
-  const v = parse(raw!);
+  const v = parse(raw);
   if (v == null) return null;
   const a = new Account();
   a.id = v.str("id");
@@ -187,7 +187,7 @@ function byEmail(c: Cfg, email: string): Account | null {
 function byID(c: Cfg, id: string): Account | null {
   for (let i = 0; i < c.users.length; i++) if (c.users[i].id == id) return c.users[i];
   const email = kvGet("user/id/" + id);
-  return email == null ? null : byEmail(c, email!);
+  return email == null ? null : byEmail(c, email);
 }
 
 function userJSON(a: Account): string {
@@ -208,7 +208,7 @@ function verifyPassword(stored: string, password: string): bool {
   const salt = b64decode(parts[2]);
   const want = b64decode(parts[3]);
   if (n < 1 || n > 10000000 || salt == null || want == null) return false;
-  return equal(pbkdf2(utf8(password), salt!, n), want!);
+  return equal(pbkdf2(utf8(password), salt, n), want);
 }
 
 // ---- exports --------------------------------------------------------------
@@ -229,7 +229,7 @@ export function user_get(): i32 {
   if (v == null) return fail("invalid_request", "input is not JSON");
   const id = v.str("id");
   const a: Account | null = id == "" ? null : byID(c, id);
-  return ok('{"user":' + (a == null ? "null" : userJSON(a!)) + "}");
+  return ok('{"user":' + (a == null ? "null" : userJSON(a)) + "}");
 }
 
 export function credentials_sign_in(): i32 {
@@ -242,12 +242,12 @@ export function credentials_sign_in(): i32 {
   const a: Account | null = email == "" ? null : byEmail(c, email);
   // An unknown email verifies a dummy hash of the same cost, so the
   // answer takes as long as for a wrong password (SPEC §5.4).
-  const stored = a != null ? a!.hash : "pbkdf2-sha256$" + c.iterations.toString() + "$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+  const stored = a != null ? a.hash : "pbkdf2-sha256$" + c.iterations.toString() + "$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
   const good = verifyPassword(stored, password);
   if (a == null || !good || String.UTF8.byteLength(password) > MAX_PASSWORD_BYTES) {
     return fail("invalid_credentials", "invalid email or password");
   }
-  return ok('{"user":' + userJSON(a!) + "}");
+  return ok('{"user":' + userJSON(a) + "}");
 }
 
 function validEmail(s: string): bool {
@@ -300,7 +300,7 @@ function rolesOf(c: Cfg, u: Value): string[] {
   const id = u.str("id");
   if (id != "") {
     const a = byID(c, id);
-    if (a != null) return a!.roles;
+    if (a != null) return a.roles;
   }
   return u.strings("roles");
 }
@@ -317,7 +317,7 @@ export function rbac_roles(): i32 {
   if (c.error != "") return fail("internal", c.error);
   const u = userArg();
   if (u == null) return fail("invalid_request", "input is not JSON");
-  return ok('{"roles":' + quoteAll(rolesOf(c, u!)) + "}");
+  return ok('{"roles":' + quoteAll(rolesOf(c, u)) + "}");
 }
 
 export function rbac_permissions(): i32 {
@@ -326,7 +326,7 @@ export function rbac_permissions(): i32 {
   const u = userArg();
   if (u == null) return fail("invalid_request", "input is not JSON");
   // Resolve inherits transitively; visited roles are skipped (cycles).
-  const todo = rolesOf(c, u!).slice();
+  const todo = rolesOf(c, u).slice();
   const seen = new Set<string>();
   const perms = new Set<string>();
   while (todo.length > 0) {
