@@ -171,4 +171,12 @@ func TestLoadNamesRefusedImports(t *testing.T) {
 			t.Errorf("load error %q mentions %s", msg, w)
 		}
 	}
+	// authhost inspect reports the same refusal as a problem.
+	rep, err := Inspect(context.Background(), p, testCacheDir)
+	if err != nil {
+		t.Fatalf("inspect: %v", err)
+	}
+	if rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "`env.nosuch`") {
+		t.Errorf("inspect problems %q do not name env.nosuch", rep.Problems)
+	}
 }
