@@ -50,7 +50,7 @@ func TestASString(t *testing.T) {
 		}
 	}
 	mem.WriteUint32Le(2*65536-100, 0xffffffff) // a length past memory
-	mem.WriteUint32Le(200, 3)          // an odd byte length
+	mem.WriteUint32Le(200, 3)                  // an odd byte length
 	mem.Write(204, []byte{'a', 0, 'b'})
 	for _, tc := range []struct {
 		ptr  uint32
