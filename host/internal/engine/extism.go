@@ -207,7 +207,7 @@ type shimCtx struct {
 
 // guestModule returns the guest's own module, which go-sdk 1.7 keeps in
 // the only field of extism.Module (CurrentPlugin.Memory is the kernel's).
-// TestEnvShims on this engine fails if that layout changes.
+// TestExtismConformance/AssemblyScript fails if that layout changes.
 func guestModule(p *extism.Plugin) api.Module {
 	var probe extism.Module
 	if unsafe.Sizeof(probe) != unsafe.Sizeof(api.Module(nil)) {
@@ -215,6 +215,7 @@ func guestModule(p *extism.Plugin) api.Module {
 	}
 	return *(*api.Module)(unsafe.Pointer(p.Module()))
 }
+
 func (i *extismInstance) Exports() map[string]bool { return i.exports }
 
 func (i *extismInstance) Call(ctx context.Context, export string, input []byte) ([]byte, error) {
