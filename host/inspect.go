@@ -70,11 +70,16 @@ func InspectConfig(ctx context.Context, path, cacheDir string, configs map[strin
 	}
 	defer eng.Close(context.Background())
 	l := builtinLimits()
-	mod, err := eng.Compile(ctx, wasm, engine.Options{
+	opts := engine.Options{
 		Namespace:   abi.HostNamespace,
 		HostFuncs:   hostFuncs(&envSlot{}, l), // empty slot: every host call fails as a value
 		MemoryPages: uint32(l.MaxMemoryMiB) * 16,
-	})
+	}
+	if err := checkImports(wasm, opts); err != nil {
+		rep.Problems = append(rep.Problems, err.Error())
+		return rep, nil
+	}
+	mod, err := eng.Compile(ctx, wasm, opts)
 	if err != nil {
 		rep.Problems = append(rep.Problems, err.Error())
 		return rep, fmt.Errorf("host: inspect %s: %w", path, err)

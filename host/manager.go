@@ -214,6 +214,9 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 	}
 	def := m.cfg.Defaults
 	slot := &envSlot{}
+	if err := checkImports(wasm, m.engineOptions(slot, def, nil, nil)); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
 	guestLog := newSwapHandler(m.cfg.Logger.Handler().WithAttrs([]slog.Attr{slog.String("source", "guest"), slog.String("file", file)}))
 	opts := m.engineOptions(slot, def, nil, slog.New(guestLog))
 	mod, err := m.eng.Compile(ctx, wasm, opts)

@@ -10,9 +10,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 )
 
@@ -70,6 +72,17 @@ func (e *extismEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 		f := extism.NewHostFunctionWithStack(hf.Name, hostCallback(hf),
 			[]extism.ValueType{extism.ValueTypePTR}, []extism.ValueType{extism.ValueTypePTR})
 		f.SetNamespace(ns)
+		fns = append(fns, f)
+	}
+	for _, sh := range envShims {
+		f := extism.NewHostFunctionWithStack(sh.name, func(ctx context.Context, p *extism.CurrentPlugin, stack []uint64) {
+			sc, _ := ctx.Value(shimKey{}).(*shimCtx)
+			if sc == nil {
+				panic(fmt.Errorf("env.%s called outside an instance call", sh.name))
+			}
+			sh.fn(sc.glog, sc.mem, stack)
+		}, sh.params, sh.results)
+		f.SetNamespace(EnvModule)
 		fns = append(fns, f)
 	}
 	manifest := extism.Manifest{
@@ -163,19 +176,14 @@ func (m *extismModule) Instantiate(ctx context.Context) (Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: instantiate: %w", err)
 	}
-	if m.logger != nil {
-		logger := m.logger
-		p.SetLogger(func(l extism.LogLevel, msg string) {
-			logger.Log(context.Background(), slogLevel(l), truncate(msg, m.maxLine), "source", "extism")
-		})
-	} else {
-		p.SetLogger(func(extism.LogLevel, string) {})
-	}
+	glog := newGuestLog(m.logger, m.maxLine)
+	p.SetLogger(func(l extism.LogLevel, msg string) { glog.log(slogLevel(l), msg) })
 	exports := make(map[string]bool)
 	for name := range p.Module().ExportedFunctions() {
 		exports[name] = true
 	}
-	return &extismInstance{p: p, exports: exports, stdout: stdout, stderr: stderr}, nil
+	return &extismInstance{p: p, exports: exports, stdout: stdout, stderr: stderr,
+		shim: &shimCtx{glog: glog, mem: guestModule(p).Memory()}}, nil
 }
 
 type extismInstance struct {
@@ -183,6 +191,29 @@ type extismInstance struct {
 	exports        map[string]bool
 	closed         atomic.Bool // Close may run while a Call is in flight
 	stdout, stderr *lineWriter
+	shim           *shimCtx
+}
+
+// shimKey carries an instance's *shimCtx to the env shims through the ctx
+// go-sdk hands host functions.
+type shimKey struct{}
+
+// shimCtx is what the env shims need of the calling instance: its log and
+// the guest's linear memory (AssemblyScript strings live there).
+type shimCtx struct {
+	glog *guestLog
+	mem  api.Memory
+}
+
+// guestModule returns the guest's own module, which go-sdk 1.7 keeps in
+// the only field of extism.Module (CurrentPlugin.Memory is the kernel's).
+// TestExtismConformance/AssemblyScript fails if that layout changes.
+func guestModule(p *extism.Plugin) api.Module {
+	var probe extism.Module
+	if unsafe.Sizeof(probe) != unsafe.Sizeof(api.Module(nil)) {
+		panic("engine: extism.Module layout changed")
+	}
+	return *(*api.Module)(unsafe.Pointer(p.Module()))
 }
 
 func (i *extismInstance) Exports() map[string]bool { return i.exports }
@@ -214,6 +245,7 @@ func (i *extismInstance) Call(ctx context.Context, export string, input []byte) 
 func (i *extismInstance) call(ctx context.Context, export string, input []byte) ([]byte, error) {
 	ctx, cancel := realDeadline(ctx)
 	defer cancel()
+	ctx = context.WithValue(ctx, shimKey{}, i.shim)
 	rc, out, err := i.p.CallWithContext(ctx, export, input)
 	i.flush()
 	if err != nil {
@@ -255,7 +287,9 @@ func (i *extismInstance) Close(ctx context.Context) error {
 
 func slogLevel(l extism.LogLevel) slog.Level {
 	switch l {
-	case extism.LogLevelTrace, extism.LogLevelDebug:
+	case extism.LogLevelTrace:
+		return kernelLevels["log_trace"]
+	case extism.LogLevelDebug:
 		return slog.LevelDebug
 	case extism.LogLevelInfo:
 		return slog.LevelInfo

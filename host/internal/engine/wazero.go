@@ -111,6 +111,9 @@ func (e *wazeroEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 	if err := buildEnvModule(ctx, rt); err != nil {
 		return fail(err)
 	}
+	if err := buildASEnvModule(ctx, rt); err != nil {
+		return fail(err)
+	}
 	if len(opts.HostFuncs) > 0 {
 		if err := buildUserModule(ctx, rt, opts.Namespace, opts.HostFuncs); err != nil {
 			return fail(err)
@@ -191,6 +194,7 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 		kernel: newKernel(m.memLimit),
 		fns:    make(map[string]api.Function, len(m.exports)),
 		vars:   make(map[string][]byte),
+		glog:   newGuestLog(m.logger, m.maxLine),
 	}
 	i.ctx, i.cancel = context.WithCancel(context.WithValue(context.Background(), instKey{}, i))
 	i.entry.inst = i
@@ -256,7 +260,9 @@ type wazeroInstance struct {
 	stop   api.MutableGlobal
 	kernel *kernel
 	vars   map[string][]byte
-	stack  [2]uint64
+	// glog takes the guest's kernel log_* and env shim lines.
+	glog  *guestLog
+	stack [2]uint64
 
 	// callCtx is the ctx of the call in flight; hostCtx, derived from it
 	// with a real deadline on the first host function call, is what
@@ -430,14 +436,6 @@ func (i *wazeroInstance) Close(ctx context.Context) error {
 	return nil
 }
 
-// log writes one Extism log line of the guest.
-func (i *wazeroInstance) log(level slog.Level, msg []byte) {
-	if i.m.logger == nil {
-		return
-	}
-	i.m.logger.Log(context.Background(), level, truncate(string(msg), i.m.maxLine), "source", "extism")
-}
-
 // varSet stores (or with an empty value deletes) a plugin variable,
 // bounded by MaxVarBytes over all variables.
 func (i *wazeroInstance) varSet(name string, value []byte, del bool) error {
@@ -597,17 +595,14 @@ func buildEnvModule(ctx context.Context, rt wazero.Runtime) error {
 	fn("http_status_code", func(i *wazeroInstance, s []uint64) { s[0] = 0 }, nil, []api.ValueType{i32})
 	fn("http_headers", func(i *wazeroInstance, s []uint64) { s[0] = 0 }, nil, []api.ValueType{i64})
 	fn("get_log_level", func(i *wazeroInstance, s []uint64) { s[0] = 2 }, nil, []api.ValueType{i32}) // info, in Extism's numbering
-	for name, level := range map[string]slog.Level{
-		"log_trace": slog.LevelDebug, "log_debug": slog.LevelDebug, "log_info": slog.LevelInfo,
-		"log_warn": slog.LevelWarn, "log_error": slog.LevelError,
-	} {
+	for name, level := range kernelLevels {
 		fn(name, func(i *wazeroInstance, s []uint64) {
 			msg, err := i.kernel.bytes(s[0])
 			if err != nil {
 				panic(fmt.Errorf("extism %s: %w", name, err))
 			}
 			if level >= slog.LevelInfo {
-				i.log(level, msg)
+				i.glog.log(level, string(msg))
 			}
 			i.kernel.release(s[0])
 		}, []api.ValueType{i64}, nil)

@@ -33,6 +33,9 @@ type Options struct {
 	// Plugins are provider source directories relative to the repository
 	// root, e.g. "examples/static-users" or "plugins/cloud".
 	Plugins []string
+	// Wasm adds already built plugins (e.g. AssemblyScript ones from
+	// ascbuild): file name in the plugins dir (NAME.wasm) → path.
+	Wasm map[string]string
 	// Config is authhost YAML (capabilities, plugins, rbac, session …), as
 	// in examples/authhost.yaml. listen, public_url, plugins_dir, data_dir
 	// and cache_dir are set by Start.
@@ -79,6 +82,9 @@ func Start(t testing.TB, o Options) *Env {
 		dirs[i] = filepath.Join(root, p)
 	}
 	pluginsDir := wasmbuild.Dir(t, dirs...)
+	for name, path := range o.Wasm {
+		wasmbuild.CopyInto(t, path, pluginsDir, name)
+	}
 
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()

@@ -6,7 +6,9 @@
 // and randomness, no filesystem, concurrency and close while running.
 //
 // The test guest (testdata/guest) speaks the raw Extism ABI through go-pdk
-// and is built once per test process.
+// and is built once per test process; a second guest (testdata/as) is
+// AssemblyScript built with the pinned compiler and @extism/as-pdk, and
+// checks AssemblyScript's env imports and the kernel's log functions.
 package enginetest
 
 import (
@@ -25,6 +27,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/host/internal/engine"
+	"github.com/authhost/authhost/internal/testenv/ascbuild"
 	"github.com/authhost/authhost/internal/testenv/wasmbuild"
 )
 
@@ -75,21 +78,38 @@ func hostFuncs(seen *sync.Map) []engine.HostFunc {
 	}
 }
 
-// records captures log records.
+// records captures log records: the messages, and each record in full as
+// "LEVEL message key=value ...".
 type records struct {
 	mu   sync.Mutex
 	msgs []string
+	full []string
 }
 
 func (r *records) Enabled(context.Context, slog.Level) bool { return true }
-func (r *records) Handle(_ context.Context, rec slog.Record) error {
+func (r *records) Handle(ctx context.Context, rec slog.Record) error {
+	return r.handle(rec, nil)
+}
+
+func (r *records) handle(rec slog.Record, pre []slog.Attr) error {
+	line := rec.Level.String() + " " + rec.Message
+	for _, a := range pre {
+		line += " " + a.String()
+	}
+	rec.Attrs(func(a slog.Attr) bool {
+		line += " " + a.String()
+		return true
+	})
 	r.mu.Lock()
 	r.msgs = append(r.msgs, rec.Message)
+	r.full = append(r.full, line)
 	r.mu.Unlock()
 	return nil
 }
-func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
-func (r *records) WithGroup(string) slog.Handler      { return r }
+func (r *records) WithAttrs(as []slog.Attr) slog.Handler {
+	return &withAttrs{r: r, attrs: as}
+}
+func (r *records) WithGroup(string) slog.Handler { return r }
 
 func (r *records) all() []string {
 	r.mu.Lock()
@@ -157,6 +177,7 @@ func Run(t *testing.T, newEngine NewEngine) {
 	t.Run("ConfigAndVars", func(t *testing.T) { testConfigAndVars(t, eng) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, eng) })
 	t.Run("CloseWhileRunning", func(t *testing.T) { testCloseWhileRunning(t, eng) })
+	t.Run("AssemblyScript", func(t *testing.T) { testAS(t, eng) })
 }
 
 func call(t *testing.T, inst engine.Instance, export string, in []byte) []byte {
@@ -611,4 +632,158 @@ func testCloseWhileRunning(t *testing.T, eng engine.Engine) {
 			}
 		})
 	}
+}
+
+// asGuest builds the AssemblyScript guest the way the authoring guide says:
+// module-level code moved into _initialize.
+func asGuest(t *testing.T) []byte {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	p := ascbuild.Build(t, filepath.Join(filepath.Dir(file), "testdata", "as", "guest.ts"), "-O2", "--exportStart", "_initialize")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// withAttrs is a records handler with attributes added by Logger.With.
+type withAttrs struct {
+	r     *records
+	attrs []slog.Attr
+}
+
+func (w *withAttrs) Enabled(context.Context, slog.Level) bool { return true }
+func (w *withAttrs) Handle(_ context.Context, rec slog.Record) error {
+	return w.r.handle(rec, w.attrs)
+}
+func (w *withAttrs) WithAttrs(as []slog.Attr) slog.Handler {
+	return &withAttrs{r: w.r, attrs: append(append([]slog.Attr(nil), w.attrs...), as...)}
+}
+func (w *withAttrs) WithGroup(string) slog.Handler { return w }
+
+func (r *records) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.full...)
+}
+
+// hasLine reports whether some captured record contains every part.
+func hasLine(lines []string, parts ...string) bool {
+	for _, l := range lines {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(l, p)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func testAS(t *testing.T, eng engine.Engine) {
+	ctx := context.Background()
+	wasm := asGuest(t)
+	logs := &records{}
+	mod, err := eng.Compile(ctx, wasm, engine.Options{
+		Config:     map[string]string{"greeting": "héllo 😀"},
+		Logger:     slog.New(logs).With("plugin", "as-guest"),
+		MaxLogLine: 64,
+	})
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	t.Cleanup(func() { mod.Close(ctx) })
+	inst := func(t *testing.T) engine.Instance {
+		t.Helper()
+		i, err := mod.Instantiate(ctx)
+		if err != nil {
+			t.Fatalf("instantiate: %v", err)
+		}
+		t.Cleanup(func() { i.Close(ctx) })
+		return i
+	}
+	t.Run("module-level config read in _initialize", func(t *testing.T) {
+		if got := string(call(t, inst(t), "greet", nil)); got != "héllo 😀" {
+			t.Fatalf("greet = %q, want the config value", got)
+		}
+	})
+	t.Run("non-ASCII round trip", func(t *testing.T) {
+		i := inst(t)
+		for _, s := range []string{"Carol é 😀", "plain", "", "null", "\u0000 \x01 ｅｖｅ 127.0.0.1"} {
+			if got := string(call(t, i, "echo", []byte(s))); got != s {
+				t.Errorf("echo(%q) = %q", s, got)
+			}
+		}
+	})
+	t.Run("kernel log and env console", func(t *testing.T) {
+		call(t, inst(t), "logs", nil)
+		lines := logs.lines()
+		for _, want := range [][]string{
+			{"INFO as info line", "plugin=as-guest"},
+			{"WARN as warn line", "plugin=as-guest"},
+			{"ERROR as error line", "plugin=as-guest"},
+			{"DEBUG as console line é", "plugin=as-guest", "via=console.log"},
+			{"DEBUG as trace line 1.5 2.5", "plugin=as-guest", "via=trace"},
+		} {
+			if !hasLine(lines, want...) {
+				t.Errorf("no log line with %q in %q", want, lines)
+			}
+		}
+		if hasLine(lines, "as debug line") {
+			t.Errorf("a kernel debug line was logged (the host's guest log level is info): %q", lines)
+		}
+	})
+	t.Run("abort logs where and traps", func(t *testing.T) {
+		_, err := inst(t).Call(ctx, "crash", nil)
+		if !errors.Is(err, engine.ErrTrap) {
+			t.Fatalf("crash: %v, want ErrTrap", err)
+		}
+		if !strings.Contains(err.Error(), "Index out of range") {
+			t.Errorf("the trap error lost the abort message: %v", err)
+		}
+		if lines := logs.lines(); !hasLine(lines, "ERROR guest aborted: Index out of range", "where=~lib/array.ts:", "plugin=as-guest") {
+			t.Errorf("no abort line with message, file:line:col and plugin in %q", lines)
+		}
+	})
+	t.Run("seed and Date.now", func(t *testing.T) {
+		before := time.Now().UnixMilli()
+		f := strings.Fields(string(call(t, inst(t), "entropy", nil)))
+		after := time.Now().UnixMilli()
+		if len(f) != 2 {
+			t.Fatalf("entropy output %q", f)
+		}
+		r, err1 := strconv.ParseFloat(f[0], 64)
+		now, err2 := strconv.ParseFloat(f[1], 64)
+		if err1 != nil || err2 != nil || r < 0 || r >= 1 {
+			t.Fatalf("Math.random() = %q, Date.now() = %q", f[0], f[1])
+		}
+		if int64(now) < before || int64(now) > after {
+			t.Errorf("Date.now() = %d, want between %d and %d (the wall clock)", int64(now), before, after)
+		}
+		g := strings.Fields(string(call(t, inst(t), "entropy", nil)))
+		if g[0] == f[0] {
+			t.Errorf("two instances drew the same Math.random() %s: env.seed is not random", f[0])
+		}
+	})
+	t.Run("console flood is bounded", func(t *testing.T) {
+		flood := &records{}
+		m, err := eng.Compile(ctx, wasm, engine.Options{Logger: slog.New(flood)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(ctx)
+		i, err := m.Instantiate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer i.Close(ctx)
+		for range 300 {
+			call(t, i, "logs", nil) // 5 logged lines a call
+		}
+		if n := len(flood.lines()); n > 1000+5 {
+			t.Fatalf("%d lines logged from 1500, want the per-instance bound of 1000 (plus its warning)", n)
+		}
+	})
 }
