@@ -39,6 +39,11 @@ type Config struct {
 	// AllowedRedirectOrigins may receive post-login redirects and send
 	// state-changing requests, besides the public URL's own origin.
 	AllowedRedirectOrigins []string
+	// ListenAddr is the host:port the server listens on. In development
+	// mode (License.Mode) the loopback aliases of its port (localhost,
+	// 127.0.0.1, [::1]) are trusted origins too, so the quick start signs
+	// in however the browser names the machine.
+	ListenAddr string
 	// SealKey (≥ 32 random bytes) seals the SSO state cookie. Keep it
 	// stable across restarts so logins in flight survive them.
 	SealKey []byte
@@ -200,7 +205,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Auth.Audit != nil {
 		s.audit = newAuditFlood(cfg.Auth.Audit, cfg.AuditWindow, cfg.Logger)
 	}
-	s.trustedOrigins = newOriginPolicy(cfg.PublicURL, cfg.AllowedRedirectOrigins)
+	trusted := cfg.AllowedRedirectOrigins
+	if cfg.License.Mode == auth.ModeDevelopment {
+		trusted = append(loopbackOrigins(cfg.PublicURL.Scheme, cfg.ListenAddr), trusted...)
+	}
+	s.trustedOrigins = newOriginPolicy(cfg.PublicURL, trusted)
 	s.proxies = forwarded.Proxies(cfg.TrustedProxies)
 	s.router = s.routes()
 	return s, nil

@@ -197,6 +197,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Ready:                  ready,
 		Logger:                 log,
 		AllowedRedirectOrigins: cfg.Security.AllowedRedirectOrigins,
+		ListenAddr:             cfg.Listen,
 		TrustedProxies:         proxies,
 		SealKey:                sealKey,
 		SessionTTL:             cfg.Session.TTL,
