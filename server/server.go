@@ -44,6 +44,9 @@ type Config struct {
 	// 127.0.0.1, [::1]) are trusted origins too, so the quick start signs
 	// in however the browser names the machine.
 	ListenAddr string
+	// BootstrapOwners are emails granted the owner role at sign-in while
+	// they have no stored role assignment (bootstrap.go).
+	BootstrapOwners []string
 	// SealKey (≥ 32 random bytes) seals the SSO state cookie. Keep it
 	// stable across restarts so logins in flight survive them.
 	SealKey []byte
@@ -108,6 +111,7 @@ type Server struct {
 	router         chi.Router
 	redirects      redirectGuard
 	trustedOrigins originPolicy
+	owners         bootstrapOwners
 	proxies        forwarded.Proxies
 	sealer         *sealer
 	// pairLimits (account and address: the hard lock), accountLimits
@@ -211,6 +215,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.trustedOrigins = newOriginPolicy(cfg.PublicURL, trusted)
 	s.proxies = forwarded.Proxies(cfg.TrustedProxies)
+	s.owners = newBootstrapOwners(cfg.BootstrapOwners)
 	s.router = s.routes()
 	return s, nil
 }

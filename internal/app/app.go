@@ -198,6 +198,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Logger:                 log,
 		AllowedRedirectOrigins: cfg.Security.AllowedRedirectOrigins,
 		ListenAddr:             cfg.Listen,
+		BootstrapOwners:        cfg.BootstrapOwners,
 		TrustedProxies:         proxies,
 		SealKey:                sealKey,
 		SessionTTL:             cfg.Session.TTL,
