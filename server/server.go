@@ -56,6 +56,9 @@ type Config struct {
 	SessionTTL time.Duration
 	// Plugins lists the loaded plugins for the admin API; nil lists none.
 	Plugins func() []PluginStatus
+	// Degraded lists the plugin files that failed to load but that
+	// nothing selects or configures; nil lists none.
+	Degraded func() []DegradedPlugin
 	// SignInLimit is how many failed sign-ins lock an account out for
 	// one client address (the hard lock) for SignInWindow, and
 	// SignInIPLimit how many lock out one client address whatever the
@@ -176,6 +179,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Plugins == nil {
 		cfg.Plugins = func() []PluginStatus { return nil }
+	}
+	if cfg.Degraded == nil {
+		cfg.Degraded = func() []DegradedPlugin { return nil }
 	}
 	if cfg.AuditWindow == 0 {
 		cfg.AuditWindow = defaultAuditWindow
