@@ -30,7 +30,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Loaded plugins with health, pool and latency */
+        /** Loaded plugins with health, pool and latency, and degraded plugin files (failed to load, selected by nothing) with their error */
         get: operations["getAdminPlugins"];
         put?: never;
         post?: never;
@@ -64,12 +64,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A user's assigned roles */
+        /** A user's role assignment ({roles, assigned}; without one the user has the provider's or the default roles) */
         get: operations["getAdminUsersIdRoles"];
-        /** Replace a user's roles */
+        /** Assign a user's roles, exactly ([] = no roles); effective at once, existing sessions included */
         put: operations["putAdminUsersIdRoles"];
         post?: never;
-        delete?: never;
+        /** Remove a user's role assignment: back to the provider's or the default roles */
+        delete: operations["deleteAdminUsersIdRoles"];
         options?: never;
         head?: never;
         patch?: never;
@@ -722,6 +723,61 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description no such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RBAC provider cannot assign roles */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description user provider unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    deleteAdminUsersIdRoles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description assignment removed (or there was none) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing users:write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description RBAC provider cannot assign roles */
             501: {
                 headers: {
@@ -1056,6 +1112,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description too many attempts from this address (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description not supported */
             501: {
                 headers: {
@@ -1094,6 +1157,13 @@ export interface operations {
             };
             /** @description invalid or expired token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description too many attempts, or too many password hashes in progress (Retry-After) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1156,7 +1226,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description locked out */
+            /** @description locked out, or too many password hashes in progress (Retry-After) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1215,6 +1285,13 @@ export interface operations {
             };
             /** @description account exists */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description too many sign-ups from this address, or too many password hashes in progress (Retry-After) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1404,8 +1481,15 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description no webhook endpoint for this provider */
+            /** @description no webhook endpoint for this provider (the same answer whether it is installed or not) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description too many deliveries or too many in flight for this provider (Retry-After) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
