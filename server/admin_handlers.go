@@ -40,12 +40,25 @@ type KVUsage struct {
 	MaxKeys  int64 `json:"maxKeys"`
 }
 
+// DegradedPlugin is a plugin file that failed to load but that no
+// capability selects and no config mentions: reported, never a reason to
+// be unready.
+type DegradedPlugin struct {
+	File  string `json:"file"`
+	Error string `json:"error"`
+}
+
+// handleAdminPlugins reports the loaded plugins and the degraded files.
 func (s *Server) handleAdminPlugins(w http.ResponseWriter, r *http.Request) {
 	ps := s.cfg.Plugins()
 	if ps == nil {
 		ps = []PluginStatus{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"plugins": ps})
+	dg := s.cfg.Degraded()
+	if dg == nil {
+		dg = []DegradedPlugin{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"plugins": ps, "degraded": dg})
 }
 
 // roleDefiner is an RBAC provider that can list its role definitions (the

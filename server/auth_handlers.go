@@ -389,8 +389,10 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, capability 
 
 // loginCookies returns the cookies of a successful login: the provider's
 // own when it manages sessions, else those of a new host session holding a
-// snapshot of the user. A failure is a *flowError.
+// snapshot of the user. A failure is a *flowError. Every login passes
+// here, so a bootstrap owner is granted its role here first.
 func (s *Server) loginCookies(r *http.Request, capability string, u auth.User, providerCookies []string, source string) ([]string, error) {
+	s.bootstrapOwner(r, u)
 	if len(providerCookies) > 0 || s.cfg.Auth.ManagesSessions(capability) || s.cfg.Auth.Session == nil {
 		return providerCookies, nil
 	}

@@ -1,16 +1,23 @@
 package server
 
 import (
+	"maps"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
 // csrfGuard refuses state-changing requests (every method but GET, HEAD
 // and OPTIONS, on every route: sign-in and sign-up included, JSON and
 // forms alike) that a page of another site may have sent; originPolicy
-// says which. A refusal is a 403 and an auth.denied event with the reason.
+// says which. A refusal is a 403, an auth.denied event with the reason and
+// a warning naming the origin seen and the origins trusted (a misconfigured
+// public_url looks exactly like an attack from the server's side). A form
+// post outside the API gets a page saying what to configure; everything
+// else gets the JSON error.
 func (s *Server) csrfGuard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -18,13 +25,65 @@ func (s *Server) csrfGuard(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if reason := s.trustedOrigins.refusal(r); reason != "" {
-			s.emitDenied(r, "csrf", reason)
-			writeError(w, http.StatusForbidden, "csrf", "cross-site request refused: send it from the same origin")
+		reason := s.trustedOrigins.refusal(r)
+		if reason == "" {
+			next.ServeHTTP(w, r)
 			return
 		}
-		next.ServeHTTP(w, r)
+		s.emitDenied(r, "csrf", reason)
+		seen := truncate(r.Header.Get("Origin"), 256)
+		if seen == "" {
+			seen = truncate(r.Header.Get("Referer"), 256)
+		}
+		s.log.Warn("cross-site request refused", "reason", reason, "origin", seen, "path", r.URL.Path,
+			"trusted_origins", s.trustedOrigins.list(),
+			"hint", "set public_url to the address browsers use, or add the origin to security.allowed_redirect_origins")
+		if s.isFormPost(r) {
+			s.renderMessage(w, r, http.StatusForbidden, csrfMessage(seen, s.cfg.PublicURL.String()))
+			return
+		}
+		writeError(w, http.StatusForbidden, "csrf", "cross-site request refused: send it from the same origin")
 	})
+}
+
+// isFormPost reports whether r is an HTML form submission to a page (not
+// to the API).
+func (s *Server) isFormPost(r *http.Request) bool {
+	if r.URL.Path == s.cfg.APIPrefix || strings.HasPrefix(r.URL.Path, s.cfg.APIPrefix+"/") {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && (mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data")
+}
+
+// csrfMessage is the page of a refused form post: what was seen, and what
+// the operator sets when the sender was in fact one of their own pages.
+func csrfMessage(seen, public string) message {
+	from := "a page this server does not trust"
+	if seen != "" {
+		from = seen + ", which this server does not trust"
+	}
+	return message{Heading: "Request refused",
+		Text: "This form was sent from " + from + ", so it was refused as a possible cross-site request. " +
+			"This server's public address is " + public + ": open it there and try again. " +
+			"If you operate this server and browsers reach it at another address, set public_url to that address, " +
+			"or add its origin to security.allowed_redirect_origins.",
+		Link: public + "/login", LinkText: "Go to the sign-in page"}
+}
+
+// loopbackOrigins are the origins of the loopback aliases (localhost,
+// 127.0.0.1, [::1]) of listenAddr's port with scheme, or none when the
+// address has no usable port.
+func loopbackOrigins(scheme, listenAddr string) []string {
+	_, port, err := net.SplitHostPort(listenAddr)
+	if err != nil || port == "" || port == "0" {
+		return nil
+	}
+	var out []string
+	for _, h := range []string{"localhost", "127.0.0.1", "::1"} {
+		out = append(out, scheme+"://"+net.JoinHostPort(h, port))
+	}
+	return out
 }
 
 // originPolicy decides, from what browsers send, whether a state-changing
@@ -71,6 +130,9 @@ func newOriginPolicy(public *url.URL, allowed []string) originPolicy {
 	}
 	return p
 }
+
+// list is the trusted origins, sorted.
+func (p originPolicy) list() []string { return slices.Sorted(maps.Keys(p.trusted)) }
 
 // refusal returns why r must be refused, or "" when it may proceed.
 func (p originPolicy) refusal(r *http.Request) string {

@@ -60,7 +60,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/audit/{id}", auth: true, permission: auth.PermAuditRead, tag: "Audit", summary: "One audit event",
 			statuses: map[int]string{200: "event", 401: "not signed in", 403: "missing audit:read", 404: "not found"}, handler: s.handleAuditGet},
 
-		{method: "GET", path: "/admin/plugins", auth: true, permission: auth.PermPluginsRead, tag: "Admin", summary: "Loaded plugins with health, pool and latency",
+		{method: "GET", path: "/admin/plugins", auth: true, permission: auth.PermPluginsRead, tag: "Admin", summary: "Loaded plugins with health, pool and latency, and degraded plugin files (failed to load, selected by nothing) with their error",
 			statuses: map[int]string{200: "plugins", 401: "not signed in", 403: "missing plugins:read"}, handler: s.handleAdminPlugins},
 		{method: "GET", path: "/admin/roles", auth: true, permission: auth.PermUsersRead, tag: "Admin", summary: "The RBAC provider's role definitions",
 			statuses: map[int]string{200: "roles", 401: "not signed in", 403: "missing users:read", 501: "RBAC provider cannot list roles"}, handler: s.handleListRoles},

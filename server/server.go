@@ -39,6 +39,14 @@ type Config struct {
 	// AllowedRedirectOrigins may receive post-login redirects and send
 	// state-changing requests, besides the public URL's own origin.
 	AllowedRedirectOrigins []string
+	// ListenAddr is the host:port the server listens on. In development
+	// mode (License.Mode) the loopback aliases of its port (localhost,
+	// 127.0.0.1, [::1]) are trusted origins too, so the quick start signs
+	// in however the browser names the machine.
+	ListenAddr string
+	// BootstrapOwners are emails granted the owner role at sign-in while
+	// they have no stored role assignment (bootstrap.go).
+	BootstrapOwners []string
 	// SealKey (≥ 32 random bytes) seals the SSO state cookie. Keep it
 	// stable across restarts so logins in flight survive them.
 	SealKey []byte
@@ -48,6 +56,9 @@ type Config struct {
 	SessionTTL time.Duration
 	// Plugins lists the loaded plugins for the admin API; nil lists none.
 	Plugins func() []PluginStatus
+	// Degraded lists the plugin files that failed to load but that
+	// nothing selects or configures; nil lists none.
+	Degraded func() []DegradedPlugin
 	// SignInLimit is how many failed sign-ins lock an account out for
 	// one client address (the hard lock) for SignInWindow, and
 	// SignInIPLimit how many lock out one client address whatever the
@@ -103,6 +114,7 @@ type Server struct {
 	router         chi.Router
 	redirects      redirectGuard
 	trustedOrigins originPolicy
+	owners         bootstrapOwners
 	proxies        forwarded.Proxies
 	sealer         *sealer
 	// pairLimits (account and address: the hard lock), accountLimits
@@ -168,6 +180,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Plugins == nil {
 		cfg.Plugins = func() []PluginStatus { return nil }
 	}
+	if cfg.Degraded == nil {
+		cfg.Degraded = func() []DegradedPlugin { return nil }
+	}
 	if cfg.AuditWindow == 0 {
 		cfg.AuditWindow = defaultAuditWindow
 	}
@@ -200,8 +215,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Auth.Audit != nil {
 		s.audit = newAuditFlood(cfg.Auth.Audit, cfg.AuditWindow, cfg.Logger)
 	}
-	s.trustedOrigins = newOriginPolicy(cfg.PublicURL, cfg.AllowedRedirectOrigins)
+	trusted := cfg.AllowedRedirectOrigins
+	if cfg.License.Mode == auth.ModeDevelopment {
+		trusted = append(loopbackOrigins(cfg.PublicURL.Scheme, cfg.ListenAddr), trusted...)
+	}
+	s.trustedOrigins = newOriginPolicy(cfg.PublicURL, trusted)
 	s.proxies = forwarded.Proxies(cfg.TrustedProxies)
+	s.owners = newBootstrapOwners(cfg.BootstrapOwners)
 	s.router = s.routes()
 	return s, nil
 }

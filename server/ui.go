@@ -141,6 +141,9 @@ type layout struct {
 	User       *auth.User
 	CanAudit   bool
 	CanPlugins bool
+	// LicenseOff is set in production without a license (`license:
+	// none`): RBAC, ACL and audit are off, and every page says so.
+	LicenseOff bool
 	Data       any
 }
 
@@ -194,7 +197,8 @@ func (s *Server) pageRoot(w http.ResponseWriter, r *http.Request) {
 
 // newLayout fills the header fields for the request's user.
 func (s *Server) newLayout(r *http.Request, title, nav string, data any) layout {
-	l := layout{Title: title, Nav: nav, Data: data}
+	l := layout{Title: title, Nav: nav, Data: data,
+		LicenseOff: s.cfg.License.Mode == auth.ModeProduction && !s.cfg.License.Licensed}
 	if u := identityOf(r.Context()).user; u != nil {
 		l.User = u
 		perms := s.permissionsOf(r.Context(), *u)

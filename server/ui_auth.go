@@ -25,6 +25,9 @@ type loginPage struct {
 	// SSOHref starts the SSO flow (a link, so it works without JavaScript
 	// and the CSP's form-action 'self' is not involved).
 	SSOHref string
+	// Problems are the readiness problems (what is broken), shown in
+	// development only: a production server with any refuses to start.
+	Problems []string
 	// Email and Name refill the form after an error; the password never is.
 	Email, Name string
 	// Error is shown inline above the form; ErrorField names the field at
@@ -68,6 +71,11 @@ func ssoErrorText(code string) string {
 func (s *Server) loginOptions(r *http.Request, target string) loginPage {
 	caps := s.cfg.Auth.PublicCapabilities(r.Context(), s.cfg.License, s.ssoLoginURL())
 	p := loginPage{Redirect: target, Enabled: caps.Enabled && caps.Login != nil}
+	if s.cfg.License.Mode != auth.ModeProduction {
+		if ready, problems := s.cfg.Ready(); !ready {
+			p.Problems = problems
+		}
+	}
 	if !p.Enabled {
 		return p
 	}

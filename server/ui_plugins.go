@@ -11,6 +11,9 @@ import (
 // pluginsPage is the data of /admin/plugins.
 type pluginsPage struct {
 	Plugins []PluginStatus
+	// Degraded are plugin files that failed to load but that nothing
+	// selects or configures.
+	Degraded []DegradedPlugin
 	// Sources says which provider serves each capability.
 	Sources []capabilitySource
 }
@@ -24,7 +27,7 @@ func (s *Server) pagePlugins(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := s.pageUser(w, r, auth.PermPluginsRead); !ok {
 		return
 	}
-	p := pluginsPage{Plugins: s.cfg.Plugins()}
+	p := pluginsPage{Plugins: s.cfg.Plugins(), Degraded: s.cfg.Degraded()}
 	for c, names := range s.cfg.Auth.Sources {
 		p.Sources = append(p.Sources, capabilitySource{Capability: c, Providers: strings.Join(names, ", ")})
 	}

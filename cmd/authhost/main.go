@@ -8,6 +8,7 @@
 //	authhost new-provider [--dir DIR] NAME             write a new Go provider (user + credentials)
 //	authhost license keygen|issue|inspect    make and check licenses
 //	authhost backup|restore                  copy the data dir's store
+//	authhost roles list|assign|revoke        role assignments (data store or --url)
 //	authhost version                         print the version
 package main
 
@@ -54,6 +55,9 @@ const usage = `usage:
   authhost license inspect [--json] [--public-key KEY]... [--config FILE] TOKEN
   authhost backup [--config FILE | --data-dir DIR] --out FILE
   authhost restore [--config FILE | --data-dir DIR] BACKUP
+  authhost roles list [--config FILE | --data-dir DIR | --url URL --token TOKEN] [USER_ID]
+  authhost roles assign [--config FILE | --data-dir DIR | --url URL --token TOKEN] USER_ID ROLE...
+  authhost roles revoke [--config FILE | --data-dir DIR | --url URL --token TOKEN] (USER_ID ROLE... | --all USER_ID)
   authhost version
 
 Every command takes --help.
@@ -85,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdBackup(ctx, args[1:], stdout)
 	case "restore":
 		return cmdRestore(ctx, args[1:], stdout)
+	case "roles":
+		return cmdRoles(ctx, args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "authhost %s (abi %s)\n", version, abiVersion())
 		return nil

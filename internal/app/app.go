@@ -192,7 +192,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	health := assess(cfg, loadedNames, loadErrs, missing)
 	for _, d := range health.degraded {
-		log.Warn("plugin degraded: it failed to load, but nothing selects or configures it", "detail", d)
+		log.Warn("plugin degraded: it failed to load, but nothing selects or configures it", "file", d.File, "detail", d.Error)
 	}
 	if len(health.problems) > 0 && cfg.Mode == string(auth.ModeProduction) {
 		return nil, fmt.Errorf("production start refused: %s", strings.Join(health.problems, "; "))
@@ -213,10 +213,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Ready:                  ready,
 		Logger:                 log,
 		AllowedRedirectOrigins: cfg.Security.AllowedRedirectOrigins,
+		ListenAddr:             cfg.Listen,
+		BootstrapOwners:        cfg.BootstrapOwners,
 		TrustedProxies:         proxies,
 		SealKey:                sealKey,
 		SessionTTL:             cfg.Session.TTL,
 		Plugins:                func() []server.PluginStatus { return pluginStatuses(mgr, mgr.Plugins(), log) },
+		Degraded:               func() []server.DegradedPlugin { return health.degraded },
 		Webhooks:               webhooks(mgr, webhookProviders(cfg)),
 		RoleStore:              roleStore(builtin.RBAC),
 		AccessLog:              cfg.Log.Access,

@@ -70,7 +70,8 @@ func editDistance(a, b string) int {
 // failed to load but that nothing selects or configures: reported, never a
 // reason to be unready).
 type health struct {
-	problems, degraded []string
+	problems []string
+	degraded []server.DegradedPlugin
 }
 
 // assess builds the health from the loaded plugins, the host's load errors
@@ -100,7 +101,7 @@ func assess(cfg config.Config, loaded map[string]bool, loadErrs, missing []error
 		if wanted[name] {
 			fileErr[name] = le
 		} else {
-			h.degraded = append(h.degraded, le.Error())
+			h.degraded = append(h.degraded, server.DegradedPlugin{File: filepath.Base(le.File), Error: le.Error()})
 		}
 	}
 	reported := map[string]bool{}

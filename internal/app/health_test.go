@@ -38,8 +38,8 @@ func TestAssess(t *testing.T) {
 	if strings.Join(h.problems, "\n") != strings.Join(want, "\n") {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(h.problems, "\n"), strings.Join(want, "\n"))
 	}
-	if len(h.degraded) != 2 || !strings.Contains(h.degraded[0], "stray.wasm") || !strings.Contains(h.degraded[1], "name clash") {
-		t.Errorf("degraded = %q", h.degraded)
+	if len(h.degraded) != 2 || h.degraded[0].File != "stray.wasm" || !strings.Contains(h.degraded[0].Error, "stray.wasm") || !strings.Contains(h.degraded[1].Error, "name clash") {
+		t.Errorf("degraded = %+v", h.degraded)
 	}
 	if ok, _ := h.readiness()(); ok {
 		t.Error("ready with problems")

@@ -17,11 +17,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/authhost/authhost/auth/identity"
 	"github.com/authhost/authhost/internal/forwarded"
 )
 
@@ -57,6 +59,10 @@ type Config struct {
 	Security Security           `yaml:"security"`
 	Metrics  Metrics            `yaml:"metrics"`
 	Throttle Throttle           `yaml:"throttle"`
+	// BootstrapOwners are emails granted the owner role at sign-in while
+	// they have no stored role assignment: how the first owner of a
+	// deployment whose users live in an identity provider is made.
+	BootstrapOwners []string `yaml:"bootstrap_owners"`
 }
 
 // DefaultMemoryLimitMiB is memory_limit_mib when none is configured: room
@@ -536,6 +542,14 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("plugins.%s.allowed_hosts: %q must be a host name or glob (no scheme, port or path)", name, h))
 			}
 		}
+	}
+	for i, e := range c.BootstrapOwners {
+		if _, err := identity.Email(e); err != nil {
+			errs = append(errs, fmt.Errorf("bootstrap_owners[%d]: %q: %w", i, e, err))
+		}
+	}
+	if len(c.BootstrapOwners) > 0 && len(c.RBAC.Roles) > 0 && !slices.ContainsFunc(c.RBAC.Roles, func(r Role) bool { return r.ID == "owner" }) {
+		errs = append(errs, errors.New("bootstrap_owners: rbac.roles defines no role with id owner"))
 	}
 	if t := c.Metrics.Token; t != "" && len(t) < 16 {
 		errs = append(errs, errors.New("metrics.token: use at least 16 characters (openssl rand -hex 16)"))

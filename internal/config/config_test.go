@@ -110,6 +110,13 @@ func TestParseErrors(t *testing.T) {
 		{"badger with dsn", "store: { dsn: postgres://h/db }", "store.dsn"},
 		{"negative collapse window", "audit: { collapse_window: -1m }", "audit.collapse_window"},
 		{"collapse window without unit", "audit: { collapse_window: 60 }", "into time.Duration"},
+		{"bootstrap owner not an email", `bootstrap_owners: ["ann"]`, "bootstrap_owners[0]"},
+		{"bootstrap owner with control char", "bootstrap_owners: [\"ann\\u0000@example.com\"]", "bootstrap_owners[0]"},
+		{"bootstrap owner mixing scripts", "bootstrap_owners: [\"ok@example.com\", \"аdmin@example.com\"]", "bootstrap_owners[1]"},
+		{"bootstrap owner zero-width", "bootstrap_owners: [\"ad​min@example.com\"]", "bootstrap_owners[0]"},
+		{"bootstrap owner the string null", `bootstrap_owners: ["null"]`, "bootstrap_owners[0]"},
+		{"bootstrap owner ipv6 literal", `bootstrap_owners: ["root@[::1]"]`, "bootstrap_owners[0]"},
+		{"bootstrap owner without owner role", "bootstrap_owners: [a@example.com]\nrbac: { roles: [{ id: boss, permissions: [\"*\"] }] }", "no role with id owner"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.yaml), env(nil))

@@ -30,7 +30,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Loaded plugins with health, pool and latency */
+        /** Loaded plugins with health, pool and latency, and degraded plugin files (failed to load, selected by nothing) with their error */
         get: operations["getAdminPlugins"];
         put?: never;
         post?: never;
