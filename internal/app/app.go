@@ -280,16 +280,21 @@ func startRetention(as auth.AuditStore, days int, log *slog.Logger) func() error
 // pluginStatuses reports the loaded plugins for the admin API.
 func pluginStatuses(mgr *host.Manager, plugins []*host.Plugin, log *slog.Logger) []server.PluginStatus {
 	out := make([]server.PluginStatus, 0, len(plugins))
+	failures := mgr.LoadFailures()
 	for _, p := range plugins {
 		d, st := p.Describe(), p.Stats()
 		caps := make([]string, len(d.Capabilities))
 		for i, c := range d.Capabilities {
 			caps[i] = string(c)
 		}
-		out = append(out, server.PluginStatus{Name: p.Name(), Version: d.Version, ABI: d.ABI, File: filepath.Base(p.File()),
+		ps := server.PluginStatus{Name: p.Name(), Version: d.Version, ABI: d.ABI, File: filepath.Base(p.File()),
 			Capabilities: caps, Healthy: st.Healthy, PoolSize: st.PoolSize, Instances: st.Instances, InUse: st.InUse,
 			Calls: st.Calls, Errors: st.Errors, Discards: st.Discards, P50Micros: st.P50.Microseconds(), P99Micros: st.P99.Microseconds(),
-			KV: kvUsage(mgr, p.Name(), log)})
+			KV: kvUsage(mgr, p.Name(), log), Generation: p.Generation(), SHA256: p.SHA256(), LoadedAt: p.LoadedAt().UTC()}
+		if err := failures[p.File()]; err != nil {
+			ps.LoadError = err.Error()
+		}
+		out = append(out, ps)
 	}
 	return out
 }
