@@ -7,10 +7,10 @@ const (
 	PermPluginsRead = "plugins:read"
 	// PermPluginsManage reloads the plugins (POST /api/admin/plugins/reload).
 	PermPluginsManage = "plugins:manage"
-	PermUsersRead   = "users:read"
-	PermUsersWrite  = "users:write"
-	PermACLRead     = "acl:read"
-	PermACLWrite    = "acl:write"
+	PermUsersRead     = "users:read"
+	PermUsersWrite    = "users:write"
+	PermACLRead       = "acl:read"
+	PermACLWrite      = "acl:write"
 )
 
 // Default role ids.

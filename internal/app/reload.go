@@ -151,7 +151,9 @@ func (a *App) ReloadConfig(ctx context.Context, cfg config.Config) ([]string, er
 // sessionCacheSet is the session caches of the current generation's
 // plugins; role changes invalidate through it, so the built-in RBAC
 // manager wrapped once at start follows reloads.
-type sessionCacheSet struct{ cur atomic.Pointer[[]auth.SessionInvalidator] }
+type sessionCacheSet struct {
+	cur atomic.Pointer[[]auth.SessionInvalidator]
+}
 
 func (c *sessionCacheSet) set(caches []auth.SessionInvalidator) { c.cur.Store(&caches) }
 
