@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,6 +97,11 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	var ok, failed atomic.Int64
+	// lat holds each phase's latencies (0: baseline without reloads, 1:
+	// during the reloads); phase says which one requests are in.
+	var phase atomic.Int32
+	var latMu sync.Mutex
+	var lat [2][]time.Duration
 	var failMu sync.Mutex
 	var failures []string
 	fail := func(msg string) {
@@ -121,6 +127,7 @@ func TestHotReloadUnderLoad(t *testing.T) {
 				}
 				req, _ := http.NewRequest(http.MethodGet, env.URL+paths[i%2], nil)
 				req.AddCookie(&http.Cookie{Name: "authhost_session", Value: session})
+				ph, t0 := phase.Load(), time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
 					fail(fmt.Sprintf("%s: %v", paths[i%2], err))
@@ -139,11 +146,21 @@ func TestHotReloadUnderLoad(t *testing.T) {
 					continue
 				}
 				ok.Add(1)
+				d := time.Since(t0)
+				latMu.Lock()
+				lat[ph] = append(lat[ph], d)
+				latMu.Unlock()
 			}
 		}()
 	}
 
+	// Baseline: the same load without reloads, in the same run.
+	baseStart := time.Now()
+	time.Sleep(2 * time.Second)
+	baseN, baseElapsed := ok.Load()+failed.Load(), time.Since(baseStart)
+	phase.Store(1)
 	start := time.Now()
+	startN := ok.Load() + failed.Load()
 	var between []int64 // requests served during each reload
 	for i := range replacements {
 		before := ok.Load() + failed.Load()
@@ -161,10 +178,15 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	total := ok.Load() + failed.Load()
-	t.Logf("%d replacements in %v (%.1f ms each), %d workers: %d requests, %.0f req/s, %d failed",
+	total := ok.Load() + failed.Load() - startN
+	baseRate, rate := float64(baseN)/baseElapsed.Seconds(), float64(total)/elapsed.Seconds()
+	latMu.Lock()
+	p50b, p99b, p50, p99 := quantile(lat[0], 0.5), quantile(lat[0], 0.99), quantile(lat[1], 0.5), quantile(lat[1], 0.99)
+	latMu.Unlock()
+	t.Logf("baseline (no reloads, %v): %.0f req/s, p50 %v, p99 %v", baseElapsed.Round(time.Millisecond), baseRate, p50b, p99b)
+	t.Logf("%d replacements in %v (%.1f ms each), %d workers: %d requests, %.0f req/s (%.2f× baseline), p50 %v (%.2f×), p99 %v (%.2f×), %d failed",
 		replacements, elapsed.Round(time.Millisecond), float64(elapsed.Milliseconds())/float64(replacements), workers,
-		total, float64(total)/elapsed.Seconds(), failed.Load())
+		total, rate, rate/baseRate, p50, float64(p50)/float64(p50b), p99, float64(p99)/float64(p99b), failed.Load())
 	if n := failed.Load(); n > 0 {
 		t.Fatalf("%d of %d requests failed during hot reload, e.g. %q", n, total, failures)
 	}
@@ -187,6 +209,15 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	if got, want := filepath.Base(cur.File()), filepath.Base(file); got != want {
 		t.Errorf("file %s, want %s", got, want)
 	}
+}
+
+// quantile returns the q-quantile of ds (sorted in place).
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[int(q*float64(len(ds)-1))].Round(10 * time.Microsecond)
 }
 
 func envInt(name string, def int) int {
