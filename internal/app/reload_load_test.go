@@ -244,7 +244,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // serving (reported in /api/admin/plugins-visible load failures); its
 // completion swaps in; a removed file unloads and readiness says so.
 func TestWatchPlugins(t *testing.T) {
-	cfg := strings.Replace(reloadConfig, "watch_plugins: false", "watch_plugins: true", 1)
+	cfg := strings.Replace(reloadConfig, "watch_plugins: false", "watch_plugins: true", 1) + `
+      users:
+        - email: admin@example.com
+          name: Demo Admin
+          password_hash: "$argon2id$v=19$m=12288,t=3,p=1$qIyBpMEp+rfFhi4ro6lb/g$jq+SmBkE0qKveOCCakFlxE05ORD5ZI3rwmV0PWUFzs0"
+          roles: [owner]
+`
 	env := authhostenv.Start(t, authhostenv.Options{Plugins: []string{"examples/static-users"}, Config: cfg})
 	mgr := env.App.Plugins
 	first := mgr.Plugin("static-users")
@@ -267,6 +273,30 @@ func TestWatchPlugins(t *testing.T) {
 		t.Fatal("replaced file has the old sha256")
 	}
 
+	owner := env.Client()
+	if r := owner.Do(t, "POST", "/api/auth/credentials/sign-in", map[string]string{"email": "admin@example.com", "password": "authhost-demo"}); r.Status != 200 {
+		t.Fatalf("owner sign-in = %d %s", r.Status, r.Body)
+	}
+	type status struct {
+		Generation uint64    `json:"generation"`
+		SHA256     string    `json:"sha256"`
+		LoadedAt   time.Time `json:"loadedAt"`
+		LoadError  string    `json:"loadError"`
+	}
+	adminStatus := func() status {
+		t.Helper()
+		var body struct{ Plugins []status }
+		r := owner.Do(t, "GET", "/api/admin/plugins", nil)
+		r.Decode(t, &body)
+		if r.Status != 200 || len(body.Plugins) != 1 {
+			t.Fatalf("admin plugins = %d %s", r.Status, r.Body)
+		}
+		return body.Plugins[0]
+	}
+	if st := adminStatus(); st.Generation != second.Generation() || st.SHA256 != second.SHA256() || st.LoadedAt.IsZero() || st.LoadError != "" {
+		t.Fatalf("admin status = %+v, want generation %d sha256 %s", st, second.Generation(), second.SHA256())
+	}
+
 	// Half-written in place: refused, the previous version serves on.
 	if err := os.WriteFile(file, buildA[:len(buildA)/3], 0o644); err != nil {
 		t.Fatal(err)
@@ -282,12 +312,20 @@ func TestWatchPlugins(t *testing.T) {
 	if !strings.Contains(env.Logs(), "previous version keeps serving") {
 		t.Error("refused replacement not logged")
 	}
+	if st := adminStatus(); st.Generation != second.Generation() || st.LoadError == "" {
+		t.Errorf("admin status while the file is half-written = %+v", st)
+	}
 	if err := os.WriteFile(file, buildA, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the completed file to load", func() bool { p := mgr.Plugin("static-users"); return p != nil && p != second })
 	if len(mgr.LoadFailures()) != 0 {
 		t.Errorf("load failures after the file completed: %v", mgr.LoadFailures())
+	}
+	// The admin route reloads too (same-origin POST, plugins:manage).
+	before := gen()
+	if r := owner.Do(t, "POST", "/api/admin/plugins/reload", nil); r.Status != 200 || gen() <= before {
+		t.Fatalf("admin reload = %d %s, generation %d -> %d", r.Status, r.Body, before, gen())
 	}
 
 	// Removed: unloaded, the capability fails closed, not ready.
