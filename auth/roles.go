@@ -5,10 +5,12 @@ const (
 	PermAuditRead   = "audit:read"
 	PermAuditExport = "audit:export"
 	PermPluginsRead = "plugins:read"
-	PermUsersRead   = "users:read"
-	PermUsersWrite  = "users:write"
-	PermACLRead     = "acl:read"
-	PermACLWrite    = "acl:write"
+	// PermPluginsManage reloads the plugins (POST /api/admin/plugins/reload).
+	PermPluginsManage = "plugins:manage"
+	PermUsersRead     = "users:read"
+	PermUsersWrite    = "users:write"
+	PermACLRead       = "acl:read"
+	PermACLWrite      = "acl:write"
 )
 
 // Default role ids.
@@ -30,7 +32,7 @@ func DefaultRoles() []RoleDefinition {
 		{ID: RoleAdmin, Name: "Admin", Description: "Manage agents, workflows, and team members", Permissions: []string{
 			"studio:*", "agents:*", "workflows:*", "memory:*", "tools:*", "logs:read",
 			"users:read", "users:invite", "settings:read", "settings:write",
-			PermAuditRead, PermAuditExport, PermPluginsRead, PermACLRead, PermACLWrite,
+			PermAuditRead, PermAuditExport, PermPluginsRead, PermPluginsManage, PermACLRead, PermACLWrite,
 		}},
 		{ID: RoleMember, Name: "Member", Description: "Execute agents and workflows", Permissions: []string{
 			"studio:read", "studio:execute", "agents:read", "agents:execute",

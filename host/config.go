@@ -1,6 +1,8 @@
 package host
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,6 +98,9 @@ type PluginConfig struct {
 	// vouches, in the session's cache_seconds). Nil means
 	// DefaultSessionCacheSeconds; 0 turns the cache off.
 	SessionCacheSeconds *int
+	// SHA256 pins the plugin's file: when set (lowercase hex), a file
+	// whose SHA-256 differs is refused at load and reload.
+	SHA256 string
 }
 
 // DefaultSessionCacheSeconds is the operator's cap on trusting a plugin's
@@ -346,6 +351,11 @@ func (c Config) normalize() (Config, error) {
 		if n := pc.SessionCacheSeconds; n != nil && (*n < 0 || *n > MaxSessionCacheSeconds) {
 			errs = append(errs, fmt.Errorf("%s: SessionCacheSeconds %d is out of range 0..%d", where, *n, MaxSessionCacheSeconds))
 		}
+		if pc.SHA256 != "" {
+			if b, err := hex.DecodeString(pc.SHA256); err != nil || len(b) != sha256.Size {
+				errs = append(errs, fmt.Errorf("%s: SHA256 must be %d hex digits", where, 2*sha256.Size))
+			}
+		}
 		var cacheSeconds *int
 		if n := pc.SessionCacheSeconds; n != nil {
 			v := *n
@@ -357,6 +367,7 @@ func (c Config) normalize() (Config, error) {
 			AllowPrivateNetworks: pc.AllowPrivateNetworks,
 			Limits:               pc.Limits.merge(out.Defaults),
 			SessionCacheSeconds:  cacheSeconds,
+			SHA256:               strings.ToLower(pc.SHA256),
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -235,7 +235,10 @@ func (m *Manager) KVUsage(ctx context.Context, name string) (KVUsage, error) {
 	if m.cfg.Store == nil {
 		return KVUsage{}, errors.New("host: kv usage: no store configured")
 	}
-	return newKVSpace(name, m.cfg.pluginConfig(name).Limits, m.cfg.Store, nil, m.now).usage(ctx)
+	m.mu.RLock() // SetPluginConfigs may replace the configs
+	limits := m.cfg.pluginConfig(name).Limits
+	m.mu.RUnlock()
+	return newKVSpace(name, limits, m.cfg.Store, nil, m.now).usage(ctx)
 }
 
 // usage returns the plugin's usage without writing anything.

@@ -2,10 +2,13 @@ package host
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,6 +36,15 @@ type Manager struct {
 	plugins []*Plugin // sorted by file
 	byName  map[string]*Plugin
 	closed  bool
+	// superseded are the plugins a Reload replaced that the caller has
+	// not released yet; Close closes them too.
+	superseded map[*Plugin]bool
+	// loadFailures are the errors of the last load, by file.
+	loadFailures map[string]error
+
+	// reloadMu serializes loads; generation counts them.
+	reloadMu   sync.Mutex
+	generation uint64
 
 	modMu   sync.Mutex
 	modCond *sync.Cond
@@ -60,6 +72,9 @@ func New(cfg Config) (*Manager, error) {
 		egress: newEgressTransports(nil, nil),
 		now:    time.Now,
 		byName: map[string]*Plugin{},
+
+		superseded:   map[*Plugin]bool{},
+		loadFailures: map[string]error{},
 	}
 	m.modCond = sync.NewCond(&m.modMu)
 	return m, nil
@@ -84,33 +99,70 @@ func (e *LoadError) Unwrap() error { return e.Err }
 // before; their in-flight calls finish first). One bad file never stops the
 // others: its error, a *LoadError naming the file, is returned in loadErrs.
 func (m *Manager) Load(ctx context.Context) (plugins []*Plugin, loadErrs []error) {
+	plugins, superseded, loadErrs := m.Reload(ctx)
+	for _, p := range superseded {
+		m.Release(p)
+	}
+	return plugins, loadErrs
+}
+
+// Reload is Load for a running host: loads are serialized, and it leaves
+// the plugins it replaces open and returns them as superseded, so that the
+// caller can keep serving requests that already hold them and then
+// Release each one. A file that was loaded before and now fails to load
+// (a half-written copy, a corrupt or unpinned build, a refused config)
+// keeps its previous plugin serving; its error is still returned. A file
+// that is gone unloads its plugin.
+func (m *Manager) Reload(ctx context.Context) (plugins, superseded []*Plugin, loadErrs []error) {
+	m.reloadMu.Lock()
+	defer m.reloadMu.Unlock()
+	if _, err := os.Stat(m.cfg.PluginsDir); err != nil {
+		return nil, nil, []error{fmt.Errorf("host: plugins dir: %w", err)}
+	}
 	files, err := filepath.Glob(filepath.Join(m.cfg.PluginsDir, "*.wasm"))
 	if err != nil {
-		return nil, []error{fmt.Errorf("host: list plugins: %w", err)}
-	}
-	if _, err := os.Stat(m.cfg.PluginsDir); err != nil {
-		return nil, []error{fmt.Errorf("host: plugins dir: %w", err)}
+		return nil, nil, []error{fmt.Errorf("host: list plugins: %w", err)}
 	}
 	sort.Strings(files)
+	m.mu.RLock()
+	prevByFile := map[string]*Plugin{}
+	for _, p := range m.plugins {
+		prevByFile[p.file] = p
+	}
+	m.mu.RUnlock()
+	gen := m.generation + 1
+	failures := map[string]error{}
 	byName := map[string]*Plugin{}
 	for _, f := range files {
 		p, err := m.loadFile(ctx, f)
-		if err != nil {
+		if err == nil {
+			p.generation, p.loadedAt = gen, m.now()
+		} else {
 			m.cfg.Logger.Error("plugin not loaded", "file", f, "err", err)
 			loadErrs = append(loadErrs, &LoadError{File: f, Err: err})
-			continue
+			failures[f] = err
+			if p = prevByFile[f]; p == nil {
+				continue
+			}
+			m.cfg.Logger.Error("plugin replacement failed to load: the previous version keeps serving", "plugin", p.name, "file", f,
+				"generation", p.generation, "sha256", p.sha256)
 		}
 		if prev, dup := byName[p.name]; dup {
-			p.close()
+			if prevByFile[f] != p {
+				p.close()
+			}
 			err := fmt.Errorf("%s: provider name %q is already used by %s", f, p.name, prev.file)
 			m.cfg.Logger.Error("plugin not loaded", "file", f, "err", err)
 			loadErrs = append(loadErrs, &LoadError{File: f, Name: p.name, Err: err})
+			failures[f] = err
 			continue
 		}
 		byName[p.name] = p
 		plugins = append(plugins, p)
-		m.cfg.Logger.Info("plugin loaded", "plugin", p.name, "version", p.desc.Version, "abi", p.desc.ABI, "file", f, "capabilities", p.desc.Capabilities,
-			"allow_private_networks", p.cfg.AllowPrivateNetworks)
+		if p.generation == gen {
+			m.cfg.Logger.Info("plugin loaded", "plugin", p.name, "version", p.desc.Version, "abi", p.desc.ABI, "file", f, "capabilities", p.desc.Capabilities,
+				"allow_private_networks", p.cfg.AllowPrivateNetworks, "generation", gen, "sha256", p.sha256)
+		}
 	}
 	for name := range m.cfg.Plugins {
 		if byName[name] == nil {
@@ -121,17 +173,66 @@ func (m *Manager) Load(ctx context.Context) (plugins []*Plugin, loadErrs []error
 	if m.closed {
 		m.mu.Unlock()
 		for _, p := range plugins {
-			p.close()
+			if p.generation == gen {
+				p.close()
+			}
 		}
-		return nil, append(loadErrs, fmt.Errorf("host: load: %w", ErrClosed))
+		return nil, nil, append(loadErrs, fmt.Errorf("host: load: %w", ErrClosed))
 	}
-	old := m.plugins
-	m.plugins, m.byName = plugins, byName
+	kept := map[*Plugin]bool{}
+	for _, p := range plugins {
+		kept[p] = true
+	}
+	for _, p := range m.plugins {
+		if !kept[p] {
+			superseded = append(superseded, p)
+			m.superseded[p] = true
+		}
+	}
+	m.generation = gen
+	m.plugins, m.byName, m.loadFailures = plugins, byName, failures
 	m.mu.Unlock()
-	for _, p := range old {
+	return slices.Clone(plugins), superseded, loadErrs
+}
+
+// Release closes a plugin that Reload superseded, once the caller holds
+// no more references to it: its in-flight calls finish, later ones fail
+// with ErrClosed. Releasing a plugin twice, or one that is still current,
+// does nothing.
+func (m *Manager) Release(p *Plugin) {
+	m.mu.Lock()
+	ok := m.superseded[p]
+	delete(m.superseded, p)
+	m.mu.Unlock()
+	if ok {
 		p.close()
 	}
-	return slices.Clone(plugins), loadErrs
+}
+
+// LoadFailures returns the errors of the last load by file: files that did
+// not load (and, when a previous version keeps serving, why the
+// replacement was refused).
+func (m *Manager) LoadFailures() map[string]error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return maps.Clone(m.loadFailures)
+}
+
+// SetPluginConfigs replaces the operator's per-plugin configuration used
+// by the next Reload (a configuration reload), validated as by New.
+func (m *Manager) SetPluginConfigs(plugins map[string]PluginConfig) error {
+	c := m.cfg
+	c.Plugins = plugins
+	c, err := c.normalize()
+	if err != nil {
+		return err
+	}
+	m.reloadMu.Lock()
+	defer m.reloadMu.Unlock()
+	m.mu.Lock()
+	m.cfg.Plugins = c.Plugins
+	m.mu.Unlock()
+	return nil
 }
 
 // Plugins returns the loaded plugins in file order.
@@ -159,7 +260,10 @@ func (m *Manager) Close() error {
 	}
 	m.closed = true
 	old := m.plugins
-	m.plugins, m.byName = nil, map[string]*Plugin{}
+	for p := range m.superseded {
+		old = append(old, p)
+	}
+	m.plugins, m.byName, m.superseded = nil, map[string]*Plugin{}, map[*Plugin]bool{}
 	m.mu.Unlock()
 	for _, p := range old {
 		p.close()
@@ -212,6 +316,8 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 	if err := checkWasmHeader(wasm); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
+	sum := sha256.Sum256(wasm)
+	digest := hex.EncodeToString(sum[:])
 	def := m.cfg.Defaults
 	slot := &envSlot{}
 	if err := checkImports(wasm, m.engineOptions(slot, def, nil, nil)); err != nil {
@@ -237,6 +343,10 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		return nil, errors.Join(errs...)
 	}
 	pc := m.cfg.pluginConfig(desc.Name)
+	if pin := pc.SHA256; pin != "" && !strings.EqualFold(pin, digest) {
+		_ = mod.Close(ctx)
+		return nil, fmt.Errorf("%s: sha256 %s does not match plugins.%s.sha256 (pinned %s)", file, digest, desc.Name, pin)
+	}
 	logger := m.cfg.Logger.With("plugin", desc.Name)
 	var kv *kvSpace
 	if m.cfg.Store != nil {
@@ -276,6 +386,7 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		module:  newLazyModule(mod, file, wasm, func(ctx context.Context, wasm []byte) (engine.Module, error) { return m.eng.Compile(ctx, wasm, opts) }),
 		health:  &health{cfg: m.cfg.Health},
 		now:     func() time.Time { return m.now() },
+		sha256:  digest,
 	}
 	warm := pc.Limits.PoolWarm
 	if m.cfg.Selected != nil && !m.cfg.Selected(desc.Name, desc.Capabilities) {

@@ -51,6 +51,11 @@ type Plugin struct {
 	pool    *pool
 	health  *health
 	now     func() time.Time
+	// sha256 is the hex SHA-256 of the file as compiled; generation is
+	// the Manager's load count when it was loaded, at loadedAt.
+	sha256     string
+	generation uint64
+	loadedAt   time.Time
 
 	calls    atomic.Int64
 	errs     atomic.Int64
@@ -67,6 +72,16 @@ func (p *Plugin) Name() string { return p.name }
 
 // File returns the path of the .wasm file the plugin was loaded from.
 func (p *Plugin) File() string { return p.file }
+
+// SHA256 returns the hex SHA-256 of the file the plugin was compiled from.
+func (p *Plugin) SHA256() string { return p.sha256 }
+
+// Generation returns the number of the Manager load (1 for the first) that
+// loaded this plugin; a reload that keeps it serving keeps its generation.
+func (p *Plugin) Generation() uint64 { return p.generation }
+
+// LoadedAt returns when the plugin was loaded.
+func (p *Plugin) LoadedAt() time.Time { return p.loadedAt }
 
 // Describe returns the provider's describe document.
 func (p *Plugin) Describe() abi.Describe {

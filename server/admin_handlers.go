@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -26,6 +27,14 @@ type PluginStatus struct {
 	Discards     int64    `json:"discards"`
 	P50Micros    int64    `json:"p50Micros"`
 	P99Micros    int64    `json:"p99Micros"`
+	// Generation is the reload that loaded this version (1 = start-up),
+	// SHA256 the file's hash and LoadedAt when it was loaded.
+	Generation uint64    `json:"generation"`
+	SHA256     string    `json:"sha256"`
+	LoadedAt   time.Time `json:"loadedAt"`
+	// LoadError is why the file's latest version did not load, when the
+	// version listed here kept serving instead.
+	LoadError string `json:"loadError,omitempty"`
 	// KV is the plugin's key-value usage against its quota; nil when it
 	// could not be read.
 	KV *KVUsage `json:"kv,omitempty"`
@@ -61,6 +70,29 @@ func (s *Server) handleAdminPlugins(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"plugins": ps, "degraded": dg})
 }
 
+func (s *Server) handleAdminPluginsReload(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.ReloadPlugins == nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "hot reload is not available")
+		return
+	}
+	id := identityOf(r.Context())
+	problems, err := s.cfg.ReloadPlugins(r.Context())
+	if err != nil {
+		s.log.Error("plugin reload failed", "error", err)
+		writeError(w, http.StatusInternalServerError, "internal", "plugin reload failed")
+		return
+	}
+	s.emit(r, auth.AuditEvent{Actor: actorOf(r, id.user), Action: "plugins.reload", Outcome: auth.OutcomeSuccess})
+	if problems == nil {
+		problems = []string{}
+	}
+	ps := s.cfg.Plugins()
+	if ps == nil {
+		ps = []PluginStatus{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"plugins": ps, "problems": problems})
+}
+
 // roleDefiner is an RBAC provider that can list its role definitions (the
 // built-in manager and RBAC plugins exporting rbac_role_definitions).
 type roleDefiner interface {
@@ -68,7 +100,7 @@ type roleDefiner interface {
 }
 
 func (s *Server) handleListRoles(w http.ResponseWriter, r *http.Request) {
-	d, ok := s.cfg.Auth.RBAC.(roleDefiner)
+	d, ok := s.composed(r.Context()).RBAC.(roleDefiner)
 	if !ok {
 		writeError(w, http.StatusNotImplemented, "not_supported", "The RBAC provider does not list role definitions")
 		return
@@ -84,8 +116,8 @@ func (s *Server) handleListRoles(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"roles": roles})
 }
 
-func (s *Server) rbacManager(w http.ResponseWriter) auth.RBACManager {
-	m, ok := s.cfg.Auth.RBAC.(auth.RBACManager)
+func (s *Server) rbacManager(w http.ResponseWriter, r *http.Request) auth.RBACManager {
+	m, ok := s.composed(r.Context()).RBAC.(auth.RBACManager)
 	if !ok {
 		writeError(w, http.StatusNotImplemented, "not_supported", "The RBAC provider does not support role assignment")
 		return nil
@@ -104,7 +136,7 @@ type userRolesResponse struct {
 }
 
 func (s *Server) handleGetUserRoles(w http.ResponseWriter, r *http.Request) {
-	m := s.rbacManager(w)
+	m := s.rbacManager(w, r)
 	if m == nil {
 		return
 	}
@@ -126,7 +158,7 @@ type rolesBody struct {
 // when it cannot look users up, the assignment is stored unchecked and
 // its audit event says so (userChecked: false).
 func (s *Server) handlePutUserRoles(w http.ResponseWriter, r *http.Request) {
-	m := s.rbacManager(w)
+	m := s.rbacManager(w, r)
 	if m == nil {
 		return
 	}
@@ -164,7 +196,7 @@ func (s *Server) handlePutUserRoles(w http.ResponseWriter, r *http.Request) {
 // the user provider: the assignment of a user deleted there must remain
 // removable.
 func (s *Server) handleDeleteUserRoles(w http.ResponseWriter, r *http.Request) {
-	m := s.rbacManager(w)
+	m := s.rbacManager(w, r)
 	if m == nil {
 		return
 	}
@@ -185,10 +217,10 @@ func (s *Server) handleDeleteUserRoles(w http.ResponseWriter, r *http.Request) {
 // when it answers not_supported, the id cannot be checked: ok is true and
 // checked false.
 func (s *Server) lookUpUser(w http.ResponseWriter, r *http.Request, userID string) (checked, ok bool) {
-	if s.cfg.Auth.User == nil {
+	if s.composed(r.Context()).User == nil {
 		return false, true
 	}
-	u, err := s.cfg.Auth.User.GetUser(r.Context(), userID)
+	u, err := s.composed(r.Context()).User.GetUser(r.Context(), userID)
 	switch {
 	case auth.CodeOf(err) == auth.CodeNotSupported:
 		return false, true
@@ -203,8 +235,8 @@ func (s *Server) lookUpUser(w http.ResponseWriter, r *http.Request, userID strin
 	return true, true
 }
 
-func (s *Server) aclManager(w http.ResponseWriter) auth.ACLManager {
-	m, ok := s.cfg.Auth.ACL.(auth.ACLManager)
+func (s *Server) aclManager(w http.ResponseWriter, r *http.Request) auth.ACLManager {
+	m, ok := s.composed(r.Context()).ACL.(auth.ACLManager)
 	if !ok || !s.cfg.License.Enabled(auth.FeatureACL) {
 		writeError(w, http.StatusNotImplemented, "not_supported", "No ACL manager is configured")
 		return nil
@@ -213,7 +245,7 @@ func (s *Server) aclManager(w http.ResponseWriter) auth.ACLManager {
 }
 
 func (s *Server) handleACLList(w http.ResponseWriter, r *http.Request) {
-	m := s.aclManager(w)
+	m := s.aclManager(w, r)
 	if m == nil {
 		return
 	}
@@ -262,7 +294,7 @@ func (s *Server) handleACLRevoke(w http.ResponseWriter, r *http.Request) { s.cha
 // changeACL grants (or revokes) the actions of the request body and audits
 // the change. A revoke with no actions removes every action.
 func (s *Server) changeACL(w http.ResponseWriter, r *http.Request, grant bool) {
-	m := s.aclManager(w)
+	m := s.aclManager(w, r)
 	if m == nil {
 		return
 	}

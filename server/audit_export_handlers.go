@@ -67,12 +67,12 @@ func (b auditExportBody) request() (auth.AuditExportRequest, error) {
 // auditExporter returns the composed audit exporter, or answers 501 when
 // no selected audit provider can export (503 when audit is not licensed,
 // as for the audit store).
-func (s *Server) auditExporter(w http.ResponseWriter) auth.AuditExporter {
+func (s *Server) auditExporter(w http.ResponseWriter, r *http.Request) auth.AuditExporter {
 	if !s.cfg.License.Enabled(auth.FeatureAudit) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "Audit is not enabled by the license")
 		return nil
 	}
-	x := s.cfg.Auth.AuditExporter
+	x := s.composed(r.Context()).AuditExporter
 	if x == nil {
 		writeError(w, http.StatusNotImplemented, string(auth.CodeNotSupported), "No audit provider can create exports")
 		return nil
@@ -84,7 +84,7 @@ func (s *Server) auditExporter(w http.ResponseWriter) auth.AuditExporter {
 // its events and answers 201 with the export (usually pending). The
 // request is audited as audit.export with its outcome.
 func (s *Server) handleAuditExportCreate(w http.ResponseWriter, r *http.Request) {
-	x := s.auditExporter(w)
+	x := s.auditExporter(w, r)
 	if x == nil {
 		return
 	}
@@ -130,7 +130,7 @@ func (s *Server) handleAuditExportCreate(w http.ResponseWriter, r *http.Request)
 
 // handleAuditExportGet reports the state of an export (200) or 404.
 func (s *Server) handleAuditExportGet(w http.ResponseWriter, r *http.Request) {
-	x := s.auditExporter(w)
+	x := s.auditExporter(w, r)
 	if x == nil {
 		return
 	}

@@ -101,8 +101,8 @@ func auditPageFrom(q url.Values) (auth.AuditPage, error) {
 	return p, nil
 }
 
-func (s *Server) auditStore(w http.ResponseWriter) auth.AuditStore {
-	st := s.cfg.Auth.AuditStore
+func (s *Server) auditStore(w http.ResponseWriter, r *http.Request) auth.AuditStore {
+	st := s.composed(r.Context()).AuditStore
 	if st == nil || !s.cfg.License.Enabled(auth.FeatureAudit) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "Audit storage not configured")
 		return nil
@@ -121,7 +121,7 @@ type auditListResponse struct {
 }
 
 func (s *Server) handleAuditList(w http.ResponseWriter, r *http.Request) {
-	st := s.auditStore(w)
+	st := s.auditStore(w, r)
 	if st == nil {
 		return
 	}
@@ -154,7 +154,7 @@ func (s *Server) handleAuditList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAuditGet(w http.ResponseWriter, r *http.Request) {
-	st := s.auditStore(w)
+	st := s.auditStore(w, r)
 	if st == nil {
 		return
 	}
@@ -174,7 +174,7 @@ func (s *Server) handleAuditGet(w http.ResponseWriter, r *http.Request) {
 // handleAuditExport streams the export: rows are written as they are read,
 // never buffered whole.
 func (s *Server) handleAuditExport(w http.ResponseWriter, r *http.Request) {
-	st := s.auditStore(w)
+	st := s.auditStore(w, r)
 	if st == nil {
 		return
 	}

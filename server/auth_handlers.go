@@ -24,7 +24,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	id := identityOf(r.Context())
 	u := *id.user
 	resp := meResponse{User: u, Permissions: []string{}}
-	if acc := s.cfg.Auth.AccessOf(r.Context(), s.cfg.License, u); acc != nil {
+	if acc := s.composed(r.Context()).AccessOf(r.Context(), s.cfg.License, u); acc != nil {
 		resp.Roles, resp.Permissions = acc.Roles, acc.Permissions
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -108,8 +108,8 @@ func addCookies(w http.ResponseWriter, cookies []string) {
 var errNoCredentials = &flowError{Status: http.StatusNotFound, Code: "not_found", Message: "Credentials authentication not configured"}
 
 // signInAvailable returns nil when credentials sign-in is configured.
-func (s *Server) signInAvailable() error {
-	if s.cfg.Auth.Credentials == nil {
+func (s *Server) signInAvailable(r *http.Request) error {
+	if s.composed(r.Context()).Credentials == nil {
 		return errNoCredentials
 	}
 	return nil
@@ -118,17 +118,17 @@ func (s *Server) signInAvailable() error {
 // signUpAvailable returns nil when credentials sign-up is configured and
 // enabled.
 func (s *Server) signUpAvailable(r *http.Request) error {
-	if err := s.signInAvailable(); err != nil {
+	if err := s.signInAvailable(r); err != nil {
 		return err
 	}
-	if !s.cfg.Auth.Credentials.SignUpEnabled(r.Context()) {
+	if !s.composed(r.Context()).Credentials.SignUpEnabled(r.Context()) {
 		return &flowError{Status: http.StatusForbidden, Code: "sign_up_disabled", Message: "Sign up is disabled"}
 	}
 	return nil
 }
 
 func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
-	s.serveCredentials(w, r, s.signInAvailable(), s.signIn, http.StatusOK)
+	s.serveCredentials(w, r, s.signInAvailable(r), s.signIn, http.StatusOK)
 }
 
 func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
@@ -168,7 +168,7 @@ func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request, unavai
 // the count (see auth/RATIONALE.md, "Sign-in limits").
 func (s *Server) signIn(r *http.Request, body credentialsBody) (*loginResult, error) {
 	start := time.Now()
-	if err := s.signInAvailable(); err != nil {
+	if err := s.signInAvailable(r); err != nil {
 		return nil, err
 	}
 	if err := body.validate(false); err != nil {
@@ -183,7 +183,7 @@ func (s *Server) signIn(r *http.Request, body credentialsBody) (*loginResult, er
 	}
 	var res *auth.CredentialsResult
 	err := s.hashing(r.Context(), func(ctx context.Context) (err error) {
-		res, err = s.cfg.Auth.Credentials.SignIn(ctx, body.Email, body.Password, r)
+		res, err = s.composed(r.Context()).Credentials.SignIn(ctx, body.Email, body.Password, r)
 		return err
 	})
 	if errors.Is(err, errNoHashSlot) {
@@ -316,7 +316,7 @@ func (s *Server) signInFailed(r *http.Request, actor auth.AuditActor, held heldL
 // a *flowError for everything else.
 func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, error) {
 	start := time.Now()
-	if err := s.signInAvailable(); err != nil {
+	if err := s.signInAvailable(r); err != nil {
 		return nil, err
 	}
 	if err := body.validate(true); err != nil {
@@ -335,7 +335,7 @@ func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, er
 	}
 	var res *auth.CredentialsResult
 	err := s.hashing(r.Context(), func(ctx context.Context) (err error) {
-		res, err = s.cfg.Auth.Credentials.SignUp(ctx, body.Email, body.Password, body.Name, r)
+		res, err = s.composed(r.Context()).Credentials.SignUp(ctx, body.Email, body.Password, body.Name, r)
 		return err
 	})
 	if errors.Is(err, errNoHashSlot) {
@@ -393,13 +393,13 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, capability 
 // here, so a bootstrap owner is granted its role here first.
 func (s *Server) loginCookies(r *http.Request, capability string, u auth.User, providerCookies []string, source string) ([]string, error) {
 	s.bootstrapOwner(r, u)
-	if len(providerCookies) > 0 || s.cfg.Auth.ManagesSessions(capability) || s.cfg.Auth.Session == nil {
+	if len(providerCookies) > 0 || s.composed(r.Context()).ManagesSessions(capability) || s.composed(r.Context()).Session == nil {
 		return providerCookies, nil
 	}
-	sess, err := s.cfg.Auth.Session.CreateSession(r.Context(), u.ID, auth.SnapshotMetadata(u, source))
+	sess, err := s.composed(r.Context()).Session.CreateSession(r.Context(), u.ID, auth.SnapshotMetadata(u, source))
 	if err == nil {
 		var cookies []string
-		if cookies, err = s.cfg.Auth.Session.SessionCookies(r.Context(), sess); err == nil {
+		if cookies, err = s.composed(r.Context()).Session.SessionCookies(r.Context(), sess); err == nil {
 			return cookies, nil
 		}
 	}
@@ -432,14 +432,14 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) (redirectTo stri
 	// The identity provider's logout URL may need the session (an OIDC
 	// id_token_hint, a WorkOS session id), so it is built before the
 	// session is destroyed.
-	if sso := s.cfg.Auth.SSO; sso != nil && id.user != nil {
+	if sso := s.composed(r.Context()).SSO; sso != nil && id.user != nil {
 		if u, err := sso.LogoutURL(ctx, s.cfg.PublicURL.String(), r); err == nil {
 			redirectTo = u
 		} else {
 			s.log.Warn("logout: building the identity provider's logout URL failed", "error", err)
 		}
 	}
-	if sp := s.cfg.Auth.Session; sp != nil {
+	if sp := s.composed(r.Context()).Session; sp != nil {
 		if sid, e := sp.SessionIDFromRequest(ctx, r); e == nil && sid != "" {
 			if e := sp.DestroySession(ctx, sid); e != nil {
 				err = e
@@ -463,7 +463,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) (redirectTo stri
 }
 
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
-	sp := s.cfg.Auth.Session
+	sp := s.composed(r.Context()).Session
 	if sp == nil {
 		writeError(w, http.StatusNotFound, "not_found", "Sessions are not managed by this server")
 		return
@@ -504,7 +504,7 @@ type resetConfirmBody struct {
 // handlePasswordReset starts a reset. It answers 202 whether or not the
 // account exists, so it cannot be used to discover accounts.
 func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
-	creds := s.cfg.Auth.Credentials
+	creds := s.composed(r.Context()).Credentials
 	if creds == nil {
 		writeError(w, http.StatusNotFound, "not_found", "Credentials authentication not configured")
 		return
@@ -544,7 +544,7 @@ func (s *Server) requestReset(r *http.Request, email string) error {
 	if held == nil {
 		return &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts; try again later", RetryAfter: wait}
 	}
-	err := s.cfg.Auth.Credentials.RequestPasswordReset(r.Context(), email, s.cfg.PublicURL.String()+"/reset-password")
+	err := s.composed(r.Context()).Credentials.RequestPasswordReset(r.Context(), email, s.cfg.PublicURL.String()+"/reset-password")
 	if auth.CodeOf(err) == auth.CodeNotSupported {
 		held.Refund()
 		return err
@@ -557,7 +557,7 @@ func (s *Server) requestReset(r *http.Request, email string) error {
 }
 
 func (s *Server) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Request) {
-	creds := s.cfg.Auth.Credentials
+	creds := s.composed(r.Context()).Credentials
 	if creds == nil {
 		writeError(w, http.StatusNotFound, "not_found", "Credentials authentication not configured")
 		return
@@ -595,7 +595,7 @@ func (s *Server) resetPassword(r *http.Request, token, password string) error {
 		return &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts; try again later", RetryAfter: wait}
 	}
 	err := s.hashing(r.Context(), func(ctx context.Context) error {
-		return s.cfg.Auth.Credentials.ResetPassword(ctx, token, password)
+		return s.composed(r.Context()).Credentials.ResetPassword(ctx, token, password)
 	})
 	if errors.Is(err, errNoHashSlot) {
 		held.Refund()
@@ -628,7 +628,7 @@ func badResetToken(code auth.Code) bool {
 // go into a sealed HttpOnly cookie; the provider gets state, nonce and the
 // S256 challenge.
 func (s *Server) handleSSOLogin(w http.ResponseWriter, r *http.Request) {
-	sso := s.cfg.Auth.SSO
+	sso := s.composed(r.Context()).SSO
 	if sso == nil {
 		writeError(w, http.StatusNotFound, "not_found", "SSO not configured")
 		return
@@ -683,7 +683,7 @@ func (s *Server) handleSSOCallback(w http.ResponseWriter, r *http.Request) {
 			Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
 		http.Redirect(w, r, withQuery(target, "error", code), http.StatusFound)
 	}
-	sso := s.cfg.Auth.SSO
+	sso := s.composed(r.Context()).SSO
 	if sso == nil {
 		fail(root, "sso_not_configured", nil)
 		return

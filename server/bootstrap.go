@@ -37,7 +37,7 @@ func (s *Server) bootstrapOwner(r *http.Request, u auth.User) {
 	if err != nil || !s.owners[email] {
 		return
 	}
-	m, ok := s.cfg.Auth.RBAC.(auth.RBACManager)
+	m, ok := s.composed(r.Context()).RBAC.(auth.RBACManager)
 	if !ok {
 		s.log.Warn("bootstrap_owners: the RBAC provider cannot assign roles", "user", u.ID)
 		return

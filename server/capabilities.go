@@ -6,7 +6,7 @@ import "net/http"
 // options for anyone, plus user, flags and access for a signed-in user.
 func (s *Server) handleCapabilities(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	a := s.cfg.Auth
+	a := s.composed(r.Context())
 	if u := identityOf(ctx).user; u != nil {
 		writeJSON(w, http.StatusOK, a.AuthenticatedCapabilities(ctx, s.cfg.License, s.ssoLoginURL(), *u))
 		return

@@ -8,7 +8,7 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 
 // handleReadyz answers 200 only when every configured plugin loaded.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	ready, problems := s.cfg.Ready()
+	ready, problems := s.stateOf(r.Context()).ready()
 	if !ready {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "problems": problems})
 		return

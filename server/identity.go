@@ -35,7 +35,7 @@ func identityOf(ctx context.Context) *identity {
 // identify resolves the session cookie or bearer token to a user.
 func (s *Server) identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, sess, err := s.cfg.Auth.CurrentUser(r.Context(), r)
+		u, sess, err := s.composed(r.Context()).CurrentUser(r.Context(), r)
 		id := &identity{user: u, session: sess, err: err}
 		if err != nil {
 			s.auditResolveFailure(r, err)
@@ -93,14 +93,14 @@ func (s *Server) slideSession(w http.ResponseWriter, r *http.Request, sess *auth
 		return
 	}
 	ctx := r.Context()
-	fresh, err := s.cfg.Auth.Session.RefreshSession(ctx, sess.ID)
+	fresh, err := s.composed(r.Context()).Session.RefreshSession(ctx, sess.ID)
 	if err != nil || fresh == nil {
 		if err != nil {
 			s.log.Warn("sliding session refresh failed", "error", err)
 		}
 		return
 	}
-	cookies, err := s.cfg.Auth.Session.SessionCookies(ctx, fresh)
+	cookies, err := s.composed(r.Context()).Session.SessionCookies(ctx, fresh)
 	if err != nil {
 		s.log.Warn("sliding session refresh: rendering the cookie failed", "error", err)
 		return
@@ -113,7 +113,7 @@ func (s *Server) slideSession(w http.ResponseWriter, r *http.Request, sess *auth
 // permissionsOf returns the user's permissions, or nil when RBAC is off or
 // fails (never wider access on failure).
 func (s *Server) permissionsOf(ctx context.Context, u auth.User) []string {
-	acc := s.cfg.Auth.AccessOf(ctx, s.cfg.License, u)
+	acc := s.composed(ctx).AccessOf(ctx, s.cfg.License, u)
 	if acc == nil {
 		return nil
 	}
@@ -179,7 +179,7 @@ func newEventID() string { return uuid.Must(uuid.NewV7()).String() }
 // emit records an audit event; failures are logged, never shown to the
 // client, and never stop the request.
 func (s *Server) emit(r *http.Request, e auth.AuditEvent) {
-	if s.cfg.Auth.Audit == nil || !s.cfg.License.Enabled(auth.FeatureAudit) {
+	if s.composed(r.Context()).Audit == nil || !s.cfg.License.Enabled(auth.FeatureAudit) {
 		return
 	}
 	if e.Timestamp.IsZero() {

@@ -62,6 +62,8 @@ func (s *Server) routeTable() []route {
 
 		{method: "GET", path: "/admin/plugins", auth: true, permission: auth.PermPluginsRead, tag: "Admin", summary: "Loaded plugins with health, pool and latency, and degraded plugin files (failed to load, selected by nothing) with their error",
 			statuses: map[int]string{200: "plugins", 401: "not signed in", 403: "missing plugins:read"}, handler: s.handleAdminPlugins},
+		{method: "POST", path: "/admin/plugins/reload", auth: true, permission: auth.PermPluginsManage, tag: "Admin", summary: "Reload the plugins directory now (as on a file change): replaced files swap in, removed ones unload, a file that fails to load keeps its previous version serving and is listed in problems",
+			statuses: map[int]string{200: "plugins after the reload, with problems", 401: "not signed in", 403: "missing plugins:manage", 503: "hot reload is not available"}, handler: s.handleAdminPluginsReload},
 		{method: "GET", path: "/admin/roles", auth: true, permission: auth.PermUsersRead, tag: "Admin", summary: "The RBAC provider's role definitions",
 			statuses: map[int]string{200: "roles", 401: "not signed in", 403: "missing users:read", 501: "RBAC provider cannot list roles"}, handler: s.handleListRoles},
 		{method: "GET", path: "/admin/users/{id}/roles", auth: true, permission: auth.PermUsersRead, tag: "Admin", summary: "A user's role assignment ({roles, assigned}; without one the user has the provider's or the default roles)",

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,10 @@ type Config struct {
 	// Degraded lists the plugin files that failed to load but that
 	// nothing selects or configures; nil lists none.
 	Degraded func() []DegradedPlugin
+	// ReloadPlugins reloads the plugins directory (and swaps the composed
+	// provider through Swap), returning the problems of the files that
+	// did not load; nil makes the reload route answer 503.
+	ReloadPlugins func(ctx context.Context) (problems []string, err error)
 	// SignInLimit is how many failed sign-ins lock an account out for
 	// one client address (the hard lock) for SignInWindow, and
 	// SignInIPLimit how many lock out one client address whatever the
@@ -133,6 +138,10 @@ type Server struct {
 	audit *auditFlood
 	// webhookLimits bounds each provider's webhook deliveries.
 	webhookLimits *webhookLimits
+	// state is the current generation of the composed provider and
+	// readiness (hot reload swaps it, swapMu serializing the swaps).
+	state  atomic.Pointer[state]
+	swapMu sync.Mutex
 	// resolveErrAt is when a failure to resolve a request's user was last
 	// audited (unix nanoseconds).
 	resolveErrAt atomic.Int64
@@ -212,9 +221,10 @@ func New(cfg Config) (*Server, error) {
 		hashes:        cfg.HashGate,
 		busy: &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited",
 			Message: "The server is busy; try again in a moment", RetryAfter: cfg.HashGate.RetryAfter()}}
-	if cfg.Auth.Audit != nil {
-		s.audit = newAuditFlood(cfg.Auth.Audit, cfg.AuditWindow, cfg.Logger)
-	}
+	s.state.Store(&state{auth: cfg.Auth, ready: cfg.Ready})
+	// The flood policy outlives reloads: it writes to the audit logger of
+	// the generation current at each write.
+	s.audit = newAuditFlood(currentAudit{s}, cfg.AuditWindow, cfg.Logger)
 	trusted := cfg.AllowedRedirectOrigins
 	if cfg.License.Mode == auth.ModeDevelopment {
 		trusted = append(loopbackOrigins(cfg.PublicURL.Scheme, cfg.ListenAddr), trusted...)
@@ -249,7 +259,7 @@ func normalizePrefix(p string) string {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.withState(w, r) }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()

@@ -41,14 +41,14 @@ func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request) {
 func (s *Server) accountData(r *http.Request, u auth.User, sessionsErr string) accountPage {
 	ctx := r.Context()
 	p := accountPage{User: u, SessionsError: sessionsErr}
-	if acc := s.cfg.Auth.AccessOf(ctx, s.cfg.License, u); acc != nil {
+	if acc := s.composed(r.Context()).AccessOf(ctx, s.cfg.License, u); acc != nil {
 		p.RBAC, p.Roles, p.Permissions = true, acc.Roles, acc.Permissions
 	}
 	id := identityOf(ctx)
 	if id.session != nil {
 		p.Source, _ = id.session.Metadata[auth.MetaSource].(string)
 	}
-	lister, ok := s.cfg.Auth.Session.(auth.SessionLister)
+	lister, ok := s.composed(r.Context()).Session.(auth.SessionLister)
 	if !ok {
 		return p
 	}
@@ -88,7 +88,7 @@ func (s *Server) pageEndAllSessions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, ok := s.cfg.Auth.Session.(auth.SessionLister); !ok {
+	if _, ok := s.composed(r.Context()).Session.(auth.SessionLister); !ok {
 		s.render(w, http.StatusNotImplemented, "account", s.newLayout(r, "Your account", "account",
 			s.accountData(r, *u, "This server's session store cannot sign you out everywhere.")))
 		return
@@ -98,7 +98,7 @@ func (s *Server) pageEndAllSessions(w http.ResponseWriter, r *http.Request) {
 		s.logoutFailed(w, r)
 		return
 	}
-	n, err := auth.EndUserSessions(r.Context(), s.cfg.Auth.Session, u.ID)
+	n, err := auth.EndUserSessions(r.Context(), s.composed(r.Context()).Session, u.ID)
 	outcome := auth.OutcomeSuccess
 	if err != nil {
 		s.log.Warn("sign out everywhere failed", "error", err)

@@ -78,7 +78,7 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request) {
 // fillAudit runs the page's query through the API's own filter parsing and
 // the audit store. problem is a sentence for the page when it failed.
 func (s *Server) fillAudit(r *http.Request, p *auditPage, filters, q url.Values) (status int, problem string) {
-	st := s.cfg.Auth.AuditStore
+	st := s.composed(r.Context()).AuditStore
 	if st == nil || !s.cfg.License.Enabled(auth.FeatureAudit) {
 		return http.StatusServiceUnavailable, "Audit storage is not configured on this server."
 	}

@@ -69,7 +69,7 @@ func ssoErrorText(code string) string {
 // loginOptions fills the login methods from the composed capabilities, the
 // same ones GET /api/auth/capabilities reports.
 func (s *Server) loginOptions(r *http.Request, target string) loginPage {
-	caps := s.cfg.Auth.PublicCapabilities(r.Context(), s.cfg.License, s.ssoLoginURL())
+	caps := s.composed(r.Context()).PublicCapabilities(r.Context(), s.cfg.License, s.ssoLoginURL())
 	p := loginPage{Redirect: target, Enabled: caps.Enabled && caps.Login != nil}
 	if s.cfg.License.Mode != auth.ModeProduction {
 		if ready, problems := s.cfg.Ready(); !ready {
@@ -81,7 +81,7 @@ func (s *Server) loginOptions(r *http.Request, target string) loginPage {
 	}
 	p.Credentials = caps.Login.Type == "credentials" || caps.Login.Type == "both"
 	p.SignUp = p.Credentials && caps.Login.SignUpEnabled != nil && *caps.Login.SignUpEnabled
-	p.ForgotPassword = p.Credentials && auth.SupportsPasswordReset(s.cfg.Auth.Credentials)
+	p.ForgotPassword = p.Credentials && auth.SupportsPasswordReset(s.composed(r.Context()).Credentials)
 	if caps.Login.SSO != nil {
 		p.SSO = caps.Login.SSO
 		// The SSO callback returns to /login, which forwards a signed-in

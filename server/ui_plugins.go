@@ -28,7 +28,7 @@ func (s *Server) pagePlugins(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := pluginsPage{Plugins: s.cfg.Plugins(), Degraded: s.cfg.Degraded()}
-	for c, names := range s.cfg.Auth.Sources {
+	for c, names := range s.composed(r.Context()).Sources {
 		p.Sources = append(p.Sources, capabilitySource{Capability: c, Providers: strings.Join(names, ", ")})
 	}
 	slices.SortFunc(p.Sources, func(a, b capabilitySource) int { return strings.Compare(a.Capability, b.Capability) })

@@ -58,7 +58,7 @@ func (s *Server) resetRateLimited(w http.ResponseWriter, r *http.Request, page s
 }
 
 func (s *Server) pageForgot(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Auth.Credentials == nil {
+	if s.composed(r.Context()).Credentials == nil {
 		s.resetUnavailable(w, r, http.StatusNotFound)
 		return
 	}
@@ -69,7 +69,7 @@ func (s *Server) pageForgot(w http.ResponseWriter, r *http.Request) {
 // reaches the provider counts against the client's address, each may send
 // an email), and the page says the same whether or not the account exists.
 func (s *Server) pageForgotPost(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Auth.Credentials == nil {
+	if s.composed(r.Context()).Credentials == nil {
 		s.resetUnavailable(w, r, http.StatusNotFound)
 		return
 	}
@@ -101,7 +101,7 @@ func (s *Server) pageForgotPost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Auth.Credentials == nil {
+	if s.composed(r.Context()).Credentials == nil {
 		s.resetUnavailable(w, r, http.StatusNotFound)
 		return
 	}
@@ -117,7 +117,7 @@ func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
 // pageResetPost sets the new password (resetPassword: rate limit, provider,
 // audit) and shows what went wrong inline.
 func (s *Server) pageResetPost(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Auth.Credentials == nil {
+	if s.composed(r.Context()).Credentials == nil {
 		s.resetUnavailable(w, r, http.StatusNotFound)
 		return
 	}

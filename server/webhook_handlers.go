@@ -146,7 +146,7 @@ var errNoRoleStore = &auth.Error{Code: auth.CodeInvalidRequest, Message: "this s
 // forgetUser ends every session of a user deleted at the identity provider
 // and drops their role assignments.
 func (s *Server) forgetUser(ctx context.Context, userID string) error {
-	if _, err := auth.EndUserSessions(ctx, s.cfg.Auth.Session, userID); err != nil && !errors.Is(err, auth.ErrCannotListSessions) {
+	if _, err := auth.EndUserSessions(ctx, s.composed(ctx).Session, userID); err != nil && !errors.Is(err, auth.ErrCannotListSessions) {
 		return err
 	}
 	if s.cfg.RoleStore != nil {

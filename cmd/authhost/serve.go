@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/authhost/authhost/abi"
@@ -132,6 +135,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "authhost %s listening on %s (public URL %s)\n", version, ln.Addr(), cfg.PublicURL)
 	a.PrintDemoBanner(stdout)
 
+	stopHUP := reloadOnHUP(ctx, f, cfg, a, log)
+	defer stopHUP()
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -146,4 +152,50 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("serve: shutdown: %w", err)
 	}
 	return nil
+}
+
+// reloadOnHUP re-reads the config file (and the flags over it) on every
+// SIGHUP and applies it: the plugins directory is reloaded with the new
+// plugin settings and capability selection. A config that does not
+// validate is logged and changes nothing. The returned func stops it.
+func reloadOnHUP(ctx context.Context, f serveFlags, running config.Config, a *app.App, log *slog.Logger) func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-hup:
+				if !ok {
+					return
+				}
+			}
+			log.Info("SIGHUP: reloading the config and the plugins")
+			cfg, err := loadServeConfig(f)
+			if err != nil {
+				log.Error("config reload refused: the running config stays", "error", err)
+				continue
+			}
+			if cfg.Listen == "" || strings.HasSuffix(cfg.Listen, ":0") {
+				cfg.Listen = running.Listen
+			}
+			problems, err := a.ReloadConfig(ctx, cfg)
+			switch {
+			case err != nil:
+				log.Error("config reload failed", "error", err)
+			case len(problems) > 0:
+				log.Error("config reloaded; some plugins did not load", "problems", problems)
+			default:
+				log.Info("config reloaded")
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(hup)
+		<-done
+	}
 }

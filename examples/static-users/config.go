@@ -48,7 +48,7 @@ var defaultRoles = []abi.RoleDefinition{
 	{ID: "owner", Name: "Owner", Description: "Full access to all features and settings", Permissions: []string{"*"}},
 	{ID: "admin", Name: "Admin", Description: "Manage agents, workflows, and team members", Permissions: []string{
 		"studio:*", "agents:*", "workflows:*", "memory:*", "tools:*", "logs:read", "users:read", "users:invite",
-		"settings:read", "settings:write", "audit:read", "audit:export", "plugins:read", "acl:read", "acl:write"}},
+		"settings:read", "settings:write", "audit:read", "audit:export", "plugins:read", "plugins:manage", "acl:read", "acl:write"}},
 	{ID: "member", Name: "Member", Description: "Execute agents and workflows", Permissions: []string{
 		"studio:read", "studio:execute", "agents:read", "agents:execute", "workflows:read", "workflows:execute",
 		"memory:read", "tools:read", "logs:read"}},

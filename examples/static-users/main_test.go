@@ -294,7 +294,7 @@ func TestDefaultRoles(t *testing.T) {
 	if err := env.Invoke(abi.ExportRBACPermissions, abi.UserRequest{User: abi.User{ID: "a"}}, &res); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(res.Permissions, "audit:export") || !slices.Contains(res.Permissions, "studio:*") || len(res.Permissions) != 15 {
+	if !slices.Contains(res.Permissions, "audit:export") || !slices.Contains(res.Permissions, "studio:*") || !slices.Contains(res.Permissions, "plugins:manage") || len(res.Permissions) != 16 {
 		t.Fatalf("admin permissions = %v", res.Permissions)
 	}
 	if err := env.Invoke(abi.ExportRBACPermissions, abi.UserRequest{User: abi.User{ID: "x", Roles: []string{"owner"}}}, &res); err != nil || !slices.Equal(res.Permissions, []string{"*"}) {

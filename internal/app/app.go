@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authhost/authhost/auth"
@@ -46,6 +48,20 @@ type App struct {
 	log     *slog.Logger
 	// cacheBytes is the compilation cache's size after pruning at start.
 	cacheBytes int64
+
+	// reloadMu serializes reloads (file watcher, SIGHUP, admin API) and
+	// guards what they change: the config, the superseded plugins not yet
+	// handed to a swap.
+	reloadMu sync.Mutex
+	cfg      config.Config
+	builtin  auth.Provider // the built-in defaults, kept across reloads
+	mets     *metrics.Metrics
+	srv      *server.Server
+	pending  []*host.Plugin
+	caches   sessionCacheSet
+	// degraded is the latest generation's degraded plugin files
+	// ([]server.DegradedPlugin), read by the admin API during reloads.
+	degraded atomic.Value
 }
 
 type demoCredential struct{ plugin, email, password string }
@@ -98,29 +114,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.closers = append(a.closers, st.Close)
 	a.Store = st
 
-	pluginCfgs := map[string]host.PluginConfig{}
-	for name, p := range cfg.Plugins {
-		js, err := p.ConfigJSON()
-		if err != nil {
-			return nil, fmt.Errorf("plugins.%s: %w", name, err)
-		}
-		pluginCfgs[name] = host.PluginConfig{
-			Config:               js,
-			AllowedHosts:         p.AllowedHosts,
-			AllowPrivateNetworks: p.AllowPrivateNetworks,
-			Limits: host.Limits{
-				MaxMemoryMiB:     p.Limits.MemoryMiB,
-				CallTimeout:      time.Duration(p.Limits.TimeoutMS) * time.Millisecond,
-				PoolSize:         p.Limits.PoolSize,
-				PoolWarm:         p.Limits.PoolWarm,
-				IdleTimeout:      time.Duration(p.Limits.IdleTimeoutMS) * time.Millisecond,
-				HTTPTimeout:      time.Duration(p.Limits.HTTPTimeoutMS) * time.Millisecond,
-				MaxHTTPBodyBytes: p.Limits.MaxHTTPBodyBytes,
-				MaxKVBytes:       p.Limits.MaxKVBytes,
-				MaxKVKeys:        p.Limits.MaxKVKeys,
-			},
-			SessionCacheSeconds: p.SessionCacheSeconds,
-		}
+	pluginCfgs, err := pluginConfigs(cfg)
+	if err != nil {
+		return nil, err
 	}
 	mets := metrics.New()
 	// One hash gate bounds password hashing host-wide: the server holds a
@@ -154,10 +150,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err := configErrors(loadErrs); err != nil && cfg.Mode == string(auth.ModeProduction) {
 		return nil, fmt.Errorf("production mode: a plugin refused its configuration: %w", err)
 	}
-	var providers []auth.Provider
-	for _, p := range plugins { // the host logs each one it loaded
-		providers = append(providers, p.Provider())
-	}
 	a.demo = demoCredentials(plugins, log)
 
 	builtin, err := newBuiltin(cfg, st, log)
@@ -165,35 +157,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	if m, ok := builtin.RBAC.(auth.RBACManager); ok {
-		// Role changes (admin API, directory sync) drop the user's cached
-		// plugin sessions, so they apply on the next request.
-		builtin.RBAC = auth.InvalidatingRBAC(m, sessionCaches(providers)...)
+		builtin.RBAC = auth.InvalidatingRBAC(m, &a.caches)
 	}
-	sel, missing := selection(cfg, providers)
-	for _, m := range missing {
-		log.Error("capability unavailable: its provider did not load", "detail", m)
-	}
-	composed, err := auth.Compose(providers, builtin, sel)
+	a.cfg, a.builtin, a.mets = cfg, builtin, mets
+	composed, health, err := a.compose(plugins, loadErrs)
 	if err != nil {
-		return nil, fmt.Errorf("compose providers: %w", err)
+		return nil, err
 	}
-	composed.Audit = mets.CountAudit(composed.Audit)
 	mets.WatchPlugins(mgr.Plugins)
-	for _, c := range auth.Capabilities() {
-		if src := composed.Sources[c]; len(src) > 0 {
-			log.Info("capability composed", "capability", c, "from", strings.Join(src, ","))
-		}
-	}
-
 	publicURL, _ := url.Parse(cfg.PublicURL) // validated by config
-	loadedNames := map[string]bool{}
-	for _, p := range plugins {
-		loadedNames[p.Name()] = true
-	}
-	health := assess(cfg, loadedNames, loadErrs, missing)
-	for _, d := range health.degraded {
-		log.Warn("plugin degraded: it failed to load, but nothing selects or configures it", "file", d.File, "detail", d.Error)
-	}
 	if len(health.problems) > 0 && cfg.Mode == string(auth.ModeProduction) {
 		return nil, fmt.Errorf("production start refused: %s", strings.Join(health.problems, "; "))
 	}
@@ -219,7 +191,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		SealKey:                sealKey,
 		SessionTTL:             cfg.Session.TTL,
 		Plugins:                func() []server.PluginStatus { return pluginStatuses(mgr, mgr.Plugins(), log) },
-		Degraded:               func() []server.DegradedPlugin { return health.degraded },
+		Degraded:               a.degradedPlugins,
+		ReloadPlugins:          a.Reload,
 		Webhooks:               webhooks(mgr, webhookProviders(cfg)),
 		RoleStore:              roleStore(builtin.RBAC),
 		AccessLog:              cfg.Log.Access,
@@ -236,6 +209,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
+	a.srv = srv
 	a.Handler = withMetrics(mets, cfg.Metrics, srv)
 	if cfg.Metrics.Listen != "" {
 		a.MetricsHandler = metricsOnly(mets)
@@ -247,6 +221,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		defer cancel()
 		return srv.Close(ctx)
 	})
+	if cfg.WatchesPlugins() {
+		stop, err := a.watchPlugins(cfg.PluginsDir, watchSettle)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, stop)
+	}
 	if cfg.Audit.RetentionDays > 0 && composed.AuditStore != nil {
 		a.closers = append(a.closers, startRetention(composed.AuditStore, cfg.Audit.RetentionDays, log))
 	}
@@ -319,16 +300,21 @@ func startRetention(as auth.AuditStore, days int, log *slog.Logger) func() error
 // pluginStatuses reports the loaded plugins for the admin API.
 func pluginStatuses(mgr *host.Manager, plugins []*host.Plugin, log *slog.Logger) []server.PluginStatus {
 	out := make([]server.PluginStatus, 0, len(plugins))
+	failures := mgr.LoadFailures()
 	for _, p := range plugins {
 		d, st := p.Describe(), p.Stats()
 		caps := make([]string, len(d.Capabilities))
 		for i, c := range d.Capabilities {
 			caps[i] = string(c)
 		}
-		out = append(out, server.PluginStatus{Name: p.Name(), Version: d.Version, ABI: d.ABI, File: filepath.Base(p.File()),
+		ps := server.PluginStatus{Name: p.Name(), Version: d.Version, ABI: d.ABI, File: filepath.Base(p.File()),
 			Capabilities: caps, Healthy: st.Healthy, PoolSize: st.PoolSize, Instances: st.Instances, InUse: st.InUse,
 			Calls: st.Calls, Errors: st.Errors, Discards: st.Discards, P50Micros: st.P50.Microseconds(), P99Micros: st.P99.Microseconds(),
-			KV: kvUsage(mgr, p.Name(), log)})
+			KV: kvUsage(mgr, p.Name(), log), Generation: p.Generation(), SHA256: p.SHA256(), LoadedAt: p.LoadedAt().UTC()}
+		if err := failures[p.File()]; err != nil {
+			ps.LoadError = err.Error()
+		}
+		out = append(out, ps)
 	}
 	return out
 }

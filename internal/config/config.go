@@ -35,7 +35,10 @@ type Config struct {
 	// on any port.
 	PublicURL  string `yaml:"public_url"`
 	PluginsDir string `yaml:"plugins_dir"`
-	DataDir    string `yaml:"data_dir"`
+	// WatchPlugins reloads the plugins when a file of PluginsDir changes
+	// (nil: on); SIGHUP and POST /api/admin/plugins/reload work either way.
+	WatchPlugins *bool  `yaml:"watch_plugins"`
+	DataDir      string `yaml:"data_dir"`
 	// CacheDir keeps compiled plugins between starts; default
 	// <data_dir>/wasm-cache. Several servers may share one.
 	CacheDir string `yaml:"cache_dir"`
@@ -240,6 +243,9 @@ type Plugin struct {
 	// default, 30; 0: off). See host.DefaultSessionCacheSeconds for the
 	// trade-off.
 	SessionCacheSeconds *int `yaml:"session_cache_seconds"`
+	// SHA256 pins the plugin's file (64 hex digits): any other file is
+	// refused at start and at every reload, the pinned one keeps serving.
+	SHA256 string `yaml:"sha256"`
 }
 
 // Limits bounds one plugin. Zero values take the ABI defaults.
@@ -537,6 +543,9 @@ func (c *Config) Validate() error {
 		if n := p.SessionCacheSeconds; n != nil && (*n < 0 || *n > 3600) {
 			errs = append(errs, fmt.Errorf("plugins.%s.session_cache_seconds: %d is out of range 0..3600", name, *n))
 		}
+		if h := p.SHA256; h != "" && !isSHA256Hex(h) {
+			errs = append(errs, fmt.Errorf("plugins.%s.sha256: must be 64 hex digits (the output of sha256sum)", name))
+		}
 		for _, h := range p.AllowedHosts {
 			if h == "" || strings.ContainsAny(h, "/:@ ") {
 				errs = append(errs, fmt.Errorf("plugins.%s.allowed_hosts: %q must be a host name or glob (no scheme, port or path)", name, h))
@@ -577,3 +586,20 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// isSHA256Hex reports whether h is a SHA-256 digest in hex (either case).
+func isSHA256Hex(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	for _, c := range h {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// WatchesPlugins reports whether the plugins directory is watched for
+// changes (watch_plugins, default true).
+func (c Config) WatchesPlugins() bool { return c.WatchPlugins == nil || *c.WatchPlugins }
