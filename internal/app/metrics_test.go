@@ -68,6 +68,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 		`authhost_plugin_instances_reaped_total{plugin="static-users"} 0`,
 		`authhost_plugin_idle_memory_bytes{plugin="static-users"} `,
 		`go_goroutines`,
+		`authhost_session_cache_entries 0`, // static-users keeps no plugin sessions
+		`authhost_session_cache_hits_total 0`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -166,6 +166,21 @@ type sessionCacheSet struct {
 
 func (c *sessionCacheSet) set(caches []auth.SessionInvalidator) { c.cur.Store(&caches) }
 
+// stats sums the counters of the current generation's caches.
+func (c *sessionCacheSet) stats() (hits, misses int64, entries int) {
+	cur := c.cur.Load()
+	if cur == nil {
+		return 0, 0, 0
+	}
+	for _, s := range *cur {
+		if st, ok := s.(interface{ Stats() (int64, int64, int) }); ok {
+			h, m, n := st.Stats()
+			hits, misses, entries = hits+h, misses+m, entries+n
+		}
+	}
+	return hits, misses, entries
+}
+
 // InvalidateUser drops the user's cached sessions in every current cache.
 func (c *sessionCacheSet) InvalidateUser(userID string) {
 	if cur := c.cur.Load(); cur != nil {

@@ -198,3 +198,34 @@ func (c pluginCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descIdleMem, prometheus.GaugeValue, float64(st.IdleMemoryBytes), name)
 	}
 }
+
+var (
+	descCacheHits    = prometheus.NewDesc("authhost_session_cache_hits_total", "Plugin sessions answered from the host's validated-session cache (resets when plugins reload).", nil, nil)
+	descCacheMisses  = prometheus.NewDesc("authhost_session_cache_misses_total", "Plugin session validations that asked the provider (resets when plugins reload).", nil, nil)
+	descCacheEntries = prometheus.NewDesc("authhost_session_cache_entries", "Validated sessions held in the host's cache now.", nil, nil)
+)
+
+// WatchSessionCaches registers a collector that reads the validated-session
+// caches' counters at scrape time.
+func (m *Metrics) WatchSessionCaches(stats func() (hits, misses int64, entries int)) {
+	m.reg.MustRegister(cacheCollector{stats: stats})
+}
+
+type cacheCollector struct {
+	stats func() (hits, misses int64, entries int)
+}
+
+// Describe implements prometheus.Collector.
+func (c cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descCacheHits
+	ch <- descCacheMisses
+	ch <- descCacheEntries
+}
+
+// Collect implements prometheus.Collector.
+func (c cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	hits, misses, entries := c.stats()
+	ch <- prometheus.MustNewConstMetric(descCacheHits, prometheus.CounterValue, float64(hits))
+	ch <- prometheus.MustNewConstMetric(descCacheMisses, prometheus.CounterValue, float64(misses))
+	ch <- prometheus.MustNewConstMetric(descCacheEntries, prometheus.GaugeValue, float64(entries))
+}
