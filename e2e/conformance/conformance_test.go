@@ -1,7 +1,8 @@
 // Package conformance runs `authhost conformance` (internal/conformance)
 // against the first-party providers with their test peers: cloud with
 // the OIDC provider, betterauth with a real Better Auth server, workos with
-// the WorkOS emulator. Every case must pass.
+// the WorkOS emulator, and the AssemblyScript example (as-users). Every
+// case must pass.
 package conformance
 
 import (
@@ -12,6 +13,7 @@ import (
 
 	"github.com/authhost/authhost/internal/config"
 	"github.com/authhost/authhost/internal/conformance"
+	"github.com/authhost/authhost/internal/testenv/ascbuild"
 	"github.com/authhost/authhost/internal/testenv/authhostenv"
 	"github.com/authhost/authhost/internal/testenv/betterauth"
 	"github.com/authhost/authhost/internal/testenv/oidc"
@@ -24,7 +26,12 @@ import (
 // of the cases run.
 func run(t *testing.T, pluginDir, name string, cfg config.Plugin) map[string]bool {
 	t.Helper()
-	wasm := wasmbuild.Build(t, filepath.Join(authhostenv.RepoRoot(), pluginDir))
+	return runWasm(t, wasmbuild.Build(t, filepath.Join(authhostenv.RepoRoot(), pluginDir)), name, cfg)
+}
+
+// runWasm is run for an already built module.
+func runWasm(t *testing.T, wasm, name string, cfg config.Plugin) map[string]bool {
+	t.Helper()
 	ran := map[string]bool{}
 	conformance.Run(t.Context(), conformance.Options{File: wasm, Plugins: map[string]config.Plugin{name: cfg}}, func(r conformance.Result) {
 		ran[r.Case] = true
@@ -86,4 +93,17 @@ func TestBetterAuth(t *testing.T) {
 	})
 	wantCases(t, ran, "abi/load", "capabilities/credentials/SignUp", "capabilities/credentials/SignInFailuresAlike",
 		"capabilities/credentials/SignInLookalikes", "capabilities/user/GetKnown", "capabilities/session/UnknownSession", "abi/no-trap")
+}
+
+// TestASUsers: the AssemblyScript provider, written from SPEC.md with the
+// published as-pdk, passes the same checks as the Go ones.
+func TestASUsers(t *testing.T) {
+	t.Parallel()
+	entry := filepath.Join(authhostenv.RepoRoot(), "examples", "as-users", "assembly", "index.ts")
+	wasm := ascbuild.Build(t, entry, "-O2", "--exportStart", "_initialize")
+	ran := runWasm(t, wasm, "as-users", config.Plugin{Config: map[string]any{
+		"allow_sign_up": true, "default_role": "viewer", "min_password_length": 8, "pbkdf2_iterations": 1000,
+	}})
+	wantCases(t, ran, "abi/load", "abi/describe", "capabilities/credentials/SignUp", "capabilities/credentials/SignInFailuresAlike",
+		"capabilities/credentials/SignInLookalikes", "capabilities/user/GetKnown", "abi/no-trap")
 }

@@ -196,6 +196,18 @@ function userJSON(a: Account): string {
 }
 
 // hashPassword makes "pbkdf2-sha256$<iterations>$<salt>$<hash>" (base64).
+// hasControl reports a C0 control character or DEL. A password holding
+// one (a NUL most of all) may be cut short by a parser or a C library on
+// the way to the hash, so "pw\0x" could sign in as "pw": refuse it
+// (found by authhost conformance).
+function hasControl(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
 function hashPassword(password: string, iterations: i32): string {
   const salt = randomBytes(16);
   return "pbkdf2-sha256$" + iterations.toString() + "$" + b64encode(salt) + "$" + b64encode(pbkdf2(utf8(password), salt, iterations));
@@ -244,7 +256,7 @@ export function credentials_sign_in(): i32 {
   // answer takes as long as for a wrong password (SPEC §5.4).
   const stored = a != null ? a.hash : "pbkdf2-sha256$" + c.iterations.toString() + "$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
   const good = verifyPassword(stored, password);
-  if (a == null || !good || String.UTF8.byteLength(password) > MAX_PASSWORD_BYTES) {
+  if (a == null || !good || hasControl(password) || String.UTF8.byteLength(password) > MAX_PASSWORD_BYTES) {
     return fail("invalid_credentials", "invalid email or password");
   }
   return ok('{"user":' + userJSON(a) + "}");
@@ -273,6 +285,7 @@ export function credentials_sign_up(): i32 {
     return fail("invalid_request", "password must be at least " + c.minPasswordLength.toString() + " characters");
   }
   if (String.UTF8.byteLength(password) > MAX_PASSWORD_BYTES) return fail("invalid_request", "password is too long");
+  if (hasControl(password)) return fail("invalid_request", "password must not contain control characters");
   if (byEmail(c, email) != null) return fail("already_exists", "an account with this email already exists");
   const a = new Account();
   a.id = "usr_" + hex(sha256(utf8(email))).substring(0, 20);
