@@ -118,6 +118,15 @@ var configs = pdk.NewConfigCache("cloud", (*config).validate)
 // loadConfig returns the parsed configuration.
 func loadConfig() (*config, error) { return configs.Load() }
 
+// cookieName is the configured session cookie, declared in describe.
+func cookieName() (string, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return "", err
+	}
+	return cfg.CookieName, nil
+}
+
 // validate fills defaults and checks the decoded configuration; errors
 // name the field at fault.
 func (cfg *config) validate() error {

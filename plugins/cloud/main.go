@@ -36,23 +36,17 @@ func init() {
 	loadButton()
 	p := provider{}
 	pdk.Register(pdk.Provider{
-		Name:            "cloud",
-		Version:         version,
-		Login:           &button,
-		ManagesSessions: true,
-		ConfigSchema:    []byte(configSchema),
-		Configure:       configs.Configure,
-		SessionTransport: func() *abi.SessionTransport {
-			cfg, err := loadConfig()
-			if err != nil {
-				return nil // the host then asks session_id_from_request
-			}
-			return &abi.SessionTransport{Cookies: []string{cfg.CookieName}}
-		},
-		User:    p,
-		Session: p,
-		SSO:     p,
-		RBAC:    p,
+		Name:             "cloud",
+		Version:          version,
+		Login:            &button,
+		ManagesSessions:  true,
+		ConfigSchema:     []byte(configSchema),
+		Configure:        configs.Configure,
+		SessionTransport: pdk.CookieTransport(cookieName),
+		User:             p,
+		Session:          p,
+		SSO:              p,
+		RBAC:             p,
 	})
 }
 

@@ -114,6 +114,15 @@ var configs = pdk.NewConfigCache("workos", (*config).validate)
 // loadConfig returns the parsed configuration.
 func loadConfig() (*config, error) { return configs.Load() }
 
+// cookieName is the configured session cookie, declared in describe.
+func cookieName() (string, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return "", err
+	}
+	return cfg.CookieName, nil
+}
+
 // validate fills defaults and checks the decoded configuration.
 func (c *config) validate() error {
 	if c.APIKey == "" || c.ClientID == "" {
@@ -197,25 +206,19 @@ func init() {
 	button := pdk.LoginButton(abi.LoginButton{Provider: "workos", Text: "Sign in with SSO"})
 	p := provider{}
 	pdk.Register(pdk.Provider{
-		Name:            "workos",
-		Version:         version,
-		Login:           &button,
-		ManagesSessions: true,
-		ConfigSchema:    json.RawMessage(configSchema),
-		Configure:       configs.Configure,
-		SessionTransport: func() *abi.SessionTransport {
-			cfg, err := loadConfig()
-			if err != nil {
-				return nil // the host then asks session_id_from_request
-			}
-			return &abi.SessionTransport{Cookies: []string{cfg.CookieName}}
-		},
-		User:    p,
-		Session: p,
-		SSO:     p,
-		RBAC:    p,
-		Audit:   p,
-		Webhook: p,
+		Name:             "workos",
+		Version:          version,
+		Login:            &button,
+		ManagesSessions:  true,
+		ConfigSchema:     json.RawMessage(configSchema),
+		Configure:        configs.Configure,
+		SessionTransport: pdk.CookieTransport(cookieName),
+		User:             p,
+		Session:          p,
+		SSO:              p,
+		RBAC:             p,
+		Audit:            p,
+		Webhook:          p,
 	})
 }
 
