@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -55,10 +54,7 @@ type Store struct {
 	db         *badger.DB
 	maxRetries int
 
-	mu     sync.Mutex
-	cond   *sync.Cond
-	active int // calls in flight
-	closed bool
+	calls store.CallGate // calls in flight; Close waits for them
 
 	stopGC chan struct{}
 	gcDone chan struct{}
@@ -110,7 +106,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	if s.maxRetries <= 0 {
 		s.maxRetries = DefaultMaxRetries
 	}
-	s.cond = sync.NewCond(&s.mu)
 	interval := opts.GCInterval
 	if interval == 0 {
 		interval = DefaultGCInterval
@@ -154,41 +149,16 @@ func (s *Store) gcLoop(interval time.Duration, logger *slog.Logger) {
 }
 
 // enter registers a call in flight; it fails once Close has begun.
-func (s *Store) enter(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return store.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.active++
-	return nil
-}
+func (s *Store) enter(ctx context.Context) error { return s.calls.Enter(ctx) }
 
-func (s *Store) exit() {
-	s.mu.Lock()
-	s.active--
-	if s.active == 0 {
-		s.cond.Broadcast()
-	}
-	s.mu.Unlock()
-}
+func (s *Store) exit() { s.calls.Exit() }
 
 // Close implements store.Store: it waits for calls in flight, stops the
 // garbage collector and closes badger.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return store.ErrClosed
+	if err := s.calls.Close(); err != nil {
+		return err
 	}
-	s.closed = true
-	for s.active > 0 {
-		s.cond.Wait()
-	}
-	s.mu.Unlock()
 	if s.stopGC != nil {
 		close(s.stopGC)
 		<-s.gcDone

@@ -67,10 +67,7 @@ type Store struct {
 	log        *slog.Logger
 	maxRetries int
 
-	mu     sync.Mutex
-	cond   *sync.Cond
-	active int
-	closed bool
+	calls store.CallGate // calls in flight; Close waits for them
 
 	stop chan struct{} // closed by Close: background loops end
 	wg   sync.WaitGroup
@@ -111,7 +108,6 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if s.maxRetries <= 0 {
 		s.maxRetries = DefaultMaxRetries
 	}
-	s.cond = sync.NewCond(&s.mu)
 	s.notify.init(s)
 	interval := opts.SweepInterval
 	if interval == 0 {
@@ -127,41 +123,17 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 // keep their own tables in the same database.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-func (s *Store) enter(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return store.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.active++
-	return nil
-}
+// enter registers a call in flight; it fails once Close has begun.
+func (s *Store) enter(ctx context.Context) error { return s.calls.Enter(ctx) }
 
-func (s *Store) exit() {
-	s.mu.Lock()
-	s.active--
-	if s.active == 0 {
-		s.cond.Broadcast()
-	}
-	s.mu.Unlock()
-}
+func (s *Store) exit() { s.calls.Exit() }
 
 // Close implements store.Store: it waits for calls in flight, stops the
 // sweeper and the listener and closes the pool.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return store.ErrClosed
+	if err := s.calls.Close(); err != nil {
+		return err
 	}
-	s.closed = true
-	for s.active > 0 {
-		s.cond.Wait()
-	}
-	s.mu.Unlock()
 	close(s.stop)
 	s.wg.Wait()
 	s.pool.Close()
