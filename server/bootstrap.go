@@ -24,7 +24,8 @@ func newBootstrapOwners(emails []string) bootstrapOwners {
 }
 
 // bootstrapOwner grants u the owner role when its email is a bootstrap
-// owner and it has no stored role assignment: the way to make the first
+// owner, the provider says the email is verified, and it has no stored
+// role assignment: the way to make the first
 // owner of a deployment whose users live in an identity provider. A user
 // whose assignment an owner changed (even to no roles) keeps it; one whose
 // assignment was removed (DELETE) is granted owner again while the email
@@ -35,6 +36,13 @@ func (s *Server) bootstrapOwner(r *http.Request, u auth.User) {
 	}
 	email, err := authid.Email(u.Email)
 	if err != nil || !s.owners[email] {
+		return
+	}
+	if !emailVerified(u) {
+		// Anyone can sign up with an unclaimed address (static-users,
+		// Better Auth without verification, an IdP that does not verify):
+		// that must not make them owner.
+		s.log.Warn("bootstrap_owners: not granted, the provider does not say the email is verified", "user", u.ID)
 		return
 	}
 	m, ok := s.composed(r.Context()).RBAC.(auth.RBACManager)
@@ -56,4 +64,17 @@ func (s *Server) bootstrapOwner(r *http.Request, u auth.User) {
 	s.log.Info("bootstrap_owners: granted owner at first sign-in", "user", u.ID, "email", email)
 	s.emit(r, auth.AuditEvent{Actor: actorOf(r, &u), Action: "admin.roles.update", Outcome: auth.OutcomeSuccess,
 		Resource: &auth.AuditResource{Type: "user", ID: u.ID}, Metadata: map[string]any{"roles": auth.RoleOwner, "bootstrap": true}})
+}
+
+// emailVerified reports whether the provider vouches for u's email:
+// metadata emailVerified (Better Auth) or email_verified (OIDC, WorkOS, a
+// static-users config entry) set to true. Sign-ups that no one verified
+// carry neither.
+func emailVerified(u auth.User) bool {
+	for _, k := range []string{"emailVerified", "email_verified"} {
+		if v, ok := u.Metadata[k].(bool); ok && v {
+			return true
+		}
+	}
+	return false
 }
