@@ -102,7 +102,7 @@ func TestASUsers(t *testing.T) {
 	entry := filepath.Join(authhostenv.RepoRoot(), "examples", "as-users", "assembly", "index.ts")
 	wasm := ascbuild.Build(t, entry, "-O2", "--exportStart", "_initialize")
 	ran := runWasm(t, wasm, "as-users", config.Plugin{Config: map[string]any{
-		"allow_sign_up": true, "default_role": "viewer", "min_password_length": 8, "pbkdf2_iterations": 1000,
+		"allow_sign_up": true, "default_role": "viewer", "min_password_length": 8, "argon2_memory_kib": 64, "argon2_time": 1,
 	}})
 	wantCases(t, ran, "abi/load", "abi/describe", "capabilities/credentials/SignUp", "capabilities/credentials/SignInFailuresAlike",
 		"capabilities/credentials/SignInLookalikes", "capabilities/user/GetKnown", "abi/no-trap")

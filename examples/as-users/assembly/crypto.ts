@@ -1,9 +1,6 @@
-// SHA-256, HMAC-SHA-256 and PBKDF2 (RFC 8018) for password hashes, base64,
-// and random bytes from WASI random_get (the host's CSPRNG). The host
-// offers no password-hashing function yet (see ../README.md).
-
-@external("wasi_snapshot_preview1", "random_get")
-declare function random_get(buf: usize, len: usize): i32;
+// SHA-256 (user ids), HMAC-SHA-256 and PBKDF2 (RFC 8018) to verify the
+// pbkdf2-sha256 hashes of this provider's first version, and base64. New
+// hashes are argon2id from the host's password_hash (see ../README.md).
 
 const K: u32[] = [
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -97,13 +94,6 @@ export function equal(a: Uint8Array, b: Uint8Array): bool {
   let d: u8 = 0;
   for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
   return d == 0;
-}
-
-// randomBytes draws n bytes from the host's CSPRNG.
-export function randomBytes(n: i32): Uint8Array {
-  const b = new Uint8Array(n);
-  if (random_get(b.dataStart, n) != 0) abort("random_get failed");
-  return b;
 }
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

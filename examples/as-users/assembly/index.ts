@@ -5,13 +5,19 @@
 //
 // Build (see ../package.json): asc assembly/index.ts -O2 --exportStart _initialize
 import { Config, Host, LogLevel, Memory } from "@extism/as-pdk";
-import { Value, parse, quote, quoteAll, ARR } from "./json";
-import { b64decode, b64encode, equal, hex, pbkdf2, randomBytes, sha256, utf8 } from "./crypto";
+import { Value, parse, quote, quoteAll, ARR, NUM } from "./json";
+import { b64decode, b64encode, equal, hex, pbkdf2, sha256, utf8 } from "./crypto";
 
 @external("authhost", "kv_get")
 declare function kv_get(req: u64): u64;
 @external("authhost", "kv_set")
 declare function kv_set(req: u64): u64;
+@external("authhost", "kv_cas")
+declare function kv_cas(req: u64): u64;
+@external("authhost", "password_hash")
+declare function password_hash(req: u64): u64;
+@external("authhost", "password_verify")
+declare function password_verify(req: u64): u64;
 @external("extism:host/env", "length")
 declare function kernel_length(off: u64): u64;
 
@@ -47,8 +53,12 @@ class Cfg {
   allowSignUp: bool = false;
   defaultRole: string = "member";
   minPasswordLength: i32 = 8;
-  iterations: i32 = 100000;
+  // argon2id cost of new hashes (the host's password_hash, SPEC §6.7).
+  memoryKiB: i32 = 19456;
+  time: i32 = 2;
+  // error is the first configuration problem; errorField the key it is in.
   error: string = "";
+  errorField: string = "";
 }
 
 function defaultRoles(): Role[] {
@@ -59,6 +69,67 @@ function defaultRoles(): Role[] {
   const viewer = new Role();
   viewer.id = "viewer"; viewer.name = "Viewer"; viewer.permissions = ["agents:read"];
   return [owner, member, viewer];
+}
+
+// storedHashKnown reports whether s is a hash this provider can verify,
+// within the bounds of the host's password_verify (SPEC §6.7), so a
+// configured hash never fails at sign-in: an argon2id PHC string or a
+// bcrypt hash (verified by the host), or a legacy pbkdf2-sha256 hash
+// (verified here).
+function storedHashKnown(s: string): bool {
+  if (s.startsWith("pbkdf2-sha256$")) return s.split("$").length == 4;
+  const p = s.split("$");
+  if (p.length == 4 && (p[1] == "2a" || p[1] == "2b" || p[1] == "2y")) {
+    const cost = digits(p[2]);
+    return cost >= 4 && cost <= 12 && p[3].length == 53 && b64ish(p[3]);
+  }
+  if (p.length != 6 || p[0] != "" || p[1] != "argon2id" || p[2] != "v=19") return false;
+  const kv = p[3].split(",");
+  if (kv.length != 3 || !kv[0].startsWith("m=") || !kv[1].startsWith("t=") || !kv[2].startsWith("p=")) return false;
+  const m = digits(kv[0].substring(2)), t = digits(kv[1].substring(2)), th = digits(kv[2].substring(2));
+  if (th < 1 || th > 4 || m < 8 * th || m > 65536 || t < 1 || t > 10) return false;
+  // salt ≥ 8 bytes, key 16–64 bytes, in (un)padded base64.
+  return p[4].length >= 11 && b64ish(p[4]) && p[5].length >= 22 && p[5].length <= 88 && b64ish(p[5]);
+}
+
+// digits parses a short run of ASCII digits; -1 for anything else.
+function digits(s: string): i32 {
+  if (s.length == 0 || s.length > 6) return -1;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    n = n * 10 + (c - 48);
+  }
+  return n;
+}
+
+// b64ish reports whether s holds only base64 (standard or bcrypt's
+// alphabet) characters and padding.
+function b64ish(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 43 || c == 47 || c == 46 || c == 61;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function setError(c: Cfg, field: string, message: string): void {
+  if (c.error != "") return;
+  c.error = message;
+  c.errorField = field;
+}
+
+// intIn reads member k as an integer within [lo, hi], def when absent.
+function intIn(c: Cfg, v: Value, k: string, def: i32, lo: i32, hi: i32): i32 {
+  const m = v.get(k);
+  if (m == null) return def;
+  if (m.kind != NUM || m.n != Math.floor(m.n) || m.n < lo || m.n > hi) {
+    setError(c, k, "want an integer from " + lo.toString() + " to " + hi.toString());
+    return def;
+  }
+  return <i32>m.n;
 }
 
 function loadConfig(): Cfg {
@@ -76,8 +147,8 @@ function loadConfig(): Cfg {
     a.name = users[i].str("name");
     a.hash = users[i].str("password_hash");
     a.roles = users[i].strings("roles");
-    if (a.id == "" || a.email == "" || !a.hash.startsWith("pbkdf2-sha256$")) {
-      c.error = "users." + i.toString() + ": id, email and a pbkdf2-sha256 password_hash are required";
+    if (a.id == "" || a.email == "" || !storedHashKnown(a.hash)) {
+      setError(c, "users." + i.toString(), "id, email and a password_hash ($argon2id$…, $2b$…, or pbkdf2-sha256$…) are required");
     }
     c.users.push(a);
   }
@@ -94,9 +165,10 @@ function loadConfig(): Cfg {
   if (c.roles.length == 0) c.roles = defaultRoles();
   c.allowSignUp = v.bool("allow_sign_up");
   c.defaultRole = v.str("default_role", "member");
-  c.minPasswordLength = <i32>v.num("min_password_length", 8);
-  c.iterations = <i32>v.num("pbkdf2_iterations", 100000);
-  if (c.iterations < 1 || c.iterations > 10000000) c.error = "pbkdf2_iterations must be between 1 and 10000000";
+  c.minPasswordLength = intIn(c, v, "min_password_length", 8, 1, 1024);
+  // The host's bounds for argon2id (SPEC §6.7), so a hash never fails.
+  c.memoryKiB = intIn(c, v, "argon2_memory_kib", 19456, 8, 65536);
+  c.time = intIn(c, v, "argon2_time", 2, 1, 10);
   return c;
 }
 
@@ -129,37 +201,65 @@ function input(): Value | null {
   return parse(s.length == 0 ? "{}" : s);
 }
 
+// The authhost host functions hostCall reaches.
+const KV_GET = 0;
+const KV_SET = 1;
+const KV_CAS = 2;
+const PASSWORD_HASH = 3;
+const PASSWORD_VERIFY = 4;
+
+function callHost(fn: i32, off: u64): u64 {
+  switch (fn) {
+    case KV_GET: return kv_get(off);
+    case KV_SET: return kv_set(off);
+    case KV_CAS: return kv_cas(off);
+    case PASSWORD_HASH: return password_hash(off);
+    default: return password_verify(off);
+  }
+}
+
 // hostCall sends one JSON request to an authhost host function and returns
-// its envelope's data, or null with lastError set.
+// its envelope's data, or null with lastError (and lastCode) set.
 let lastError = "";
+let lastCode = "";
 function hostCall(fn: i32, req: string): Value | null {
   const m = Memory.allocateString(req);
-  const off = fn == 0 ? kv_get(m.offset) : kv_set(m.offset);
+  const off = callHost(fn, m.offset);
   m.free();
   const res = new Memory(off, kernel_length(off));
   const env = parse(res.toString());
   res.free();
   if (env == null) {
     lastError = "malformed host answer";
+    lastCode = "internal";
     return null;
   }
   if (!env.bool("ok")) {
     const e = env.get("error");
     lastError = e == null ? "host error" : e.str("message");
+    lastCode = e == null ? "internal" : e.str("code", "internal");
     return null;
   }
   return env.get("data");
 }
 
 function kvGet(key: string): string | null {
-  const d = hostCall(0, '{"key":' + quote(key) + "}");
+  const d = hostCall(KV_GET, '{"key":' + quote(key) + "}");
   if (d == null || !d.bool("found")) return null;
   const b = b64decode(d.str("value"));
   return b == null ? null : String.UTF8.decode(b.buffer);
 }
 
 function kvSet(key: string, value: string): bool {
-  return hostCall(1, '{"key":' + quote(key) + ',"value":' + quote(b64encode(utf8(value))) + "}") != null;
+  return hostCall(KV_SET, '{"key":' + quote(key) + ',"value":' + quote(b64encode(utf8(value))) + "}") != null;
+}
+
+// kvCreate writes key only if it does not exist yet (kv_cas, SPEC §6.6):
+// 1 written, 0 already there, -1 failed (lastError set).
+function kvCreate(key: string, value: string): i32 {
+  const d = hostCall(KV_CAS, '{"key":' + quote(key) + ',"value":' + quote(b64encode(utf8(value))) + ',"absent":true}');
+  if (d == null) return -1;
+  return d.bool("swapped") ? 1 : 0;
 }
 
 // ---- accounts -------------------------------------------------------------
@@ -195,7 +295,6 @@ function userJSON(a: Account): string {
     ',"roles":' + quoteAll(a.roles) + ',"metadata":{"source":' + quote(a.source) + "}}";
 }
 
-// hashPassword makes "pbkdf2-sha256$<iterations>$<salt>$<hash>" (base64).
 // hasControl reports a C0 control character or DEL. A password holding
 // one (a NUL most of all) may be cut short by a parser or a C library on
 // the way to the hash, so "pw\0x" could sign in as "pw": refuse it
@@ -208,12 +307,37 @@ function hasControl(s: string): bool {
   return false;
 }
 
-function hashPassword(password: string, iterations: i32): string {
-  const salt = randomBytes(16);
-  return "pbkdf2-sha256$" + iterations.toString() + "$" + b64encode(salt) + "$" + b64encode(pbkdf2(utf8(password), salt, iterations));
+// hashPassword hashes with argon2id in the host (password_hash, SPEC §6.7):
+// native speed, and the host bounds how many hashes run at once. It
+// returns "" with lastError/lastCode set when the host refuses (busy).
+function hashPassword(c: Cfg, password: string): string {
+  const d = hostCall(PASSWORD_HASH, '{"password":' + quote(password) + ',"memory_kib":' + c.memoryKiB.toString() +
+    ',"time":' + c.time.toString() + "}");
+  return d == null ? "" : d.str("hash");
 }
 
-function verifyPassword(stored: string, password: string): bool {
+// dummyHash is an argon2id hash of the configured cost that matches no
+// password: unknown emails verify it, so they answer as slowly as a
+// wrong password.
+function dummyHash(c: Cfg): string {
+  return "$argon2id$v=19$m=" + c.memoryKiB.toString() + ",t=" + c.time.toString() +
+    ",p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+}
+
+// verifyPassword checks password against a stored hash: argon2id and
+// bcrypt in the host (constant time), legacy pbkdf2-sha256 here. It
+// returns 1 for a match, 0 for none, -1 when the host could not answer
+// (lastCode set: rate_limited when every hash slot is busy).
+function verifyPassword(stored: string, password: string): i32 {
+  if (stored.startsWith("pbkdf2-sha256$")) return verifyPBKDF2(stored, password) ? 1 : 0;
+  const d = hostCall(PASSWORD_VERIFY, '{"password":' + quote(password) + ',"hash":' + quote(stored) + "}");
+  if (d == null) return -1;
+  return d.bool("match") ? 1 : 0;
+}
+
+// verifyPBKDF2 checks a "pbkdf2-sha256$<iterations>$<salt>$<key>" hash
+// (base64), the format of this provider before the host hashed.
+function verifyPBKDF2(stored: string, password: string): bool {
   const parts = stored.split("$");
   if (parts.length != 4 || parts[0] != "pbkdf2-sha256") return false;
   const n = I32.parseInt(parts[1]);
@@ -227,7 +351,17 @@ function verifyPassword(stored: string, password: string): bool {
 
 export function authhost_describe(): i32 {
   return output('{"abi":"1.2","name":"as-users","version":' + quote(VERSION) +
-    ',"capabilities":["user","credentials","rbac"],"implements":["credentials_sign_up_enabled","rbac_role_definitions"]}');
+    ',"capabilities":["user","credentials","rbac"],"implements":["authhost_configure","credentials_sign_up_enabled","rbac_role_definitions"]}');
+}
+
+// authhost_configure refuses a bad configuration at load (SPEC §7.1), so
+// the operator sees "plugins.as-users.config.<field>: …" instead of
+// failing sign-ins. The document is the same as the config key.
+export function authhost_configure(): i32 {
+  const c = cfg();
+  if (c.error == "") return ok("{}");
+  return output('{"ok":false,"error":{"code":"invalid_request","message":' + quote(c.error) +
+    (c.errorField != "" ? ',"field":' + quote(c.errorField) : "") + "}}");
 }
 
 export function user_current(): i32 {
@@ -254,9 +388,10 @@ export function credentials_sign_in(): i32 {
   const a: Account | null = email == "" ? null : byEmail(c, email);
   // An unknown email verifies a dummy hash of the same cost, so the
   // answer takes as long as for a wrong password (SPEC §5.4).
-  const stored = a != null ? a.hash : "pbkdf2-sha256$" + c.iterations.toString() + "$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+  const stored = a != null ? a.hash : dummyHash(c);
   const good = verifyPassword(stored, password);
-  if (a == null || !good || hasControl(password) || String.UTF8.byteLength(password) > MAX_PASSWORD_BYTES) {
+  if (good < 0) return fail(lastCode == "rate_limited" ? "rate_limited" : "unavailable", "password check: " + lastError);
+  if (a == null || good == 0 || hasControl(password) || String.UTF8.byteLength(password) > MAX_PASSWORD_BYTES) {
     return fail("invalid_credentials", "invalid email or password");
   }
   return ok('{"user":' + userJSON(a) + "}");
@@ -291,14 +426,18 @@ export function credentials_sign_up(): i32 {
   a.id = "usr_" + hex(sha256(utf8(email))).substring(0, 20);
   a.email = email;
   a.name = v.str("name").trim();
-  a.hash = hashPassword(password, c.iterations);
+  a.hash = hashPassword(c, password);
+  if (a.hash == "") return fail(lastCode == "rate_limited" ? "rate_limited" : "unavailable", "password hash: " + lastError);
   a.roles = [c.defaultRole];
   a.source = "sign_up";
   const rec = '{"id":' + quote(a.id) + ',"email":' + quote(a.email) + ',"name":' + quote(a.name) +
     ',"password_hash":' + quote(a.hash) + ',"roles":' + quoteAll(a.roles) + "}";
-  if (!kvSet("user/email/" + email, rec) || !kvSet("user/id/" + a.id, email)) {
-    return fail("unavailable", "store: " + lastError);
-  }
+  // Create-only, so that of concurrent sign-ups of one email exactly one
+  // wins, on every instance and replica.
+  const created = kvCreate("user/email/" + email, rec);
+  if (created < 0) return fail("unavailable", "store: " + lastError);
+  if (created == 0) return fail("already_exists", "an account with this email already exists");
+  if (!kvSet("user/id/" + a.id, email)) return fail("unavailable", "store: " + lastError);
   Host.log(LogLevel.Info, "user signed up: " + a.id);
   return ok('{"user":' + userJSON(a) + "}");
 }
