@@ -84,7 +84,10 @@ type memKey struct {
 // *cachedSet), so that a warm instance neither reads KV nor decodes the
 // set for every token. SPEC §10 allows such per-instance caches; the KV
 // record stays the source shared by all instances, and a key id missing
-// from the remembered set always consults it.
+// from the remembered set always consults it. So a key the issuer removed
+// keeps verifying on an instance until the set it remembers is TTL old,
+// even after another instance re-fetched the set: keep TTL as short as
+// key removal must take effect.
 var memory sync.Map
 
 // fromMemory returns the set remembered for s while it is fresh, or nil.
