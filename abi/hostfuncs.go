@@ -1,5 +1,7 @@
 package abi
 
+import "encoding/json"
+
 // HostNamespace is the Wasm import module of every authhost host function.
 const HostNamespace = "authhost"
 
@@ -17,6 +19,7 @@ const (
 	HostKVCAS          = "kv_cas"
 	HostPasswordHash   = "password_hash"
 	HostPasswordVerify = "password_verify"
+	HostJWSVerify      = "jws_verify"
 )
 
 // KVCASRequest is the input of kv_cas: set Key to Value only if its
@@ -82,6 +85,30 @@ type PasswordVerifyRequest struct {
 // invalid_request. The comparison takes constant time.
 type PasswordVerifyResult struct {
 	Match bool `json:"match"`
+}
+
+// JWSVerifyRequest is the input of jws_verify: a compact JWS, the key set
+// to check it with (a JWKS document, {"keys": [...]}) and the algorithms
+// allowed (empty: every asymmetric algorithm the host implements; "none"
+// and HMAC never verify). Bounds and reasons are those of package
+// abi/jws.
+type JWSVerifyRequest struct {
+	JWS        string          `json:"jws"`
+	JWKS       json.RawMessage `json:"jwks"`
+	Algorithms []string        `json:"algorithms,omitempty"`
+}
+
+// JWSVerifyResult is the output of jws_verify. A token that does not
+// verify is Verified false with a Reason (abi/jws.Reason*) and a Message,
+// not an error; Alg and Kid echo its header when it could be read. A
+// verified token has its decoded Payload.
+type JWSVerifyResult struct {
+	Verified bool   `json:"verified"`
+	Alg      string `json:"alg,omitempty"`
+	Kid      string `json:"kid,omitempty"`
+	Payload  []byte `json:"payload,omitempty"` // base64 in JSON
+	Reason   string `json:"reason,omitempty"`
+	Message  string `json:"message,omitempty"`
 }
 
 // KVGetRequest is the input of kv_get.

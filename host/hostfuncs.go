@@ -164,6 +164,7 @@ func hostFuncs(slot *envSlot, limits Limits) []engine.HostFunc {
 		{Name: abi.HostKVCAS, MaxInput: kvMax + limits.MaxKVValueBytes*4/3, Fn: wrap(abi.HostKVCAS, (*hostEnv).kvCAS)},
 		{Name: abi.HostPasswordHash, MaxInput: passwordMax, Fn: wrap(abi.HostPasswordHash, (*hostEnv).passwordHash)},
 		{Name: abi.HostPasswordVerify, MaxInput: passwordMax, Fn: wrap(abi.HostPasswordVerify, (*hostEnv).passwordVerify)},
+		{Name: abi.HostJWSVerify, MaxInput: jwsVerifyMax, Fn: wrap(abi.HostJWSVerify, (*hostEnv).jwsVerify)},
 		{Name: abi.HostHTTPDo, MaxInput: int(limits.MaxHTTPBodyBytes*4/3) + 1<<20, Fn: wrap(abi.HostHTTPDo, (*hostEnv).httpDo)},
 		{Name: abi.HostLog, MaxInput: 4*limits.MaxLogMessageBytes + 64<<10, Fn: wrap(abi.HostLog, (*hostEnv).log)},
 	}

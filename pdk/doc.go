@@ -49,7 +49,9 @@
 //
 // Building blocks for what most providers need: package jose verifies JWTs
 // against a JWKS cached in KV (algorithm allow-list, no none or HMAC,
-// issuer, audience, expiry, nonce), and package kvsession keeps sessions in
+// issuer, audience, expiry, nonce; the signature natively through the
+// host's jws_verify, SPEC §6.8, or in the guest when a host lacks it), and
+// package kvsession keeps sessions in
 // KV with a per-user index, revocation and refresh-token rotation that is
 // safe under concurrent requests.
 //

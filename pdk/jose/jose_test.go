@@ -139,8 +139,22 @@ func (s *signer) verifier() jose.Verifier {
 	return jose.Verifier{Keys: &jose.KeySet{URL: s.url, MinRefresh: time.Minute}, Issuers: []string{issuer}, Audience: "client", Nonce: "n-1"}
 }
 
+// TestVerify runs the verifier's table with the host's jws_verify and
+// with the guest's own check (the host answering not_supported).
 func TestVerify(t *testing.T) {
-	s := newSigner(t)
+	for _, path := range []struct {
+		name    string
+		hostErr *abi.Error
+	}{{"host", nil}, {"guest", &abi.Error{Code: abi.CodeNotSupported, Message: "unknown host function"}}} {
+		t.Run(path.name, func(t *testing.T) {
+			s := newSigner(t)
+			s.env.FailHost(abi.HostJWSVerify, path.hostErr)
+			testVerify(t, s)
+		})
+	}
+}
+
+func testVerify(t *testing.T, s *signer) {
 	rs := map[string]any{"alg": "RS256", "kid": "rsa"}
 	cases := []struct {
 		name    string
@@ -396,5 +410,33 @@ func TestTokenHash(t *testing.T) {
 	}
 	if _, err := jose.TokenHash("HS256", "x"); err == nil {
 		t.Fatal("TokenHash accepted HS256")
+	}
+}
+
+// TestKeySetInstanceMemory: a warm instance verifies from the set it
+// remembers, without reading KV (here: with kv_get failing) or fetching;
+// a key id it lacks still goes to KV and the issuer.
+func TestKeySetInstanceMemory(t *testing.T) {
+	s := newSigner(t)
+	v := s.verifier()
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, s.sign(t, map[string]any{"alg": "RS256", "kid": "rsa"}, claims(nil))); err != nil {
+		t.Fatal(err)
+	}
+	s.env.FailHost(abi.HostKVGet, &abi.Error{Code: abi.CodeUnavailable, Message: "store down"})
+	for range 3 {
+		if _, err := v.Verify(ctx, s.sign(t, map[string]any{"alg": "ES256", "kid": "ec"}, claims(nil))); err != nil {
+			t.Fatalf("warm verify without KV: %v", err)
+		}
+	}
+	if n := s.fetches.Load(); n != 1 {
+		t.Fatalf("fetches = %d, want 1", n)
+	}
+	s.env.FailHost(abi.HostKVGet, nil)
+	if _, err := v.Verify(ctx, s.sign(t, map[string]any{"alg": "RS256", "kid": "unknown"}, claims(nil))); !errors.Is(err, jose.ErrUnknownKey) {
+		t.Fatalf("unknown kid: %v", err)
+	}
+	if n := s.fetches.Load(); n != 2 {
+		t.Fatalf("fetches = %d after an unknown kid, want 2", n)
 	}
 }

@@ -8,10 +8,12 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/pdk"
+	"github.com/authhost/authhost/pdk/internal/hostcall"
 )
 
 // Defaults of a KeySet.
@@ -59,13 +61,100 @@ type KeySet struct {
 	Now func() time.Time
 }
 
-// cachedSet is the KV record of a KeySet.
+// cachedSet is the KV record of a KeySet. Once remembered in an
+// instance's memory it is never changed.
 type cachedSet struct {
 	URL       string    `json:"url"`
 	Keys      []JWK     `json:"keys"`
 	FetchedAt time.Time `json:"fetched_at"`
 	// Missing are key ids a re-fetch did not find, with its time.
 	Missing map[string]time.Time `json:"missing,omitempty"`
+	// raw is Keys as a JWKS document, for jws_verify.
+	raw []byte
+}
+
+// memKey names a set remembered in memory: per host (one in the sandbox,
+// one per pdktest.Env in tests) and KV key.
+type memKey struct {
+	host  hostcall.Host
+	kvKey string
+}
+
+// memory holds the sets this instance last read or fetched (memKey →
+// *cachedSet), so that a warm instance neither reads KV nor decodes the
+// set for every token. SPEC §10 allows such per-instance caches; the KV
+// record stays the source shared by all instances, and a key id missing
+// from the remembered set always consults it. So a key the issuer removed
+// keeps verifying on an instance until the set it remembers is TTL old,
+// even after another instance re-fetched the set: keep TTL as short as
+// key removal must take effect.
+var memory sync.Map
+
+// fromMemory returns the set remembered for s while it is fresh, or nil.
+func (s *KeySet) fromMemory() *cachedSet {
+	v, ok := memory.Load(memKey{hostcall.Current(), s.kvKey()})
+	if !ok {
+		return nil
+	}
+	c := v.(*cachedSet)
+	if c.URL != s.URL || !s.now().Before(c.FetchedAt.Add(s.ttl())) {
+		return nil
+	}
+	return c
+}
+
+// remember keeps c in memory with its keys encoded for jws_verify.
+func (s *KeySet) remember(c *cachedSet) {
+	if c.raw == nil {
+		raw, err := json.Marshal(JWKS{Keys: c.Keys})
+		if err != nil {
+			return
+		}
+		c.raw = raw
+	}
+	memory.Store(memKey{hostcall.Current(), s.kvKey()}, c)
+}
+
+// lookup runs try with the freshest set this instance knows until try
+// finds its key (try returns the token's key id and whether the key was
+// there): the set in memory, then the one in KV, then one re-fetched under
+// the rules of KeySet. It returns ErrUnknownKey when none has the key;
+// other errors mean the set could not be had at all.
+func (s *KeySet) lookup(ctx context.Context, try func(*cachedSet) (kid string, found bool)) error {
+	mem := s.fromMemory()
+	var kid string
+	if mem != nil {
+		var found bool
+		if kid, found = try(mem); found {
+			return nil
+		}
+	}
+	c, fetched, err := s.cached(ctx)
+	if err != nil {
+		return err
+	}
+	s.remember(c)
+	if mem == nil || fetched || !c.FetchedAt.Equal(mem.FetchedAt) {
+		var found bool
+		if kid, found = try(c); found {
+			return nil
+		}
+	}
+	if fetched {
+		return ErrUnknownKey
+	}
+	n, err := s.refresh(ctx, c, kid)
+	if err != nil {
+		return err
+	}
+	if n == c { // held off: nothing new to try
+		return ErrUnknownKey
+	}
+	s.remember(n)
+	if _, found := try(n); found {
+		return nil
+	}
+	return ErrUnknownKey
 }
 
 func (s *KeySet) now() time.Time {
@@ -102,23 +191,18 @@ func (s *KeySet) minRefresh() time.Duration {
 // still missing, it is ErrUnknownKey. Other errors mean the set could not
 // be had at all (abi codes unavailable, rate_limited, forbidden …).
 func (s *KeySet) Key(ctx context.Context, h Header) (*JWK, error) {
-	set, fetched, err := s.cached(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if k := set.find(h); k != nil {
-		return k, nil
-	}
-	if !fetched {
-		set, err = s.refresh(ctx, set, h.Kid)
+	var k *JWK
+	err := s.lookup(ctx, func(c *cachedSet) (string, bool) {
+		k = c.find(h)
+		return h.Kid, k != nil
+	})
+	if errors.Is(err, ErrUnknownKey) {
+		return nil, fmt.Errorf("%w (kid %q, alg %s)", ErrUnknownKey, h.Kid, h.Alg)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if k := set.find(h); k != nil {
-		return k, nil
-	}
-	return nil, fmt.Errorf("%w (kid %q, alg %s)", ErrUnknownKey, h.Kid, h.Alg)
+	return k, nil
 }
 
 // cached returns the set from KV while fresh and for URL, else fetches it
@@ -177,19 +261,9 @@ func (s *KeySet) refresh(ctx context.Context, old *cachedSet, kid string) (*cach
 	return c, nil
 }
 
-// find picks the key verifying a token with header h: by kid, or the only
-// key fitting the algorithm when the token has no kid.
+// find picks the key verifying a token with header h (JWKS.Find).
 func (c *cachedSet) find(h Header) *JWK {
-	var match []JWK
-	for _, k := range c.Keys {
-		if k.Fits(h.Alg) && (h.Kid == "" || k.Kid == h.Kid) {
-			match = append(match, k)
-		}
-	}
-	if len(match) != 1 {
-		return nil
-	}
-	return &match[0]
+	return (&JWKS{Keys: c.Keys}).Find(h)
 }
 
 // FetchJWKS GETs a key set through the host. A transport failure keeps the

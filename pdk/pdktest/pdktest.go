@@ -1,7 +1,7 @@
 // Package pdktest runs authhost providers natively, outside the Wasm
 // sandbox, for unit tests. An Env installs in-memory stand-ins for every
-// host function (kv_get/kv_set/kv_delete/kv_cas with TTL, password_hash and
-// password_verify natively, http_do over any
+// host function (kv_get/kv_set/kv_delete/kv_cas with TTL, password_hash,
+// password_verify and jws_verify natively, http_do over any
 // http.RoundTripper, log into a slice), hands the provider a configuration
 // document, and calls exports through the same code path as the sandbox
 // (JSON in, envelope out).
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/abi/jws"
 	"github.com/authhost/authhost/abi/passhash"
 	"github.com/authhost/authhost/pdk"
 	"github.com/authhost/authhost/pdk/internal/hostcall"
@@ -254,6 +255,8 @@ func (h host) Call(fn string, req []byte) []byte {
 		data, err = passwordHash(req)
 	case abi.HostPasswordVerify:
 		data, err = passwordVerify(req)
+	case abi.HostJWSVerify:
+		data, err = jwsVerify(req)
 	default:
 		err = abi.Errorf(abi.CodeNotSupported, "unknown host function %q", fn)
 	}
@@ -384,6 +387,15 @@ func passwordVerify(raw []byte) (any, error) {
 		return nil, abi.Errorf(abi.CodeInvalidRequest, "password_verify: %v", err)
 	}
 	return abi.PasswordVerifyResult{Match: match}, nil
+}
+
+// jwsVerify runs the host's own implementation (abi/jws).
+func jwsVerify(raw []byte) (any, error) {
+	var r abi.JWSVerifyRequest
+	if err := decodeReq(abi.HostJWSVerify, raw, &r); err != nil {
+		return nil, err
+	}
+	return jws.Serve(r)
 }
 
 func (h host) kvDelete(raw []byte) (any, error) {

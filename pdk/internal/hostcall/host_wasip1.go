@@ -32,6 +32,9 @@ func hostPasswordHash(uint64) uint64
 //go:wasmimport authhost password_verify
 func hostPasswordVerify(uint64) uint64
 
+//go:wasmimport authhost jws_verify
+func hostJWSVerify(uint64) uint64
+
 // sandbox calls the real host functions through Extism memory.
 type sandbox struct{}
 
@@ -54,6 +57,8 @@ func (sandbox) Call(fn string, req []byte) []byte {
 		f = hostPasswordHash
 	case abi.HostPasswordVerify:
 		f = hostPasswordVerify
+	case abi.HostJWSVerify:
+		f = hostJWSVerify
 	default:
 		return failure(abi.CodeNotSupported, "unknown host function "+fn)
 	}

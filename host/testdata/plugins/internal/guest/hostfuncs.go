@@ -26,6 +26,9 @@ func hostPasswordHash(uint64) uint64
 //go:wasmimport authhost password_verify
 func hostPasswordVerify(uint64) uint64
 
+//go:wasmimport authhost jws_verify
+func hostJWSVerify(uint64) uint64
+
 // CallHost calls the named authhost host function with a raw JSON request
 // and returns its raw JSON envelope.
 func CallHost(fn string, req []byte) []byte {
@@ -49,6 +52,8 @@ func CallHost(fn string, req []byte) []byte {
 		off = hostPasswordHash(mem.Offset())
 	case "password_verify":
 		off = hostPasswordVerify(mem.Offset())
+	case "jws_verify":
+		off = hostJWSVerify(mem.Offset())
 	default:
 		return []byte(`{"ok":false,"error":{"code":"invalid_request","message":"unknown host function"}}`)
 	}
