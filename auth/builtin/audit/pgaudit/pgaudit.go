@@ -2,8 +2,9 @@
 // that replicas sharing a Postgres store (store/postgres) use instead of
 // the key-value audit store, because every filter of GET /api/audit runs
 // as an indexed query there (see the table and its indexes in
-// store/postgres/migrations/0002_audit.sql) rather than a scan of the date
-// range. Its behaviour is the key-value store's, checked by the same
+// store/postgres/migrations/0002_audit.sql, and the search terms in
+// 0003_audit_terms.sql) rather than a scan of the date range, and the
+// total of a page is counted only up to a cap (auth.AuditTotalCap). Its behaviour is the key-value store's, checked by the same
 // conformance suite (auth/authtest.TestAuditStore).
 package pgaudit
 
@@ -414,7 +415,8 @@ func (s *Store) countUpTo(ctx context.Context, w *where, most int) (int, error) 
 	return n, err
 }
 
-// count counts the matches of f. A filter on actor type, outcome, action
+// count counts every match of f (Count; Query caps its count with
+// countUpTo instead). A filter on actor type, outcome, action
 // and time only sums authhost_audit_counts over the whole hours of its
 // range and counts the events of the partial hours at its ends; any other
 // filter counts events.
