@@ -291,16 +291,29 @@ func (m *matcher) match(e *auth.AuditEvent) bool {
 	return true
 }
 
-// timeOnly reports whether f filters on time alone, so that its matches
-// are counted from keys without reading events.
-func timeOnly(f auth.AuditFilter) bool {
-	f.Start, f.End = time.Time{}, time.Time{}
-	return f == auth.AuditFilter{}
+// byKeys reports whether the matches of f can be counted from keys
+// without reading events: f filters on time alone, or on time and the
+// dimension of the secondary keys ixFor picks.
+func byKeys(f auth.AuditFilter) bool {
+	rest := auth.AuditFilter{ActorID: f.ActorID, ActorType: f.ActorType, Action: f.Action, ActionPrefix: f.ActionPrefix,
+		ResourceType: f.ResourceType, ResourceID: f.ResourceID, Outcome: f.Outcome, Text: f.Text}
+	switch ix := ixFor(f); {
+	case ix == "":
+	case strings.HasPrefix(ix, ixPrefix+dimActor):
+		rest.ActorID = ""
+	case strings.HasPrefix(ix, ixPrefix+dimResource):
+		rest.ResourceType, rest.ResourceID = "", ""
+	case strings.HasPrefix(ix, ixPrefix+dimOutcome):
+		rest.Outcome = ""
+	case strings.HasPrefix(ix, ixPrefix+dimType):
+		rest.ActorType = ""
+	}
+	return rest == auth.AuditFilter{}
 }
 
 // scan calls fn with every event matching f whose key sorts below below
 // (from the newest when ""), newest first; fn returns false to stop. With
-// keysOnly, allowed only when timeOnly(f), fn gets a nil event.
+// keysOnly, allowed only when byKeys(f), fn gets a nil event.
 func (s *Store) scan(ctx context.Context, f auth.AuditFilter, below string, keysOnly bool, fn func(key string, e *auth.AuditEvent) (bool, error)) error {
 	m := compile(f)
 	if !f.End.IsZero() {
@@ -365,6 +378,12 @@ func (s *Store) scan(ctx context.Context, f auth.AuditFilter, below string, keys
 			return err
 		}
 		for _, k := range keys {
+			if keysOnly {
+				if more, err := fn(k, nil); err != nil || !more {
+					return err
+				}
+				continue
+			}
 			v, err := s.st.Get(ctx, k)
 			if errors.Is(err, store.ErrNotFound) {
 				continue // retention deleted it after its secondary key was read
@@ -490,8 +509,8 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 		offset = 0
 	}
 	// Without a cursor the page's own walk goes on counting, unless the
-	// matches can be counted from keys alone (a filter on time only).
-	counting := p.Cursor == "" && !timeOnly(f)
+	// matches can be counted from keys alone.
+	counting := p.Cursor == "" && !byKeys(f)
 	res := &auth.AuditResult{Events: []auth.AuditEvent{}}
 	var lastKey string
 	more := false
@@ -526,7 +545,7 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 // countUpTo counts the matches of f, stopping at most.
 func (s *Store) countUpTo(ctx context.Context, f auth.AuditFilter, most int) (int, error) {
 	n := 0
-	err := s.scan(ctx, f, "", timeOnly(f), func(string, *auth.AuditEvent) (bool, error) {
+	err := s.scan(ctx, f, "", byKeys(f), func(string, *auth.AuditEvent) (bool, error) {
 		n++
 		return n < most, nil
 	})
