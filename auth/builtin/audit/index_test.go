@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -256,5 +257,35 @@ func TestCappedTotal(t *testing.T) {
 				t.Fatalf("Count = %d, %v: disagrees with Total %d (capped %v)", n, err, r.Total, tc.capped)
 			}
 		})
+	}
+}
+
+// TestMarkerOnFreshStore checks that the first Log into a store without
+// events marks it indexed (its first indexed query walks nothing), and
+// that one into a store with older, unindexed events does not.
+func TestMarkerOnFreshStore(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	e := auth.AuditEvent{Action: "x", Actor: auth.AuditActor{Type: auth.ActorUser, ID: "u"}, Outcome: auth.OutcomeSuccess}
+	fresh := stores.Memory(t)
+	if err := NewStore(fresh, StoreOptions{}).Log(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.Get(ctx, ixMarker); err != nil {
+		t.Fatalf("fresh store: marker: %v", err)
+	}
+	older := stores.Memory(t)
+	if err := older.Put(ctx, evKey(1, "old"), []byte(`{"id":"old","action":"x","actor":{"type":"user","id":"u"},"outcome":"success"}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	s := NewStore(older, StoreOptions{})
+	if err := s.Log(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := older.Get(ctx, ixMarker); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("store with unindexed events: marker: %v", err)
+	}
+	if n, err := s.Count(ctx, auth.AuditFilter{ActorID: "u"}); err != nil || n != 2 {
+		t.Fatalf("Count by actor = %d, %v; want 2 (the older event indexed on the way)", n, err)
 	}
 }

@@ -83,7 +83,9 @@ type Store struct {
 	// indexed is set once audit/meta/indexed exists: every event has its
 	// secondary keys (events logged before they existed get them from
 	// buildIndex on the first read). buildMu serialises buildIndex.
+	// checked is set once Log has looked for a store without events.
 	indexed atomic.Bool
+	checked atomic.Bool
 	buildMu sync.Mutex
 }
 
@@ -173,6 +175,11 @@ func (s *Store) Log(ctx context.Context, e auth.AuditEvent) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("audit: encode event: %w", err)
+	}
+	if !s.checked.Load() {
+		if err := s.markFresh(ctx); err != nil {
+			return fmt.Errorf("audit: log: %w", err)
+		}
 	}
 	key := evKey(nanos, e.ID)
 	err = s.st.Update(ctx, func(tx store.Txn) error {
@@ -423,6 +430,45 @@ func (s *Store) ensureIndex(ctx context.Context) error {
 		return fmt.Errorf("audit: build secondary keys: %w", err)
 	}
 	s.indexed.Store(true)
+	return nil
+}
+
+// markFresh writes audit/meta/indexed into a store that has no events
+// yet, once per Store: every event it will hold is logged with its
+// secondary keys, so the first indexed query need not walk them all. A
+// store with older events and no marker is left to ensureIndex; so is one
+// whose index is being built (Log never waits for that).
+func (s *Store) markFresh(ctx context.Context) error {
+	if !s.buildMu.TryLock() {
+		return nil
+	}
+	defer s.buildMu.Unlock()
+	if s.checked.Load() {
+		return nil
+	}
+	_, err := s.st.Get(ctx, ixMarker)
+	switch {
+	case err == nil:
+		s.indexed.Store(true)
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	default:
+		empty := true
+		err := s.st.Scan(ctx, evPrefix, store.ScanOptions{Limit: 1, KeysOnly: true}, func(string, []byte) error {
+			empty = false
+			return store.ErrStopScan
+		})
+		if err != nil {
+			return err
+		}
+		if empty {
+			if err := s.st.Put(ctx, ixMarker, []byte("1"), 0); err != nil {
+				return err
+			}
+			s.indexed.Store(true)
+		}
+	}
+	s.checked.Store(true)
 	return nil
 }
 
