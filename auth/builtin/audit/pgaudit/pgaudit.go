@@ -4,8 +4,9 @@
 // as an indexed query there (see the table and its indexes in
 // store/postgres/migrations/0002_audit.sql, and the search terms in
 // 0003_audit_terms.sql) rather than a scan of the date range, and the
-// total of a page is counted only up to a cap (auth.AuditTotalCap). Its behaviour is the key-value store's, checked by the same
-// conformance suite (auth/authtest.TestAuditStore).
+// total of a page is counted only up to a cap (auth.AuditTotalCap). Its
+// behaviour is the key-value store's, checked by the same conformance
+// suite (auth/authtest.TestAuditStore).
 package pgaudit
 
 import (
@@ -198,9 +199,9 @@ func (w *where) add(cond string, args ...any) {
 
 // custom returns w's arguments for a query planned for their values
 // (pgx's exec mode: no cached statement, so no generic plan). The columns
-// are skewed (most events succeed, are users', match a common text) and
-// a generic plan picks one index for every value: walking the newest
-// events for a rare term, or the trigram index for a common text.
+// are skewed (most events succeed and are users'; a term is in a few
+// events or in most) and a generic plan picks one index for every value:
+// it walked the newest events for a rare term.
 func (w *where) custom() []any {
 	return append([]any{pgx.QueryExecModeExec}, w.args...)
 }
