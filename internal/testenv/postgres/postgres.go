@@ -235,17 +235,6 @@ func start() (*Cluster, string, error) {
 	}
 }
 
-// sharedBuffers is the server's buffer pool: 64MB, small for a machine
-// shared by parallel test runs, unless AUTHHOST_TEST_PG_SHARED_BUFFERS
-// sets it (benchmarks over a million rows, to measure a server whose
-// working set fits its buffers as a production one's would).
-func sharedBuffers() string {
-	if v := os.Getenv("AUTHHOST_TEST_PG_SHARED_BUFFERS"); v != "" {
-		return v
-	}
-	return "64MB"
-}
-
 func launch(bin, dir string, cred *syscall.Credential, output *logbuf.Buffer) (*Cluster, error) {
 	port, err := freePort()
 	if err != nil {
@@ -256,7 +245,7 @@ func launch(bin, dir string, cred *syscall.Credential, output *logbuf.Buffer) (*
 		"-c", "listen_addresses=127.0.0.1",
 		"-c", "max_connections=300",
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "shared_buffers="+sharedBuffers())
+		"-c", "shared_buffers=64MB")
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = output, output
 	// The server dies with the test process (SIGQUIT: immediate shutdown).
