@@ -143,11 +143,20 @@ type AuditPage struct {
 	Cursor string
 }
 
+// AuditTotalCap is how far the built-in audit stores count the matches
+// of a query: Total is exact up to it; beyond it Total is AuditTotalCap
+// and TotalCapped is set (the UI shows "10,000+"), so that a page costs
+// the same however many events match.
+const AuditTotalCap = 10_000
+
 // AuditResult is one page of audit events, newest first.
 type AuditResult struct {
-	Events     []AuditEvent `json:"events"`
-	Total      int          `json:"total"`
-	NextCursor string       `json:"nextCursor,omitempty"`
+	Events []AuditEvent `json:"events"`
+	// Total is the number of matches, exact unless TotalCapped: then
+	// more than Total events match.
+	Total       int    `json:"total"`
+	TotalCapped bool   `json:"totalCapped,omitempty"`
+	NextCursor  string `json:"nextCursor,omitempty"`
 }
 
 // ExportFormat is an audit export format.

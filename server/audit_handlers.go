@@ -112,12 +112,14 @@ func (s *Server) auditStore(w http.ResponseWriter, r *http.Request) auth.AuditSt
 
 // auditListResponse is the body of GET /audit.
 type auditListResponse struct {
-	Events     []auth.AuditEvent `json:"events"`
-	Total      int               `json:"total"`
-	Offset     int               `json:"offset"`
-	Limit      int               `json:"limit"`
-	HasMore    bool              `json:"hasMore"`
-	NextCursor string            `json:"nextCursor,omitempty"`
+	Events []auth.AuditEvent `json:"events"`
+	Total  int               `json:"total"`
+	// TotalCapped says Total stopped at the store's cap: more match.
+	TotalCapped bool   `json:"totalCapped"`
+	Offset      int    `json:"offset"`
+	Limit       int    `json:"limit"`
+	HasMore     bool   `json:"hasMore"`
+	NextCursor  string `json:"nextCursor,omitempty"`
 }
 
 func (s *Server) handleAuditList(w http.ResponseWriter, r *http.Request) {
@@ -149,7 +151,7 @@ func (s *Server) handleAuditList(w http.ResponseWriter, r *http.Request) {
 	if events == nil {
 		events = []auth.AuditEvent{}
 	}
-	writeJSON(w, http.StatusOK, auditListResponse{Events: events, Total: res.Total, Offset: p.Offset, Limit: p.Limit,
+	writeJSON(w, http.StatusOK, auditListResponse{Events: events, Total: res.Total, TotalCapped: res.TotalCapped, Offset: p.Offset, Limit: p.Limit,
 		HasMore: res.NextCursor != "", NextCursor: res.NextCursor})
 }
 

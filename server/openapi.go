@@ -25,6 +25,30 @@ var requestSchemas = map[string]any{
 		"actions": map[string]any{"type": "array", "items": str("")}}, "subject", "resource"),
 }
 
+// responseSchemas are the JSON response bodies named by the route table.
+var responseSchemas = map[string]any{
+	"AuditEvent": object(map[string]any{
+		"id": str(""), "timestamp": str("date-time"),
+		"actor":      object(map[string]any{"type": str(""), "id": str(""), "email": str(""), "ip": str(""), "userAgent": str("")}, "type", "id"),
+		"action":     str(""),
+		"resource":   object(map[string]any{"type": str(""), "id": str(""), "name": str("")}, "type", "id"),
+		"outcome":    str(""),
+		"metadata":   map[string]any{"type": "object", "additionalProperties": true},
+		"durationMs": map[string]any{"type": "integer"},
+	}, "id", "timestamp", "actor", "action", "outcome"),
+	"AuditPage": object(map[string]any{
+		"events": map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/AuditEvent"}},
+		"total": map[string]any{"type": "integer", "minimum": 0,
+			"description": "Matching events: exact when totalCapped is false, else the cap (more match)."},
+		"totalCapped": map[string]any{"type": "boolean",
+			"description": "The count stopped at the store's cap (10,000 for the built-in stores): more than total events match."},
+		"offset":     map[string]any{"type": "integer"},
+		"limit":      map[string]any{"type": "integer"},
+		"hasMore":    map[string]any{"type": "boolean"},
+		"nextCursor": str(""),
+	}, "events", "total", "totalCapped", "offset", "limit", "hasMore"),
+}
+
 var resourceSchema = object(map[string]any{"type": str(""), "id": str("")}, "type", "id")
 
 func str(format string) map[string]any {
@@ -58,7 +82,12 @@ func (s *Server) openAPI() map[string]any {
 		}
 		responses := map[string]any{}
 		for code, desc := range rt.statuses {
-			responses[strconv.Itoa(code)] = map[string]any{"description": desc}
+			resp := map[string]any{"description": desc}
+			if rt.response != "" && code >= 200 && code < 300 {
+				resp["content"] = map[string]any{"application/json": map[string]any{
+					"schema": map[string]any{"$ref": "#/components/schemas/" + rt.response}}}
+			}
+			responses[strconv.Itoa(code)] = resp
 		}
 		op := map[string]any{
 			"operationId": operationID(rt),
@@ -86,13 +115,25 @@ func (s *Server) openAPI() map[string]any {
 		"info":    map[string]any{"title": "authhost API", "version": "1.0.0"},
 		"paths":   paths,
 		"components": map[string]any{
-			"schemas": requestSchemas,
+			"schemas": schemas(),
 			"securitySchemes": map[string]any{
 				"sessionCookie": map[string]any{"type": "apiKey", "in": "cookie", "name": "authhost_session"},
 				"bearer":        map[string]any{"type": "http", "scheme": "bearer"},
 			},
 		},
 	}
+}
+
+// schemas are the request and response schemas, for components.
+func schemas() map[string]any {
+	out := make(map[string]any, len(requestSchemas)+len(responseSchemas))
+	for k, v := range requestSchemas {
+		out[k] = v
+	}
+	for k, v := range responseSchemas {
+		out[k] = v
+	}
+	return out
 }
 
 func operationID(rt route) string {

@@ -18,10 +18,12 @@ type route struct {
 	summary    string
 	// statuses lists the documented response statuses and their meaning.
 	statuses map[int]string
-	// body names the JSON request body schema, if any.
-	body    string
-	query   []string
-	handler http.HandlerFunc
+	// body names the JSON request body schema, if any; response the
+	// schema of its 2xx response bodies, if documented.
+	body     string
+	response string
+	query    []string
+	handler  http.HandlerFunc
 }
 
 func (s *Server) routeTable() []route {
@@ -47,7 +49,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/auth/credentials/password-reset/confirm", tag: "Auth", summary: "Set a new password with a reset token", body: "PasswordResetConfirm",
 			statuses: map[int]string{200: "password changed", 400: "invalid password", 401: "invalid or expired token", 429: "too many attempts, or too many password hashes in progress (Retry-After)", 501: "not supported"}, handler: s.handlePasswordResetConfirm},
 
-		{method: "GET", path: "/audit", auth: true, permission: auth.PermAuditRead, tag: "Audit", summary: "Query audit events, newest first",
+		{method: "GET", path: "/audit", auth: true, permission: auth.PermAuditRead, tag: "Audit", summary: "Query audit events, newest first", response: "AuditPage",
 			query:    []string{"actorId", "actorType", "action", "actionPrefix", "resourceType", "resourceId", "outcome", "q", "startDate", "endDate", "offset", "limit", "page", "perPage", "cursor"},
 			statuses: map[int]string{200: "events", 400: "invalid filter", 401: "not signed in", 403: "missing audit:read", 503: "audit storage not configured"}, handler: s.handleAuditList},
 		{method: "GET", path: "/audit/export", auth: true, permission: auth.PermAuditExport, tag: "Audit", summary: "Stream matching events as CSV or JSON lines",

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/authhost/authhost/auth"
 )
@@ -40,6 +41,9 @@ type auditPage struct {
 	Prefixes             []string
 	Events               []auth.AuditEvent
 	Total                int
+	// TotalLabel is Total as shown: digits grouped, "+" when capped
+	// ("10,000+").
+	TotalLabel string
 	// Page is 1-based; From and To number the rows shown (1-based).
 	Page, From, To     int
 	PrevHref, NextHref string
@@ -97,6 +101,7 @@ func (s *Server) fillAudit(r *http.Request, p *auditPage, filters, q url.Values)
 		return http.StatusInternalServerError, "The audit log could not be read; try again."
 	}
 	p.Events, p.Total, p.Page = res.Events, res.Total, page
+	p.TotalLabel = totalLabel(res.Total, res.TotalCapped)
 	if len(p.Events) > 0 {
 		p.From, p.To = offset+1, offset+len(p.Events)
 	}
@@ -107,6 +112,23 @@ func (s *Server) fillAudit(r *http.Request, p *auditPage, filters, q url.Values)
 		p.NextHref = "/audit?" + withParam(filters, "page", strconv.Itoa(page+1))
 	}
 	return http.StatusOK, ""
+}
+
+// totalLabel shows n with its thousands grouped by commas and, when the
+// count stopped at its cap, a "+".
+func totalLabel(n int, capped bool) string {
+	digits := strconv.Itoa(n)
+	var b strings.Builder
+	for i, d := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	if capped {
+		b.WriteByte('+')
+	}
+	return b.String()
 }
 
 // withParam encodes v plus key=value, leaving v alone.

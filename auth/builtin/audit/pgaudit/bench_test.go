@@ -86,12 +86,16 @@ func seed(b *testing.B, s *Store, n int, end time.Time) {
 	if _, err := s.pool.CopyFrom(b.Context(), pgx.Identifier{"authhost_audit"}, columns, src); err != nil {
 		b.Fatalf("seed: %v", err)
 	}
-	// COPY bypasses Log, which keeps the hourly counts: build them.
+	// COPY bypasses Log, which keeps the hourly counts and the search
+	// terms: build them.
 	if _, err := s.pool.Exec(b.Context(), `INSERT INTO authhost_audit_counts (hour, actor_type, outcome, action, shard, n)
 		SELECT ts / $1, actor_type, outcome, action, 0, count(*) FROM authhost_audit GROUP BY 1, 2, 3, 4`, hourNanos); err != nil {
 		b.Fatal(err)
 	}
-	for _, table := range []string{"authhost_audit", "authhost_audit_counts"} {
+	if _, err := s.pool.Exec(b.Context(), `INSERT INTO authhost_audit_terms SELECT DISTINCT unnest(search_fields) FROM authhost_audit`); err != nil {
+		b.Fatal(err)
+	}
+	for _, table := range []string{"authhost_audit", "authhost_audit_counts", "authhost_audit_terms"} {
 		if _, err := s.pool.Exec(b.Context(), "VACUUM ANALYZE "+table); err != nil {
 			b.Fatal(err)
 		}

@@ -2,9 +2,11 @@
 // that replicas sharing a Postgres store (store/postgres) use instead of
 // the key-value audit store, because every filter of GET /api/audit runs
 // as an indexed query there (see the table and its indexes in
-// store/postgres/migrations/0002_audit.sql) rather than a scan of the date
-// range. Its behaviour is the key-value store's, checked by the same
-// conformance suite (auth/authtest.TestAuditStore).
+// store/postgres/migrations/0002_audit.sql, and the search terms in
+// 0003_audit_terms.sql) rather than a scan of the date range, and the
+// total of a page is counted only up to a cap (auth.AuditTotalCap). Its
+// behaviour is the key-value store's, checked by the same conformance
+// suite (auth/authtest.TestAuditStore).
 package pgaudit
 
 import (
@@ -35,16 +37,27 @@ import (
 // behind it.
 const deleteBatch = 5000
 
+// maxTerms is how many distinct terms a free-text search looks the
+// events up by; a text contained in more terms (say "example.com") is
+// matched against each event's text instead, which costs little because
+// such a text matches many events and a page or a capped count stops
+// early.
+const maxTerms = 64
+
 // Options configures a Store.
 type Options struct {
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// TotalCap is how far Query counts matches (see auth.AuditTotalCap,
+	// the default when 0).
+	TotalCap int
 }
 
 // Store is an auth.AuditStore on the authhost_audit table.
 type Store struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
+	pool     *pgxpool.Pool
+	now      func() time.Time
+	totalCap int
 }
 
 var _ auth.AuditStore = (*Store)(nil)
@@ -56,7 +69,11 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{pool: pool, now: now}
+	totalCap := opts.TotalCap
+	if totalCap <= 0 {
+		totalCap = auth.AuditTotalCap
+	}
+	return &Store{pool: pool, now: now, totalCap: totalCap}
 }
 
 // encode is the event's JSON as exported (no HTML escaping), without the
@@ -89,12 +106,16 @@ const hourNanos = int64(time.Hour)
 // countShards is how many rows share one bucket's count for writers.
 const countShards = 8
 
-// logSQL inserts an event and counts it, in one statement; it affects one
-// row when the event is new and none when its id exists.
+// logSQL inserts an event, its search terms and its count, in one
+// statement; it affects one row when the event is new and none when its id
+// exists.
 var logSQL = `WITH ins AS (
 		INSERT INTO authhost_audit (` + strings.Join(columns, ", ") + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING
-		RETURNING ts, actor_type, outcome, action)
+		RETURNING ts, actor_type, outcome, action, search_fields),
+	terms AS (
+		INSERT INTO authhost_audit_terms (term) SELECT DISTINCT unnest(search_fields) FROM ins
+		ON CONFLICT DO NOTHING)
 	INSERT INTO authhost_audit_counts (hour, actor_type, outcome, action, shard, n)
 	SELECT ts / ` + strconv.FormatInt(hourNanos, 10) + `, actor_type, outcome, action, $12, 1 FROM ins
 	ON CONFLICT (hour, actor_type, outcome, action, shard) DO UPDATE SET n = authhost_audit_counts.n + 1`
@@ -176,6 +197,15 @@ func (w *where) add(cond string, args ...any) {
 	w.conds = append(w.conds, cond)
 }
 
+// custom returns w's arguments for a query planned for their values
+// (pgx's exec mode: no cached statement, so no generic plan). The columns
+// are skewed (most events succeed and are users'; a term is in a few
+// events or in most) and a generic plan picks one index for every value:
+// it walked the newest events for a rare term.
+func (w *where) custom() []any {
+	return append([]any{pgx.QueryExecModeExec}, w.args...)
+}
+
 func (w *where) String() string {
 	if len(w.conds) == 0 {
 		return "TRUE"
@@ -191,18 +221,20 @@ func likeEscape(s string) string {
 // compile turns f into conditions with the key-value store's semantics
 // (see audit.Store): exact matches, '*' wildcards anchored at both ends,
 // case-insensitive substrings of the actor and resource fields, and an
-// inclusive time range.
-func compile(f auth.AuditFilter) *where {
+// inclusive time range. A free text is first looked up in the terms.
+func (s *Store) compile(ctx context.Context, f auth.AuditFilter) (*where, error) {
 	w := &where{}
 	addDims(w, f)
-	addOthers(w, f)
+	if err := s.addOthers(ctx, w, f); err != nil {
+		return nil, err
+	}
 	if !f.Start.IsZero() {
 		w.add("ts >= ?", f.Start.UnixNano())
 	}
 	if !f.End.IsZero() {
 		w.add("ts <= ?", f.End.UnixNano())
 	}
-	return w
+	return w, nil
 }
 
 // addDims adds the conditions on the columns authhost_audit_counts
@@ -231,7 +263,7 @@ func addDims(w *where, f auth.AuditFilter) {
 }
 
 // addOthers adds the conditions on what only events have.
-func addOthers(w *where, f auth.AuditFilter) {
+func (s *Store) addOthers(ctx context.Context, w *where, f auth.AuditFilter) error {
 	if f.ActorID != "" {
 		w.add("actor_id = ?", f.ActorID)
 	}
@@ -241,14 +273,34 @@ func addOthers(w *where, f auth.AuditFilter) {
 	if f.ResourceID != "" {
 		w.add("resource_id = ?", f.ResourceID)
 	}
-	if f.Text != "" {
-		text := strings.ToLower(f.Text)
-		w.add("search LIKE ?", "%"+likeEscape(text)+"%")
+	if f.Text == "" {
+		return nil
+	}
+	text := strings.ToLower(f.Text)
+	like := "%" + likeEscape(text) + "%"
+	rows, err := s.pool.Query(ctx, "SELECT term FROM authhost_audit_terms WHERE term LIKE $1 LIMIT "+strconv.Itoa(maxTerms+1), like)
+	if err != nil {
+		return fmt.Errorf("terms: %w", err)
+	}
+	terms, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("terms: %w", err)
+	}
+	switch {
+	case len(terms) == 0:
+		w.add("FALSE")
+	case len(terms) <= maxTerms:
+		w.add("search_fields && ?", terms)
+	default:
+		// A text this common is checked on the events the other filters
+		// select (strpos: no index could narrow it down).
+		w.add("strpos(search, ?) > 0", text)
 		if strings.Contains(text, "\n") {
 			// The joined column could match across two fields.
 			w.add("EXISTS (SELECT 1 FROM unnest(search_fields) AS f WHERE strpos(f, ?) > 0)", text)
 		}
 	}
+	return nil
 }
 
 // since returns the conditions added to w since it had n of them.
@@ -286,8 +338,9 @@ func decodeCursor(s string) (cursor, error) {
 
 // Query implements auth.AuditStore: newest first, Limit defaulting to
 // audit.DefaultLimit and capped at audit.MaxLimit. With a Cursor the page
-// starts after the previous page and Offset is ignored. Total counts every
-// match. NextCursor is set when more matches follow the page.
+// starts after the previous page and Offset is ignored. Total counts the
+// matches up to the store's TotalCap (TotalCapped beyond it). NextCursor
+// is set when more matches follow the page.
 func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage) (*auth.AuditResult, error) {
 	limit := p.Limit
 	if limit <= 0 {
@@ -295,9 +348,12 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 	}
 	limit = min(limit, audit.MaxLimit)
 	offset := max(p.Offset, 0)
-	w := compile(f)
-	// The count of every match runs beside the page on a second
-	// connection; a page that shows the last match makes it unnecessary.
+	w, err := s.compile(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("pgaudit: query: %w", err)
+	}
+	// The capped count runs beside the page on a second connection; a
+	// page that shows the last match makes it unnecessary.
 	countCtx, cancelCount := context.WithCancel(ctx)
 	defer cancelCount()
 	type counted struct {
@@ -305,10 +361,16 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 		err error
 	}
 	countDone := make(chan counted, 1)
-	go func() {
-		n, err := s.count(countCtx, f)
+	go func(w *where) {
+		var n int
+		var err error
+		if dimsOnly(f) {
+			n, err = s.count(countCtx, f)
+		} else {
+			n, err = s.countUpTo(countCtx, w, s.totalCap+1)
+		}
 		countDone <- counted{n, err}
-	}()
+	}(w)
 	hasCursor := p.Cursor != ""
 	if hasCursor {
 		c, err := decodeCursor(p.Cursor)
@@ -320,7 +382,7 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 		offset = 0
 	}
 	sql := fmt.Sprintf("SELECT ts, id, event FROM authhost_audit WHERE %s ORDER BY ts DESC, id DESC LIMIT %d OFFSET %d", w, limit+1, offset)
-	rows, err := s.pool.Query(ctx, sql, w.args...)
+	rows, err := s.pool.Query(ctx, sql, w.custom()...)
 	if err != nil {
 		return nil, fmt.Errorf("pgaudit: query: %w", err)
 	}
@@ -351,28 +413,54 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 	if more {
 		res.NextCursor = last.encode()
 	}
-	if !hasCursor && !more && len(res.Events) > 0 {
-		// The page holds the last match: everything is counted.
-		res.Total = offset + len(res.Events)
-		return res, nil
-	}
-	c := <-countDone
-	if c.err != nil {
-		return nil, fmt.Errorf("pgaudit: query: count: %w", c.err)
-	}
-	res.Total = c.n
+	n := offset + len(res.Events)
+	if hasCursor || more || len(res.Events) == 0 {
+		c := <-countDone
+		if c.err != nil {
+			return nil, fmt.Errorf("pgaudit: query: count: %w", c.err)
+		}
+		n = c.n
+	} // else the page holds the last match: everything is counted.
+	res.Total, res.TotalCapped = min(n, s.totalCap), n > s.totalCap
 	return res, nil
 }
 
-// count counts the matches of f. A filter on actor type, outcome, action
+// dimsOnly reports whether f filters on two or more of actor type,
+// outcome and action (and time) and nothing else: its exact count sums
+// the hourly counts, which costs less than visiting up to the cap of
+// events through a combination of indexes. A filter on one of them (or on
+// time alone) reads one index, where a count stopping at the cap costs
+// less than summing every hour of the range.
+func dimsOnly(f auth.AuditFilter) bool {
+	if f.ActorID != "" || f.ResourceType != "" || f.ResourceID != "" || f.Text != "" {
+		return false
+	}
+	w := &where{}
+	addDims(w, f)
+	return len(w.conds) >= 2
+}
+
+// countUpTo counts the events matching w, stopping at most: a capped
+// count reads at most that many index entries whatever the filter.
+func (s *Store) countUpTo(ctx context.Context, w *where, most int) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM authhost_audit WHERE %s LIMIT %d) AS m", w, most), w.custom()...).Scan(&n)
+	return n, err
+}
+
+// count counts every match of f (Count; Query caps its count with
+// countUpTo instead). A filter on actor type, outcome, action
 // and time only sums authhost_audit_counts over the whole hours of its
 // range and counts the events of the partial hours at its ends; any other
 // filter counts events.
 func (s *Store) count(ctx context.Context, f auth.AuditFilter) (int, error) {
 	var n int64
 	if f.ActorID != "" || f.ResourceType != "" || f.ResourceID != "" || f.Text != "" {
-		w := compile(f)
-		err := s.pool.QueryRow(ctx, "SELECT count(*) FROM authhost_audit WHERE "+w.String(), w.args...).Scan(&n)
+		w, err := s.compile(ctx, f)
+		if err != nil {
+			return 0, err
+		}
+		err = s.pool.QueryRow(ctx, "SELECT count(*) FROM authhost_audit WHERE "+w.String(), w.args...).Scan(&n)
 		return int(n), err
 	}
 	// Whole hours [first, last]; math.MinInt64/MaxInt64 when unbounded.
@@ -384,8 +472,11 @@ func (s *Store) count(ctx context.Context, f auth.AuditFilter) (int, error) {
 		last = (f.End.UnixNano()+1)/hourNanos - 1
 	}
 	if first > last {
-		w := compile(f)
-		err := s.pool.QueryRow(ctx, "SELECT count(*) FROM authhost_audit WHERE "+w.String(), w.args...).Scan(&n)
+		w, err := s.compile(ctx, f)
+		if err != nil {
+			return 0, err
+		}
+		err = s.pool.QueryRow(ctx, "SELECT count(*) FROM authhost_audit WHERE "+w.String(), w.args...).Scan(&n)
 		return int(n), err
 	}
 	w := &where{}
@@ -507,7 +598,10 @@ func (s *Store) Export(ctx context.Context, f auth.AuditFilter, format auth.Expo
 	default:
 		return auth.Errorf(auth.CodeInvalidRequest, "audit: unknown export format %q (want %q or %q)", format, auth.ExportJSONL, auth.ExportCSV)
 	}
-	wh := compile(f)
+	wh, err := s.compile(ctx, f)
+	if err != nil {
+		return fmt.Errorf("pgaudit: export: %w", err)
+	}
 	rows, err := s.pool.Query(ctx, "SELECT event FROM authhost_audit WHERE "+wh.String()+" ORDER BY ts DESC, id DESC", wh.args...)
 	if err != nil {
 		return fmt.Errorf("pgaudit: export: %w", err)

@@ -386,6 +386,29 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AuditEvent: {
+            action: string;
+            actor: {
+                email?: string;
+                id: string;
+                ip?: string;
+                type: string;
+                userAgent?: string;
+            };
+            durationMs?: number;
+            id: string;
+            metadata?: {
+                [key: string]: unknown;
+            };
+            outcome: string;
+            resource?: {
+                id: string;
+                name?: string;
+                type: string;
+            };
+            /** Format: date-time */
+            timestamp: string;
+        };
         AuditExport: {
             actions?: string[];
             actorIds?: string[];
@@ -394,6 +417,17 @@ export interface components {
             /** Format: date-time */
             rangeStart: string;
             targets?: string[];
+        };
+        AuditPage: {
+            events: components["schemas"]["AuditEvent"][];
+            hasMore: boolean;
+            limit: number;
+            nextCursor?: string;
+            offset: number;
+            /** @description Matching events: exact when totalCapped is false, else the cap (more match). */
+            total: number;
+            /** @description The count stopped at the store's cap (10,000 for the built-in stores): more than total events match. */
+            totalCapped: boolean;
         };
         Credentials: {
             /** Format: email */
@@ -873,7 +907,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
             };
             /** @description invalid filter */
             400: {

@@ -130,7 +130,10 @@ export interface AuditPaging {
 /** GET /audit: one page of events, newest first. */
 export interface AuditPage {
   events: AuditEvent[];
+  /** Matching events: exact unless totalCapped, else the server's cap. */
   total: number;
+  /** The count stopped at the cap (10,000 for the built-in stores): more than total events match. */
+  totalCapped: boolean;
   offset: number;
   limit: number;
   hasMore: boolean;
