@@ -10,7 +10,10 @@
 // A session travels by the SHA-256 of its id, never the id (a bearer
 // secret). A process that may have missed messages (its listening
 // connection dropped) flushes every sink. A process skips its own
-// messages (each carries the publisher's random origin id). An unreadable
+// messages (each carries the publisher's random origin id), but waits for
+// each to come back before returning (at most echoWait): the store has
+// then sent it to every listening process, so the response to a logout
+// reaches the browser after the other replicas were told. An unreadable
 // message flushes everything: dropping a cache is always safe.
 package invalidation
 
@@ -22,6 +25,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authhost/authhost/auth"
@@ -33,6 +38,10 @@ const Channel = "authhost.invalidate"
 
 // publishTimeout bounds one publish.
 const publishTimeout = 5 * time.Second
+
+// echoWait bounds how long a publish waits for its own message to come
+// back from the store.
+const echoWait = 250 * time.Millisecond
 
 // Sink is a cache of this process that forgets on request: what it holds
 // about one user, or everything.
@@ -52,6 +61,7 @@ type SessionSink interface {
 // hash, hex), U (a user id) or All.
 type message struct {
 	Origin string `json:"o"`
+	Seq    uint64 `json:"n,omitempty"`
 	S      string `json:"s,omitempty"`
 	U      string `json:"u,omitempty"`
 	All    bool   `json:"all,omitempty"`
@@ -65,6 +75,10 @@ type Bus struct {
 	origin string
 	log    *slog.Logger
 	cancel func()
+
+	seq     atomic.Uint64
+	mu      sync.Mutex
+	pending map[uint64]chan struct{} // published, echo not seen yet
 }
 
 // Interface guard: role changes invalidate through a Bus.
@@ -75,7 +89,7 @@ var _ auth.SessionInvalidator = (*Bus)(nil)
 // store.Notifier the bus publishes on Channel and subscribes to it,
 // waiting until the subscription is listening; Close ends it.
 func New(ctx context.Context, st store.Store, sinks func() []Sink, log *slog.Logger) (*Bus, error) {
-	b := &Bus{sinks: sinks, origin: rand.Text(), log: log, cancel: func() {}}
+	b := &Bus{sinks: sinks, origin: rand.Text(), log: log, cancel: func() {}, pending: map[uint64]chan struct{}{}}
 	n, ok := st.(store.Notifier)
 	if !ok {
 		return b, nil
@@ -138,27 +152,44 @@ func (b *Bus) flush() {
 	}
 }
 
-// publish sends m to the other processes. A message too long for the
-// channel (a huge user id) becomes a flush of everything. A failure is
-// logged: the other processes' caches then keep the entry until it
-// expires (their cap).
+// publish sends m to the other processes and waits for it to come back
+// (at most echoWait). A message too long for the channel (a huge user id)
+// becomes a flush of everything. A failure is logged: the other
+// processes' caches then keep the entry until it expires (their cap).
 func (b *Bus) publish(ctx context.Context, m message) {
 	if b.pub == nil {
 		return
 	}
-	m.Origin = b.origin
+	m.Origin, m.Seq = b.origin, b.seq.Add(1)
 	payload, err := json.Marshal(m)
 	if err == nil && len(payload) > store.MaxPayload {
-		payload, err = json.Marshal(message{Origin: b.origin, All: true})
+		payload, err = json.Marshal(message{Origin: b.origin, Seq: m.Seq, All: true})
 	}
 	if err != nil {
 		b.log.Error("invalidation: encode", "error", err)
 		return
 	}
+	echo := make(chan struct{})
+	b.mu.Lock()
+	b.pending[m.Seq] = echo
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.pending, m.Seq)
+		b.mu.Unlock()
+	}()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
 	if err := b.pub.Publish(ctx, Channel, string(payload)); err != nil {
 		b.log.Error("invalidation: publishing to the other replicas failed; their caches keep the entry until it expires", "error", err)
+		return
+	}
+	t := time.NewTimer(echoWait)
+	defer t.Stop()
+	select {
+	case <-echo:
+	case <-t.C:
+		b.log.Debug("invalidation: own message not back yet", "wait", echoWait)
 	}
 }
 
@@ -175,8 +206,14 @@ func (b *Bus) receive(n store.Message) {
 		b.flush()
 		return
 	}
-	if m.Origin == b.origin {
-		return // applied when published
+	if m.Origin == b.origin { // applied when published
+		b.mu.Lock()
+		if echo, ok := b.pending[m.Seq]; ok {
+			close(echo)
+			delete(b.pending, m.Seq)
+		}
+		b.mu.Unlock()
+		return
 	}
 	switch {
 	case m.All:

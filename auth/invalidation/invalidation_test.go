@@ -309,3 +309,49 @@ func TestBusResync(t *testing.T) {
 		t.Fatal("a resync left a session cached")
 	}
 }
+
+// BenchmarkBusLatency measures an invalidation's trip from one replica's
+// bus to another's sink through PostgreSQL (ns/op), against a query round
+// trip on the same database (the baseline sub-benchmark).
+func BenchmarkBusLatency(b *testing.B) {
+	dsn := pgtest.NewDatabase(b)
+	open := func() store.Store {
+		s, err := pgstore.Open(b.Context(), dsn, pgstore.Options{Logger: quiet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	sa, sb := open(), open()
+	got := make(chan string, 1)
+	a, err := New(b.Context(), sa, func() []Sink { return nil }, quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	rb, err := New(b.Context(), sb, func() []Sink { return []Sink{chanSink(got)} }, quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rb.Close()
+	b.Run("select-1", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := sa.(*pgstore.Store).Pool().Exec(b.Context(), "SELECT 1"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("invalidate-user", func(b *testing.B) {
+		for b.Loop() {
+			a.InvalidateUser("u")
+			<-got
+		}
+	})
+}
+
+// chanSink reports each user it is told about on a channel.
+type chanSink chan string
+
+func (c chanSink) InvalidateUser(u string) { c <- u }
+func (chanSink) Flush()                    {}

@@ -27,8 +27,11 @@ const (
 )
 
 // config is the quick start's setup (static-users for credentials, the
-// built-in sessions, roles and audit store) on the shared Postgres store.
+// built-in sessions, roles and audit store) on the shared Postgres store,
+// with a low lockout so it can be reached across the replicas.
 const config = `
+throttle:
+  sign_in_per_account_ip: 4
 store:
   driver: postgres
   dsn: "${AUTHHOST_STORE_DSN}"
@@ -159,6 +162,22 @@ func TestReplicas(t *testing.T) {
 		slices.Sort(emails)
 		if r.Status != http.StatusOK || !slices.Equal(emails, []string{adminEmail, email}) {
 			t.Fatalf("sign-ins in the audit log queried on %s = %d %v, want the one on A and the one on B", env.URL, r.Status, emails)
+		}
+	}
+
+	// Lockout counted across both: wrong guesses alternating between A
+	// and B lock the account (for this address) on both after 4 in all,
+	// where each replica alone saw only 2.
+	for i := range 4 {
+		env := []*authhostenv.Env{a, b}[i%2]
+		if r := env.Client().Do(t, "POST", "/api/auth/credentials/sign-in", map[string]string{"email": email, "password": "wrong-guess-" + fmt.Sprint(i)}); r.Status != http.StatusUnauthorized {
+			t.Fatalf("guess %d on %s = %d %s, want 401", i, env.URL, r.Status, r.Body)
+		}
+	}
+	for _, env := range []*authhostenv.Env{a, b} {
+		r := env.Client().Do(t, "POST", "/api/auth/credentials/sign-in", map[string]string{"email": email, "password": password})
+		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("right password on %s after 4 guesses across A and B = %d %v, want 429 with Retry-After", env.URL, r.Status, r.Header)
 		}
 	}
 
