@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/argon2"
@@ -179,6 +180,27 @@ func TestReplicas(t *testing.T) {
 		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
 			t.Fatalf("right password on %s after 4 guesses across A and B = %d %v, want 429 with Retry-After", env.URL, r.Status, r.Header)
 		}
+	}
+
+	// Concurrent guesses at another account, half on each replica: no
+	// more than the limit reach the provider, together.
+	const guesses = 24
+	statuses := make(chan int, guesses)
+	var wg sync.WaitGroup
+	for i := range guesses {
+		env := []*authhostenv.Env{a, b}[i%2]
+		wg.Go(func() {
+			statuses <- env.Client().Do(t, "POST", "/api/auth/credentials/sign-in", map[string]string{"email": "raced@example.com", "password": "wrong-" + fmt.Sprint(i)}).Status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for s := range statuses {
+		counts[s]++
+	}
+	if counts[http.StatusUnauthorized] != 4 || counts[http.StatusTooManyRequests] != guesses-4 {
+		t.Fatalf("%d concurrent guesses across A and B: %v, want 4 checked (401) and the rest refused (429)", guesses, counts)
 	}
 
 	// Logout on B: A refuses the session at once.
