@@ -572,3 +572,27 @@ func TestHashGateRefuses(t *testing.T) {
 		t.Errorf("sign-up after the flood = %d", r.status)
 	}
 }
+
+// TestLimitsFailClosed: when the store the limits count in fails, sign-in,
+// sign-up and password reset are refused (503) without asking the
+// provider, never let through uncounted.
+func TestLimitsFailClosed(t *testing.T) {
+	t.Parallel()
+	broken := memory.New(memory.Options{})
+	if err := broken.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h, creds := newCountingHarness(t, func(c *Config) { wideGate(c); c.Counters = broken })
+	c := h.client(t)
+	for name, r := range map[string]response{
+		"sign-in": c.signIn(demoEmail, demoPassword),
+		"sign-up": c.signUp("new@example.com", "a-long-password"),
+	} {
+		if r.status != http.StatusServiceUnavailable || r.json(t)["error"] != "unavailable" {
+			t.Errorf("%s with the limits' store down = %d %s, want 503 unavailable", name, r.status, r.body)
+		}
+	}
+	if n := creds.signIns.Load() + creds.signUps.Load(); n != 0 {
+		t.Errorf("%d provider calls with the limits' store down, want 0", n)
+	}
+}
