@@ -175,25 +175,28 @@ func (s *Server) signIn(r *http.Request, body credentialsBody) (*loginResult, er
 		return nil, err
 	}
 	actor := auth.AuditActor{Type: auth.ActorUser, ID: "unknown", Email: body.Email, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}
-	held, refused := s.reserveSignIn(body.Email, clientIP(r))
+	held, refused, err := s.reserveSignIn(r.Context(), body.Email, clientIP(r))
+	if err != nil {
+		return nil, s.limitsFailed(err)
+	}
 	if refused != nil {
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeDenied,
 			Metadata: map[string]any{"reason": "rate limited", "key": refused.kind}, DurationMS: time.Since(start).Milliseconds()})
 		return nil, &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many failed sign-in attempts; try again later", RetryAfter: refused.wait}
 	}
 	var res *auth.CredentialsResult
-	err := s.hashing(r.Context(), func(ctx context.Context) (err error) {
+	err = s.hashing(r.Context(), func(ctx context.Context) (err error) {
 		res, err = s.composed(r.Context()).Credentials.SignIn(ctx, body.Email, body.Password, r)
 		return err
 	})
 	if errors.Is(err, errNoHashSlot) {
-		held.refund()
+		held.refund(r.Context())
 		return nil, s.busy
 	}
 	if err != nil {
 		return nil, s.signInFailed(r, actor, held, err, start)
 	}
-	held.refund()
+	held.refund(r.Context())
 	actor.ID = res.User.ID
 	cookies, err := s.loginCookies(r, auth.CapCredentials, res.User, res.SetCookie, "credentials")
 	if err != nil {
@@ -244,9 +247,9 @@ type heldLimit struct {
 	res  *reservation
 }
 
-func (h heldLimits) refund() {
+func (h heldLimits) refund(ctx context.Context) {
 	for _, l := range h {
-		l.res.Refund()
+		l.res.Refund(ctx)
 	}
 }
 
@@ -257,18 +260,28 @@ type refusedLimit struct {
 }
 
 // reserveSignIn reserves an attempt in every sign-in limit, or in none:
-// when one refuses, those already taken are given back.
-func (s *Server) reserveSignIn(email, ip string) (heldLimits, *refusedLimit) {
+// when one refuses (or cannot count), those already taken are given back.
+func (s *Server) reserveSignIn(ctx context.Context, email, ip string) (heldLimits, *refusedLimit, error) {
 	var held heldLimits
 	for _, l := range s.signInLimits(email, ip) {
-		res, wait := l.limiter.Reserve(l.key)
-		if res == nil {
-			held.refund()
-			return nil, &refusedLimit{kind: l.kind, wait: wait}
+		res, wait, err := l.limiter.Reserve(ctx, l.key)
+		if err != nil || res == nil {
+			held.refund(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			return nil, &refusedLimit{kind: l.kind, wait: wait}, nil
 		}
 		held = append(held, heldLimit{kind: l.kind, res: res})
 	}
-	return held, nil
+	return held, nil, nil
+}
+
+// limitsFailed logs that the rate limits could not count (their store
+// failed) and returns the refusal: a limit that cannot count fails closed.
+func (s *Server) limitsFailed(err error) *flowError {
+	s.log.Error("rate limits unavailable; refusing the attempt", "error", err)
+	return &flowError{Status: http.StatusServiceUnavailable, Code: string(auth.CodeUnavailable), Message: "The service is unavailable; try again later"}
 }
 
 // signInFailed turns a failed sign-in into a generic error, keeps the
@@ -278,7 +291,7 @@ func (s *Server) signInFailed(r *http.Request, actor auth.AuditActor, held heldL
 	code := auth.CodeOf(err)
 	meta := map[string]any{"code": string(code)}
 	if providerFault(code) {
-		held.refund()
+		held.refund(r.Context())
 		s.emitProviderError(r, actor, auth.CapCredentials, "sign-in", err)
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeFailure, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
 		// A provider fault is never the user's: internal answers 503
@@ -293,12 +306,12 @@ func (s *Server) signInFailed(r *http.Request, actor auth.AuditActor, held heldL
 	if code == auth.CodeForbidden {
 		// The password was right but the provider refuses the account (an
 		// unverified email, a disabled user): not a guess to count.
-		held.refund()
+		held.refund(r.Context())
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-in", Outcome: auth.OutcomeDenied, Metadata: meta, DurationMS: time.Since(start).Milliseconds()})
 		return &flowError{Status: http.StatusForbidden, Code: string(code), Message: "This account cannot sign in yet (for example, its email address is not verified)"}
 	}
 	for _, l := range held {
-		if l.res.Commit() {
+		if l.res.Commit(r.Context()) {
 			s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.lockout", Outcome: auth.OutcomeDenied,
 				Metadata: map[string]any{"key": l.kind}})
 		}
@@ -324,22 +337,29 @@ func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, er
 	}
 	ip := clientIP(r)
 	actor := auth.AuditActor{Type: auth.ActorUser, ID: "unknown", Email: body.Email, IP: ip, UserAgent: truncate(r.UserAgent(), 256)}
-	if blocked, wait := s.ipLimits.Blocked(ip); blocked {
+	blocked, wait, err := s.ipLimits.Blocked(r.Context(), ip)
+	if err != nil {
+		return nil, s.limitsFailed(err)
+	}
+	if blocked {
 		return nil, &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts; try again later", RetryAfter: wait}
 	}
-	held, wait := s.signUpLimits.Reserve(ip)
+	held, wait, err := s.signUpLimits.Reserve(r.Context(), ip)
+	if err != nil {
+		return nil, s.limitsFailed(err)
+	}
 	if held == nil {
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-up", Outcome: auth.OutcomeDenied,
 			Metadata: map[string]any{"reason": "rate limited", "key": "ip"}, DurationMS: time.Since(start).Milliseconds()})
 		return nil, &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many sign-ups from this address; try again later", RetryAfter: wait}
 	}
 	var res *auth.CredentialsResult
-	err := s.hashing(r.Context(), func(ctx context.Context) (err error) {
+	err = s.hashing(r.Context(), func(ctx context.Context) (err error) {
 		res, err = s.composed(r.Context()).Credentials.SignUp(ctx, body.Email, body.Password, body.Name, r)
 		return err
 	})
 	if errors.Is(err, errNoHashSlot) {
-		held.Refund()
+		held.Refund(r.Context())
 		return nil, s.busy
 	}
 	if err != nil {
@@ -347,10 +367,10 @@ func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, er
 		s.emit(r, auth.AuditEvent{Actor: actor, Action: "auth.sign-up", Outcome: auth.OutcomeFailure,
 			Metadata: map[string]any{"code": string(code)}, DurationMS: time.Since(start).Milliseconds()})
 		if code == auth.CodeAlreadyExists {
-			held.Commit()
+			held.Commit(r.Context())
 			return nil, &flowError{Status: http.StatusConflict, Code: string(code), Message: "An account with this email already exists"}
 		}
-		held.Refund()
+		held.Refund(r.Context())
 		switch code {
 		case auth.CodeInvalidRequest:
 			return nil, &flowError{Status: http.StatusBadRequest, Code: string(code), Message: publicMessage(err, "Invalid sign-up request")}
@@ -365,7 +385,7 @@ func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, er
 			return nil, &flowError{Status: statusOf(code), Code: string(code), Message: "Failed to create account"}
 		}
 	}
-	held.Commit()
+	held.Commit(r.Context())
 	actor.ID = res.User.ID
 	cookies, err := s.loginCookies(r, auth.CapCredentials, res.User, res.SetCookie, "credentials")
 	if err != nil {
@@ -540,16 +560,19 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
 // other failure is logged, so the caller answers the same whether or not
 // the account exists.
 func (s *Server) requestReset(r *http.Request, email string) error {
-	held, wait := s.ipLimits.Reserve(clientIP(r))
+	held, wait, err := s.ipLimits.Reserve(r.Context(), clientIP(r))
+	if err != nil {
+		return s.limitsFailed(err)
+	}
 	if held == nil {
 		return &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts; try again later", RetryAfter: wait}
 	}
-	err := s.composed(r.Context()).Credentials.RequestPasswordReset(r.Context(), email, s.cfg.PublicURL.String()+"/reset-password")
+	err = s.composed(r.Context()).Credentials.RequestPasswordReset(r.Context(), email, s.cfg.PublicURL.String()+"/reset-password")
 	if auth.CodeOf(err) == auth.CodeNotSupported {
-		held.Refund()
+		held.Refund(r.Context())
 		return err
 	}
-	held.Commit()
+	held.Commit(r.Context())
 	if err != nil {
 		s.log.Warn("password reset request failed", "error", err)
 	}
@@ -590,26 +613,29 @@ func (s *Server) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Reque
 // against the client's address, which slows token guessing; a success is
 // audited. Provider errors are returned as they are.
 func (s *Server) resetPassword(r *http.Request, token, password string) error {
-	held, wait := s.ipLimits.Reserve(clientIP(r))
+	held, wait, err := s.ipLimits.Reserve(r.Context(), clientIP(r))
+	if err != nil {
+		return s.limitsFailed(err)
+	}
 	if held == nil {
 		return &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts; try again later", RetryAfter: wait}
 	}
-	err := s.hashing(r.Context(), func(ctx context.Context) error {
+	err = s.hashing(r.Context(), func(ctx context.Context) error {
 		return s.composed(r.Context()).Credentials.ResetPassword(ctx, token, password)
 	})
 	if errors.Is(err, errNoHashSlot) {
-		held.Refund()
+		held.Refund(r.Context())
 		return s.busy
 	}
 	if err == nil {
-		held.Refund()
+		held.Refund(r.Context())
 		s.emit(r, auth.AuditEvent{Actor: actorOf(r, nil), Action: "auth.password-reset", Outcome: auth.OutcomeSuccess})
 		return nil
 	}
 	if badResetToken(auth.CodeOf(err)) {
-		held.Commit()
+		held.Commit(r.Context())
 	} else {
-		held.Refund()
+		held.Refund(r.Context())
 	}
 	return err
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,97 +16,200 @@ import (
 
 	"github.com/authhost/authhost/auth"
 	"github.com/authhost/authhost/auth/hashgate"
+	"github.com/authhost/authhost/internal/testenv/stores"
+	"github.com/authhost/authhost/store"
+	"github.com/authhost/authhost/store/memory"
 )
+
+// fakeClock is a clock tests move by hand, shared by a limiter and the
+// memory store it counts in.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+var testMAC = limiterMAC([]byte("0123456789abcdef0123456789abcdef"))
+
+// testLimiter is a limiter of limit per minute on a memory store, with the
+// store and the limiter on clock.
+func testLimiter(limit int, clock *fakeClock) (*limiter, *memory.Store) {
+	st := memory.New(memory.Options{Now: clock.Now})
+	return newLimiter(st, "test", limit, time.Minute, clock.Now, testMAC, slog.New(slog.DiscardHandler)), st
+}
+
+func mustReserve(t *testing.T, l *limiter, key string) (*reservation, time.Duration) {
+	t.Helper()
+	res, wait, err := l.Reserve(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Reserve(%q): %v", key, err)
+	}
+	return res, wait
+}
+
+func mustBlocked(t *testing.T, l *limiter, key string) (bool, time.Duration) {
+	t.Helper()
+	blocked, wait, err := l.Blocked(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Blocked(%q): %v", key, err)
+	}
+	return blocked, wait
+}
 
 func TestLimiter(t *testing.T) {
 	t.Parallel()
-	now := time.Unix(0, 0)
-	l := newLimiter(3, time.Minute, func() time.Time { return now })
+	ctx := context.Background()
+	l, _ := testLimiter(3, &fakeClock{now: time.Unix(1e9, 0)})
 	var held []*reservation
 	for i := 1; i <= 3; i++ {
-		res, _ := l.Reserve("a")
+		res, _ := mustReserve(t, l, "a")
 		if res == nil {
 			t.Fatalf("attempt %d refused under the limit", i)
 		}
 		held = append(held, res)
 	}
-	if res, wait := l.Reserve("a"); res != nil || wait != time.Minute {
+	if res, wait := mustReserve(t, l, "a"); res != nil || wait != time.Minute {
 		t.Fatalf("4th attempt with 3 in flight: reservation %v wait %v; want refused for a minute", res, wait)
 	}
-	if blocked, _ := l.Blocked("a"); !blocked {
+	if blocked, _ := mustBlocked(t, l, "a"); !blocked {
 		t.Fatal("Blocked must see attempts in flight")
 	}
-	held[2].Refund()
-	if blocked, _ := l.Blocked("a"); blocked {
+	held[2].Refund(ctx)
+	if blocked, _ := mustBlocked(t, l, "a"); blocked {
 		t.Fatal("a refunded attempt must free its place")
 	}
-	res, _ := l.Reserve("a")
+	res, _ := mustReserve(t, l, "a")
 	if res == nil {
 		t.Fatal("the refunded place was not given to the next attempt")
 	}
-	if !held[0].Commit() {
+	if !held[0].Commit(ctx) {
 		t.Fatal("a failure kept with the window full must report the lockout")
 	}
 }
 
 // TestLimiterCommit: a committed failure that fills the window reports the
-// lockout exactly once; refunds of another window do not leak into it.
+// lockout exactly once; the time left counts from the window's first
+// attempt; refunds of another window do not leak into it.
 func TestLimiterCommit(t *testing.T) {
 	t.Parallel()
-	now := time.Unix(0, 0)
-	l := newLimiter(2, time.Minute, func() time.Time { return now })
-	a, _ := l.Reserve("k")
-	if a.Commit() {
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Unix(1e9, 0)}
+	l, _ := testLimiter(2, clock)
+	a, _ := mustReserve(t, l, "k")
+	if a.Commit(ctx) {
 		t.Fatal("1 of 2 failures reported as a lockout")
 	}
-	b, _ := l.Reserve("k")
-	if !b.Commit() {
+	clock.Add(10 * time.Second)
+	b, _ := mustReserve(t, l, "k")
+	if !b.Commit(ctx) {
 		t.Fatal("the failure reaching the limit must report the lockout")
 	}
-	if b.Commit() || a.Commit() {
+	if b.Commit(ctx) || a.Commit(ctx) {
 		t.Fatal("a lockout must be reported once per window")
 	}
-	if blocked, wait := l.Blocked("k"); !blocked || wait != time.Minute {
-		t.Fatalf("after 2 failures: blocked=%v wait=%v", blocked, wait)
+	if blocked, wait := mustBlocked(t, l, "k"); !blocked || wait != 50*time.Second {
+		t.Fatalf("after 2 failures: blocked=%v wait=%v; want 50s left of the window opened by the first", blocked, wait)
 	}
-	if blocked, _ := l.Blocked("other"); blocked {
+	if res, wait := mustReserve(t, l, "k"); res != nil || wait != 50*time.Second {
+		t.Fatalf("reserve when locked = %v wait %v; want refused for 50s", res, wait)
+	}
+	if blocked, _ := mustBlocked(t, l, "other"); blocked {
 		t.Fatal("keys must be independent")
 	}
-	now = now.Add(40 * time.Second)
-	if _, wait := l.Blocked("k"); wait != 20*time.Second {
+	clock.Add(30 * time.Second)
+	if _, wait := mustBlocked(t, l, "k"); wait != 20*time.Second {
 		t.Fatalf("remaining lockout = %v", wait)
 	}
-	now = now.Add(20 * time.Second)
-	if blocked, _ := l.Blocked("k"); blocked {
+	clock.Add(20 * time.Second)
+	if blocked, _ := mustBlocked(t, l, "k"); blocked {
 		t.Fatal("lockout must end with the window")
 	}
-	fresh, _ := l.Reserve("k")
-	a.Refund() // from the old window: must not free a place in the new one
-	other, _ := l.Reserve("k")
+	fresh, _ := mustReserve(t, l, "k")
+	a.Refund(ctx) // from the old window: must not free a place in the new one
+	other, _ := mustReserve(t, l, "k")
 	if fresh == nil || other == nil {
 		t.Fatal("a new window must accept attempts")
 	}
-	if res, _ := l.Reserve("k"); res != nil {
+	if res, _ := mustReserve(t, l, "k"); res != nil {
 		t.Fatal("a refund from an ended window freed a place in the new one")
 	}
-	fresh.Refund()
-	other.Refund()
-	if len(l.keys) != 0 {
-		t.Fatalf("a key with nothing counted must be dropped, have %v", l.keys)
+	if !other.Commit(ctx) {
+		t.Fatal("the new window's lockout must be reported again")
 	}
 }
 
-func TestLimiterMemoryIsBounded(t *testing.T) {
+// TestLimiterKeys: every limited key, whatever its encoding, counts on its
+// own, and none is written to the store in clear.
+func TestLimiterKeys(t *testing.T) {
 	t.Parallel()
-	now := time.Unix(0, 0)
-	l := newLimiter(3, time.Minute, func() time.Time { return now })
-	for i := 0; i < maxLimiterKeys+10; i++ {
-		if res, _ := l.Reserve(fmt.Sprint("ip-", i)); res != nil {
-			res.Commit()
+	ctx := context.Background()
+	keys := []string{
+		"victim@example.com",
+		"victim@example.com\x00127.0.0.1",
+		"vіctim@example.com", // Cyrillic i: a look-alike is another account
+		"VICTIM@EXAMPLE.COM",
+		"victim@example.com\n",
+		"null",
+		"",
+		"127.0.0.1",
+		"::1",
+		"::ffff:127.0.0.1",
+		"2001:db8::1",
+		"\u202evictim",
+	}
+	l, st := testLimiter(1, &fakeClock{now: time.Unix(1e9, 0)})
+	for _, k := range keys {
+		res, _ := mustReserve(t, l, k)
+		if res == nil {
+			t.Fatalf("first attempt of %q refused: keys are not independent", k)
+		}
+		res.Commit(ctx)
+	}
+	for _, k := range keys {
+		if blocked, _ := mustBlocked(t, l, k); !blocked {
+			t.Errorf("%q not blocked after its one failure", k)
 		}
 	}
-	if len(l.keys) > maxLimiterKeys {
-		t.Fatalf("limiter grew to %d keys", len(l.keys))
+	err := st.Scan(ctx, "", store.ScanOptions{}, func(key string, value []byte) error {
+		for _, k := range keys {
+			if len(k) > 3 && (strings.Contains(key, k) || strings.Contains(string(value), k)) {
+				t.Errorf("store entry %q=%q holds %q in clear", key, value, k)
+			}
+		}
+		if !strings.HasPrefix(key, limiterPrefix+"test/") {
+			t.Errorf("store key %q outside the limiter's namespace", key)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLimiterStoreFailureFailsClosed: a limiter whose store fails refuses
+// with the error instead of letting the attempt through uncounted.
+func TestLimiterStoreFailureFailsClosed(t *testing.T) {
+	t.Parallel()
+	l, st := testLimiter(3, &fakeClock{now: time.Unix(1e9, 0)})
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res, _, err := l.Reserve(context.Background(), "k"); res != nil || err == nil {
+		t.Fatalf("Reserve on a closed store = %v, %v; want refused with an error", res, err)
+	}
+	if _, _, err := l.Blocked(context.Background(), "k"); err == nil {
+		t.Fatal("Blocked on a closed store: no error")
 	}
 }
 
@@ -112,7 +217,7 @@ func TestLimiterMemoryIsBounded(t *testing.T) {
 // at most limit attempts per key are ever let through without a refund.
 func TestLimiterConcurrentReserve(t *testing.T) {
 	t.Parallel()
-	l := newLimiter(10, time.Hour, time.Now)
+	l := newLimiter(memory.New(memory.Options{}), "test", 10, time.Hour, time.Now, testMAC, slog.New(slog.DiscardHandler))
 	var granted atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 200 {
@@ -123,15 +228,92 @@ func TestLimiterConcurrentReserve(t *testing.T) {
 			if i%2 == 1 {
 				key = "also-shared"
 			}
-			if res, _ := l.Reserve(key); res != nil {
+			if res, _, err := l.Reserve(context.Background(), key); err != nil {
+				t.Error(err)
+			} else if res != nil {
 				granted.Add(1)
-				res.Commit()
+				res.Commit(context.Background())
 			}
 		}()
 	}
 	wg.Wait()
 	if g := granted.Load(); g != 20 {
 		t.Fatalf("granted %d reservations over 2 keys of limit 10, want 20", g)
+	}
+}
+
+// TestLimitersShareOneStore: two limiters on one store, as two replicas on
+// one database, hammered at once with attempts that fail (kept) or
+// succeed (refunded): the failures kept and the attempts in flight never
+// exceed the limit together, the lockout is announced once, and once it is
+// full both refuse.
+func TestLimitersShareOneStore(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) CounterStore
+	}{
+		{"memory", func(*testing.T) CounterStore { return memory.New(memory.Options{}) }},
+		{"badger", func(t *testing.T) CounterStore {
+			s := stores.OpenBadger(t, t.TempDir())
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const limit, workers, attempts = 10, 32, 40
+			st := tc.open(t)
+			log := slog.New(slog.DiscardHandler)
+			replicas := []*limiter{
+				newLimiter(st, "account-ip", limit, time.Hour, time.Now, testMAC, log),
+				newLimiter(st, "account-ip", limit, time.Hour, time.Now, testMAC, log),
+			}
+			ctx := context.Background()
+			var used, committed, announced, granted atomic.Int64
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for i := range attempts {
+						l := replicas[(w+i)%2] // alternate between the replicas
+						res, _, err := l.Reserve(ctx, "victim@example.com\x00192.0.2.1")
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if res == nil {
+							continue
+						}
+						granted.Add(1)
+						if n := used.Add(1); n > limit {
+							t.Errorf("%d attempts held or kept at once, limit %d", n, limit)
+						}
+						if (w+i)%3 == 0 {
+							committed.Add(1)
+							if res.Commit(ctx) {
+								announced.Add(1)
+							}
+						} else {
+							used.Add(-1) // before the store frees the place
+							res.Refund(ctx)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if c := committed.Load(); c != limit {
+				t.Fatalf("%d failures kept (of %d attempts granted), want the limit %d", c, granted.Load(), limit)
+			}
+			if a := announced.Load(); a != 1 {
+				t.Errorf("lockout announced %d times, want once", a)
+			}
+			for i, l := range replicas {
+				res, wait, err := l.Reserve(ctx, "victim@example.com\x00192.0.2.1")
+				if err != nil || res != nil || wait <= 0 || wait > time.Hour {
+					t.Errorf("replica %d after the lockout: %v wait %v err %v; want refused for the rest of the hour", i, res, wait, err)
+				}
+			}
+		})
 	}
 }
 
@@ -388,5 +570,29 @@ func TestHashGateRefuses(t *testing.T) {
 	}
 	if r := c.signUp("new@example.com", "a-long-password"); r.status != http.StatusCreated {
 		t.Errorf("sign-up after the flood = %d", r.status)
+	}
+}
+
+// TestLimitsFailClosed: when the store the limits count in fails, sign-in,
+// sign-up and password reset are refused (503) without asking the
+// provider, never let through uncounted.
+func TestLimitsFailClosed(t *testing.T) {
+	t.Parallel()
+	broken := memory.New(memory.Options{})
+	if err := broken.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h, creds := newCountingHarness(t, func(c *Config) { wideGate(c); c.Counters = broken })
+	c := h.client(t)
+	for name, r := range map[string]response{
+		"sign-in": c.signIn(demoEmail, demoPassword),
+		"sign-up": c.signUp("new@example.com", "a-long-password"),
+	} {
+		if r.status != http.StatusServiceUnavailable || r.json(t)["error"] != "unavailable" {
+			t.Errorf("%s with the limits' store down = %d %s, want 503 unavailable", name, r.status, r.body)
+		}
+	}
+	if n := creds.signIns.Load() + creds.signUps.Load(); n != 0 {
+		t.Errorf("%d provider calls with the limits' store down, want 0", n)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/authhost/authhost/auth"
 	"github.com/authhost/authhost/auth/hashgate"
 	"github.com/authhost/authhost/internal/forwarded"
+	"github.com/authhost/authhost/store/memory"
 )
 
 // Readiness reports whether the server may take traffic and, if not, why.
@@ -82,6 +83,10 @@ type Config struct {
 	// find already there) in SignUpWindow; defaults 20 and an hour.
 	SignUpIPLimit int
 	SignUpWindow  time.Duration
+	// Counters is where the sign-in and sign-up limits count; processes
+	// sharing one store (replicas on one PostgreSQL) share their counts.
+	// Nil counts in this process only (an in-memory store).
+	Counters CounterStore
 	// HashGate bounds the credentials provider calls that hash a password
 	// (sign-in, sign-up, password reset) host-wide; nil takes
 	// hashgate.New(0, -1, 0).
@@ -211,12 +216,16 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Counters == nil {
+		cfg.Counters = memory.New(memory.Options{})
+	}
+	mac := limiterMAC(cfg.SealKey)
 	s := &Server{cfg: cfg, log: cfg.Logger, sealer: sl,
 		redirects:     newRedirectGuard(cfg.PublicURL, cfg.AllowedRedirectOrigins),
-		pairLimits:    newLimiter(cfg.SignInLimit, cfg.SignInWindow, time.Now),
-		accountLimits: newLimiter(cfg.SignInAccountLimit, cfg.SignInAccountWindow, time.Now),
-		ipLimits:      newLimiter(cfg.SignInIPLimit, cfg.SignInWindow, time.Now),
-		signUpLimits:  newLimiter(cfg.SignUpIPLimit, cfg.SignUpWindow, time.Now),
+		pairLimits:    newLimiter(cfg.Counters, "account-ip", cfg.SignInLimit, cfg.SignInWindow, time.Now, mac, cfg.Logger),
+		accountLimits: newLimiter(cfg.Counters, "account", cfg.SignInAccountLimit, cfg.SignInAccountWindow, time.Now, mac, cfg.Logger),
+		ipLimits:      newLimiter(cfg.Counters, "ip", cfg.SignInIPLimit, cfg.SignInWindow, time.Now, mac, cfg.Logger),
+		signUpLimits:  newLimiter(cfg.Counters, "sign-up-ip", cfg.SignUpIPLimit, cfg.SignUpWindow, time.Now, mac, cfg.Logger),
 		webhookLimits: newWebhookLimits(cfg.WebhookRate, cfg.WebhookBurst, cfg.WebhookConcurrency),
 		hashes:        cfg.HashGate,
 		busy: &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited",

@@ -188,11 +188,16 @@ func (c *Cache) noteInvalid(k key) {
 }
 
 // Invalidate drops the cached session id and reports whether it was held.
-func (c *Cache) Invalidate(id string) bool {
+func (c *Cache) Invalidate(id string) bool { return c.InvalidateHash(hash(id)) }
+
+// InvalidateHash drops the cached session whose id has the SHA-256 h and
+// reports whether it was held: another process ended the session and
+// names it by hash, never by id (auth/invalidation).
+func (c *Cache) InvalidateHash(h [sha256.Size]byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	el, ok := c.byKey[hash(id)]
+	el, ok := c.byKey[key(h)]
 	if ok {
 		c.remove(el)
 	}

@@ -2,6 +2,7 @@ package sessioncache
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"strings"
@@ -185,6 +186,14 @@ func TestInvalidation(t *testing.T) {
 		{"logout/destroy", func(sp auth.SessionProvider) { _ = sp.DestroySession(ctx, "u1/1") }, "u1/1", false},
 		{"destroy of an id the cache does not hold", func(sp auth.SessionProvider) { _ = sp.DestroySession(ctx, "listed-id") }, "u2/1", true},
 		{"refresh", func(sp auth.SessionProvider) { _, _ = sp.RefreshSession(ctx, "u1/1") }, "u1/1", false},
+		{"another process's logout, by hash", func(sp auth.SessionProvider) {
+			if !sp.(*listerCache).InvalidateHash(sha256.Sum256([]byte("u1/1"))) {
+				t.Error("InvalidateHash of a cached session reported it not held")
+			}
+			if sp.(*listerCache).InvalidateHash(sha256.Sum256([]byte("u1/9"))) {
+				t.Error("InvalidateHash of an uncached session reported it held")
+			}
+		}, "u1/1", false},
 		{"sign out everywhere (lister)", func(sp auth.SessionProvider) { _, _ = auth.EndUserSessions(ctx, sp, "u1") }, "u1/2", false},
 		{"user deleted, provider cannot list", func(sp auth.SessionProvider) {
 			_, _ = auth.EndUserSessions(ctx, sp.(*listerCache).Cache, "u1")
@@ -304,6 +313,30 @@ func TestValidationRacingDestroy(t *testing.T) {
 	f.entered = nil
 	if s := validate(t, c, "u1/1"); s != nil {
 		t.Fatalf("destroyed session still valid: %+v", s)
+	}
+}
+
+// TestValidationRacingInvalidateHash: a validation answered before another
+// process's logout reached this one is not cached after it.
+func TestValidationRacingInvalidateHash(t *testing.T) {
+	t.Parallel()
+	f := newFake(60, time.Now().Add(time.Hour))
+	f.hold, f.entered = make(chan struct{}), make(chan struct{})
+	c := New(f, Options{Cap: time.Minute})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = c.ValidateSession(ctx, "u1/1")
+	}()
+	<-f.entered
+	c.InvalidateHash(sha256.Sum256([]byte("u1/1")))
+	close(f.hold)
+	<-done
+	f.hold, f.entered = nil, nil
+	before := f.validations.Load()
+	validate(t, c, "u1/1")
+	if f.validations.Load() != before+1 {
+		t.Fatal("a validation racing an invalidation by hash was cached")
 	}
 }
 

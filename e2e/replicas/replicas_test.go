@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/argon2"
@@ -27,8 +28,11 @@ const (
 )
 
 // config is the quick start's setup (static-users for credentials, the
-// built-in sessions, roles and audit store) on the shared Postgres store.
+// built-in sessions, roles and audit store) on the shared Postgres store,
+// with a low lockout so it can be reached across the replicas.
 const config = `
+throttle:
+  sign_in_per_account_ip: 4
 store:
   driver: postgres
   dsn: "${AUTHHOST_STORE_DSN}"
@@ -160,6 +164,43 @@ func TestReplicas(t *testing.T) {
 		if r.Status != http.StatusOK || !slices.Equal(emails, []string{adminEmail, email}) {
 			t.Fatalf("sign-ins in the audit log queried on %s = %d %v, want the one on A and the one on B", env.URL, r.Status, emails)
 		}
+	}
+
+	// Lockout counted across both: wrong guesses alternating between A
+	// and B lock the account (for this address) on both after 4 in all,
+	// where each replica alone saw only 2.
+	for i := range 4 {
+		env := []*authhostenv.Env{a, b}[i%2]
+		if r := env.Client().Do(t, "POST", "/api/auth/credentials/sign-in", map[string]string{"email": email, "password": "wrong-guess-" + fmt.Sprint(i)}); r.Status != http.StatusUnauthorized {
+			t.Fatalf("guess %d on %s = %d %s, want 401", i, env.URL, r.Status, r.Body)
+		}
+	}
+	for _, env := range []*authhostenv.Env{a, b} {
+		r := env.Client().Do(t, "POST", "/api/auth/credentials/sign-in", map[string]string{"email": email, "password": password})
+		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("right password on %s after 4 guesses across A and B = %d %v, want 429 with Retry-After", env.URL, r.Status, r.Header)
+		}
+	}
+
+	// Concurrent guesses at another account, half on each replica: no
+	// more than the limit reach the provider, together.
+	const guesses = 24
+	statuses := make(chan int, guesses)
+	var wg sync.WaitGroup
+	for i := range guesses {
+		env := []*authhostenv.Env{a, b}[i%2]
+		wg.Go(func() {
+			statuses <- env.Client().Do(t, "POST", "/api/auth/credentials/sign-in", map[string]string{"email": "raced@example.com", "password": "wrong-" + fmt.Sprint(i)}).Status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for s := range statuses {
+		counts[s]++
+	}
+	if counts[http.StatusUnauthorized] != 4 || counts[http.StatusTooManyRequests] != guesses-4 {
+		t.Fatalf("%d concurrent guesses across A and B: %v, want 4 checked (401) and the rest refused (429)", guesses, counts)
 	}
 
 	// Logout on B: A refuses the session at once.

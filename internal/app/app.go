@@ -23,6 +23,7 @@ import (
 
 	"github.com/authhost/authhost/auth"
 	"github.com/authhost/authhost/auth/hashgate"
+	"github.com/authhost/authhost/auth/invalidation"
 	"github.com/authhost/authhost/host"
 	"github.com/authhost/authhost/internal/config"
 	"github.com/authhost/authhost/internal/metrics"
@@ -59,6 +60,9 @@ type App struct {
 	srv      *server.Server
 	pending  []*host.Plugin
 	caches   sessionCacheSet
+	// bus carries cache invalidations to this process's caches and, on a
+	// shared store, to every replica's.
+	bus *invalidation.Bus
 	// degraded is the latest generation's degraded plugin files
 	// ([]server.DegradedPlugin), read by the admin API during reloads.
 	degraded atomic.Value
@@ -113,6 +117,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	a.closers = append(a.closers, st.Close)
 	a.Store = st
+	a.bus, err = invalidation.New(ctx, st, a.caches.sinks, log)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	a.closers = append(a.closers, func() error { a.bus.Close(); return nil })
+	if a.bus.Shared() {
+		log.Info("cache invalidations are shared with every replica on the store")
+	}
 
 	pluginCfgs, err := pluginConfigs(cfg)
 	if err != nil {
@@ -157,7 +169,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	if m, ok := builtin.RBAC.(auth.RBACManager); ok {
-		builtin.RBAC = auth.InvalidatingRBAC(m, &a.caches)
+		builtin.RBAC = auth.InvalidatingRBAC(m, a.bus)
 	}
 	a.cfg, a.builtin, a.mets = cfg, builtin, mets
 	composed, health, err := a.compose(plugins, loadErrs)
@@ -205,6 +217,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		SignUpIPLimit:          cfg.Throttle.SignUpsPerIP,
 		SignUpWindow:           cfg.Throttle.SignUpWindow,
 		HashGate:               hashes,
+		Counters:               counters(st),
 		AuditWindow:            auditWindow(cfg.Audit.CollapseWindow),
 	})
 	if err != nil {
@@ -374,16 +387,12 @@ func demoCredentials(plugins []*host.Plugin, log *slog.Logger) []demoCredential 
 	return out
 }
 
-// sessionCaches returns the session caches in front of the plugins'
-// session adapters.
-func sessionCaches(providers []auth.Provider) []auth.SessionInvalidator {
-	var out []auth.SessionInvalidator
-	for _, p := range providers {
-		if c, ok := p.Session.(auth.SessionInvalidator); ok {
-			out = append(out, c)
-		}
-	}
-	return out
+// counters is the store the rate limits count in, shared by every
+// replica on it; nil (counts in this process) for a store that cannot
+// count, which no authhost backend is.
+func counters(st store.Store) server.CounterStore {
+	cs, _ := st.(server.CounterStore)
+	return cs
 }
 
 // configErrors joins the load errors that are plugins refusing their

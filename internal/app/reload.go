@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/auth"
+	"github.com/authhost/authhost/auth/invalidation"
 	"github.com/authhost/authhost/host"
 	"github.com/authhost/authhost/internal/config"
 	"github.com/authhost/authhost/server"
@@ -51,12 +52,19 @@ func pluginConfigs(cfg config.Config) (map[string]host.PluginConfig, error) {
 // that readiness reports. Caller holds reloadMu (or is New).
 func (a *App) compose(plugins []*host.Plugin, loadErrs []error) (*auth.Composed, health, error) {
 	var providers []auth.Provider
+	var caches []invalidation.Sink
 	for _, p := range plugins { // the host logs each one it loaded
-		providers = append(providers, p.Provider())
+		prov := p.Provider()
+		// Role changes (admin API, directory sync), logouts and the other
+		// replicas' notices drop cached plugin sessions of this
+		// generation, so they apply on the next request on every replica.
+		if c, ok := prov.Session.(invalidation.Sink); ok {
+			caches = append(caches, c)
+			prov.Session = a.bus.WrapSession(prov.Session)
+		}
+		providers = append(providers, prov)
 	}
-	// Role changes (admin API, directory sync) drop the user's cached
-	// plugin sessions of this generation, so they apply on the next request.
-	a.caches.set(sessionCaches(providers))
+	a.caches.set(caches)
 	sel, missing := selection(a.cfg, providers)
 	for _, m := range missing {
 		a.log.Error("capability unavailable: its provider did not load", "detail", m)
@@ -158,34 +166,30 @@ func (a *App) ReloadConfig(ctx context.Context, cfg config.Config) ([]string, er
 }
 
 // sessionCacheSet is the session caches of the current generation's
-// plugins; role changes invalidate through it, so the built-in RBAC
-// manager wrapped once at start follows reloads.
+// plugins: the sinks of the invalidation bus (role changes, logouts and
+// other replicas' notices reach them through it), so the bus, built once
+// at start, follows reloads.
 type sessionCacheSet struct {
-	cur atomic.Pointer[[]auth.SessionInvalidator]
+	cur atomic.Pointer[[]invalidation.Sink]
 }
 
-func (c *sessionCacheSet) set(caches []auth.SessionInvalidator) { c.cur.Store(&caches) }
+func (c *sessionCacheSet) set(caches []invalidation.Sink) { c.cur.Store(&caches) }
+
+// sinks returns the current generation's caches.
+func (c *sessionCacheSet) sinks() []invalidation.Sink {
+	if cur := c.cur.Load(); cur != nil {
+		return *cur
+	}
+	return nil
+}
 
 // stats sums the counters of the current generation's caches.
 func (c *sessionCacheSet) stats() (hits, misses int64, entries int) {
-	cur := c.cur.Load()
-	if cur == nil {
-		return 0, 0, 0
-	}
-	for _, s := range *cur {
+	for _, s := range c.sinks() {
 		if st, ok := s.(interface{ Stats() (int64, int64, int) }); ok {
 			h, m, n := st.Stats()
 			hits, misses, entries = hits+h, misses+m, entries+n
 		}
 	}
 	return hits, misses, entries
-}
-
-// InvalidateUser drops the user's cached sessions in every current cache.
-func (c *sessionCacheSet) InvalidateUser(userID string) {
-	if cur := c.cur.Load(); cur != nil {
-		for _, s := range *cur {
-			s.InvalidateUser(userID)
-		}
-	}
 }
