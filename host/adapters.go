@@ -9,6 +9,7 @@ import (
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/auth"
+	"github.com/authhost/authhost/auth/rbaccache"
 	"github.com/authhost/authhost/auth/sessioncache"
 )
 
@@ -58,7 +59,7 @@ func newAdapters(p *Plugin) adapters {
 		a.credentials = &credentialsAdapter{p}
 	}
 	if p.Has(abi.CapRBAC) {
-		a.rbac = &rbacAdapter{p}
+		a.rbac = rbaccache.Wrap(&rbacAdapter{p}, rbaccache.Options{TTL: p.cfg.roleCache(), Now: p.now})
 	}
 	if p.Has(abi.CapACL) {
 		if p.Offers(abi.ExportACLGrant) && p.Offers(abi.ExportACLRevoke) {
@@ -106,7 +107,9 @@ func (p *Plugin) SSO() auth.SSOProvider { return p.adapters.sso }
 func (p *Plugin) Credentials() auth.CredentialsProvider { return p.adapters.credentials }
 
 // RBAC returns the RBAC adapter, or nil when "rbac" is not declared. It
-// also has RoleDefinitions(ctx) ([]auth.RoleDefinition, error).
+// also has RoleDefinitions(ctx) ([]auth.RoleDefinition, error). Unless the
+// operator turned it off, a cache (rbaccache, an auth.SessionInvalidator)
+// keeps its answers per user for role_cache_seconds.
 func (p *Plugin) RBAC() auth.RBACProvider { return p.adapters.rbac }
 
 // ACL returns the ACL adapter (an auth.ACLManager when the plugin offers

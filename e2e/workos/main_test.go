@@ -86,6 +86,9 @@ type options struct {
 	rbac string
 	// plugin overrides keys of the workos plugin's config.
 	plugin map[string]any
+	// host sets keys of the plugin's entry for the host (beside config),
+	// e.g. role_cache_seconds.
+	host map[string]any
 	// hostRBAC is the host's rbac block (for rbac: builtin).
 	hostRBAC map[string]any
 	// audit is the audit capability; default [builtin, workos].
@@ -136,13 +139,13 @@ func start(t *testing.T, o options) *authhostenv.Env {
 	if audit == nil {
 		audit = []string{"builtin", "workos"}
 	}
+	entry := map[string]any{"allowed_hosts": []string{u.Hostname()}, "allow_private_networks": true, "config": pc}
+	maps.Copy(entry, o.host)
 	cfg := map[string]any{
 		"capabilities": map[string]any{
 			"user": "workos", "session": "workos", "sso": "workos", "rbac": rbac, "audit": audit,
 		},
-		"plugins": map[string]any{
-			"workos": map[string]any{"allowed_hosts": []string{u.Hostname()}, "allow_private_networks": true, "config": pc},
-		},
+		"plugins": map[string]any{"workos": entry},
 	}
 	if o.hostRBAC != nil {
 		cfg["rbac"] = o.hostRBAC

@@ -374,12 +374,16 @@ func demoCredentials(plugins []*host.Plugin, log *slog.Logger) []demoCredential 
 	return out
 }
 
-// sessionCaches returns the session caches in front of the plugins'
-// session adapters.
+// sessionCaches returns the caches that hold something about a user in
+// front of the plugins' adapters: the session caches and the role caches
+// (rbaccache), which role changes and user deletes drop alike.
 func sessionCaches(providers []auth.Provider) []auth.SessionInvalidator {
 	var out []auth.SessionInvalidator
 	for _, p := range providers {
 		if c, ok := p.Session.(auth.SessionInvalidator); ok {
+			out = append(out, c)
+		}
+		if c, ok := p.RBAC.(auth.SessionInvalidator); ok {
 			out = append(out, c)
 		}
 	}

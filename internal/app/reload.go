@@ -38,6 +38,7 @@ func pluginConfigs(cfg config.Config) (map[string]host.PluginConfig, error) {
 				MaxKVKeys:        p.Limits.MaxKVKeys,
 			},
 			SessionCacheSeconds: p.SessionCacheSeconds,
+			RoleCacheSeconds:    p.RoleCacheSeconds,
 			SHA256:              p.SHA256,
 		}
 	}
@@ -54,8 +55,9 @@ func (a *App) compose(plugins []*host.Plugin, loadErrs []error) (*auth.Composed,
 	for _, p := range plugins { // the host logs each one it loaded
 		providers = append(providers, p.Provider())
 	}
-	// Role changes (admin API, directory sync) drop the user's cached
-	// plugin sessions of this generation, so they apply on the next request.
+	// Role changes (admin API, directory sync) and webhook user deletes
+	// drop the user's cached plugin sessions and plugin role answers of
+	// this generation, so they apply on the next request.
 	a.caches.set(sessionCaches(providers))
 	sel, missing := selection(a.cfg, providers)
 	for _, m := range missing {
@@ -157,9 +159,9 @@ func (a *App) ReloadConfig(ctx context.Context, cfg config.Config) ([]string, er
 	return a.reloadLocked(ctx)
 }
 
-// sessionCacheSet is the session caches of the current generation's
-// plugins; role changes invalidate through it, so the built-in RBAC
-// manager wrapped once at start follows reloads.
+// sessionCacheSet is the session and role caches of the current
+// generation's plugins; role changes invalidate through it, so the
+// built-in RBAC manager wrapped once at start follows reloads.
 type sessionCacheSet struct {
 	cur atomic.Pointer[[]auth.SessionInvalidator]
 }
