@@ -99,8 +99,10 @@ type PluginConfig struct {
 	// DefaultSessionCacheSeconds; 0 turns the cache off.
 	SessionCacheSeconds *int
 	// RoleCacheSeconds is how long the host reuses the plugin's answers
-	// about a user's roles (rbac_roles and rbac_permissions, per user).
-	// Nil means DefaultRoleCacheSeconds; 0 turns the cache off.
+	// about a user's roles, per user: rbac_roles and rbac_permissions, and
+	// the roles user_get reports (which refresh the role snapshot of host
+	// sessions, auth.Provider.UserRoles). Nil means
+	// DefaultRoleCacheSeconds; 0 asks every time.
 	RoleCacheSeconds *int
 	// SHA256 pins the plugin's file: when set (lowercase hex), a file
 	// whose SHA-256 differs is refused at load and reload.

@@ -42,6 +42,10 @@ type Options struct {
 	MaxEntries int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ByID says the provider's answers depend on the user's id alone
+	// (e.g. roles looked up by id): entries are keyed by the id, and the
+	// rest of the user value is neither hashed nor compared.
+	ByID bool
 }
 
 // fingerprint identifies the user value a question was asked about.
@@ -74,6 +78,7 @@ type Cache struct {
 	ttl   time.Duration
 	max   int
 	now   func() time.Time
+	byID  bool
 
 	// flights makes concurrent misses of one question one provider call.
 	flights singleflight.Group
@@ -102,7 +107,7 @@ func Wrap(rp auth.RBACProvider, opts Options) auth.RBACProvider {
 
 // New returns a cache over rp; see Wrap.
 func New(rp auth.RBACProvider, opts Options) *Cache {
-	c := &Cache{inner: rp, ttl: opts.TTL, max: opts.MaxEntries, now: opts.Now,
+	c := &Cache{inner: rp, ttl: opts.TTL, max: opts.MaxEntries, now: opts.Now, byID: opts.ByID,
 		lru: list.New(), byUser: map[string]*list.Element{}}
 	if c.max <= 0 {
 		c.max = DefaultMaxEntries
@@ -152,9 +157,12 @@ func (c *Cache) RoleDefinitions(ctx context.Context) ([]auth.RoleDefinition, err
 }
 
 func (c *Cache) get(ctx context.Context, k kind, u auth.User, ask func(context.Context, auth.User) ([]string, error)) ([]string, error) {
-	fp, err := fingerprintOf(u)
-	if err != nil { // metadata that does not encode: never cached
-		return ask(ctx, u)
+	var fp fingerprint // zero when keyed by id alone
+	if !c.byID {
+		var err error
+		if fp, err = fingerprintOf(u); err != nil { // metadata that does not encode: never cached
+			return ask(ctx, u)
+		}
 	}
 	now := c.now()
 	c.mu.Lock()

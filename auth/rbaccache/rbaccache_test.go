@@ -318,3 +318,26 @@ func TestRoleDefinitions(t *testing.T) {
 		t.Fatalf("provider without definitions: err = %v, want not_supported", err)
 	}
 }
+
+// TestByID checks a cache keyed by the user id alone: other snapshots of
+// the user share its answer, other ids do not.
+func TestByID(t *testing.T) {
+	t.Parallel()
+	p := &provider{roles: map[string][]string{"alice": {"admin"}, "bob": {"viewer"}}}
+	c := New(p, Options{TTL: time.Minute, ByID: true, Now: (&clock{}).now})
+	for _, u := range []auth.User{
+		{ID: "alice", Roles: []string{"member"}},
+		{ID: "alice", Roles: []string{"owner"}, Email: "a@example.com"},
+		{ID: "alice", Metadata: map[string]any{"k": func() {}}}, // does not encode: irrelevant by id
+	} {
+		if got, err := c.Roles(context.Background(), u); err != nil || !slices.Equal(got, []string{"admin"}) {
+			t.Fatalf("Roles(%+v) = %v, %v", u.Roles, got, err)
+		}
+	}
+	if n := p.calls.Load(); n != 1 {
+		t.Fatalf("3 snapshots of one user made %d calls, want 1", n)
+	}
+	if got, _ := c.Roles(context.Background(), auth.User{ID: "bob"}); !slices.Equal(got, []string{"viewer"}) || p.calls.Load() != 2 {
+		t.Fatalf("bob = %v after %d calls", got, p.calls.Load())
+	}
+}

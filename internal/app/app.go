@@ -376,7 +376,8 @@ func demoCredentials(plugins []*host.Plugin, log *slog.Logger) []demoCredential 
 
 // sessionCaches returns the caches that hold something about a user in
 // front of the plugins' adapters: the session caches and the role caches
-// (rbaccache), which role changes and user deletes drop alike.
+// (rbaccache: RBAC answers, and the user roles that refresh host
+// sessions), which role changes and user deletes drop alike.
 func sessionCaches(providers []auth.Provider) []auth.SessionInvalidator {
 	var out []auth.SessionInvalidator
 	for _, p := range providers {
@@ -384,6 +385,9 @@ func sessionCaches(providers []auth.Provider) []auth.SessionInvalidator {
 			out = append(out, c)
 		}
 		if c, ok := p.RBAC.(auth.SessionInvalidator); ok {
+			out = append(out, c)
+		}
+		if c, ok := p.UserRoles.(auth.SessionInvalidator); ok {
 			out = append(out, c)
 		}
 	}
