@@ -180,19 +180,25 @@ func (c *Cache) get(ctx context.Context, k kind, u auth.User, ask func(context.C
 	c.mu.Unlock()
 	// One provider call per question and generation; it runs without the
 	// first caller's cancellation (the plugin call has its own deadline),
-	// so one client going away does not fail the others.
+	// so one client going away does not fail the others, and every caller
+	// stops waiting when its own context ends.
 	key := strconv.Itoa(int(k)) + "\x00" + strconv.FormatUint(gen, 10) + "\x00" + hex.EncodeToString(fp[:]) + "\x00" + u.ID
-	v, err, _ := c.flights.Do(key, func() (any, error) {
+	ch := c.flights.DoChan(key, func() (any, error) {
 		list, err := ask(context.WithoutCancel(ctx), u)
 		if err == nil {
 			c.put(k, u.ID, fp, list, now.Add(c.ttl), gen)
 		}
 		return list, err
 	})
-	if err != nil {
-		return nil, err
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return slices.Clone(res.Val.([]string)), nil
+	case <-ctx.Done():
+		return nil, &auth.Error{Code: auth.CodeUnavailable, Message: "rbac: gave up waiting for the provider", Err: ctx.Err()}
 	}
-	return slices.Clone(v.([]string)), nil
 }
 
 // put stores one answer unless an invalidation happened since gen.

@@ -2,6 +2,7 @@ package rbaccache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -339,5 +340,34 @@ func TestByID(t *testing.T) {
 	}
 	if got, _ := c.Roles(context.Background(), auth.User{ID: "bob"}); !slices.Equal(got, []string{"viewer"}) || p.calls.Load() != 2 {
 		t.Fatalf("bob = %v after %d calls", got, p.calls.Load())
+	}
+}
+
+// TestWaiterKeepsItsOwnContext checks that a question joining another's
+// provider call stops waiting when its own context ends (unavailable,
+// wrapping the context's error), while the call goes on for the first.
+func TestWaiterKeepsItsOwnContext(t *testing.T) {
+	t.Parallel()
+	p := &provider{roles: map[string][]string{"alice": {"admin"}}, gate: make(chan struct{})}
+	c := newCache(p, &clock{})
+	first := make(chan error)
+	go func() {
+		_, err := c.Roles(context.Background(), auth.User{ID: "alice"})
+		first <- err
+	}()
+	for p.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Roles(ctx, auth.User{ID: "alice"}); !errors.Is(err, context.Canceled) || auth.CodeOf(err) != auth.CodeUnavailable {
+		t.Fatalf("cancelled waiter: err = %v, want unavailable wrapping context.Canceled", err)
+	}
+	close(p.gate)
+	if err := <-first; err != nil {
+		t.Fatalf("first question: %v", err)
+	}
+	if got, err := c.Roles(context.Background(), auth.User{ID: "alice"}); err != nil || !slices.Equal(got, []string{"admin"}) || p.calls.Load() != 1 {
+		t.Fatalf("after: %v, %v, %d calls", got, err, p.calls.Load())
 	}
 }
