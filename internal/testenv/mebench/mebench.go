@@ -52,7 +52,8 @@ func Builtin(tb testing.TB) (meURL, cookie string) {
 }
 
 // Parallel runs GET meURL with cookie from b.RunParallel clients over one
-// keep-alive transport; any answer but 200 fails b.
+// keep-alive transport; any answer but 200 fails b. Besides ns/op it
+// reports req/s and cpu-µs/op.
 func Parallel(b *testing.B, meURL, cookie string) {
 	b.Helper()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
@@ -78,6 +79,7 @@ func Parallel(b *testing.B, meURL, cookie string) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
+	cpu0 := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := get(); err != nil {
@@ -87,6 +89,9 @@ func Parallel(b *testing.B, meURL, cookie string) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	// The CPU the whole process (server, plugins and clients) spent per
+	// request: steadier than wall time on a shared, busy machine.
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 }
 
 // WrkEnabled reports whether AUTHHOST_WRK is set and wrk is on PATH.

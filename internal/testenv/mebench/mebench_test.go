@@ -33,3 +33,12 @@ func TestBuiltinWrk(t *testing.T) {
 	r := Wrk(t, meURL, cookie)
 	t.Logf("built-in session: %.0f req/s\n%s", r.RequestsPerSec, r.Output)
 }
+
+// BenchmarkBuiltin measures the built-in baseline alone under parallel
+// load, to compare two builds of authhost back to back:
+//
+//	go test ./internal/testenv/mebench -run '^$' -bench Builtin -benchtime 3s -count 3
+func BenchmarkBuiltin(b *testing.B) {
+	meURL, cookie := Builtin(b) // once: the sub-benchmark runs several rounds
+	b.Run("me", func(b *testing.B) { Parallel(b, meURL, cookie) })
+}
