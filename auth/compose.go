@@ -77,6 +77,16 @@ type Provider struct {
 	// its logins, and resolves requests through the provider's session
 	// capability when it is the selected one (else its UserProvider).
 	ManagesSessions bool
+	// UserRoles, when set, reports the roles the provider knows for a
+	// user now (its user capability, cached by the host): it refreshes
+	// the role snapshot of the sessions the host created for the
+	// provider's sign-ins (see Composed.CurrentUser).
+	UserRoles RoleSource
+}
+
+// RoleSource reports a user's roles as a provider knows them now.
+type RoleSource interface {
+	Roles(ctx context.Context, u User) ([]string, error)
 }
 
 func (p Provider) has(c string) bool {
@@ -114,6 +124,11 @@ type Composed struct {
 	Sources map[string][]string
 	// managed holds the capabilities whose provider manages its own sessions.
 	managed map[string]bool
+	// userRoles refreshes the roles of host sessions whose snapshot source
+	// (MetaSource: the sign-in capability) is in rolesFrom; see
+	// refreshRoles.
+	userRoles RoleSource
+	rolesFrom map[string]bool
 }
 
 // ManagesSessions reports whether the provider chosen for capability c
@@ -158,6 +173,7 @@ func Compose(plugins []Provider, builtin Provider, sel Selection) (*Composed, er
 		out.managed[c] = p.ManagesSessions
 		slots[c].assign(out, p)
 	}
+	out.pickUserRoles(byName)
 	names, err := pickAudit(plugins, builtin, byName, sel[CapAudit])
 	if err != nil {
 		errs = append(errs, err)
@@ -185,6 +201,34 @@ func Compose(plugins []Provider, builtin Provider, sel Selection) (*Composed, er
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// pickUserRoles decides whose roles refresh the snapshot of host sessions:
+// with the built-in sessions and RBAC, the user provider's, for the
+// sessions of sign-ins (credentials, sso) that same provider served, as it
+// knows those users. Other sign-ins keep their snapshot.
+func (c *Composed) pickUserRoles(byName map[string]Provider) {
+	one := func(capability string) string {
+		if s := c.Sources[capability]; len(s) == 1 {
+			return s[0]
+		}
+		return ""
+	}
+	users := one(CapUser)
+	if one(CapSession) != BuiltinName || one(CapRBAC) != BuiltinName || users == "" || byName[users].UserRoles == nil {
+		return
+	}
+	for _, signIn := range []string{CapCredentials, CapSSO} {
+		if one(signIn) == users {
+			if c.rolesFrom == nil {
+				c.rolesFrom = map[string]bool{}
+			}
+			c.rolesFrom[signIn] = true
+		}
+	}
+	if c.rolesFrom != nil {
+		c.userRoles = byName[users].UserRoles
+	}
 }
 
 func validCapability(c string) bool {

@@ -72,6 +72,7 @@ func (c *Composed) CurrentUser(ctx context.Context, r *http.Request) (*User, *Se
 			}
 			if s != nil {
 				u := UserFromSession(s)
+				c.refreshRoles(ctx, s, &u)
 				return &u, s, nil
 			}
 		}
@@ -81,6 +82,21 @@ func (c *Composed) CurrentUser(ctx context.Context, r *http.Request) (*User, *Se
 		return u, nil, err
 	}
 	return nil, nil, nil
+}
+
+// refreshRoles replaces the roles that a session the host created took
+// from the provider at sign-in with those the provider reports now
+// (Provider.UserRoles, cached by the host for the plugin's
+// role_cache_seconds), so a role changed at the identity provider takes
+// effect on existing sessions within that time instead of at the next
+// sign-in. A failure keeps the snapshot (an outage locks nobody out).
+func (c *Composed) refreshRoles(ctx context.Context, s *Session, u *User) {
+	if src, _ := s.Metadata[MetaSource].(string); c.userRoles == nil || !c.rolesFrom[src] {
+		return
+	}
+	if roles, err := c.userRoles.Roles(ctx, *u); err == nil {
+		u.Roles = roles
+	}
 }
 
 // SlidingTTL is the sliding lifetime of s: the provider's (MetaSlidingTTL)

@@ -16,8 +16,9 @@ type userSessionsEnder interface {
 	DestroyUserSessions(ctx context.Context, userID string) (int, error)
 }
 
-// SessionInvalidator is a session cache in front of a provider (see
-// auth/sessioncache): InvalidateUser drops what it holds about a user.
+// SessionInvalidator is a cache in front of a provider that holds
+// something about users (auth/sessioncache, auth/rbaccache):
+// InvalidateUser drops what it holds about a user.
 type SessionInvalidator interface {
 	InvalidateUser(userID string)
 }

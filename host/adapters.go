@@ -9,6 +9,7 @@ import (
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/auth"
+	"github.com/authhost/authhost/auth/rbaccache"
 	"github.com/authhost/authhost/auth/sessioncache"
 )
 
@@ -20,6 +21,7 @@ var (
 	_ auth.SSOProvider         = (*ssoAdapter)(nil)
 	_ auth.CredentialsProvider = (*credentialsAdapter)(nil)
 	_ auth.RBACProvider        = (*rbacAdapter)(nil)
+	_ auth.RBACProvider        = userRolesAdapter{}
 	_ auth.ACLProvider         = (*aclAdapter)(nil)
 	_ auth.ACLManager          = (*aclManagerAdapter)(nil)
 	_ auth.AuditLogger         = (*auditAdapter)(nil)
@@ -29,6 +31,7 @@ var (
 // adapters holds a plugin's capability adapters; nil when not declared.
 type adapters struct {
 	user        auth.UserProvider
+	userRoles   auth.RoleSource
 	session     auth.SessionProvider
 	sso         auth.SSOProvider
 	credentials auth.CredentialsProvider
@@ -42,6 +45,7 @@ func newAdapters(p *Plugin) adapters {
 	var a adapters
 	if p.Has(abi.CapUser) {
 		a.user = &userAdapter{p}
+		a.userRoles = rbaccache.Wrap(userRolesAdapter{a.user}, rbaccache.Options{TTL: p.cfg.roleCache(), Now: p.now, ByID: true})
 	}
 	if p.Has(abi.CapSession) {
 		if p.Offers(abi.ExportSessionList) {
@@ -58,7 +62,7 @@ func newAdapters(p *Plugin) adapters {
 		a.credentials = &credentialsAdapter{p}
 	}
 	if p.Has(abi.CapRBAC) {
-		a.rbac = &rbacAdapter{p}
+		a.rbac = rbaccache.Wrap(&rbacAdapter{p}, rbaccache.Options{TTL: p.cfg.roleCache(), Now: p.now})
 	}
 	if p.Has(abi.CapACL) {
 		if p.Offers(abi.ExportACLGrant) && p.Offers(abi.ExportACLRevoke) {
@@ -85,7 +89,7 @@ func newAdapters(p *Plugin) adapters {
 func (p *Plugin) Provider() auth.Provider {
 	a := p.adapters
 	return auth.Provider{Name: p.name, User: a.user, Session: a.session, SSO: a.sso, Credentials: a.credentials,
-		RBAC: a.rbac, ACL: a.acl, Audit: a.audit, ManagesSessions: p.desc.ManagesSessions}
+		RBAC: a.rbac, ACL: a.acl, Audit: a.audit, ManagesSessions: p.desc.ManagesSessions, UserRoles: a.userRoles}
 }
 
 // User returns the user adapter, or nil when "user" is not declared.
@@ -106,7 +110,9 @@ func (p *Plugin) SSO() auth.SSOProvider { return p.adapters.sso }
 func (p *Plugin) Credentials() auth.CredentialsProvider { return p.adapters.credentials }
 
 // RBAC returns the RBAC adapter, or nil when "rbac" is not declared. It
-// also has RoleDefinitions(ctx) ([]auth.RoleDefinition, error).
+// also has RoleDefinitions(ctx) ([]auth.RoleDefinition, error). Unless the
+// operator turned it off, a cache (rbaccache, an auth.SessionInvalidator)
+// keeps its answers per user for role_cache_seconds.
 func (p *Plugin) RBAC() auth.RBACProvider { return p.adapters.rbac }
 
 // ACL returns the ACL adapter (an auth.ACLManager when the plugin offers
@@ -153,6 +159,29 @@ func (a *userAdapter) ProfileURL(ctx context.Context, u auth.User) (string, erro
 		return "", err
 	}
 	return res.URL, nil
+}
+
+// userRolesAdapter reports the roles user_get returns for a user now: the
+// source that refreshes the role snapshot of host sessions
+// (auth.Provider.UserRoles), behind a cache keyed by user id. A user the
+// provider no longer knows has no roles.
+type userRolesAdapter struct{ users auth.UserProvider }
+
+func (a userRolesAdapter) Roles(ctx context.Context, u auth.User) ([]string, error) {
+	cur, err := a.users.GetUser(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil || cur.Roles == nil {
+		return []string{}, nil
+	}
+	return cur.Roles, nil
+}
+
+// Permissions is not part of what user_get reports; the role snapshot
+// refresh never asks for it.
+func (a userRolesAdapter) Permissions(context.Context, auth.User) ([]string, error) {
+	return nil, auth.Errorf(auth.CodeNotSupported, "user_get reports roles, not permissions")
 }
 
 // --- session ---

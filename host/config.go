@@ -98,6 +98,12 @@ type PluginConfig struct {
 	// vouches, in the session's cache_seconds). Nil means
 	// DefaultSessionCacheSeconds; 0 turns the cache off.
 	SessionCacheSeconds *int
+	// RoleCacheSeconds is how long the host reuses the plugin's answers
+	// about a user's roles, per user: rbac_roles and rbac_permissions, and
+	// the roles user_get reports (which refresh the role snapshot of host
+	// sessions, auth.Provider.UserRoles). Nil means
+	// DefaultRoleCacheSeconds; 0 asks every time.
+	RoleCacheSeconds *int
 	// SHA256 pins the plugin's file: when set (lowercase hex), a file
 	// whose SHA-256 differs is refused at load and reload.
 	SHA256 string
@@ -115,6 +121,22 @@ const DefaultSessionCacheSeconds = 30
 
 // MaxSessionCacheSeconds bounds SessionCacheSeconds.
 const MaxSessionCacheSeconds = 3600
+
+// DefaultRoleCacheSeconds is how long the host reuses a plugin's answers
+// about a user's roles and permissions when none is configured. A role
+// change that passes through authhost (admin API, directory-sync webhook,
+// webhook user delete) drops the user's answers at once; one made only at
+// the identity service shows within this time.
+const DefaultRoleCacheSeconds = 30
+
+// roleCache returns how long the plugin's role answers are reused.
+func (pc PluginConfig) roleCache() time.Duration {
+	n := DefaultRoleCacheSeconds
+	if pc.RoleCacheSeconds != nil {
+		n = *pc.RoleCacheSeconds
+	}
+	return time.Duration(n) * time.Second
+}
 
 // sessionCache returns the plugin's session cache cap.
 func (pc PluginConfig) sessionCache() time.Duration {
@@ -351,22 +373,28 @@ func (c Config) normalize() (Config, error) {
 		if n := pc.SessionCacheSeconds; n != nil && (*n < 0 || *n > MaxSessionCacheSeconds) {
 			errs = append(errs, fmt.Errorf("%s: SessionCacheSeconds %d is out of range 0..%d", where, *n, MaxSessionCacheSeconds))
 		}
+		if n := pc.RoleCacheSeconds; n != nil && (*n < 0 || *n > MaxSessionCacheSeconds) {
+			errs = append(errs, fmt.Errorf("%s: RoleCacheSeconds %d is out of range 0..%d", where, *n, MaxSessionCacheSeconds))
+		}
 		if pc.SHA256 != "" {
 			if b, err := hex.DecodeString(pc.SHA256); err != nil || len(b) != sha256.Size {
 				errs = append(errs, fmt.Errorf("%s: SHA256 must be %d hex digits", where, 2*sha256.Size))
 			}
 		}
-		var cacheSeconds *int
-		if n := pc.SessionCacheSeconds; n != nil {
+		clone := func(n *int) *int {
+			if n == nil {
+				return nil
+			}
 			v := *n
-			cacheSeconds = &v
+			return &v
 		}
 		out.Plugins[name] = PluginConfig{
 			Config:               slices.Clone(pc.Config),
 			AllowedHosts:         slices.Clone(pc.AllowedHosts),
 			AllowPrivateNetworks: pc.AllowPrivateNetworks,
 			Limits:               pc.Limits.merge(out.Defaults),
-			SessionCacheSeconds:  cacheSeconds,
+			SessionCacheSeconds:  clone(pc.SessionCacheSeconds),
+			RoleCacheSeconds:     clone(pc.RoleCacheSeconds),
 			SHA256:               strings.ToLower(pc.SHA256),
 		}
 	}

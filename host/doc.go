@@ -10,7 +10,9 @@
 // only the optional exports describe lists in implements, read the session
 // id where describe's session_transport says, and keep validated sessions
 // for as long as the provider vouches (auth/sessioncache, capped by
-// PluginConfig.SessionCacheSeconds); a plugin's authhost_configure checks
+// PluginConfig.SessionCacheSeconds) and RBAC answers per user for
+// PluginConfig.RoleCacheSeconds (auth/rbaccache); a plugin's
+// authhost_configure checks
 // its configuration at load (ConfigError names the field).
 //
 // Any error from a Wasm call (trap, panic, timeout, exit) discards the

@@ -86,6 +86,9 @@ type options struct {
 	rbac string
 	// plugin overrides keys of the workos plugin's config.
 	plugin map[string]any
+	// host sets keys of the plugin's entry for the host (beside config),
+	// e.g. role_cache_seconds.
+	host map[string]any
 	// hostRBAC is the host's rbac block (for rbac: builtin).
 	hostRBAC map[string]any
 	// audit is the audit capability; default [builtin, workos].
@@ -136,13 +139,13 @@ func start(t *testing.T, o options) *authhostenv.Env {
 	if audit == nil {
 		audit = []string{"builtin", "workos"}
 	}
+	entry := map[string]any{"allowed_hosts": []string{u.Hostname()}, "allow_private_networks": true, "config": pc}
+	maps.Copy(entry, o.host)
 	cfg := map[string]any{
 		"capabilities": map[string]any{
 			"user": "workos", "session": "workos", "sso": "workos", "rbac": rbac, "audit": audit,
 		},
-		"plugins": map[string]any{
-			"workos": map[string]any{"allowed_hosts": []string{u.Hostname()}, "allow_private_networks": true, "config": pc},
-		},
+		"plugins": map[string]any{"workos": entry},
 	}
 	if o.hostRBAC != nil {
 		cfg["rbac"] = o.hostRBAC
@@ -311,9 +314,14 @@ func readSession(t *testing.T, env *authhostenv.Env, id string) sessionRecord {
 	return rec
 }
 
-// writeSession replaces the plugin's stored session id with the flat rec.
+// writeSession replaces the plugin's stored session id with the flat rec,
+// behind the host's back, and drops the host's cached validation of id:
+// the rewrites model time passing (an access token expiring, a session
+// aging) and the plugin vouches for a session only until its access token
+// expires, so by then the host would ask the plugin again anyway.
 func writeSession(t *testing.T, env *authhostenv.Env, id string, rec sessionRecord) {
 	t.Helper()
+	defer dropCachedSession(t, env, id)
 	head, secret := map[string]any{}, map[string]any{}
 	top := map[string]any{"head": head}
 	for k, v := range rec {
@@ -335,6 +343,21 @@ func writeSession(t *testing.T, env *authhostenv.Env, id string, rec sessionReco
 			t.Fatal(err)
 		}
 	}
+}
+
+// dropCachedSession drops the host's cached validation of session id (the
+// session cache in front of the workos plugin).
+func dropCachedSession(t *testing.T, env *authhostenv.Env, id string) {
+	t.Helper()
+	p := env.App.Plugins.Plugin("workos")
+	if p == nil {
+		t.Fatal("workos plugin not loaded")
+	}
+	c, ok := p.Session().(interface{ Invalidate(id string) bool })
+	if !ok {
+		t.Fatalf("the workos session provider %T has no host session cache", p.Session())
+	}
+	c.Invalidate(id)
 }
 
 // expireAccessToken makes the session's stored access token expired: the

@@ -39,6 +39,7 @@ func pluginConfigs(cfg config.Config) (map[string]host.PluginConfig, error) {
 				MaxKVKeys:        p.Limits.MaxKVKeys,
 			},
 			SessionCacheSeconds: p.SessionCacheSeconds,
+			RoleCacheSeconds:    p.RoleCacheSeconds,
 			SHA256:              p.SHA256,
 		}
 	}
@@ -58,8 +59,8 @@ func (a *App) compose(plugins []*host.Plugin, loadErrs []error) (*auth.Composed,
 		// Role changes (admin API, directory sync), logouts and the other
 		// replicas' notices drop cached plugin sessions of this
 		// generation, so they apply on the next request on every replica.
-		if c, ok := prov.Session.(invalidation.Sink); ok {
-			caches = append(caches, c)
+		caches = append(caches, cacheSinks(prov)...)
+		if _, ok := prov.Session.(invalidation.Sink); ok {
 			prov.Session = a.bus.WrapSession(prov.Session)
 		}
 		providers = append(providers, prov)
@@ -165,10 +166,24 @@ func (a *App) ReloadConfig(ctx context.Context, cfg config.Config) ([]string, er
 	return a.reloadLocked(ctx)
 }
 
-// sessionCacheSet is the session caches of the current generation's
-// plugins: the sinks of the invalidation bus (role changes, logouts and
-// other replicas' notices reach them through it), so the bus, built once
-// at start, follows reloads.
+// cacheSinks returns the caches in front of a plugin's adapters: its
+// session cache and its role caches (rbaccache: RBAC answers, and the user
+// roles that refresh host sessions), which logouts, role changes and user
+// deletes drop alike.
+func cacheSinks(p auth.Provider) []invalidation.Sink {
+	var out []invalidation.Sink
+	for _, c := range []any{p.Session, p.RBAC, p.UserRoles} {
+		if s, ok := c.(invalidation.Sink); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sessionCacheSet is the session and role caches of the current
+// generation's plugins: the sinks of the invalidation bus (role changes,
+// user deletes, logouts and other replicas' notices reach them through
+// it), so the bus, built once at start, follows reloads.
 type sessionCacheSet struct {
 	cur atomic.Pointer[[]invalidation.Sink]
 }

@@ -243,6 +243,10 @@ type Plugin struct {
 	// default, 30; 0: off). See host.DefaultSessionCacheSeconds for the
 	// trade-off.
 	SessionCacheSeconds *int `yaml:"session_cache_seconds"`
+	// RoleCacheSeconds is how long the host reuses the plugin's answers
+	// about a user's roles (nil: the host's default, 30; 0: off). See
+	// host.DefaultRoleCacheSeconds.
+	RoleCacheSeconds *int `yaml:"role_cache_seconds"`
 	// SHA256 pins the plugin's file (64 hex digits): any other file is
 	// refused at start and at every reload, the pinned one keeps serving.
 	SHA256 string `yaml:"sha256"`
@@ -542,6 +546,9 @@ func (c *Config) Validate() error {
 		}
 		if n := p.SessionCacheSeconds; n != nil && (*n < 0 || *n > 3600) {
 			errs = append(errs, fmt.Errorf("plugins.%s.session_cache_seconds: %d is out of range 0..3600", name, *n))
+		}
+		if n := p.RoleCacheSeconds; n != nil && (*n < 0 || *n > 3600) {
+			errs = append(errs, fmt.Errorf("plugins.%s.role_cache_seconds: %d is out of range 0..3600", name, *n))
 		}
 		if h := p.SHA256; h != "" && !isSHA256Hex(h) {
 			errs = append(errs, fmt.Errorf("plugins.%s.sha256: must be 64 hex digits (the output of sha256sum)", name))

@@ -598,6 +598,11 @@ func TestSessionCapability(t *testing.T) {
 		!slices.Equal(anyStrings(md["roles"]), []string{"admin", "staff"}) || !s.ExpiresAt.After(time.Now().Add(23*time.Hour)) {
 		t.Fatalf("session = %+v", s)
 	}
+	// The access token is fresh (minutes), so the plugin vouches for the
+	// provider default.
+	if s.CacheSeconds != maxCacheSeconds {
+		t.Fatalf("cache_seconds = %d, want %d", s.CacheSeconds, maxCacheSeconds)
+	}
 	var none abi.SessionResult
 	if err := f.env.Invoke(abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: random(t)}, &none); err != nil || none.Session != nil {
 		t.Fatalf("unknown session = %+v, %v", none.Session, err)
@@ -778,4 +783,38 @@ func tokensKey(cfg *config, id string) string { return sessionKey(cfg, id) + "/s
 func rotationLockKey(cfg *config, rt string) string {
 	sum := sha256.Sum256([]byte(rt))
 	return cfg.prefix + "rotating/" + hex.EncodeToString(sum[:])
+}
+
+// TestCacheSeconds checks how long the plugin vouches for a session: the
+// provider default, cut short for a refreshable session so the host asks
+// again (and the tokens rotate) once the access token is due, and nothing
+// once it is due or past.
+func TestCacheSeconds(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	now = func() time.Time { return t0 }
+	t.Cleanup(func() { now = time.Now })
+	for _, tc := range []struct {
+		name        string
+		refreshable bool
+		accessIn    time.Duration // 0: no access expiry known
+		want        int
+	}{
+		{"no refresh token", false, 10 * time.Second, maxCacheSeconds},
+		{"no access expiry", true, 0, maxCacheSeconds},
+		{"access token valid long", true, time.Hour, maxCacheSeconds},
+		{"due within the default", true, refreshLeeway + 20*time.Second, 20},
+		{"due now", true, refreshLeeway, 0},
+		{"inside the leeway", true, 10 * time.Second, 0},
+		{"expired", true, -time.Minute, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &session{Head: sessionHead{Refreshable: tc.refreshable}}
+			if tc.accessIn != 0 {
+				s.Head.AccessExpiry = t0.Add(tc.accessIn)
+			}
+			if got := cacheSeconds(s); got != tc.want {
+				t.Fatalf("cacheSeconds = %d, want %d", got, tc.want)
+			}
+		})
+	}
 }

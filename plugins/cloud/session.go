@@ -207,11 +207,33 @@ func revokeTokens(ctx context.Context, cfg *config, d *discovery, t *tokens, use
 // --- the session capability ---
 
 // toABI reports session s under id, with the user snapshot the host
-// rebuilds the user from and the sliding lifetime it refreshes by.
+// rebuilds the user from, the sliding lifetime it refreshes by and how
+// long the plugin vouches for it (cacheSeconds).
 func toABI(cfg *config, s *session) *abi.Session {
 	md := abi.SessionSnapshot(s.Head.User, "sso")
 	md[abi.SessionMetaSlidingTTL] = int(cfg.sessionTTL().Seconds())
-	return &abi.Session{ID: s.ID, UserID: s.UserID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, Metadata: md}
+	return &abi.Session{ID: s.ID, UserID: s.UserID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, Metadata: md,
+		CacheSeconds: cacheSeconds(s)}
+}
+
+// maxCacheSeconds is the longest the plugin vouches for a validated
+// session (abi 1.2 cache_seconds): while it lasts the host answers the
+// session from memory, so a revocation made at the issuer (not through
+// authhost) and role changes in its ID token show within this time. The
+// operator's plugins.<name>.session_cache_seconds caps it further.
+const maxCacheSeconds = 60
+
+// cacheSeconds is how long the plugin vouches for s: maxCacheSeconds, but
+// for a session it can refresh never past the moment its access token is
+// due for rotation (refreshLeeway before expiry), so the host asks again
+// and activeSession rotates the tokens at the issuer as before; 0 (ask
+// every time) once it is due.
+func cacheSeconds(s *session) int {
+	d := maxCacheSeconds * time.Second
+	if s.Head.Refreshable && !s.Head.AccessExpiry.IsZero() {
+		d = min(d, s.Head.AccessExpiry.Sub(now())-refreshLeeway)
+	}
+	return max(0, int(d/time.Second))
 }
 
 // CreateSession is not supported: sessions start at the SSO callback,

@@ -244,9 +244,15 @@ func TestTokenVerificationAndRefresh(t *testing.T) {
 		}
 	}
 
-	// Refresh rotates the single-use refresh token.
+	// A validated session is vouched for the provider default (the
+	// emulator's access tokens live minutes).
 	id := sessionID(cb)
 	var sr abi.SessionResult
+	if err := f.env.Invoke(abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: id}, &sr); err != nil || sr.Session == nil || sr.Session.CacheSeconds != maxCacheSeconds {
+		t.Fatalf("session_validate: %+v %v, want cache_seconds %d", sr.Session, err, maxCacheSeconds)
+	}
+
+	// Refresh rotates the single-use refresh token.
 	if err := f.env.Invoke(abi.ExportSessionRefresh, abi.SessionIDRequest{SessionID: id}, &sr); err != nil || sr.Session == nil {
 		t.Fatalf("session_refresh: %+v %v", sr.Session, err)
 	}
@@ -594,5 +600,30 @@ func TestUnknownKeyIDFetchesJWKSRarely(t *testing.T) {
 	}
 	if n := count() - before; n > 1 {
 		t.Fatalf("%d JWKS fetches for 5 tokens with an unknown kid, want at most 1", n)
+	}
+}
+
+// TestCacheSeconds checks how long the plugin vouches for a session: the
+// provider default, cut short so that the host asks again once the access
+// token is expired for verifyToken (exp plus the clock skew) and the
+// plugin rotates it.
+func TestCacheSeconds(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		exp  time.Time
+		want int
+	}{
+		{"no exp", time.Time{}, maxCacheSeconds},
+		{"fresh token", t0.Add(5 * time.Minute), maxCacheSeconds},
+		{"expires within the default", t0.Add(10 * time.Second), 10 + int(clockSkew/time.Second)},
+		{"inside the skew", t0.Add(-clockSkew + 5*time.Second), 5},
+		{"expired", t0.Add(-clockSkew), 0},
+		{"long expired", t0.Add(-time.Hour), 0},
+	} {
+		if got := cacheSeconds(t0, tc.exp); got != tc.want {
+			t.Errorf("%s: cacheSeconds = %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }

@@ -119,23 +119,64 @@ func refresh(ctx context.Context, c *clients, rec *session, extend bool) (*sessi
 
 // activeSession loads session id and makes sure its access token is
 // valid, refreshing it once when it expired; nil when the session is gone.
-func activeSession(ctx context.Context, c *clients, id string) (*session, error) {
+// It also returns when the access token expires (zero when unknown).
+func activeSession(ctx context.Context, c *clients, id string) (*session, time.Time, error) {
 	rec, err := sessions().Get(id)
 	if err != nil || rec == nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	_, err = verifyToken(ctx, c, rec.Head.AccessToken)
+	cl, err := verifyToken(ctx, c, rec.Head.AccessToken)
 	switch {
 	case err == nil:
-		return rec, nil
+		return rec, expiryOf(cl), nil
 	case errors.Is(err, errExpired):
-		return refresh(ctx, c, rec, false)
+		next, err := refresh(ctx, c, rec, false)
+		if err != nil || next == nil {
+			return nil, time.Time{}, err
+		}
+		// refresh verified the new token; reading its expiry again is
+		// the price of a rotation only.
+		if cl, err := verifyToken(ctx, c, next.Head.AccessToken); err == nil {
+			return next, expiryOf(cl), nil
+		}
+		return next, time.Time{}, nil
 	case pdk.IsCode(err, abi.CodeUnauthenticated):
 		_, _ = sessions().Revoke(rec.ID)
-		return nil, nil
+		return nil, time.Time{}, nil
 	default:
-		return nil, err
+		return nil, time.Time{}, err
 	}
+}
+
+// expiryOf is the access token's exp, or zero without one.
+func expiryOf(cl *claims) time.Time {
+	if cl.Exp <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(cl.Exp, 0)
+}
+
+// maxCacheSeconds is the longest the plugin vouches for a validated
+// session (abi 1.2 cache_seconds): while it lasts the host answers the
+// session from memory, so a session revoked at WorkOS (not through
+// authhost) and role changes carried by a new access token show within
+// this time. The operator's plugins.<name>.session_cache_seconds caps it
+// further.
+const maxCacheSeconds = 60
+
+// cacheSeconds is how long, from now, the plugin vouches for a session
+// whose access token expires at exp: maxCacheSeconds, but never past the
+// moment verifyToken calls the token expired (exp plus clockSkew), so the
+// host asks again then and activeSession rotates the tokens at WorkOS as
+// before (zero exp: the default; past it: 0). The plugin sees a session
+// revoked at WorkOS only when it rotates, so vouching up to that moment
+// delays nothing.
+func cacheSeconds(now, exp time.Time) int {
+	d := maxCacheSeconds * time.Second
+	if !exp.IsZero() {
+		d = min(d, exp.Add(clockSkew).Sub(now))
+	}
+	return max(0, int(d/time.Second))
 }
 
 // CreateSession implements pdk.SessionProvider. WorkOS sessions start only
@@ -150,11 +191,13 @@ func (provider) ValidateSession(ctx context.Context, id string) (*abi.Session, e
 	if err != nil {
 		return nil, err
 	}
-	rec, err := activeSession(ctx, c, id)
+	rec, exp, err := activeSession(ctx, c, id)
 	if err != nil || rec == nil {
 		return nil, err
 	}
-	return toSession(c.cfg, rec), nil
+	s := toSession(c.cfg, rec)
+	s.CacheSeconds = cacheSeconds(time.Now(), exp)
+	return s, nil
 }
 
 // RefreshSession implements pdk.SessionProvider: it rotates the WorkOS
@@ -252,7 +295,7 @@ func (provider) CurrentUser(ctx context.Context, req abi.Request) (*abi.User, er
 		return nil, err
 	}
 	if id := cookieValue(req, c.cfg.CookieName); id != "" {
-		rec, err := activeSession(ctx, c, id)
+		rec, _, err := activeSession(ctx, c, id)
 		if err != nil {
 			return nil, err
 		}
