@@ -60,7 +60,7 @@ func itoa(i int) string {
 }
 
 // minBatch is the batch size of loopMin.
-const minBatch = 50
+const minBatch = 10
 
 // loopMin runs f b.N times in batches of minBatch and reports, besides
 // ns/op, min-ns/op: the mean of the fastest batch. On a shared machine the
@@ -223,22 +223,52 @@ func BenchmarkCall(b *testing.B) {
 // envelope plus writing the output.
 var guestStages = []string{"noop", "echo_input", "echo_decode", "echo_marshal", "echo", "echo_bytes"}
 
-// BenchmarkGuestEcho breaks the echo's guest time down by stage, on the
-// wazero engine through the host and a pool of one. TestGuestEchoStages
-// checks each stage does its work.
+// BenchmarkGuestEcho breaks the echo's guest time down by stage
+// (stage=EXPORT), on a fresh wazero instance per sub-benchmark called
+// without the host or its pool, and weighs the guest's GC setting
+// (gogc=N/echo) against its linear memory (linear-KiB: the instance's
+// memory after the run). TestGuestEchoStages checks each stage does its work.
 //
 //	go test ./host -run '^$' -bench 'GuestEcho' -benchtime 5000x -count 3
 func BenchmarkGuestEcho(b *testing.B) {
 	raw, _ := json.Marshal(benchPayload())
-	p := benchPlugin(b, EngineWazero, 1)
-	for _, export := range guestStages {
-		b.Run(export, func(b *testing.B) {
-			loopMin(b, func() {
-				if _, err := p.CallRaw(context.Background(), export, raw); err != nil {
-					b.Fatal(err)
-				}
-			})
+	wasm, err := os.ReadFile(wasmPath(b, "echo"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng, err := newEngine(EngineWazero, testCacheDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	mod, err := eng.Compile(ctx, wasm, echoOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mod.Close(ctx)
+	run := func(b *testing.B, gogc, export string) {
+		inst, err := mod.Instantiate(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer inst.Close(ctx)
+		if gogc != "" {
+			if _, err := inst.Call(ctx, "gc_percent", []byte(gogc)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		loopMin(b, func() {
+			if _, err := inst.Call(ctx, export, raw); err != nil {
+				b.Fatal(err)
+			}
 		})
+		b.ReportMetric(float64(inst.MemoryBytes())/1024, "linear-KiB")
+	}
+	for _, export := range guestStages {
+		b.Run("stage="+export, func(b *testing.B) { run(b, "", export) })
+	}
+	for _, gogc := range []string{"25", "100", "400", "-1"} {
+		b.Run("gogc="+gogc+"/echo", func(b *testing.B) { run(b, gogc, "echo") })
 	}
 }
 

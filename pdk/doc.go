@@ -4,6 +4,10 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugins/my.wasm ./my-provider
 //
+// authhost's own builds add GOWASM=satconv,signext GOEXPERIMENT=jsonv2 and
+// -trimpath, which make the guest cheaper but are not required (see
+// docs/writing-a-provider.md).
+//
 // With -buildmode=c-shared the Go runtime runs package init functions (in
 // the module's _initialize) but never main, so a provider registers itself
 // in init and keeps an empty main:

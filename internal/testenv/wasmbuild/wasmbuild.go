@@ -1,5 +1,6 @@
-// Package wasmbuild builds Go WebAssembly plugins (GOOS=wasip1 GOARCH=wasm,
-// -buildmode=c-shared) for tests. Each package directory is built at most
+// Package wasmbuild builds Go WebAssembly plugins for tests, with the
+// environment and flags of internal/wasmenv (GOOS=wasip1 GOARCH=wasm,
+// -buildmode=c-shared and the guest tuning). Each package directory is built at most
 // once per test process, into a directory shared by the process, and Go's
 // build cache makes later processes cheap. Other packages' tests (server,
 // cmd) use it to get provider binaries without a separate build step.
@@ -16,6 +17,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/authhost/authhost/internal/wasmenv"
 )
 
 type result struct {
@@ -112,9 +115,9 @@ func goBuild(abs string) (string, error) {
 	}
 	sum := sha256.Sum256([]byte(abs))
 	out := filepath.Join(outDir, filepath.Base(abs)+"-"+hex.EncodeToString(sum[:4])+".wasm")
-	cmd := exec.Command(goTool(), "build", "-buildmode=c-shared", "-o", out, ".")
+	cmd := exec.Command(goTool(), wasmenv.BuildArgs(".", out)...)
 	cmd.Dir = abs
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	cmd.Env = append(append(os.Environ(), wasmenv.Env()...), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build %s: %w\n%s", abs, err, msg)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -77,6 +78,19 @@ func echoMarshal() int32 {
 func echoBytes() int32 {
 	pdk.Output(pdk.Input())
 	return 0
+}
+
+// gc_percent sets the guest's GOGC (debug.SetGCPercent; -1 turns the
+// collector off) from a JSON integer and returns the previous setting, so a
+// benchmark can weigh GC time against linear memory.
+//
+//go:wasmexport gc_percent
+func gcPercent() int32 {
+	var n int
+	if err := pdk.InputJSON(&n); err != nil {
+		return guest.Fail("invalid_request", err.Error())
+	}
+	return guest.OK(debug.SetGCPercent(n))
 }
 
 // stageDone writes "1" when the stage did its work and "0" otherwise, so a
