@@ -4,8 +4,8 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugins/my.wasm ./my-provider
 //
-// authhost's own builds add GOWASM=satconv,signext GOEXPERIMENT=jsonv2 and
-// -trimpath, which make the guest cheaper but are not required (see
+// authhost's own builds add GOEXPERIMENT=jsonv2 (a cheaper encoding/json
+// inside the sandbox) and -trimpath; neither is required (see
 // docs/writing-a-provider.md).
 //
 // With -buildmode=c-shared the Go runtime runs package init functions (in

@@ -37,8 +37,8 @@ func TestOnePlace(t *testing.T) {
 
 func TestCommand(t *testing.T) {
 	for _, tc := range []struct{ pkg, out, want string }{
-		{"./examples/hello", "plugins/hello.wasm", "GOOS=wasip1 GOARCH=wasm GOWASM=satconv,signext GOEXPERIMENT=jsonv2 go build -buildmode=c-shared -trimpath -o plugins/hello.wasm ./examples/hello"},
-		{".", "x.wasm", "GOOS=wasip1 GOARCH=wasm GOWASM=satconv,signext GOEXPERIMENT=jsonv2 go build -buildmode=c-shared -trimpath -o x.wasm ."},
+		{"./examples/hello", "plugins/hello.wasm", "GOOS=wasip1 GOARCH=wasm GOEXPERIMENT=jsonv2 go build -buildmode=c-shared -trimpath -o plugins/hello.wasm ./examples/hello"},
+		{".", "x.wasm", "GOOS=wasip1 GOARCH=wasm GOEXPERIMENT=jsonv2 go build -buildmode=c-shared -trimpath -o x.wasm ."},
 	} {
 		if got := Command(tc.pkg, tc.out); got != tc.want {
 			t.Errorf("Command(%q, %q) = %q, want %q", tc.pkg, tc.out, got, tc.want)
