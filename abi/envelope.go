@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Code is one of the closed set of error codes a provider may return. The
@@ -109,14 +110,77 @@ func Success(data any) ([]byte, error) {
 }
 
 // Failure encodes err as a failed envelope; errors without an ABI code become
-// CodeInternal.
+// CodeInternal. The envelope is written directly, without reflection (it is
+// the answer to every refused sign-in, inside the guest): the same bytes
+// json.Marshal gives for Envelope{OK: false, Error: e}.
 func Failure(err error) []byte {
 	var e *Error
 	if !errors.As(err, &e) || !e.Code.Valid() {
 		e = &Error{Code: CodeInternal, Message: err.Error()}
 	}
-	out, _ := json.Marshal(Envelope{OK: false, Error: e}) // cannot fail: strings only
-	return out
+	out := make([]byte, 0, 48+len(e.Code)+len(e.Message)+len(e.Field))
+	out = append(out, `{"ok":false,"error":{"code":`...)
+	out = appendJSONString(out, string(e.Code))
+	out = append(out, `,"message":`...)
+	out = appendJSONString(out, e.Message)
+	if e.Field != "" {
+		out = append(out, `,"field":`...)
+		out = appendJSONString(out, e.Field)
+	}
+	return append(out, "}}"...)
+}
+
+// appendJSONString appends s as a JSON string exactly as encoding/json
+// writes it: HTML characters, U+2028 and U+2029 escaped, control characters
+// escaped, invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case c == '\u2028' || c == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 // Decode parses an envelope and decodes its data into out (which may be nil

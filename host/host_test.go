@@ -333,6 +333,38 @@ func TestEchoAndConfig(t *testing.T) {
 	}
 }
 
+// TestGuestEchoStages checks the stage exports BenchmarkGuestEcho measures:
+// each reports that its stage ran on the payload ("1"), refuses a payload
+// it cannot decode ("0"), and echo_bytes returns its input unchanged.
+func TestGuestEchoStages(t *testing.T) {
+	t.Parallel()
+	f, errs := newFixture(t, nil, "echo")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	p := f.plugin(t, "echo")
+	raw, _ := json.Marshal(benchPayload())
+	for _, tc := range []struct {
+		export string
+		in     string
+		want   string
+	}{
+		{"echo_input", string(raw), "1"},
+		{"echo_decode", string(raw), "1"},
+		{"echo_decode", `{"id":1}`, "0"},
+		{"echo_decode", `null`, "0"},
+		{"echo_marshal", string(raw), "1"},
+		{"echo_marshal", `{"created_at":"yesterday"}`, "0"},
+		{"echo_bytes", string(raw), string(raw)},
+		{"echo_bytes", "\x00\u202e", "\x00\u202e"},
+	} {
+		out, err := p.CallRaw(ctx, tc.export, []byte(tc.in))
+		if err != nil || string(out) != tc.want {
+			t.Errorf("%s(%.20q) = %q, %v; want %q", tc.export, tc.in, out, err, tc.want)
+		}
+	}
+}
+
 func TestRealRandomAndClock(t *testing.T) {
 	t.Parallel()
 	f, errs := newFixture(t, nil, "echo")

@@ -4,6 +4,10 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugins/my.wasm ./my-provider
 //
+// authhost's own builds add GOEXPERIMENT=jsonv2 (a cheaper encoding/json
+// inside the sandbox) and -trimpath; neither is required (see
+// docs/writing-a-provider.md).
+//
 // With -buildmode=c-shared the Go runtime runs package init functions (in
 // the module's _initialize) but never main, so a provider registers itself
 // in init and keeps an empty main:

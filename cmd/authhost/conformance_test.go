@@ -15,6 +15,7 @@ import (
 
 	"github.com/authhost/authhost/internal/conformance"
 	"github.com/authhost/authhost/internal/testenv/wasmbuild"
+	"github.com/authhost/authhost/internal/wasmenv"
 )
 
 // conformanceCache is the compilation cache the conformance tests share.
@@ -202,7 +203,7 @@ func TestNewProviderPassesConformance(t *testing.T) {
 	goCmd(nil, "vet", "./"+pkgDir)
 	goCmd(nil, "test", "-count=1", "./"+pkgDir)
 	wasm := filepath.Join(dir, "hello.wasm")
-	goCmd([]string{"GOOS=wasip1", "GOARCH=wasm"}, "build", "-buildmode=c-shared", "-trimpath", "-o", wasm, "./"+pkgDir)
+	goCmd(wasmenv.Env(), wasmenv.BuildArgs("./"+pkgDir, wasm)...)
 	out.Reset()
 	err = run(context.Background(), []string{"conformance", "--cache-dir", conformanceCache, "--config", filepath.Join(pkgDir, "authhost.yaml"), wasm}, &out, io.Discard)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/authhost/authhost/internal/scaffold"
+	"github.com/authhost/authhost/internal/wasmenv"
 )
 
 // cmdNewProvider writes a new Go provider from the scaffold templates.
@@ -28,7 +29,7 @@ func cmdNewProvider(_ context.Context, args []string, stdout io.Writer) error {
 	if err := scaffold.Write(*dir, name); err != nil {
 		return fmt.Errorf("new-provider: %w", err)
 	}
-	fmt.Fprintf(stdout, "wrote %s (main.go, main_test.go, authhost.yaml)\nbuild:  GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o %s.wasm ./%s\ncheck:  authhost conformance --config %s %s.wasm\n",
-		*dir, name, filepath.ToSlash(*dir), filepath.Join(*dir, "authhost.yaml"), name)
+	fmt.Fprintf(stdout, "wrote %s (main.go, main_test.go, authhost.yaml)\nbuild:  %s\ncheck:  authhost conformance --config %s %s.wasm\n",
+		*dir, wasmenv.Command("./"+filepath.ToSlash(*dir), name+".wasm"), filepath.Join(*dir, "authhost.yaml"), name)
 	return nil
 }

@@ -1,5 +1,6 @@
-// Package wasmbuild builds Go WebAssembly plugins (GOOS=wasip1 GOARCH=wasm,
-// -buildmode=c-shared) for tests. Each package directory is built at most
+// Package wasmbuild builds Go WebAssembly plugins for tests, with the
+// environment and flags of internal/wasmenv (GOOS=wasip1 GOARCH=wasm,
+// -buildmode=c-shared and the guest tuning). Each package directory is built at most
 // once per test process, into a directory shared by the process, and Go's
 // build cache makes later processes cheap. Other packages' tests (server,
 // cmd) use it to get provider binaries without a separate build step.
@@ -14,8 +15,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/authhost/authhost/internal/wasmenv"
 )
 
 type result struct {
@@ -25,7 +29,7 @@ type result struct {
 }
 
 var (
-	builds sync.Map // absolute package dir -> *result
+	builds sync.Map // absolute package dir and environment -> *result
 
 	outOnce sync.Once
 	outDir  string
@@ -94,27 +98,42 @@ func CopyInto(t testing.TB, wasmPath, dir, name string) string {
 	return dst
 }
 
-func build(pkgDir string) (string, error) {
+// BuildTuned is Build with tuning in place of wasmenv.Tuning (nil: a plain
+// build), for benchmarks that weigh the tuning.
+func BuildTuned(t testing.TB, pkgDir string, tuning []string) string {
+	t.Helper()
+	p, err := buildWith(pkgDir, tuning)
+	if err != nil {
+		t.Fatalf("wasmbuild: %v", err)
+	}
+	return p
+}
+
+func build(pkgDir string) (string, error) { return buildWith(pkgDir, wasmenv.Tuning) }
+
+func buildWith(pkgDir string, tuning []string) (string, error) {
 	abs, err := filepath.Abs(pkgDir)
 	if err != nil {
 		return "", fmt.Errorf("resolve %s: %w", pkgDir, err)
 	}
-	v, _ := builds.LoadOrStore(abs, &result{})
+	env := append(append([]string(nil), wasmenv.Required...), tuning...)
+	key := abs + "\x00" + strings.Join(env, " ")
+	v, _ := builds.LoadOrStore(key, &result{})
 	r := v.(*result)
-	r.once.Do(func() { r.path, r.err = goBuild(abs) })
+	r.once.Do(func() { r.path, r.err = goBuild(abs, key, env) })
 	return r.path, r.err
 }
 
-func goBuild(abs string) (string, error) {
+func goBuild(abs, key string, env []string) (string, error) {
 	outOnce.Do(func() { outDir, outErr = os.MkdirTemp("", "authhost-wasmbuild-") })
 	if outErr != nil {
 		return "", fmt.Errorf("create output dir: %w", outErr)
 	}
-	sum := sha256.Sum256([]byte(abs))
+	sum := sha256.Sum256([]byte(key))
 	out := filepath.Join(outDir, filepath.Base(abs)+"-"+hex.EncodeToString(sum[:4])+".wasm")
-	cmd := exec.Command(goTool(), "build", "-buildmode=c-shared", "-o", out, ".")
+	cmd := exec.Command(goTool(), wasmenv.BuildArgs(".", out)...)
 	cmd.Dir = abs
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	cmd.Env = append(append(os.Environ(), env...), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build %s: %w\n%s", abs, err, msg)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -43,6 +44,64 @@ func echo() int32 {
 		return guest.Fail("invalid_request", err.Error())
 	}
 	return guest.OK(p)
+}
+
+// The echo_* exports run the first stages of echo and write no output (but
+// a one-byte status), so the difference between two of them is the guest
+// cost of one stage (host BenchmarkGuestEcho): echo_input reads the input,
+// echo_decode also decodes it and echo_marshal also encodes the payload
+// without the envelope; echo_bytes reads the input and writes it back
+// unchanged (the Extism ABI's share of moving the bytes).
+
+//go:wasmexport echo_input
+func echoInput() int32 {
+	return stageDone(len(pdk.Input()) > 0)
+}
+
+//go:wasmexport echo_decode
+func echoDecode() int32 {
+	var p Payload
+	return stageDone(json.Unmarshal(pdk.Input(), &p) == nil && p.ID != "")
+}
+
+//go:wasmexport echo_marshal
+func echoMarshal() int32 {
+	var p Payload
+	if json.Unmarshal(pdk.Input(), &p) != nil {
+		return stageDone(false)
+	}
+	raw, err := json.Marshal(p)
+	return stageDone(err == nil && len(raw) > 0)
+}
+
+//go:wasmexport echo_bytes
+func echoBytes() int32 {
+	pdk.Output(pdk.Input())
+	return 0
+}
+
+// gc_percent sets the guest's GOGC (debug.SetGCPercent; -1 turns the
+// collector off) from a JSON integer and returns the previous setting, so a
+// benchmark can weigh GC time against linear memory.
+//
+//go:wasmexport gc_percent
+func gcPercent() int32 {
+	var n int
+	if err := pdk.InputJSON(&n); err != nil {
+		return guest.Fail("invalid_request", err.Error())
+	}
+	return guest.OK(debug.SetGCPercent(n))
+}
+
+// stageDone writes "1" when the stage did its work and "0" otherwise, so a
+// test can check the stage ran on a valid payload.
+func stageDone(ok bool) int32 {
+	if ok {
+		pdk.Output([]byte{'1'})
+	} else {
+		pdk.Output([]byte{'0'})
+	}
+	return 0
 }
 
 type config struct {

@@ -4,9 +4,9 @@
 package guest
 
 import (
-	"encoding/json"
-
 	"github.com/extism/go-pdk"
+
+	"github.com/authhost/authhost/abi"
 )
 
 // Describe writes a bare describe document as the output of the current call.
@@ -18,10 +18,15 @@ func Describe(abiVersion, name string, caps ...string) int32 {
 	return 0
 }
 
-// OK writes a successful envelope carrying data.
+// OK writes a successful envelope carrying data, framed by the PDK's
+// abi.Success: data is encoded once, not encoded and then re-encoded as a
+// json.RawMessage inside a map.
 func OK(data any) int32 {
-	raw, _ := json.Marshal(data)
-	pdk.OutputJSON(map[string]any{"ok": true, "data": json.RawMessage(raw)})
+	out, err := abi.Success(data)
+	if err != nil {
+		return Fail("internal", err.Error())
+	}
+	pdk.Output(out)
 	return 0
 }
 
