@@ -62,14 +62,26 @@ func itoa(i int) string {
 // sub-benchmarks engine=NAME.
 var engines = []string{EngineWazero, EngineExtism}
 
+// noSnapshots names the wazero engine without pre-initialised snapshots.
+const noSnapshots = "wazero-nosnapshot"
+
+// BenchmarkInstantiate measures instance creation of the Go echo plugin on
+// each engine, and on the wazero engine with every instance initialising
+// itself (engine=wazero-nosnapshot, the baseline of the snapshots).
 func BenchmarkInstantiate(b *testing.B) {
 	wasm, err := os.ReadFile(wasmPath(b, "echo"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, name := range engines {
+	for _, name := range append(engines, noSnapshots) {
 		b.Run("engine="+name, func(b *testing.B) {
-			eng, err := newEngine(name, testCacheDir)
+			var eng engine.Engine
+			var err error
+			if name == noSnapshots {
+				eng, err = engine.NewWazero(engine.WazeroConfig{CacheDir: testCacheDir, NoSnapshots: true})
+			} else {
+				eng, err = newEngine(name, testCacheDir)
+			}
 			if err != nil {
 				b.Fatal(err)
 			}
