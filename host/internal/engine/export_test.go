@@ -18,3 +18,7 @@ func InstrumentLoops(wasm []byte) ([]byte, string, error) {
 	out, _, why, err := instrumentLoops(wasm, true)
 	return out, why, err
 }
+
+// SnapshotTaken reports whether m (of the wazero engine) starts its
+// instances from a snapshot.
+func SnapshotTaken(m Module) bool { return m.(*wazeroModule).snap.Load() != nil }
