@@ -124,6 +124,23 @@ func BenchmarkInstantiate(b *testing.B) {
 				}
 				reportCPU(b, cpu)
 			})
+			// The first JSON echo of each instance: on a restored instance
+			// it also pays for the pages it writes first (copy-on-write).
+			raw, _ := json.Marshal(benchPayload())
+			b.Run("instance+first-echo", func(b *testing.B) {
+				cpu := processCPU()
+				for b.Loop() {
+					inst, err := mod.Instantiate(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := inst.Call(ctx, "echo", raw); err != nil {
+						b.Fatal(err)
+					}
+					inst.Close(ctx)
+				}
+				reportCPU(b, cpu)
+			})
 		})
 	}
 }

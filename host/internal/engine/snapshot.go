@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
@@ -26,9 +27,13 @@ import (
 // first instance of a module applies the segments itself (one copy each)
 // and runs _initialize; its memory, globals and Extism variables become
 // the module's snapshot. Every later instance is instantiated without
-// data and without _initialize: its memory is allocated already holding
-// the snapshot's bytes (a MemoryAllocator), and its globals and variables
-// are set from the snapshot.
+// data and without _initialize: its memory is created already holding
+// the snapshot's bytes (a wazero MemoryAllocator), and its globals and
+// variables are set from the snapshot. On Linux the image sits in a memfd
+// (anonymous memory, never a file on disk) that each instance maps
+// copy-on-write (imagemem_linux.go): creating an instance copies nothing,
+// instances share the pages they have not written, and a write makes a
+// private copy of its page. Elsewhere each instance copies the image.
 //
 // A module qualifies only when that is exact (planSnapshot,
 // codeFacts.snapshotBlocker): one memory of its own (not imported, not
@@ -162,9 +167,21 @@ func prepareSnapshot(sections []section, plan *snapPlan) []section {
 
 // snapshot is the state of an instance right after _initialize.
 type snapshot struct {
-	mem     []byte
+	mem []byte
+	// mapped holds mem for copy-on-write mappings (Linux); nil where
+	// that is unavailable, and then each instance copies mem.
+	mapped  *mappedImage
 	globals []uint64 // in the order of snapPlan.globals
 	vars    map[string][]byte
+}
+
+// memory returns the allocator of a restored instance's memory; busy is
+// the instance's running flag.
+func (s *snapshot) memory(busy *atomic.Bool) experimental.MemoryAllocator {
+	if s.mapped != nil {
+		return s.mapped.memory(s.mem, busy)
+	}
+	return &imageMemory{image: s.mem}
 }
 
 // applyData copies the module's data segments into a fresh instance's
@@ -196,6 +213,9 @@ func (p *snapPlan) capture(i *wazeroInstance) (*snapshot, error) {
 			return nil, fmt.Errorf("global %s is not exported", name)
 		}
 		s.globals[n] = g.Get()
+	}
+	if img, err := newMappedImage(s.mem); err == nil {
+		s.mapped = img
 	}
 	return s, nil
 }

@@ -235,7 +235,7 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 	var snap *snapshot
 	if m.plan != nil {
 		if snap = m.snap.Load(); snap != nil {
-			instCtx = experimental.WithMemoryAllocator(instCtx, &imageMemory{image: snap.mem})
+			instCtx = experimental.WithMemoryAllocator(instCtx, snap.memory(&i.running))
 		}
 	}
 	mod, err := m.rt.InstantiateModule(instCtx, m.compiled, mc)
