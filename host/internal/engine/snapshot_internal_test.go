@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -113,6 +114,9 @@ func TestSnapshotRestoresState(t *testing.T) {
 			t.Fatal("dirty changed nothing: the check cannot fail")
 		}
 		inst.Close(ctx)
+	}
+	if runtime.GOOS == "linux" && m.snap.Load().mapped == nil {
+		t.Fatal("on linux the snapshot is not mapped copy-on-write")
 	}
 	if img := m.snap.Load().mem; img[0] != 7 || img[16] != 'h' {
 		t.Fatalf("an instance's write reached the snapshot: mem[0]=%d mem[16]=%q", img[0], img[16])
