@@ -45,7 +45,9 @@ import (
 // not qualify is compiled and instantiated as before. Host-side state that
 // _initialize could create and a snapshot would miss disables the
 // snapshot for the module (every instance then initialises itself): a call
-// of an authhost host function (KV, HTTP: state outside the instance).
+// of an authhost host function (KV, HTTP: state outside the instance), and
+// random bytes read beyond the language runtime's own seeding (see
+// runtimeRandReads: a key or nonce drawn at init must not be shared).
 // The Extism kernel is reset before every call, its variables are part of
 // the snapshot, config is per module, and stdout, stderr and log lines of
 // _initialize are logged once, by the instance that made the snapshot.
@@ -60,7 +62,9 @@ import (
 // none of it is a secret in Go (math/rand is documented as unsuitable for
 // security, and hash seeds only make collision flooding harder, which a
 // pooled long-lived instance gives up anyway), and crypto/rand still
-// reaches WASI random_get, the host's crypto/rand, on every read. The
+// reaches WASI random_get, the host's crypto/rand, on every read after
+// _initialize (a guest that reads it during _initialize gets no snapshot,
+// see above). The
 // snapshot lives in the process only and is never written to disk: a new
 // process (a restart, a hot reload's new module) draws new seeds.
 type snapPlan struct {
@@ -69,6 +73,12 @@ type snapPlan struct {
 	data []dataSegment
 	// globals are the export names of the guest's mutable globals.
 	globals []string
+	// runtimeRandReads is how many random_get calls the language
+	// runtime itself makes in _initialize (seeding its own generators):
+	// one for Go (a go:buildid section), before any package init. More
+	// reads mean the guest's own code drew randomness at init, and then
+	// there is no snapshot.
+	runtimeRandReads int
 }
 
 // dataSegment is an active data segment: init is copied to off.
@@ -93,6 +103,10 @@ func planSnapshot(sections []section, importedGlobals uint32) (*snapPlan, string
 	for _, s := range sections {
 		r := &reader{b: s.body}
 		switch s.id {
+		case 0:
+			if string(r.bytes(int(r.u32()))) == "go:buildid" {
+				plan.runtimeRandReads = 1
+			}
 		case 5:
 			n := r.u32()
 			if n != 1 {

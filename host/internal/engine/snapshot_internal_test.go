@@ -2,10 +2,14 @@ package engine
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/authhost/authhost/internal/testenv/wasmbuild"
 )
 
 // sec encodes one section.
@@ -315,5 +319,39 @@ func TestReaderS32(t *testing.T) {
 	r := &reader{b: []byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x01}}
 	if r.s32(); r.err == nil {
 		t.Fatal("an over-long s32 was accepted")
+	}
+}
+
+// TestSnapshotNotTakenAfterInitRandomness: a Go guest that draws a key in
+// a package init gets no snapshot, so its instances keep distinct keys.
+func TestSnapshotNotTakenAfterInitRandomness(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	wasm, err := os.ReadFile(wasmbuild.Build(t, filepath.Join("testdata", "randinit")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := compileTest(t, wasm, Options{})
+	if m.plan == nil || m.plan.runtimeRandReads != 1 {
+		t.Fatal("the Go guest should qualify, with the Go runtime's one read allowed")
+	}
+	keys := map[string]bool{}
+	for range 3 {
+		inst, err := m.Instantiate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := inst.Call(ctx, "key", nil)
+		if err != nil || len(out) != 32 {
+			t.Fatalf("key = %q, %v", out, err)
+		}
+		keys[string(out)] = true
+		inst.Close(ctx)
+	}
+	if len(keys) != 3 {
+		t.Fatalf("3 instances share keys drawn at init: %v", keys)
+	}
+	if m.snap.Load() != nil || !m.noSnap.Load() {
+		t.Fatal("a snapshot was taken after _initialize read random bytes")
 	}
 }

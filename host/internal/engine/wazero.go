@@ -217,10 +217,17 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 	i.ctx, i.cancel = context.WithCancel(context.WithValue(context.Background(), instKey{}, i))
 	i.entry.inst = i
 	i.entry.index = -1
+	var snap *snapshot
+	var rnd io.Reader = crand.Reader
+	if m.plan != nil {
+		if snap = m.snap.Load(); snap == nil {
+			rnd = randCounter{i} // _initialize's draws decide on the snapshot
+		}
+	}
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions(). // _initialize runs below, with the instance ready
-		WithRandSource(crand.Reader).
+		WithRandSource(rnd).
 		WithSysWalltime().
 		WithSysNanotime().
 		WithSysNanosleep()
@@ -232,11 +239,8 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 		mc = mc.WithStdout(io.Discard).WithStderr(io.Discard)
 	}
 	instCtx := i.ctx
-	var snap *snapshot
-	if m.plan != nil {
-		if snap = m.snap.Load(); snap != nil {
-			instCtx = experimental.WithMemoryAllocator(instCtx, snap.memory(&i.running))
-		}
+	if snap != nil {
+		instCtx = experimental.WithMemoryAllocator(instCtx, snap.memory(&i.running))
 	}
 	mod, err := m.rt.InstantiateModule(instCtx, m.compiled, mc)
 	if err != nil {
@@ -292,6 +296,15 @@ func (m *wazeroModule) takeSnapshot(i *wazeroInstance) {
 		}
 		return
 	}
+	if i.randReads > m.plan.runtimeRandReads {
+		// The guest drew randomness for itself (a key, a nonce, an id):
+		// every restored instance would share it.
+		m.noSnap.Store(true)
+		if m.logger != nil {
+			m.logger.Debug("engine: no pre-initialised snapshot; _initialize read random bytes", "reads", i.randReads)
+		}
+		return
+	}
 	s, err := m.plan.capture(i)
 	if err != nil {
 		m.noSnap.Store(true)
@@ -312,6 +325,9 @@ type wazeroInstance struct {
 	// hostCalls counts calls of the authhost host functions; one during
 	// _initialize rules out a snapshot.
 	hostCalls int
+	// randReads counts the WASI random_get calls of an instance that
+	// initialises itself.
+	randReads int
 	// ctx is the ctx of every wasm call of this instance: it carries the
 	// instance to host functions, and cancel (by the watchdog or Close)
 	// makes wazero's close-on-done stop a running call of a module that
@@ -462,6 +478,14 @@ func (i *wazeroInstance) hostContext() context.Context {
 		i.hostCtx, i.hostCancel = realDeadline(i.callCtx)
 	}
 	return i.hostCtx
+}
+
+// randCounter is crypto/rand counting the reads of an instance.
+type randCounter struct{ i *wazeroInstance }
+
+func (c randCounter) Read(b []byte) (int, error) {
+	c.i.randReads++
+	return crand.Read(b)
 }
 
 // expire stops a call past its deadline. Called by the watchdog.
