@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -42,8 +43,11 @@ func TestSnapshotsAgree(t *testing.T) {
 				t.Fatal(err)
 			}
 			mods := map[bool]engine.Module{}
+			logs := newRecorder()
 			for noSnap, e := range engs {
-				mod, err := e.Compile(ctx, wasm, opts)
+				o := opts
+				o.Logger = slog.New(logs)
+				mod, err := e.Compile(ctx, wasm, o)
 				if err != nil {
 					t.Fatalf("%s: compile: %v", name[noSnap], err)
 				}
@@ -60,6 +64,9 @@ func TestSnapshotsAgree(t *testing.T) {
 			// The first instance takes the snapshot; the ones compared
 			// below are restored from it.
 			instantiate(false).Close(ctx)
+			if recs := logs.find("no pre-initialised snapshot"); len(recs) > 0 {
+				t.Fatalf("the plugin gets no snapshot: %s %v", recs[0].Msg, recs[0].Attrs)
+			}
 			insts := map[bool]engine.Instance{false: instantiate(false), true: instantiate(true)}
 			if !maps.Equal(insts[false].Exports(), insts[true].Exports()) {
 				t.Fatal("exports differ")
