@@ -102,14 +102,26 @@ func loopMin(b *testing.B, f func()) {
 // sub-benchmarks engine=NAME.
 var engines = []string{EngineWazero, EngineExtism}
 
+// noSnapshots names the wazero engine without pre-initialised snapshots.
+const noSnapshots = "wazero-nosnapshot"
+
+// BenchmarkInstantiate measures instance creation of the Go echo plugin on
+// each engine, and on the wazero engine with every instance initialising
+// itself (engine=wazero-nosnapshot, the baseline of the snapshots).
 func BenchmarkInstantiate(b *testing.B) {
 	wasm, err := os.ReadFile(wasmPath(b, "echo"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, name := range engines {
+	for _, name := range append(engines, noSnapshots) {
 		b.Run("engine="+name, func(b *testing.B) {
-			eng, err := newEngine(name, testCacheDir)
+			var eng engine.Engine
+			var err error
+			if name == noSnapshots {
+				eng, err = engine.NewWazero(engine.WazeroConfig{CacheDir: testCacheDir, NoSnapshots: true})
+			} else {
+				eng, err = newEngine(name, testCacheDir)
+			}
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -119,7 +131,15 @@ func BenchmarkInstantiate(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer mod.Close(ctx)
+			// The first instance, as the pool's warm one at load, takes
+			// the wazero engine's snapshot.
+			warm, err := mod.Instantiate(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			warm.Close(ctx)
 			b.Run("instance", func(b *testing.B) {
+				cpu := processCPU()
 				for b.Loop() {
 					inst, err := mod.Instantiate(ctx)
 					if err != nil {
@@ -127,8 +147,10 @@ func BenchmarkInstantiate(b *testing.B) {
 					}
 					inst.Close(ctx)
 				}
+				reportCPU(b, cpu)
 			})
 			b.Run("instance+first-call", func(b *testing.B) {
+				cpu := processCPU()
 				for b.Loop() {
 					inst, err := mod.Instantiate(ctx)
 					if err != nil {
@@ -139,8 +161,34 @@ func BenchmarkInstantiate(b *testing.B) {
 					}
 					inst.Close(ctx)
 				}
+				reportCPU(b, cpu)
+			})
+			// The first JSON echo of each instance: on a restored instance
+			// it also pays for the pages it writes first (copy-on-write).
+			raw, _ := json.Marshal(benchPayload())
+			b.Run("instance+first-echo", func(b *testing.B) {
+				cpu := processCPU()
+				for b.Loop() {
+					inst, err := mod.Instantiate(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := inst.Call(ctx, "echo", raw); err != nil {
+						b.Fatal(err)
+					}
+					inst.Close(ctx)
+				}
+				reportCPU(b, cpu)
 			})
 		})
+	}
+}
+
+// reportCPU reports the process CPU time per operation since start (GC
+// included), where the platform measures it.
+func reportCPU(b *testing.B, start time.Duration) {
+	if start > 0 {
+		b.ReportMetric(float64(processCPU()-start)/float64(b.N)/1e6, "cpu-ms/op")
 	}
 }
 

@@ -27,6 +27,16 @@ func TestWazeroConformance(t *testing.T) {
 	})
 }
 
+func TestWazeroNoSnapshotsConformance(t *testing.T) {
+	enginetest.Run(t, func(t testing.TB) engine.Engine {
+		e, err := engine.NewWazero(engine.WazeroConfig{NoSnapshots: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	})
+}
+
 func TestWazeroCloseOnDoneConformance(t *testing.T) {
 	enginetest.Run(t, func(t testing.TB) engine.Engine {
 		e, err := engine.NewWazeroCloseOnDone()
@@ -37,10 +47,15 @@ func TestWazeroCloseOnDoneConformance(t *testing.T) {
 	})
 }
 
-// TestGoGuestIsInstrumented checks that a Go guest takes the fast path
-// (loop instrumentation), not the close-on-done fallback.
+// TestGoGuestIsInstrumented checks that a Go guest takes the fast paths
+// (loop instrumentation, not the close-on-done fallback; a snapshot, not a
+// fresh initialisation per instance).
 func TestGoGuestIsInstrumented(t *testing.T) {
-	if _, err := engine.InstrumentLoops(enginetest.GuestWasm(t)); err != nil {
+	_, why, err := engine.InstrumentLoops(enginetest.GuestWasm(t))
+	if err != nil {
 		t.Fatalf("the Go test guest cannot be instrumented: %v", err)
+	}
+	if why != "" {
+		t.Fatalf("the Go test guest cannot be snapshotted: %s", why)
 	}
 }

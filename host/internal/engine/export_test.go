@@ -12,5 +12,13 @@ func NewWazeroCloseOnDone() (Engine, error) {
 	return e, nil
 }
 
-// InstrumentLoops exposes instrumentLoops to the external tests.
-var InstrumentLoops = instrumentLoops
+// InstrumentLoops exposes instrumentLoops to the external tests: the
+// instrumented module, and why it cannot be snapshotted ("" when it can).
+func InstrumentLoops(wasm []byte) ([]byte, string, error) {
+	out, _, why, err := instrumentLoops(wasm, true)
+	return out, why, err
+}
+
+// SnapshotTaken reports whether m (of the wazero engine) starts its
+// instances from a snapshot.
+func SnapshotTaken(m Module) bool { return m.(*wazeroModule).snap.Load() != nil }

@@ -39,15 +39,21 @@ const loopBudget = 1024
 
 var errUnsupportedOpcode = errors.New("unsupported opcode")
 
+// section is one section of a wasm binary.
+type section struct {
+	id   byte
+	body []byte
+}
+
 // instrumentLoops returns wasm with the stop global and the loop checks
-// added, or an error (then the caller falls back to close-on-done).
-func instrumentLoops(wasm []byte) ([]byte, error) {
+// added, or an error (then the caller falls back to close-on-done). With
+// snapshot, a module that qualifies for pre-initialised snapshots (see
+// snapshot.go) is also prepared for them, and plan says how to initialise
+// and restore its instances; plan is nil for a module that does not
+// qualify, and why says what stood in the way.
+func instrumentLoops(wasm []byte, snapshot bool) (out []byte, plan *snapPlan, why string, err error) {
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
-		return nil, errors.New("instrument: not a wasm binary")
-	}
-	type section struct {
-		id   byte
-		body []byte
+		return nil, nil, "", errors.New("instrument: not a wasm binary")
 	}
 	var sections []section
 	r := &reader{b: wasm, pos: 8}
@@ -56,7 +62,7 @@ func instrumentLoops(wasm []byte) ([]byte, error) {
 		n := r.u32()
 		body := r.bytes(int(n))
 		if r.err != nil {
-			return nil, fmt.Errorf("instrument: section %d: %w", id, r.err)
+			return nil, nil, "", fmt.Errorf("instrument: section %d: %w", id, r.err)
 		}
 		sections = append(sections, section{id, body})
 	}
@@ -77,11 +83,16 @@ func instrumentLoops(wasm []byte) ([]byte, error) {
 			err = sr.err
 		}
 		if err != nil {
-			return nil, fmt.Errorf("instrument: %w", err)
+			return nil, nil, "", fmt.Errorf("instrument: %w", err)
 		}
 	}
 	if !hasMemory {
-		return nil, errors.New("instrument: the module has no memory")
+		return nil, nil, "", errors.New("instrument: the module has no memory")
+	}
+	if snapshot {
+		// Planned on the original sections, before the two globals below
+		// are added: they are the engine's, not the guest's state.
+		plan, why = planSnapshot(sections, importedGlobals)
 	}
 	g := importedGlobals + globals // $stop; $c is g+1
 
@@ -101,6 +112,7 @@ func instrumentLoops(wasm []byte) ([]byte, error) {
 	exportEntry := append(appendName(nil, stopGlobal), 0x03)
 	exportEntry = appendU32(exportEntry, g)
 	haveGlobal, haveExport := false, false
+	var facts codeFacts
 	for i, s := range sections {
 		switch s.id {
 		case 6:
@@ -110,9 +122,9 @@ func instrumentLoops(wasm []byte) ([]byte, error) {
 			sections[i].body = appendVecItem(s.body, exportEntry)
 			haveExport = true
 		case 10:
-			code, err := instrumentCode(s.body, g)
+			code, err := instrumentCode(s.body, g, &facts)
 			if err != nil {
-				return nil, fmt.Errorf("instrument: %w", err)
+				return nil, nil, "", fmt.Errorf("instrument: %w", err)
 			}
 			sections[i].body = code
 		}
@@ -123,13 +135,38 @@ func instrumentLoops(wasm []byte) ([]byte, error) {
 	if !haveExport {
 		insert(7, append([]byte{1}, exportEntry...))
 	}
-	out := append(make([]byte, 0, len(wasm)+len(wasm)/16), wasm[:8]...)
+	if plan != nil {
+		if why = facts.snapshotBlocker(); why != "" {
+			plan = nil
+		} else {
+			sections = prepareSnapshot(sections, plan)
+		}
+	}
+	out = append(make([]byte, 0, len(wasm)+len(wasm)/16), wasm[:8]...)
 	for _, s := range sections {
 		out = append(out, s.id)
 		out = appendU32(out, uint32(len(s.body)))
 		out = append(out, s.body...)
 	}
-	return out, nil
+	return out, plan, why, nil
+}
+
+// codeFacts records what the code section does that a snapshot cannot
+// carry over.
+type codeFacts struct {
+	tableMutation bool // table.set, table.grow, table.fill, table.init, table.copy, elem.drop
+	dataOps       bool // memory.init, data.drop
+}
+
+// snapshotBlocker returns why the code rules out a snapshot, or "".
+func (f codeFacts) snapshotBlocker() string {
+	switch {
+	case f.tableMutation:
+		return "the code mutates a table"
+	case f.dataOps:
+		return "the code uses memory.init or data.drop"
+	}
+	return ""
 }
 
 // appendVecItem adds item to a vector section body (count, items).
@@ -179,8 +216,9 @@ func countImports(body []byte) (globals, memories uint32, err error) {
 	return globals, memories, r.err
 }
 
-// instrumentCode rewrites every function body of the code section.
-func instrumentCode(body []byte, g uint32) ([]byte, error) {
+// instrumentCode rewrites every function body of the code section and
+// records into facts what the code does.
+func instrumentCode(body []byte, g uint32, facts *codeFacts) ([]byte, error) {
 	r := &reader{b: body}
 	n := r.u32()
 	out := appendU32(make([]byte, 0, len(body)+len(body)/16), n)
@@ -200,7 +238,7 @@ func instrumentCode(body []byte, g uint32) ([]byte, error) {
 			return nil, fmt.Errorf("code section: %w", r.err)
 		}
 		var err error
-		fn, err = instrumentBody(fn[:0], b, check)
+		fn, err = instrumentBody(fn[:0], b, check, facts)
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", i, err)
 		}
@@ -210,7 +248,7 @@ func instrumentCode(body []byte, g uint32) ([]byte, error) {
 	return out, nil
 }
 
-func instrumentBody(out, b, check []byte) ([]byte, error) {
+func instrumentBody(out, b, check []byte, facts *codeFacts) ([]byte, error) {
 	r := &reader{b: b}
 	locals := r.u32()
 	for range locals {
@@ -235,6 +273,7 @@ func instrumentBody(out, b, check []byte) ([]byte, error) {
 		case op == 0x0C || op == 0x0D || op == 0x10 || op == 0x12 || op == 0xD2 ||
 			(op >= 0x20 && op <= 0x26) || op == 0x08: // one index
 			r.u32()
+			facts.tableMutation = facts.tableMutation || op == 0x26 // table.set
 		case op == 0x0E: // br_table
 			for range r.u32() {
 				r.u32()
@@ -262,7 +301,10 @@ func instrumentBody(out, b, check []byte) ([]byte, error) {
 		case op == 0xD0: // ref.null
 			r.byte()
 		case op == 0xFC:
-			switch sub := r.u32(); {
+			sub := r.u32()
+			facts.dataOps = facts.dataOps || sub == 8 || sub == 9
+			facts.tableMutation = facts.tableMutation || (sub >= 12 && sub <= 17 && sub != 16)
+			switch {
 			case sub <= 7:
 			case sub == 8: // memory.init
 				r.u32()
@@ -344,6 +386,49 @@ func (r *reader) u64() uint64 {
 
 // s64 skips a signed LEB128 (its value is not needed).
 func (r *reader) s64() { r.u64() }
+
+// s32 decodes a signed LEB128 of at most 32 bits.
+func (r *reader) s32() int32 {
+	var v int64
+	for shift := 0; shift < 35; shift += 7 {
+		c := r.byte()
+		v |= int64(c&0x7F) << shift
+		if c&0x80 == 0 {
+			if shift < 25 && c&0x40 != 0 {
+				v |= -1 << (shift + 7) // sign-extend
+			}
+			return int32(v)
+		}
+	}
+	r.err = errors.New("leb128 too long")
+	return 0
+}
+
+// constExpr skips a constant expression up to and including its end.
+func (r *reader) constExpr() {
+	for r.err == nil {
+		switch op := r.byte(); op {
+		case 0x0B: // end
+			return
+		case 0x41, 0x42: // i32.const, i64.const
+			r.s64()
+		case 0x43: // f32.const
+			r.bytes(4)
+		case 0x44: // f64.const
+			r.bytes(8)
+		case 0x23, 0xD2: // global.get, ref.func
+			r.u32()
+		case 0xD0: // ref.null
+			r.byte()
+		case 0x6A, 0x6B, 0x6C, 0x7C, 0x7D, 0x7E: // extended constant arithmetic
+		case 0xFD: // v128.const
+			r.u32()
+			r.bytes(16)
+		default:
+			r.err = fmt.Errorf("opcode %#x in a constant expression", op)
+		}
+	}
+}
 
 func (r *reader) limits() {
 	flag := r.byte()

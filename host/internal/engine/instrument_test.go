@@ -43,7 +43,7 @@ func TestInstrumentLoops(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	orig := testModule(countBody, true)
-	out, err := instrumentLoops(orig)
+	out, _, _, err := instrumentLoops(orig, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestInstrumentRejects(t *testing.T) {
 		{"leb too long", append(good[:8:8], 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := instrumentLoops(tc.wasm); err == nil {
+			if _, _, _, err := instrumentLoops(tc.wasm, true); err == nil {
 				t.Fatal("instrumented an unusable module")
 			}
 		})

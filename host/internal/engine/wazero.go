@@ -13,6 +13,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 )
@@ -23,6 +24,11 @@ type WazeroConfig struct {
 	// keep it writable only by the host). Empty uses an in-memory cache
 	// shared by every module of this engine.
 	CacheDir string
+	// NoSnapshots makes every instance instantiate and initialise itself
+	// instead of starting from the module's pre-initialised snapshot (see
+	// snapshot.go): the oracle of the snapshot's differential test and the
+	// baseline of its benchmark.
+	NoSnapshots bool
 }
 
 // wazeroEngine runs Extism-ABI plugins on wazero directly: the Extism
@@ -33,6 +39,7 @@ type wazeroEngine struct {
 	dog   *watchdog
 	// closeOnDone skips the loop instrumentation (tests of the fallback).
 	closeOnDone bool
+	noSnapshots bool
 }
 
 // NewWazero returns the direct wazero Engine. It runs any plugin built for
@@ -48,7 +55,7 @@ func NewWazero(cfg WazeroConfig) (Engine, error) {
 	} else {
 		cache = wazero.NewCompilationCache()
 	}
-	return &wazeroEngine{cache: cache, dog: newWatchdog()}, nil
+	return &wazeroEngine{cache: cache, dog: newWatchdog(), noSnapshots: cfg.NoSnapshots}, nil
 }
 
 func (e *wazeroEngine) Close(ctx context.Context) error {
@@ -89,8 +96,12 @@ func (e *wazeroEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 	// wazero's close-on-done: a call into Go at every loop header and a
 	// goroutine per call, about six times slower on a Go echo.
 	stoppable := false
-	if instrumented, err := instrumentLoops(wasm); err == nil && !e.closeOnDone {
-		wasm, stoppable = instrumented, true
+	var plan *snapPlan
+	if instrumented, p, why, err := instrumentLoops(wasm, !e.noSnapshots); err == nil && !e.closeOnDone {
+		wasm, stoppable, plan = instrumented, true, p
+		if why != "" && opts.Logger != nil {
+			opts.Logger.Debug("engine: no pre-initialised snapshot; every instance initialises itself", "reason", why)
+		}
 	} else if err != nil {
 		if opts.Logger != nil {
 			opts.Logger.Warn("engine: loop instrumentation failed; using close-on-done (slower calls)", "err", err)
@@ -128,7 +139,7 @@ func (e *wazeroEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 		exports[name] = true
 	}
 	return &wazeroModule{
-		rt: rt, compiled: compiled, exports: exports, dog: e.dog, stoppable: stoppable,
+		rt: rt, compiled: compiled, exports: exports, dog: e.dog, stoppable: stoppable, plan: plan,
 		live:   make(map[*wazeroInstance]struct{}),
 		logger: opts.Logger, maxLine: maxLine, config: opts.Config,
 		memLimit: int(pages) * 65536, maxVar: maxVar,
@@ -146,6 +157,13 @@ type wazeroModule struct {
 	config    map[string]string
 	memLimit  int
 	maxVar    int64
+	// plan is how instances start from a snapshot; nil when the module
+	// does not qualify (see snapshot.go).
+	plan *snapPlan
+	// snap is the snapshot, taken by the first instance that initialised
+	// itself; nil until then, and for good once noSnap is set.
+	snap   atomic.Pointer[snapshot]
+	noSnap atomic.Bool
 
 	mu   sync.Mutex
 	live map[*wazeroInstance]struct{}
@@ -192,17 +210,24 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 	i := &wazeroInstance{
 		m:      m,
 		kernel: newKernel(m.memLimit),
-		fns:    make(map[string]api.Function, len(m.exports)),
+		fns:    make(map[string]api.Function, 4),
 		vars:   make(map[string][]byte),
 		glog:   newGuestLog(m.logger, m.maxLine),
 	}
 	i.ctx, i.cancel = context.WithCancel(context.WithValue(context.Background(), instKey{}, i))
 	i.entry.inst = i
 	i.entry.index = -1
+	var snap *snapshot
+	var rnd io.Reader = crand.Reader
+	if m.plan != nil {
+		if snap = m.snap.Load(); snap == nil {
+			rnd = randCounter{i} // _initialize's draws decide on the snapshot
+		}
+	}
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions(). // _initialize runs below, with the instance ready
-		WithRandSource(crand.Reader).
+		WithRandSource(rnd).
 		WithSysWalltime().
 		WithSysNanotime().
 		WithSysNanosleep()
@@ -213,7 +238,11 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 	} else {
 		mc = mc.WithStdout(io.Discard).WithStderr(io.Discard)
 	}
-	mod, err := m.rt.InstantiateModule(i.ctx, m.compiled, mc)
+	instCtx := i.ctx
+	if snap != nil {
+		instCtx = experimental.WithMemoryAllocator(instCtx, snap.memory(&i.running))
+	}
+	mod, err := m.rt.InstantiateModule(instCtx, m.compiled, mc)
 	if err != nil {
 		i.cancel()
 		return nil, fmt.Errorf("engine: instantiate: %w", err)
@@ -231,23 +260,74 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 	m.mu.Lock()
 	m.live[i] = struct{}{}
 	m.mu.Unlock()
-	for name := range m.exports {
-		i.fns[name] = mod.ExportedFunction(name)
+	if snap != nil {
+		if err := m.plan.restore(i, snap); err != nil {
+			i.Close(ctx)
+			return nil, fmt.Errorf("engine: instantiate: restore snapshot: %w", err)
+		}
+		return i, nil
+	}
+	if m.plan != nil {
+		if err := m.plan.applyData(mod.Memory()); err != nil {
+			i.Close(ctx)
+			return nil, fmt.Errorf("engine: instantiate: %w", err)
+		}
 	}
 	// A WASI reactor (Go, Rust, C built for wasip1) initialises its runtime
 	// in _initialize; do it now, off the request path.
-	if init := i.fns["_initialize"]; init != nil {
+	if m.exports["_initialize"] {
 		if _, err := i.Call(ctx, "_initialize", nil); err != nil {
 			return nil, fmt.Errorf("engine: instantiate: _initialize: %w", err)
 		}
 	}
+	if m.plan != nil && !m.noSnap.Load() && m.snap.Load() == nil {
+		m.takeSnapshot(i)
+	}
 	return i, nil
+}
+
+// takeSnapshot makes i, just initialised, the module's snapshot, unless
+// its initialisation created state outside the instance.
+func (m *wazeroModule) takeSnapshot(i *wazeroInstance) {
+	if i.hostCalls > 0 {
+		m.noSnap.Store(true)
+		if m.logger != nil {
+			m.logger.Debug("engine: no pre-initialised snapshot; _initialize called a host function")
+		}
+		return
+	}
+	if i.randReads > m.plan.runtimeRandReads {
+		// The guest drew randomness for itself (a key, a nonce, an id):
+		// every restored instance would share it.
+		m.noSnap.Store(true)
+		if m.logger != nil {
+			m.logger.Debug("engine: no pre-initialised snapshot; _initialize read random bytes", "reads", i.randReads)
+		}
+		return
+	}
+	s, err := m.plan.capture(i)
+	if err != nil {
+		m.noSnap.Store(true)
+		if m.logger != nil {
+			m.logger.Warn("engine: no pre-initialised snapshot", "err", err)
+		}
+		return
+	}
+	m.snap.CompareAndSwap(nil, s)
 }
 
 type wazeroInstance struct {
 	m   *wazeroModule
 	mod api.Module
+	// fns holds the api.Function of every export called so far (each
+	// costs wazero a call engine with its own stack: made on first use).
 	fns map[string]api.Function
+	// hostCalls counts calls of the authhost host functions; one during
+	// _initialize rules out a snapshot.
+	hostCalls int
+	// randReads counts the WASI random_get calls of an instance that
+	// initialises itself.
+	randReads int
 	// ctx is the ctx of every wasm call of this instance: it carries the
 	// instance to host functions, and cancel (by the watchdog or Close)
 	// makes wazero's close-on-done stop a running call of a module that
@@ -297,7 +377,11 @@ func (i *wazeroInstance) Call(ctx context.Context, export string, input []byte) 
 		if i.closed.Load() {
 			return nil, ErrClosed
 		}
-		return nil, fmt.Errorf("%w: %q", ErrNoExport, export)
+		if !i.m.exports[export] {
+			return nil, fmt.Errorf("%w: %q", ErrNoExport, export)
+		}
+		fn = i.mod.ExportedFunction(export)
+		i.fns[export] = fn
 	}
 	i.running.Store(true)
 	if i.closed.Load() {
@@ -394,6 +478,14 @@ func (i *wazeroInstance) hostContext() context.Context {
 		i.hostCtx, i.hostCancel = realDeadline(i.callCtx)
 	}
 	return i.hostCtx
+}
+
+// randCounter is crypto/rand counting the reads of an instance.
+type randCounter struct{ i *wazeroInstance }
+
+func (c randCounter) Read(b []byte) (int, error) {
+	c.i.randReads++
+	return crand.Read(b)
 }
 
 // expire stops a call past its deadline. Called by the watchdog.
@@ -624,6 +716,7 @@ func buildUserModule(ctx context.Context, rt wazero.Runtime, ns string, fns []Ho
 		}
 		b.NewFunctionBuilder().WithGoFunction(api.GoFunc(func(ctx context.Context, stack []uint64) {
 			i := current(ctx)
+			i.hostCalls++
 			off := stack[0]
 			if n := i.kernel.length(off); n > limit {
 				panic(fmt.Errorf("authhost %s: request of %d bytes exceeds %d", hf.Name, n, limit))

@@ -176,6 +176,7 @@ func Run(t *testing.T, newEngine NewEngine) {
 	t.Run("NoFilesystem", func(t *testing.T) { testNoFilesystem(t, eng) })
 	t.Run("ConfigAndVars", func(t *testing.T) { testConfigAndVars(t, eng) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, eng) })
+	t.Run("Isolation", func(t *testing.T) { testIsolation(t, eng) })
 	t.Run("CloseWhileRunning", func(t *testing.T) { testCloseWhileRunning(t, eng) })
 	t.Run("AssemblyScript", func(t *testing.T) { testAS(t, eng) })
 }
@@ -591,6 +592,62 @@ func testConcurrency(t *testing.T, eng engine.Engine) {
 				}
 			}
 		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// testIsolation checks that an instance's writes (package variables, heap
+// bytes, Extism variables) never reach another instance, whether created
+// before, after or at the same time, nor a closed instance's successor.
+func testIsolation(t *testing.T, eng engine.Engine) {
+	f := newFixture(t, eng, nil)
+	a := f.instance(t)
+	for i, want := range []string{"1|", "2|first", "3|second"} {
+		in := []string{"first", "second", "third"}[i]
+		if got := call(t, a, "count", []byte(in)); string(got) != want {
+			t.Fatalf("instance a call %d: count = %q, want %q", i, got, want)
+		}
+	}
+	call(t, a, "vars", []byte("a's secret"))
+	b := f.instance(t)
+	if got := call(t, b, "count", []byte("b")); string(got) != "1|" {
+		t.Fatalf("a new instance saw another's state: count = %q", got)
+	}
+	if got := call(t, b, "vars", []byte("b")); string(got) != "|b" {
+		t.Fatalf("a new instance saw another's variables: vars = %q", got)
+	}
+	if got := call(t, a, "count", nil); string(got) != "4|third" {
+		t.Fatalf("instance a after b ran: count = %q", got)
+	}
+	a.Close(context.Background())
+	const workers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			inst, err := f.mod.Instantiate(context.Background())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer inst.Close(context.Background())
+			for i := range 3 {
+				in := []byte(fmt.Sprintf("w%d-%d", w, i))
+				out, err := inst.Call(context.Background(), "count", in)
+				want := fmt.Sprintf("%d|", i+1)
+				if i > 0 {
+					want += fmt.Sprintf("w%d-%d", w, i-1)
+				}
+				if err != nil || string(out) != want {
+					errs <- fmt.Errorf("worker %d call %d: count = %q, %v; want %q", w, i, out, err, want)
+					return
+				}
+			}
+		})
 	}
 	wg.Wait()
 	close(errs)

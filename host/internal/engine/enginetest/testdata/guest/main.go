@@ -208,4 +208,24 @@ func vars() int32 {
 	return 0
 }
 
+// counter is package state: a fresh instance starts at zero whatever
+// another instance counted.
+var counter int
+
+// scratch is a buffer count fills with its input, so an instance's writes
+// into its memory are visible to the next call of the same instance only.
+var scratch = make([]byte, 0, 64)
+
+// count increments counter and returns it with what the previous call
+// left in scratch, then stores its input there.
+//
+//go:wasmexport count
+func count() int32 {
+	counter++
+	out := append([]byte(strconv.Itoa(counter)+"|"), scratch...)
+	scratch = append(scratch[:0], pdk.Input()...)
+	pdk.Output(out)
+	return 0
+}
+
 func main() {}
