@@ -14,3 +14,6 @@ func NewWazeroCloseOnDone() (Engine, error) {
 
 // InstrumentLoops exposes instrumentLoops to the external tests.
 var InstrumentLoops = instrumentLoops
+
+// ParseExecutableBytes exposes executableBytes to the external tests.
+var ParseExecutableBytes = executableBytes
