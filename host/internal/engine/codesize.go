@@ -8,50 +8,68 @@ import (
 	"sync"
 )
 
-// codeMu serializes measured compiles, so that the growth of the
-// executable mappings across one is that compile's.
+// codeMu serializes measured compiles, so that the executable mappings
+// that appear during one are that compile's.
 var codeMu sync.Mutex
 
+// span is one mapping, [lo, hi).
+type span struct{ lo, hi uint64 }
+
 // measureCode starts measuring the machine code a compile maps: the
-// returned func ends the measurement (it must be called exactly once) and
-// returns the growth, in bytes, of the process's anonymous executable
-// mappings since the start. wazero does not report the size of a module's
-// machine code; it maps it anonymous and executable, and nothing else in
-// the process does. A module closed by another goroutine meanwhile (its
-// code unmapped by a finalizer) makes the figure low, never high. Where
-// /proc/self/maps is missing (not Linux) it returns 0.
+// returned func ends the measurement (it must be called once) and returns
+// the bytes of anonymous executable mappings that appeared since the
+// start. wazero does not report the size of a module's machine code; it
+// maps it anonymous and executable, and nothing else in the process does.
+// Mappings unmapped meanwhile (closed modules' finalizers) do not count
+// against it. Where /proc/self/maps is missing (not Linux) it returns 0.
 func measureCode() func() uint64 {
 	codeMu.Lock()
-	before := ExecutableBytes()
+	before := executableSpans(readMaps())
 	var once sync.Once
 	var n uint64
 	return func() uint64 {
 		once.Do(func() {
-			if after := ExecutableBytes(); after > before {
-				n = after - before
-			}
+			n = newBytes(before, executableSpans(readMaps()))
 			codeMu.Unlock()
 		})
 		return n
 	}
 }
 
+func readMaps() []byte {
+	raw, _ := os.ReadFile("/proc/self/maps")
+	return raw
+}
+
 // ExecutableBytes returns the bytes of the process's anonymous executable
 // mappings (on Linux, from /proc/self/maps): the machine code of every
 // compiled Wasm module still mapped, closed or not. It returns 0 where
 // the file is missing.
-func ExecutableBytes() uint64 {
-	raw, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		return 0
-	}
-	return executableBytes(raw)
-}
+func ExecutableBytes() uint64 { return executableBytes(readMaps()) }
 
 // executableBytes sums the anonymous executable mappings of a
 // /proc/<pid>/maps listing.
-func executableBytes(maps []byte) uint64 {
-	var total uint64
+func executableBytes(maps []byte) uint64 { return newBytes(nil, executableSpans(maps)) }
+
+// newBytes returns the bytes of after not covered by before.
+func newBytes(before, after []span) uint64 {
+	var n uint64
+	for _, a := range after {
+		size := a.hi - a.lo
+		for _, b := range before {
+			if lo, hi := max(a.lo, b.lo), min(a.hi, b.hi); lo < hi {
+				size -= hi - lo
+			}
+		}
+		n += size
+	}
+	return n
+}
+
+// executableSpans returns the anonymous executable mappings of a
+// /proc/<pid>/maps listing.
+func executableSpans(maps []byte) []span {
+	var out []span
 	sc := bufio.NewScanner(bytes.NewReader(maps))
 	for sc.Scan() {
 		// address perms offset dev inode [path]: no path is anonymous
@@ -66,10 +84,10 @@ func executableBytes(maps []byte) uint64 {
 		}
 		a, err1 := strconv.ParseUint(string(lo), 16, 64)
 		b, err2 := strconv.ParseUint(string(hi), 16, 64)
-		if err1 != nil || err2 != nil || b < a {
+		if err1 != nil || err2 != nil || b <= a {
 			continue
 		}
-		total += b - a
+		out = append(out, span{a, b})
 	}
-	return total
+	return out
 }
