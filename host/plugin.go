@@ -462,6 +462,7 @@ func (p *pool) get(ctx context.Context) (engine.Instance, error) {
 	p.inUse++
 	if n := len(p.idle); n > 0 {
 		e := p.idle[n-1]
+		p.idle[n-1] = idleInstance{} // a stale slot would keep a closed instance's module alive
 		p.idle = p.idle[:n-1]
 		p.busyMem[e.inst] = e.mem
 		p.mu.Unlock()
@@ -535,11 +536,11 @@ func (p *pool) reap() {
 	p.reaper = nil
 	cutoff := p.now().Add(-p.idleTimeout)
 	var expired []engine.Instance
-	for len(p.idle) > 0 && p.live > p.warm && !p.idle[0].since.After(cutoff) {
-		expired = append(expired, p.idle[0].inst)
-		p.idle = p.idle[1:]
+	for len(expired) < len(p.idle) && p.live > p.warm && !p.idle[len(expired)].since.After(cutoff) {
+		expired = append(expired, p.idle[len(expired)].inst)
 		p.live--
 	}
+	p.idle = slices.Delete(p.idle, 0, len(expired)) // clears the vacated slots
 	p.armReaper()
 	p.mu.Unlock()
 	for _, inst := range expired {
@@ -554,11 +555,11 @@ func (p *pool) reap() {
 func (p *pool) trim() {
 	p.mu.Lock()
 	var extra []engine.Instance
-	for len(p.idle) > 0 && p.live > p.warm {
-		extra = append(extra, p.idle[0].inst)
-		p.idle = p.idle[1:]
+	for len(extra) < len(p.idle) && p.live > p.warm {
+		extra = append(extra, p.idle[len(extra)].inst)
 		p.live--
 	}
+	p.idle = slices.Delete(p.idle, 0, len(extra)) // clears the vacated slots
 	p.mu.Unlock()
 	for _, inst := range extra {
 		_ = inst.Close(context.Background())

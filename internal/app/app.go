@@ -165,6 +165,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	mets.WatchPlugins(mgr.Plugins)
+	mets.WatchMemory(host.CodeBytes)
 	mets.WatchSessionCaches(a.caches.stats)
 	publicURL, _ := url.Parse(cfg.PublicURL) // validated by config
 	if len(health.problems) > 0 && cfg.Mode == string(auth.ModeProduction) {

@@ -83,7 +83,10 @@ func TestClosedModuleGivesCodeBack(t *testing.T) {
 	var mods []engine.Module
 	var code uint64
 	for range 3 {
-		mod, err := e.Compile(ctx, wasm, engine.Options{})
+		mod, err := e.Compile(ctx, wasm, engine.Options{Namespace: enginetest.Namespace, HostFuncs: []engine.HostFunc{
+			{Name: "echo", Fn: func(_ context.Context, in []byte) []byte { return in }},
+			{Name: "block", Fn: func(_ context.Context, in []byte) []byte { return in }},
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,6 +95,16 @@ func TestClosedModuleGivesCodeBack(t *testing.T) {
 		}
 		code += mod.CodeBytes()
 		mods = append(mods, mod)
+		inst, err := mod.Instantiate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := inst.Call(ctx, "noop", nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := inst.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if during := engine.ExecutableBytes(); during < before+code/2 {
 		t.Fatalf("executable mappings %d with three modules open, %d before: CodeBytes (%d in all) does not match", during, before, code)
