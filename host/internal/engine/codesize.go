@@ -4,36 +4,52 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"reflect"
 	"strconv"
-	"sync"
+
+	"github.com/tetratelabs/wazero"
 )
 
-// codeMu serializes measured compiles, so that the executable mappings
-// that appear during one are that compile's.
-var codeMu sync.Mutex
-
-// span is one mapping, [lo, hi).
-type span struct{ lo, hi uint64 }
-
-// measureCode starts measuring the machine code a compile maps: the
-// returned func ends the measurement (it must be called once) and returns
-// the bytes of anonymous executable mappings that appeared since the
-// start. wazero does not report the size of a module's machine code; it
-// maps it anonymous and executable, and nothing else in the process does.
-// Mappings unmapped meanwhile (closed modules' finalizers) do not count
-// against it. Where /proc/self/maps is missing (not Linux) it returns 0.
-func measureCode() func() uint64 {
-	codeMu.Lock()
-	before := executableSpans(readMaps())
-	var once sync.Once
-	var n uint64
-	return func() uint64 {
-		once.Do(func() {
-			n = newBytes(before, executableSpans(readMaps()))
-			codeMu.Unlock()
-		})
-		return n
+// codeBytes returns the machine code of a compiled module, read from
+// wazero's compiler engine behind it (wazero does not report it): the
+// executable and entry preambles of every module that engine holds. With
+// an engine per module (see wazeroEngine) that is this module's code and
+// its host modules' trampolines. The fields are wazero v1.12's
+// (internal/engine/wazevo); another layout gives 0, never a panic.
+func codeBytes(compiled wazero.CompiledModule) (n uint64) {
+	defer func() {
+		if recover() != nil {
+			n = 0
+		}
+	}()
+	v := reflect.ValueOf(compiled)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return 0
 	}
+	eng := v.Elem().FieldByName("compiledEngine")
+	if eng.Kind() != reflect.Interface || eng.IsNil() {
+		return 0
+	}
+	eng = eng.Elem()
+	if eng.Kind() != reflect.Pointer || eng.Elem().Kind() != reflect.Struct {
+		return 0
+	}
+	mods := eng.Elem().FieldByName("sortedCompiledModules")
+	if mods.Kind() != reflect.Slice {
+		return 0
+	}
+	for i := range mods.Len() {
+		cm := mods.Index(i)
+		if cm.Kind() != reflect.Pointer || cm.IsNil() {
+			continue
+		}
+		for _, f := range []string{"executable", "entryPreambles"} {
+			if b := cm.Elem().FieldByName(f); b.Kind() == reflect.Slice {
+				n += uint64(b.Len())
+			}
+		}
+	}
+	return n
 }
 
 func readMaps() []byte {
@@ -49,27 +65,8 @@ func ExecutableBytes() uint64 { return executableBytes(readMaps()) }
 
 // executableBytes sums the anonymous executable mappings of a
 // /proc/<pid>/maps listing.
-func executableBytes(maps []byte) uint64 { return newBytes(nil, executableSpans(maps)) }
-
-// newBytes returns the bytes of after not covered by before.
-func newBytes(before, after []span) uint64 {
-	var n uint64
-	for _, a := range after {
-		size := a.hi - a.lo
-		for _, b := range before {
-			if lo, hi := max(a.lo, b.lo), min(a.hi, b.hi); lo < hi {
-				size -= hi - lo
-			}
-		}
-		n += size
-	}
-	return n
-}
-
-// executableSpans returns the anonymous executable mappings of a
-// /proc/<pid>/maps listing.
-func executableSpans(maps []byte) []span {
-	var out []span
+func executableBytes(maps []byte) uint64 {
+	var total uint64
 	sc := bufio.NewScanner(bytes.NewReader(maps))
 	for sc.Scan() {
 		// address perms offset dev inode [path]: no path is anonymous
@@ -87,7 +84,7 @@ func executableSpans(maps []byte) []span {
 		if err1 != nil || err2 != nil || b <= a {
 			continue
 		}
-		out = append(out, span{a, b})
+		total += b - a
 	}
-	return out
+	return total
 }

@@ -17,8 +17,3 @@ var InstrumentLoops = instrumentLoops
 
 // ParseExecutableBytes exposes executableBytes to the external tests.
 var ParseExecutableBytes = executableBytes
-
-// NewBytes exposes newBytes over maps listings to the external tests.
-func NewBytes(before, after []byte) uint64 {
-	return newBytes(executableSpans(before), executableSpans(after))
-}

@@ -113,16 +113,12 @@ func (e *wazeroEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	// The compile is measured: the growth of the process's executable
-	// mappings is this module's machine code (its own engine's too).
-	end := measureCode()
 	rc := wazero.NewRuntimeConfig().
 		WithCompilationCache(cache).
 		WithCloseOnContextDone(!stoppable).
 		WithMemoryLimitPages(pages)
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	fail := func(err error) (Module, error) {
-		end()
 		rt.Close(ctx)
 		_ = cache.Close(ctx)
 		return nil, fmt.Errorf("engine: compile: %w", err)
@@ -145,13 +141,12 @@ func (e *wazeroEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 	if err != nil {
 		return fail(err)
 	}
-	code := end()
 	exports := make(map[string]bool)
 	for name := range compiled.ExportedFunctions() {
 		exports[name] = true
 	}
 	return &wazeroModule{
-		rt: rt, cache: cache, code: code, compiled: compiled, exports: exports, dog: e.dog, stoppable: stoppable,
+		rt: rt, cache: cache, code: codeBytes(compiled), compiled: compiled, exports: exports, dog: e.dog, stoppable: stoppable,
 		live:   make(map[*wazeroInstance]struct{}),
 		logger: opts.Logger, maxLine: maxLine, config: opts.Config,
 		memLimit: int(pages) * 65536, maxVar: maxVar,
@@ -217,8 +212,7 @@ func (m *wazeroModule) Close(ctx context.Context) error {
 	return nil
 }
 
-// CodeBytes returns the machine code mapped for the module when it was
-// compiled.
+// CodeBytes returns the module's machine code (see codeBytes).
 func (m *wazeroModule) CodeBytes() uint64 { return m.code }
 
 func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
