@@ -46,6 +46,7 @@ type wazeroEngine struct {
 // the Extism plugin ABI (the transport of authhost ABI 1.x) unchanged.
 func NewWazero(cfg WazeroConfig) (Engine, error) {
 	if cfg.CacheDir != "" {
+		// Fail now, not at the first compile, on an unusable directory.
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("engine: compilation cache %s: %w", cfg.CacheDir, err)
