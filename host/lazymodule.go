@@ -64,6 +64,17 @@ func (l *lazyModule) module(ctx context.Context) (engine.Module, error) {
 	return mod, nil
 }
 
+// CodeBytes returns the machine code of the compiled module, 0 while it is
+// dropped.
+func (l *lazyModule) CodeBytes() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mod == nil {
+		return 0
+	}
+	return l.mod.CodeBytes()
+}
+
 // drop closes the compiled module; the pool must hold no instance of it.
 func (l *lazyModule) drop() {
 	l.mu.Lock()

@@ -304,7 +304,8 @@ func (m *Manager) trackModule(mod engine.Module) func() {
 }
 
 // loadFile compiles, describes and verifies one plugin file, then warms
-// one pooled instance.
+// one pooled instance. A plugin that nothing selects and whose describe
+// is cached for this file and configuration is not compiled at all.
 func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 	if m.isClosed() {
 		return nil, fmt.Errorf("%s: %w", file, ErrClosed)
@@ -322,6 +323,9 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 	slot := &envSlot{}
 	if err := checkImports(wasm, m.engineOptions(slot, def, nil, nil)); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if p, ok, err := m.loadDescribed(file, wasm, digest); ok || err != nil {
+		return p, err
 	}
 	guestLog := newSwapHandler(m.cfg.Logger.Handler().WithAttrs([]slog.Attr{slog.String("source", "guest"), slog.String("file", file)}))
 	opts := m.engineOptions(slot, def, nil, slog.New(guestLog))
@@ -343,30 +347,17 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		return nil, errors.Join(errs...)
 	}
 	pc := m.cfg.pluginConfig(desc.Name)
-	if pin := pc.SHA256; pin != "" && !strings.EqualFold(pin, digest) {
+	if err := checkPin(file, digest, desc.Name, pc); err != nil {
 		_ = mod.Close(ctx)
-		return nil, fmt.Errorf("%s: sha256 %s does not match plugins.%s.sha256 (pinned %s)", file, digest, desc.Name, pin)
+		return nil, err
 	}
-	logger := m.cfg.Logger.With("plugin", desc.Name)
-	var kv *kvSpace
-	if m.cfg.Store != nil {
-		lock, _ := m.kvLocks.LoadOrStore(desc.Name, &kvLock{})
-		kv = newKVSpace(desc.Name, pc.Limits, m.cfg.Store, lock.(*kvLock), func() time.Time { return m.now() })
-	}
-	env := newHostEnv(desc.Name, pc, kv, m.cfg.HashGate, m.egress.forPlugin(pc), logger)
-	env.onHostCall = m.cfg.OnHostCall
+	env, logger := m.pluginEnv(desc.Name, pc)
 	if len(pc.Config) > 0 || pc.Limits.MaxMemoryMiB != def.MaxMemoryMiB || pc.Limits.MaxLogMessageBytes != def.MaxLogMessageBytes ||
 		pc.Limits.MaxHTTPBodyBytes != def.MaxHTTPBodyBytes || pc.Limits.MaxKVValueBytes != def.MaxKVValueBytes || pc.Limits.MaxKVKeyBytes != def.MaxKVKeyBytes {
 		// Config and limits are fixed at compile time; the compilation
 		// cache makes this second compile cheap.
 		_ = mod.Close(ctx)
-		slot = &envSlot{}
-		slot.env.Store(env)
-		var cfg map[string]string
-		if len(pc.Config) > 0 {
-			cfg = map[string]string{"config": string(pc.Config)}
-		}
-		opts = m.engineOptions(slot, pc.Limits, cfg, logger.With("source", "guest"))
+		slot, opts = m.pluginOptions(env, pc, logger)
 		mod, err = m.eng.Compile(ctx, wasm, opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
@@ -375,25 +366,12 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		slot.env.Store(env)
 		guestLog.set(logger.With("source", "guest").Handler())
 	}
-	p := &Plugin{
-		name:    desc.Name,
-		file:    file,
-		desc:    desc,
-		exports: exports,
-		cfg:     pc,
-		logger:  logger,
-		onCall:  m.cfg.OnCall,
-		module:  newLazyModule(mod, file, wasm, func(ctx context.Context, wasm []byte) (engine.Module, error) { return m.eng.Compile(ctx, wasm, opts) }),
-		health:  &health{cfg: m.cfg.Health},
-		now:     func() time.Time { return m.now() },
-		sha256:  digest,
-	}
+	p := m.newPlugin(file, wasm, digest, desc, exports, pc, logger, mod, opts)
 	warm := pc.Limits.PoolWarm
 	if m.cfg.Selected != nil && !m.cfg.Selected(desc.Name, desc.Capabilities) {
 		warm = 0 // nothing selects it: no instance until something calls it
 	}
 	p.pool = newPool(pc.Limits.PoolSize, warm, pc.Limits.IdleTimeout, p.module.Instantiate, m.trackModule(p.module), logger)
-	p.adapters = newAdapters(p)
 	// Warm one instance: runs the guest's initialisation with the real
 	// config, so a provider that cannot start fails at load.
 	inst, err := p.pool.get(ctx)
@@ -429,12 +407,104 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 		p.close()
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
+	if key, err := m.configKey(pc); err == nil {
+		m.storeDescribe(p, key)
+	}
 	p.pool.trim()
 	if warm == 0 {
 		p.module.drop() // its compiled code too, until something calls it
 	}
 	p.pool.refill()
 	return p, nil
+}
+
+// loadDescribed loads a plugin that nothing selects from its cached
+// describe record, without compiling it: it keeps no instance and no
+// compiled code until something calls it (then it compiles from the file,
+// which must still hold the same bytes). ok is false when the record is
+// missing, stale or for another configuration, or when the plugin is
+// selected: the caller then compiles it.
+func (m *Manager) loadDescribed(file string, wasm []byte, digest string) (p *Plugin, ok bool, err error) {
+	if m.cfg.Selected == nil {
+		return nil, false, nil
+	}
+	rec, ok := m.cachedDescribe(digest)
+	if !ok || m.cfg.Selected(rec.Describe.Name, rec.Describe.Capabilities) {
+		return nil, false, nil
+	}
+	exports := make(map[string]bool, len(rec.Exports))
+	for _, e := range rec.Exports {
+		exports[e] = true
+	}
+	if len(verify(rec.Describe, exports)) > 0 {
+		return nil, false, nil
+	}
+	pc := m.cfg.pluginConfig(rec.Describe.Name)
+	if key, err := m.configKey(pc); err != nil || key != rec.Config {
+		return nil, false, nil
+	}
+	if err := checkPin(file, digest, rec.Describe.Name, pc); err != nil {
+		return nil, true, err
+	}
+	env, logger := m.pluginEnv(rec.Describe.Name, pc)
+	_, opts := m.pluginOptions(env, pc, logger)
+	p = m.newPlugin(file, wasm, digest, rec.Describe, exports, pc, logger, nil, opts)
+	p.pool = newPool(pc.Limits.PoolSize, 0, pc.Limits.IdleTimeout, p.module.Instantiate, m.trackModule(p.module), logger)
+	return p, true, nil
+}
+
+// checkPin refuses a file whose digest is not the plugin's sha256 pin.
+func checkPin(file, digest, name string, pc PluginConfig) error {
+	if pin := pc.SHA256; pin != "" && !strings.EqualFold(pin, digest) {
+		return fmt.Errorf("%s: sha256 %s does not match plugins.%s.sha256 (pinned %s)", file, digest, name, pin)
+	}
+	return nil
+}
+
+// pluginEnv returns the host functions' environment and the logger of
+// the plugin named name.
+func (m *Manager) pluginEnv(name string, pc PluginConfig) (*hostEnv, *slog.Logger) {
+	logger := m.cfg.Logger.With("plugin", name)
+	var kv *kvSpace
+	if m.cfg.Store != nil {
+		lock, _ := m.kvLocks.LoadOrStore(name, &kvLock{})
+		kv = newKVSpace(name, pc.Limits, m.cfg.Store, lock.(*kvLock), func() time.Time { return m.now() })
+	}
+	env := newHostEnv(name, pc, kv, m.cfg.HashGate, m.egress.forPlugin(pc), logger)
+	env.onHostCall = m.cfg.OnHostCall
+	return env, logger
+}
+
+// pluginOptions returns the engine options of a plugin's module with its
+// configuration and limits, bound to env.
+func (m *Manager) pluginOptions(env *hostEnv, pc PluginConfig, logger *slog.Logger) (*envSlot, engine.Options) {
+	slot := &envSlot{}
+	slot.env.Store(env)
+	var cfg map[string]string
+	if len(pc.Config) > 0 {
+		cfg = map[string]string{"config": string(pc.Config)}
+	}
+	return slot, m.engineOptions(slot, pc.Limits, cfg, logger.With("source", "guest"))
+}
+
+// newPlugin returns a loaded plugin around mod (nil: not compiled yet),
+// without its pool.
+func (m *Manager) newPlugin(file string, wasm []byte, digest string, desc abi.Describe, exports map[string]bool, pc PluginConfig, logger *slog.Logger, mod engine.Module, opts engine.Options) *Plugin {
+	p := &Plugin{
+		name:    desc.Name,
+		file:    file,
+		desc:    desc,
+		exports: exports,
+		cfg:     pc,
+		logger:  logger,
+		onCall:  m.cfg.OnCall,
+		module:  newLazyModule(mod, file, wasm, func(ctx context.Context, wasm []byte) (engine.Module, error) { return m.eng.Compile(ctx, wasm, opts) }),
+		health:  &health{cfg: m.cfg.Health},
+		now:     func() time.Time { return m.now() },
+		sha256:  digest,
+	}
+	p.adapters = newAdapters(p)
+	return p
 }
 
 // configure passes the plugin the operator's configuration through

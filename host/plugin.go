@@ -125,25 +125,33 @@ type Stats struct {
 	// not_found, already_exists, invalid_request, forbidden,
 	// unauthenticated, sign_up_disabled, rate_limited, not_supported) are
 	// answers, not errors, and are not counted.
-	Errors           int64         `json:"errors"`
-	Discards         int64         `json:"discards"`         // instances discarded after a failure
-	InstancesCreated int64         `json:"instancesCreated"` // instances ever created
-	PoolSize         int           `json:"poolSize"`         // the cap
-	PoolWarm         int           `json:"poolWarm"`         // kept alive; 0 for a plugin no capability selects
-	Reaped           int64         `json:"reaped"`           // idle instances closed after the idle timeout
-	IdleMemoryBytes  uint64        `json:"idleMemoryBytes"`  // linear memory of the idle instances
-	Instances        int           `json:"instances"`        // alive now
-	InUse            int           `json:"inUse"`
-	P50              time.Duration `json:"p50"`
-	P99              time.Duration `json:"p99"`
-	Healthy          bool          `json:"healthy"`
-	UnhealthyUntil   time.Time     `json:"unhealthyUntil,omitzero"`
-	Failures         int           `json:"consecutiveFailures"`
+	Errors           int64  `json:"errors"`
+	Discards         int64  `json:"discards"`         // instances discarded after a failure
+	InstancesCreated int64  `json:"instancesCreated"` // instances ever created
+	PoolSize         int    `json:"poolSize"`         // the cap
+	PoolWarm         int    `json:"poolWarm"`         // kept alive; 0 for a plugin no capability selects
+	Reaped           int64  `json:"reaped"`           // idle instances closed after the idle timeout
+	IdleMemoryBytes  uint64 `json:"idleMemoryBytes"`  // linear memory of the idle instances
+	// MemoryBytes is the linear memory of every instance: the idle ones'
+	// now, the busy ones' as their last call left it (0 for one still in
+	// its first call).
+	MemoryBytes uint64 `json:"memoryBytes"`
+	// CodeBytes is the machine code of the compiled module (0 while it is
+	// not compiled: a plugin nothing selects).
+	CodeBytes      uint64        `json:"codeBytes"`
+	Instances      int           `json:"instances"` // alive now
+	InUse          int           `json:"inUse"`
+	P50            time.Duration `json:"p50"`
+	P99            time.Duration `json:"p99"`
+	Healthy        bool          `json:"healthy"`
+	UnhealthyUntil time.Time     `json:"unhealthyUntil,omitzero"`
+	Failures       int           `json:"consecutiveFailures"`
 }
 
 // Stats returns the plugin's counters; latencies cover the last 1024 calls.
 func (p *Plugin) Stats() Stats {
 	live, inUse := p.pool.sizes()
+	idleMem, mem := p.pool.memory()
 	s := Stats{
 		Calls:            p.calls.Load(),
 		Errors:           p.errs.Load(),
@@ -152,7 +160,9 @@ func (p *Plugin) Stats() Stats {
 		PoolSize:         p.pool.max,
 		PoolWarm:         p.pool.warm,
 		Reaped:           p.pool.reaped.Load(),
-		IdleMemoryBytes:  p.pool.idleMemory(),
+		IdleMemoryBytes:  idleMem,
+		MemoryBytes:      mem,
+		CodeBytes:        p.module.CodeBytes(),
 		Instances:        live,
 		InUse:            inUse,
 	}
@@ -340,9 +350,10 @@ type pool struct {
 	logger      *slog.Logger
 	now         func() time.Time
 	mu          sync.Mutex
-	idle        []idleInstance // oldest first; get takes the newest
-	reaper      *time.Timer    // armed while instances beyond warm are idle
-	live        int            // idle + in use + being created
+	idle        []idleInstance             // oldest first; get takes the newest
+	busyMem     map[engine.Instance]uint64 // in use: memory as last put back
+	reaper      *time.Timer                // armed while instances beyond warm are idle
+	live        int                        // idle + in use + being created
 	inUse       int
 	filling     bool
 	closed      bool
@@ -352,14 +363,17 @@ type pool struct {
 	reaped      atomic.Int64
 }
 
-// idleInstance is a pooled instance and when it was last put back.
+// idleInstance is a pooled instance, when it was last put back and its
+// linear memory then.
 type idleInstance struct {
 	inst  engine.Instance
 	since time.Time
+	mem   uint64
 }
 
 func newPool(max, warm int, idleTimeout time.Duration, create func(context.Context) (engine.Instance, error), release func(), logger *slog.Logger) *pool {
-	return &pool{max: max, warm: min(warm, max), idleTimeout: idleTimeout, sem: make(chan struct{}, max), create: create, release: release, logger: logger, now: time.Now}
+	return &pool{max: max, warm: min(warm, max), idleTimeout: idleTimeout, sem: make(chan struct{}, max), create: create, release: release, logger: logger, now: time.Now,
+		busyMem: map[engine.Instance]uint64{}}
 }
 
 // refill starts the background filler unless it runs already or warm
@@ -402,7 +416,7 @@ func (p *pool) fill() {
 			p.mu.Unlock()
 			_ = inst.Close(context.Background())
 		default:
-			p.idle = append(p.idle, idleInstance{inst: inst, since: p.now()})
+			p.idle = append(p.idle, idleInstance{inst: inst, since: p.now(), mem: inst.MemoryBytes()})
 			p.mu.Unlock()
 			p.created.Add(1)
 		}
@@ -415,16 +429,20 @@ func (p *pool) sizes() (live, inUse int) {
 	return p.live, p.inUse
 }
 
-// idleMemory returns the linear memory bytes of the idle instances (the
-// ones in use are their callers' to touch).
-func (p *pool) idleMemory() uint64 {
+// memory returns the linear memory bytes of the idle instances, and of
+// every instance (the busy ones' as their last call left it: they are
+// their callers' to touch).
+func (p *pool) memory() (idle, all uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var n uint64
 	for _, e := range p.idle {
-		n += e.inst.MemoryBytes()
+		idle += e.mem
 	}
-	return n
+	all = idle
+	for _, n := range p.busyMem {
+		all += n
+	}
+	return idle, all
 }
 
 // get returns an idle instance or creates one, waiting (bounded by ctx)
@@ -443,10 +461,12 @@ func (p *pool) get(ctx context.Context) (engine.Instance, error) {
 	}
 	p.inUse++
 	if n := len(p.idle); n > 0 {
-		inst := p.idle[n-1].inst
+		e := p.idle[n-1]
+		p.idle[n-1] = idleInstance{} // a stale slot would keep a closed instance's module alive
 		p.idle = p.idle[:n-1]
+		p.busyMem[e.inst] = e.mem
 		p.mu.Unlock()
-		return inst, nil
+		return e.inst, nil
 	}
 	p.live++
 	p.mu.Unlock()
@@ -461,6 +481,9 @@ func (p *pool) get(ctx context.Context) (engine.Instance, error) {
 		return nil, err
 	}
 	p.created.Add(1)
+	p.mu.Lock()
+	p.busyMem[inst] = 0
+	p.mu.Unlock()
 	return inst, nil
 }
 
@@ -468,11 +491,16 @@ func (p *pool) get(ctx context.Context) (engine.Instance, error) {
 // and its replacement is created in the background. An instance beyond
 // max (created on the request path while the filler was busy) is closed.
 func (p *pool) put(inst engine.Instance, healthy bool) {
+	var mem uint64
+	if healthy {
+		mem = inst.MemoryBytes()
+	}
 	p.mu.Lock()
 	p.inUse--
+	delete(p.busyMem, inst)
 	keep := healthy && !p.closed && p.live <= p.max
 	if keep {
-		p.idle = append(p.idle, idleInstance{inst: inst, since: p.now()})
+		p.idle = append(p.idle, idleInstance{inst: inst, since: p.now(), mem: mem})
 		p.armReaper()
 	} else {
 		p.live--
@@ -508,11 +536,11 @@ func (p *pool) reap() {
 	p.reaper = nil
 	cutoff := p.now().Add(-p.idleTimeout)
 	var expired []engine.Instance
-	for len(p.idle) > 0 && p.live > p.warm && !p.idle[0].since.After(cutoff) {
-		expired = append(expired, p.idle[0].inst)
-		p.idle = p.idle[1:]
+	for len(expired) < len(p.idle) && p.live > p.warm && !p.idle[len(expired)].since.After(cutoff) {
+		expired = append(expired, p.idle[len(expired)].inst)
 		p.live--
 	}
+	p.idle = slices.Delete(p.idle, 0, len(expired)) // clears the vacated slots
 	p.armReaper()
 	p.mu.Unlock()
 	for _, inst := range expired {
@@ -527,11 +555,11 @@ func (p *pool) reap() {
 func (p *pool) trim() {
 	p.mu.Lock()
 	var extra []engine.Instance
-	for len(p.idle) > 0 && p.live > p.warm {
-		extra = append(extra, p.idle[0].inst)
-		p.idle = p.idle[1:]
+	for len(extra) < len(p.idle) && p.live > p.warm {
+		extra = append(extra, p.idle[len(extra)].inst)
 		p.live--
 	}
+	p.idle = slices.Delete(p.idle, 0, len(extra)) // clears the vacated slots
 	p.mu.Unlock()
 	for _, inst := range extra {
 		_ = inst.Close(context.Background())

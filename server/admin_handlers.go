@@ -20,13 +20,21 @@ type PluginStatus struct {
 	Capabilities []string `json:"capabilities"`
 	Healthy      bool     `json:"healthy"`
 	PoolSize     int      `json:"poolSize"`
-	Instances    int      `json:"instances"`
-	InUse        int      `json:"inUse"`
-	Calls        int64    `json:"calls"`
-	Errors       int64    `json:"errors"`
-	Discards     int64    `json:"discards"`
-	P50Micros    int64    `json:"p50Micros"`
-	P99Micros    int64    `json:"p99Micros"`
+	// Instances are alive now, InUse of them running a call, Idle
+	// waiting in the pool.
+	Instances int `json:"instances"`
+	InUse     int `json:"inUse"`
+	Idle      int `json:"idle"`
+	// MemoryBytes is the linear memory of the plugin's instances (a busy
+	// one's as its last call left it); CodeBytes the machine code of its
+	// compiled module, 0 while it is not compiled (nothing selects it).
+	MemoryBytes uint64 `json:"memoryBytes"`
+	CodeBytes   uint64 `json:"codeBytes"`
+	Calls       int64  `json:"calls"`
+	Errors      int64  `json:"errors"`
+	Discards    int64  `json:"discards"`
+	P50Micros   int64  `json:"p50Micros"`
+	P99Micros   int64  `json:"p99Micros"`
 	// Generation is the reload that loaded this version (1 = start-up),
 	// SHA256 the file's hash and LoadedAt when it was loaded.
 	Generation uint64    `json:"generation"`

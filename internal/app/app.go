@@ -177,6 +177,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	mets.WatchPlugins(mgr.Plugins)
+	mets.WatchMemory(host.CodeBytes)
 	mets.WatchSessionCaches(a.caches.stats)
 	publicURL, _ := url.Parse(cfg.PublicURL) // validated by config
 	if len(health.problems) > 0 && cfg.Mode == string(auth.ModeProduction) {
@@ -323,6 +324,7 @@ func pluginStatuses(mgr *host.Manager, plugins []*host.Plugin, log *slog.Logger)
 		}
 		ps := server.PluginStatus{Name: p.Name(), Version: d.Version, ABI: d.ABI, File: filepath.Base(p.File()),
 			Capabilities: caps, Healthy: st.Healthy, PoolSize: st.PoolSize, Instances: st.Instances, InUse: st.InUse,
+			Idle: st.Instances - st.InUse, MemoryBytes: st.MemoryBytes, CodeBytes: st.CodeBytes,
 			Calls: st.Calls, Errors: st.Errors, Discards: st.Discards, P50Micros: st.P50.Microseconds(), P99Micros: st.P99.Microseconds(),
 			KV: kvUsage(mgr, p.Name(), log), Generation: p.Generation(), SHA256: p.SHA256(), LoadedAt: p.LoadedAt().UTC()}
 		if err := failures[p.File()]; err != nil {

@@ -3,6 +3,7 @@ package app_test
 import (
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -33,7 +34,8 @@ plugins:
 `
 
 // TestAdminPluginsKVQuota: a plugin's KV writes stop at its configured
-// quota, and /api/admin/plugins reports the usage and the quota.
+// quota, and /api/admin/plugins reports the usage and the quota, and the
+// plugin's instances, linear memory and machine code.
 func TestAdminPluginsKVQuota(t *testing.T) {
 	env := authhostenv.Start(t, authhostenv.Options{Plugins: []string{"examples/static-users"}, Config: quotaConfig})
 	for i := range 3 {
@@ -55,8 +57,10 @@ func TestAdminPluginsKVQuota(t *testing.T) {
 	}
 	var out struct {
 		Plugins []struct {
-			Name string `json:"name"`
-			KV   *struct {
+			Name                   string `json:"name"`
+			Instances, InUse, Idle int
+			MemoryBytes, CodeBytes uint64
+			KV                     *struct {
 				Bytes, Keys, MaxBytes, MaxKeys int64
 			} `json:"kv"`
 		} `json:"plugins"`
@@ -65,6 +69,9 @@ func TestAdminPluginsKVQuota(t *testing.T) {
 	r.Decode(t, &out)
 	if r.Status != http.StatusOK || len(out.Plugins) != 1 || out.Plugins[0].KV == nil {
 		t.Fatalf("admin plugins = %d %s", r.Status, r.Body)
+	}
+	if p := out.Plugins[0]; p.Instances < 1 || p.Idle+p.InUse != p.Instances || p.MemoryBytes == 0 || (p.CodeBytes == 0 && runtime.GOOS == "linux") {
+		t.Errorf("plugin status %+v: want its instances, their linear memory and its code", p)
 	}
 	kv := out.Plugins[0].KV
 	if kv.Keys != 4 || kv.MaxKeys != 4 || kv.MaxBytes != 65536 || kv.Bytes <= 0 || kv.Bytes > kv.MaxBytes {

@@ -68,9 +68,12 @@ type Config struct {
 	BootstrapOwners []string `yaml:"bootstrap_owners"`
 }
 
-// DefaultMemoryLimitMiB is memory_limit_mib when none is configured: room
-// for the quick start's heap (plugin linear memories included) under load.
-const DefaultMemoryLimitMiB = 256
+// DefaultMemoryLimitMiB is memory_limit_mib when none is configured: the
+// quick start's heap under load (plugin linear memories included) fits
+// with the collector using about a tenth of the CPU (BENCHMARKS.md,
+// "Memory"). Raise it when more plugins keep instances, or when
+// authhost_gc_cpu_seconds_total grows faster than a tenth of the CPU.
+const DefaultMemoryLimitMiB = 128
 
 // Metrics configures the Prometheus endpoint. With listen set, /metrics is
 // served there without authentication (bind it to a private address);

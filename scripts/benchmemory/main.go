@@ -52,6 +52,8 @@ func run(bin, conf, addr string, idle, dur time.Duration, rate int, signIns floa
 		return fmt.Errorf("read config: %w", err)
 	}
 	raw = bytes.Replace(raw, []byte(`data_dir: "../data"`), []byte(`data_dir: "`+data+`"`), 1)
+	// The breakdown is read from the metrics endpoint.
+	raw = append(raw, "\nmetrics:\n  listen: \""+metricsAddr+"\"\n"...)
 	tmpConf := filepath.Join(filepath.Dir(conf), ".benchmemory.yaml")
 	if err := os.WriteFile(tmpConf, raw, 0o600); err != nil {
 		return fmt.Errorf("write config: %w", err)
@@ -95,6 +97,8 @@ func run(bin, conf, addr string, idle, dur time.Duration, rate int, signIns floa
 		time.Sleep(min(every, idle))
 		sample(time.Since(t0), 0, "idle")
 	}
+	idleBD := breakdown(pid)
+	idleBD.print("idle")
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	cookie, err := signIn(client, base)
 	if err != nil {
@@ -173,8 +177,15 @@ func run(bin, conf, addr string, idle, dur time.Duration, rate int, signIns floa
 			last = n
 		}
 	}
+	loadBD := breakdown(pid) // instances are still in the pools (idle timeout)
 	wg.Wait()
 	fmt.Printf("load: %d requests in %s, %d failed\n", done.Load(), time.Since(l0).Round(time.Second), failed.Load())
+	loadBD.print("end of load")
+	if cpu := loadBD.cpu - idleBD.cpu; cpu > 0 {
+		gc := loadBD.gc - idleBD.gc
+		fmt.Printf("cpu during load: %.1f s, of which GC %.1f s (%.1f %%); %.2f cpu-ms per request\n",
+			cpu, gc, 100*gc/cpu, 1000*cpu/float64(max(done.Load(), 1)))
+	}
 	for range 3 {
 		time.Sleep(every)
 		sample(time.Since(t0), 0, "after")
@@ -227,4 +238,72 @@ func procStatus(pid int) (rss, hwm float64) {
 		}
 	}
 	return rss, hwm
+}
+
+// metricsAddr is where the server under test serves /metrics.
+const metricsAddr = "127.0.0.1:18182"
+
+// memBreakdown is the server's memory by class (MiB) from its metrics,
+// and its CPU seconds: all of them (from /proc) and the GC's.
+type memBreakdown struct {
+	lines   []string
+	cpu, gc float64
+}
+
+// breakdown reads the server's memory classes, per-plugin instance,
+// linear memory and code figures, and CPU time.
+func breakdown(pid int) memBreakdown {
+	var b memBreakdown
+	b.cpu = procCPU(pid)
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		b.lines = []string{"metrics unavailable: " + err.Error()}
+		return b
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(body), "\n") {
+		name, val, ok := strings.Cut(l, " ")
+		if !ok || strings.HasPrefix(l, "#") {
+			continue
+		}
+		v, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(name, "authhost_gc_cpu_seconds_total"):
+			b.gc = v
+		case strings.HasPrefix(name, "authhost_memory_bytes"), strings.HasPrefix(name, "authhost_plugin_memory_bytes"),
+			strings.HasPrefix(name, "authhost_plugin_code_bytes"), strings.HasPrefix(name, "authhost_memory_limit_bytes"):
+			b.lines = append(b.lines, fmt.Sprintf("%-70s %8.1f MiB", name, v/(1<<20)))
+		case strings.HasPrefix(name, "authhost_plugin_instances{"):
+			b.lines = append(b.lines, fmt.Sprintf("%-70s %8.0f", name, v))
+		}
+	}
+	return b
+}
+
+func (b memBreakdown) print(when string) {
+	fmt.Printf("breakdown (%s):\n", when)
+	for _, l := range b.lines {
+		fmt.Println("  " + l)
+	}
+}
+
+// procCPU returns the user + system CPU seconds of process pid.
+func procCPU(pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces) start after ")".
+	_, rest, _ := strings.Cut(string(raw), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
 }

@@ -42,10 +42,11 @@ type Options struct {
 	// MaxRetries bounds how often Update re-runs its function after a
 	// conflict before it returns store.ErrConflict; 0 means DefaultMaxRetries.
 	MaxRetries int
-	// MemTableSize overrides the memtable size (default 16 MiB). The
-	// largest transaction is about 15% of it.
+	// MemTableSize overrides the memtable size (default 8 MiB). The
+	// largest transaction is about 15% of it (1.2 MiB by default; a plugin
+	// KV value is at most 256 KiB).
 	MemTableSize int64
-	// BlockCacheSize overrides the block cache size (default 16 MiB).
+	// BlockCacheSize overrides the block cache size (default 8 MiB).
 	BlockCacheSize int64
 }
 
@@ -71,13 +72,17 @@ func Open(dir string, opts Options) (*Store, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	// Sized for an auth workload: small records (sessions, users, roles,
+	// audit events, plugin KV), read mostly by key; the whole working set
+	// of a small deployment fits the caches. Each memtable is an arena of
+	// its full size.
 	memtable := opts.MemTableSize
 	if memtable <= 0 {
-		memtable = 16 << 20
+		memtable = 8 << 20
 	}
 	blockCache := opts.BlockCacheSize
 	if blockCache <= 0 {
-		blockCache = 16 << 20
+		blockCache = 8 << 20
 	}
 	bo := badger.DefaultOptions(dir).
 		WithInMemory(opts.InMemory).
@@ -91,7 +96,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
 		WithBlockCacheSize(blockCache).
-		WithIndexCacheSize(8 << 20).
+		WithIndexCacheSize(4 << 20).
 		WithValueLogFileSize(64 << 20).
 		WithNumCompactors(2).
 		WithNumGoroutines(4)

@@ -27,6 +27,9 @@ type Engine interface {
 type Module interface {
 	// Instantiate creates a fresh, isolated instance.
 	Instantiate(ctx context.Context) (Instance, error)
+	// CodeBytes returns the size of the module's machine code (0 where
+	// the engine cannot tell).
+	CodeBytes() uint64
 	// Close releases the module and every instance still open.
 	Close(ctx context.Context) error
 }

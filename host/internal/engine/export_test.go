@@ -22,3 +22,6 @@ func InstrumentLoops(wasm []byte) ([]byte, string, error) {
 // SnapshotTaken reports whether m (of the wazero engine) starts its
 // instances from a snapshot.
 func SnapshotTaken(m Module) bool { return m.(*wazeroModule).snap.Load() != nil }
+
+// ParseExecutableBytes exposes executableBytes to the external tests.
+var ParseExecutableBytes = executableBytes

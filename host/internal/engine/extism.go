@@ -151,6 +151,10 @@ type extismModule struct {
 	maxLine int
 }
 
+// CodeBytes returns 0: the Extism go-sdk keeps its compiled module out of
+// reach (the process-wide figure, ExecutableBytes, still counts it).
+func (m *extismModule) CodeBytes() uint64 { return 0 }
+
 func (m *extismModule) Close(ctx context.Context) error {
 	if err := m.cp.Close(ctx); err != nil {
 		return fmt.Errorf("engine: close module: %w", err)

@@ -21,8 +21,8 @@ import (
 // WazeroConfig configures NewWazero.
 type WazeroConfig struct {
 	// CacheDir holds wazero's persistent compilation cache (machine code:
-	// keep it writable only by the host). Empty uses an in-memory cache
-	// shared by every module of this engine.
+	// keep it writable only by the host). Empty compiles every module
+	// afresh.
 	CacheDir string
 	// NoSnapshots makes every instance instantiate and initialise itself
 	// instead of starting from the module's pre-initialised snapshot (see
@@ -34,9 +34,16 @@ type WazeroConfig struct {
 // wazeroEngine runs Extism-ABI plugins on wazero directly: the Extism
 // kernel is native Go (kernel.go), every export's api.Function is held per
 // instance, and one watchdog per engine enforces call deadlines.
+//
+// Each module gets its own wazero.CompilationCache (on the shared
+// directory when CacheDir is set), closed with the module: wazero v1.12
+// keeps a closed module's machine code reachable from its engine's sorted
+// module list (deleteCompiledModuleFromSortedList leaves the vacated tail
+// slot set), so a closed module's executable memory is only given back
+// once the engine behind it is closed too.
 type wazeroEngine struct {
-	cache wazero.CompilationCache
-	dog   *watchdog
+	cacheDir string
+	dog      *watchdog
 	// closeOnDone skips the loop instrumentation (tests of the fallback).
 	closeOnDone bool
 	noSnapshots bool
@@ -45,25 +52,32 @@ type wazeroEngine struct {
 // NewWazero returns the direct wazero Engine. It runs any plugin built for
 // the Extism plugin ABI (the transport of authhost ABI 1.x) unchanged.
 func NewWazero(cfg WazeroConfig) (Engine, error) {
-	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {
+		// Fail now, not at the first compile, on an unusable directory.
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("engine: compilation cache %s: %w", cfg.CacheDir, err)
 		}
-		cache = c
-	} else {
-		cache = wazero.NewCompilationCache()
+		_ = c.Close(context.Background())
 	}
-	return &wazeroEngine{cache: cache, dog: newWatchdog(), noSnapshots: cfg.NoSnapshots}, nil
+	return &wazeroEngine{cacheDir: cfg.CacheDir, dog: newWatchdog(), noSnapshots: cfg.NoSnapshots}, nil
 }
 
-func (e *wazeroEngine) Close(ctx context.Context) error {
+func (e *wazeroEngine) Close(context.Context) error {
 	e.dog.stop()
-	if err := e.cache.Close(ctx); err != nil {
-		return fmt.Errorf("engine: close cache: %w", err)
-	}
 	return nil
+}
+
+// newCache returns the compilation cache of one module.
+func (e *wazeroEngine) newCache() (wazero.CompilationCache, error) {
+	if e.cacheDir == "" {
+		return wazero.NewCompilationCache(), nil
+	}
+	c, err := wazero.NewCompilationCacheWithDir(e.cacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("compilation cache %s: %w", e.cacheDir, err)
+	}
+	return c, nil
 }
 
 // instKey carries the running *wazeroInstance in the ctx that wazero hands
@@ -107,13 +121,18 @@ func (e *wazeroEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 			opts.Logger.Warn("engine: loop instrumentation failed; using close-on-done (slower calls)", "err", err)
 		}
 	}
+	cache, err := e.newCache()
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
 	rc := wazero.NewRuntimeConfig().
-		WithCompilationCache(e.cache).
+		WithCompilationCache(cache).
 		WithCloseOnContextDone(!stoppable).
 		WithMemoryLimitPages(pages)
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	fail := func(err error) (Module, error) {
 		rt.Close(ctx)
+		_ = cache.Close(ctx)
 		return nil, fmt.Errorf("engine: compile: %w", err)
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
@@ -139,7 +158,7 @@ func (e *wazeroEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 		exports[name] = true
 	}
 	return &wazeroModule{
-		rt: rt, compiled: compiled, exports: exports, dog: e.dog, stoppable: stoppable, plan: plan,
+		rt: rt, cache: cache, code: codeBytes(compiled), compiled: compiled, exports: exports, dog: e.dog, stoppable: stoppable, plan: plan,
 		live:   make(map[*wazeroInstance]struct{}),
 		logger: opts.Logger, maxLine: maxLine, config: opts.Config,
 		memLimit: int(pages) * 65536, maxVar: maxVar,
@@ -148,6 +167,8 @@ func (e *wazeroEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 
 type wazeroModule struct {
 	rt        wazero.Runtime
+	cache     wazero.CompilationCache // this module's alone
+	code      uint64
 	compiled  wazero.CompiledModule
 	exports   map[string]bool
 	stoppable bool // the guest carries the stop global
@@ -199,12 +220,19 @@ func (m *wazeroModule) Close(ctx context.Context) error {
 		return fmt.Errorf("engine: close module: %w", err)
 	}
 	// With a compilation cache the engine (and its compiled code) outlives
-	// the runtime: only this releases the module's executable memory.
+	// the runtime: closing the module and then its cache (the engine)
+	// makes the module's executable memory unreachable.
 	if err := m.compiled.Close(ctx); err != nil {
 		return fmt.Errorf("engine: close compiled module: %w", err)
 	}
+	if err := m.cache.Close(ctx); err != nil {
+		return fmt.Errorf("engine: close module cache: %w", err)
+	}
 	return nil
 }
+
+// CodeBytes returns the module's machine code (see codeBytes).
+func (m *wazeroModule) CodeBytes() uint64 { return m.code }
 
 func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 	i := &wazeroInstance{
