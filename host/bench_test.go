@@ -11,6 +11,7 @@ import (
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/host/internal/engine"
+	"github.com/authhost/authhost/internal/testenv/cputime"
 	"github.com/authhost/authhost/internal/testenv/wasmbuild"
 	"github.com/authhost/authhost/internal/wasmenv"
 )
@@ -139,7 +140,7 @@ func BenchmarkInstantiate(b *testing.B) {
 			}
 			warm.Close(ctx)
 			b.Run("instance", func(b *testing.B) {
-				cpu := processCPU()
+				cpu := cputime.Process()
 				for b.Loop() {
 					inst, err := mod.Instantiate(ctx)
 					if err != nil {
@@ -150,7 +151,7 @@ func BenchmarkInstantiate(b *testing.B) {
 				reportCPU(b, cpu)
 			})
 			b.Run("instance+first-call", func(b *testing.B) {
-				cpu := processCPU()
+				cpu := cputime.Process()
 				for b.Loop() {
 					inst, err := mod.Instantiate(ctx)
 					if err != nil {
@@ -167,7 +168,7 @@ func BenchmarkInstantiate(b *testing.B) {
 			// it also pays for the pages it writes first (copy-on-write).
 			raw, _ := json.Marshal(benchPayload())
 			b.Run("instance+first-echo", func(b *testing.B) {
-				cpu := processCPU()
+				cpu := cputime.Process()
 				for b.Loop() {
 					inst, err := mod.Instantiate(ctx)
 					if err != nil {
@@ -188,7 +189,7 @@ func BenchmarkInstantiate(b *testing.B) {
 // included), where the platform measures it.
 func reportCPU(b *testing.B, start time.Duration) {
 	if start > 0 {
-		b.ReportMetric(float64(processCPU()-start)/float64(b.N)/1e6, "cpu-ms/op")
+		b.ReportMetric(float64(cputime.Process()-start)/float64(b.N)/1e6, "cpu-ms/op")
 	}
 }
 

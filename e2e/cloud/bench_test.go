@@ -12,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/authhost/authhost/internal/testenv/cputime"
 	"github.com/authhost/authhost/internal/testenv/oidc"
 )
 
@@ -115,11 +116,11 @@ func BenchmarkSSOLoginRoundTrip(b *testing.B) {
 	f := start(b, options{})
 	native := newNativeRP(b, f.op)
 	measure := func(b *testing.B, op func()) {
-		cpu0 := processCPU()
+		cpu0 := cputime.Process()
 		for b.Loop() {
 			op()
 		}
-		b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+		b.ReportMetric(float64(cputime.Process()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 	}
 	b.Run("native", func(b *testing.B) {
 		measure(b, func() { native.roundTrip(b, oidc.TestUser, oidc.TestPassword) })

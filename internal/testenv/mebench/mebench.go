@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/internal/testenv/authhostenv"
+	"github.com/authhost/authhost/internal/testenv/cputime"
 )
 
 // builtinConfig is the quick start's composition.
@@ -79,7 +80,7 @@ func Parallel(b *testing.B, meURL, cookie string) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := get(); err != nil {
@@ -91,7 +92,7 @@ func Parallel(b *testing.B, meURL, cookie string) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 	// The CPU the whole process (server, plugins and clients) spent per
 	// request: steadier than wall time on a shared, busy machine.
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 }
 
 // WrkEnabled reports whether AUTHHOST_WRK is set and wrk is on PATH.
