@@ -65,7 +65,6 @@ func TestEnginesAgree(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			insts := map[string]engine.Instance{}
 			mods := map[string]engine.Module{}
 			for name, e := range engs {
 				mod, err := e.Compile(ctx, wasm, opts)
@@ -82,52 +81,60 @@ func TestEnginesAgree(t *testing.T) {
 				}
 				return inst
 			}
-			for name := range mods {
-				insts[name] = fresh(name)
-			}
-			want, got := insts[EngineExtism], insts[EngineWazero]
-			if !maps.Equal(want.Exports(), got.Exports()) {
-				t.Fatalf("exports differ: extism %v, wazero %v", slices.Sorted(maps.Keys(want.Exports())), slices.Sorted(maps.Keys(got.Exports())))
-			}
-			calls, answered := 0, 0
-			for _, export := range slices.Sorted(maps.Keys(want.Exports())) {
-				if export == "_initialize" || export == "_start" {
-					continue
-				}
-				for _, in := range diffInputs {
-					outs := map[string][]byte{}
-					errs := map[string]error{}
-					for name := range insts {
-						cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-						outs[name], errs[name] = insts[name].Call(cctx, export, in)
-						cancel()
-						if errs[name] != nil {
-							insts[name].Close(ctx)
-							insts[name] = fresh(name) // a failed instance is never reused
-						}
-					}
-					calls++
-					if c1, c2 := errClass(errs[EngineExtism]), errClass(errs[EngineWazero]); c1 != c2 {
-						t.Errorf("%s(%q): error class extism %s (%v), wazero %s (%v)", export, in, c1, errs[EngineExtism], c2, errs[EngineWazero])
-						continue
-					}
-					if errs[EngineWazero] == nil && len(outs[EngineWazero]) > 0 {
-						answered++
-					}
-					if !diffSkip[export] && !bytes.Equal(outs[EngineExtism], outs[EngineWazero]) {
-						t.Errorf("%s(%q): outputs differ:\nextism %s\nwazero %s", export, in, outs[EngineExtism], outs[EngineWazero])
-					}
-				}
-			}
-			for _, inst := range insts {
-				inst.Close(ctx)
-			}
-			if answered == 0 {
-				t.Fatal("no call produced an output: nothing was compared")
-			}
-			t.Logf("%d calls agree, %d with an output", calls, answered)
+			agree(t, EngineExtism, EngineWazero, fresh)
 		})
 	}
+}
+
+// agree calls every export of two kinds of instance of one module, the
+// oracle and the subject, with diffInputs, and reports an export whose
+// error class or output differs. fresh makes an instance of a kind; an
+// instance that failed a call is replaced (a failed instance is never
+// reused).
+func agree(t *testing.T, oracle, subject string, fresh func(kind string) engine.Instance) {
+	t.Helper()
+	ctx := context.Background()
+	insts := map[string]engine.Instance{oracle: fresh(oracle), subject: fresh(subject)}
+	if !maps.Equal(insts[oracle].Exports(), insts[subject].Exports()) {
+		t.Fatalf("exports differ: %s %v, %s %v", oracle, slices.Sorted(maps.Keys(insts[oracle].Exports())), subject, slices.Sorted(maps.Keys(insts[subject].Exports())))
+	}
+	calls, answered := 0, 0
+	for _, export := range slices.Sorted(maps.Keys(insts[oracle].Exports())) {
+		if export == "_initialize" || export == "_start" {
+			continue
+		}
+		for _, in := range diffInputs {
+			outs := map[string][]byte{}
+			errs := map[string]error{}
+			for kind := range insts {
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				outs[kind], errs[kind] = insts[kind].Call(cctx, export, in)
+				cancel()
+				if errs[kind] != nil {
+					insts[kind].Close(ctx)
+					insts[kind] = fresh(kind)
+				}
+			}
+			calls++
+			if c1, c2 := errClass(errs[oracle]), errClass(errs[subject]); c1 != c2 {
+				t.Errorf("%s(%q): error class %s %s (%v), %s %s (%v)", export, in, oracle, c1, errs[oracle], subject, c2, errs[subject])
+				continue
+			}
+			if errs[subject] == nil && len(outs[subject]) > 0 {
+				answered++
+			}
+			if !diffSkip[export] && !bytes.Equal(outs[oracle], outs[subject]) {
+				t.Errorf("%s(%q): outputs differ:\n%s %s\n%s %s", export, in, oracle, outs[oracle], subject, outs[subject])
+			}
+		}
+	}
+	for _, inst := range insts {
+		inst.Close(ctx)
+	}
+	if answered == 0 {
+		t.Fatal("no call produced an output: nothing was compared")
+	}
+	t.Logf("%d calls agree, %d with an output", calls, answered)
 }
 
 // errClass names the engine error class of err.

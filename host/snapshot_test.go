@@ -1,15 +1,11 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/host/internal/engine"
@@ -67,47 +63,7 @@ func TestSnapshotsAgree(t *testing.T) {
 			if recs := logs.find("no pre-initialised snapshot"); len(recs) > 0 {
 				t.Fatalf("the plugin gets no snapshot: %s %v", recs[0].Msg, recs[0].Attrs)
 			}
-			insts := map[bool]engine.Instance{false: instantiate(false), true: instantiate(true)}
-			if !maps.Equal(insts[false].Exports(), insts[true].Exports()) {
-				t.Fatal("exports differ")
-			}
-			calls, answered := 0, 0
-			for _, export := range slices.Sorted(maps.Keys(insts[true].Exports())) {
-				if export == "_initialize" || export == "_start" {
-					continue
-				}
-				for _, in := range diffInputs {
-					outs := map[bool][]byte{}
-					errs := map[bool]error{}
-					for noSnap := range insts {
-						cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-						outs[noSnap], errs[noSnap] = insts[noSnap].Call(cctx, export, in)
-						cancel()
-						if errs[noSnap] != nil {
-							insts[noSnap].Close(ctx)
-							insts[noSnap] = instantiate(noSnap) // a failed instance is never reused
-						}
-					}
-					calls++
-					if c1, c2 := errClass(errs[true]), errClass(errs[false]); c1 != c2 {
-						t.Errorf("%s(%q): error class fresh %s (%v), snapshot %s (%v)", export, in, c1, errs[true], c2, errs[false])
-						continue
-					}
-					if errs[false] == nil && len(outs[false]) > 0 {
-						answered++
-					}
-					if !diffSkip[export] && !bytes.Equal(outs[true], outs[false]) {
-						t.Errorf("%s(%q): outputs differ:\nfresh    %s\nsnapshot %s", export, in, outs[true], outs[false])
-					}
-				}
-			}
-			for _, inst := range insts {
-				inst.Close(ctx)
-			}
-			if answered == 0 {
-				t.Fatal("no call produced an output: nothing was compared")
-			}
-			t.Logf("%d calls agree, %d with an output", calls, answered)
+			agree(t, "fresh", "snapshot", func(kind string) engine.Instance { return instantiate(kind == "fresh") })
 		})
 	}
 }
