@@ -187,3 +187,65 @@ func pageOf(r *auth.AuditResult) page {
 	}
 	return p
 }
+
+// TestScanTotalCap: a free text found in more distinct terms than the
+// store looks up (no index narrows it: every event is read to count it)
+// is counted only up to ScanTotalCap; an indexed filter is still counted
+// up to TotalCap, and both report totalCapped only when more match.
+func TestScanTotalCap(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	end := time.Now().UTC().Truncate(time.Second)
+	clock := func() time.Time { return end }
+	st, err := pgstore.Open(ctx, pgtest.NewDatabase(t), pgstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	const totalCap, scanCap = 1000, 25
+	capped := pgaudit.New(st.Pool(), pgaudit.Options{Now: clock, TotalCap: totalCap, ScanTotalCap: scanCap})
+	exact := pgaudit.New(st.Pool(), pgaudit.Options{Now: clock, TotalCap: 1 << 30, ScanTotalCap: 1 << 30})
+	for _, e := range agreeEvents(400, end) {
+		if err := capped.Log(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name       string
+		f          auth.AuditFilter
+		cap        int
+		wantCapped bool
+	}{
+		{"common text: scanned", auth.AuditFilter{Text: "e"}, scanCap, true},
+		{"common text with outcome: scanned", auth.AuditFilter{Text: "E", Outcome: auth.OutcomeSuccess}, scanCap, true},
+		{"text in a few terms: indexed", auth.AuditFilter{Text: "person0"}, totalCap, false},
+		{"no text", auth.AuditFilter{Outcome: auth.OutcomeSuccess}, totalCap, false},
+		{"no match", auth.AuditFilter{Text: "nobody"}, scanCap, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := exact.Query(ctx, tc.f, auth.AuditPage{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := capped.Query(ctx, tc.f, auth.AuditPage{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want.TotalCapped {
+				t.Fatalf("the uncapped store capped at %d", want.Total)
+			}
+			if tc.f.Text != "nobody" && want.Total <= scanCap {
+				t.Fatalf("only %d events match: the case cannot tell the two caps apart", want.Total)
+			}
+			if got.TotalCapped != tc.wantCapped || got.TotalCapped != (want.Total > tc.cap) {
+				t.Fatalf("totalCapped = %v with %d matches, want %v (cap %d)", got.TotalCapped, want.Total, tc.wantCapped, tc.cap)
+			}
+			if wantTotal := min(want.Total, tc.cap); got.Total != wantTotal {
+				t.Fatalf("total = %d, want %d (%d matches, cap %d)", got.Total, wantTotal, want.Total, tc.cap)
+			}
+			if !slices.EqualFunc(got.Events, want.Events, func(a, b auth.AuditEvent) bool { return a.ID == b.ID }) {
+				t.Fatal("the capped store's page holds other events")
+			}
+		})
+	}
+}

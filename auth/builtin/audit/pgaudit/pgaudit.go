@@ -4,7 +4,8 @@
 // as an indexed query there (see the table and its indexes in
 // store/postgres/migrations/0002_audit.sql, and the search terms in
 // 0003_audit_terms.sql) rather than a scan of the date range, and the
-// total of a page is counted only up to a cap (auth.AuditTotalCap). Its
+// total of a page is counted only up to a cap (auth.AuditTotalCap; lower,
+// Options.ScanTotalCap, for a common free text no index narrows). Its
 // behaviour is the key-value store's, checked by the same conformance
 // suite (auth/authtest.TestAuditStore).
 package pgaudit
@@ -51,13 +52,25 @@ type Options struct {
 	// TotalCap is how far Query counts matches (see auth.AuditTotalCap,
 	// the default when 0).
 	TotalCap int
+	// ScanTotalCap is how far Query counts matches of a free-text filter
+	// found in more than maxTerms distinct terms, which no index narrows
+	// down: counting them reads the events one by one (about 4 µs each),
+	// so 10,000 of them would cost ~50 ms a page. Default (0)
+	// DefaultScanTotalCap; never above TotalCap.
+	ScanTotalCap int
 }
+
+// DefaultScanTotalCap is the default Options.ScanTotalCap: the page count
+// of a common text ("example.com") stops at "1,000+" and costs a few
+// milliseconds at any number of events.
+const DefaultScanTotalCap = 1_000
 
 // Store is an auth.AuditStore on the authhost_audit table.
 type Store struct {
 	pool     *pgxpool.Pool
 	now      func() time.Time
 	totalCap int
+	scanCap  int
 }
 
 var _ auth.AuditStore = (*Store)(nil)
@@ -73,7 +86,11 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	if totalCap <= 0 {
 		totalCap = auth.AuditTotalCap
 	}
-	return &Store{pool: pool, now: now, totalCap: totalCap}
+	scanCap := opts.ScanTotalCap
+	if scanCap <= 0 {
+		scanCap = DefaultScanTotalCap
+	}
+	return &Store{pool: pool, now: now, totalCap: totalCap, scanCap: min(scanCap, totalCap)}
 }
 
 // encode is the event's JSON as exported (no HTML escaping), without the
@@ -187,6 +204,9 @@ func (s *Store) Get(ctx context.Context, id string) (*auth.AuditEvent, error) {
 type where struct {
 	conds []string
 	args  []any
+	// scan is set when a condition has no index (a common free text):
+	// its count is capped at the store's scanCap.
+	scan bool
 }
 
 func (w *where) add(cond string, args ...any) {
@@ -295,6 +315,7 @@ func (s *Store) addOthers(ctx context.Context, w *where, f auth.AuditFilter) err
 		// A text this common is checked on the events the other filters
 		// select (strpos: no index could narrow it down).
 		w.add("strpos(search, ?) > 0", text)
+		w.scan = true
 		if strings.Contains(text, "\n") {
 			// The joined column could match across two fields.
 			w.add("EXISTS (SELECT 1 FROM unnest(search_fields) AS f WHERE strpos(f, ?) > 0)", text)
@@ -361,13 +382,17 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 		err error
 	}
 	countDone := make(chan counted, 1)
+	totalCap := s.totalCap
+	if w.scan {
+		totalCap = s.scanCap
+	}
 	go func(w *where) {
 		var n int
 		var err error
 		if dimsOnly(f) {
 			n, err = s.count(countCtx, f)
 		} else {
-			n, err = s.countUpTo(countCtx, w, s.totalCap+1)
+			n, err = s.countUpTo(countCtx, w, totalCap+1)
 		}
 		countDone <- counted{n, err}
 	}(w)
@@ -377,7 +402,7 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 		if err != nil {
 			return nil, err
 		}
-		w = &where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
+		w = &where{conds: slices.Clone(w.conds), args: slices.Clone(w.args), scan: w.scan}
 		w.add("(ts, id) < (?, ?)", c.ts, c.id)
 		offset = 0
 	}
@@ -421,7 +446,7 @@ func (s *Store) Query(ctx context.Context, f auth.AuditFilter, p auth.AuditPage)
 		}
 		n = c.n
 	} // else the page holds the last match: everything is counted.
-	res.Total, res.TotalCapped = min(n, s.totalCap), n > s.totalCap
+	res.Total, res.TotalCapped = min(n, totalCap), n > totalCap
 	return res, nil
 }
 
