@@ -125,13 +125,20 @@ type Stats struct {
 	// not_found, already_exists, invalid_request, forbidden,
 	// unauthenticated, sign_up_disabled, rate_limited, not_supported) are
 	// answers, not errors, and are not counted.
-	Errors           int64  `json:"errors"`
-	Discards         int64  `json:"discards"`         // instances discarded after a failure
-	InstancesCreated int64  `json:"instancesCreated"` // instances ever created
-	PoolSize         int    `json:"poolSize"`         // the cap
-	PoolWarm         int    `json:"poolWarm"`         // kept alive; 0 for a plugin no capability selects
-	Reaped           int64  `json:"reaped"`           // idle instances closed after the idle timeout
-	IdleMemoryBytes  uint64 `json:"idleMemoryBytes"`  // linear memory of the idle instances
+	Errors           int64 `json:"errors"`
+	Discards         int64 `json:"discards"`         // instances discarded after a failure
+	InstancesCreated int64 `json:"instancesCreated"` // instances ever created
+	PoolSize         int   `json:"poolSize"`         // the cap
+	PoolWarm         int   `json:"poolWarm"`         // kept alive; 0 for a plugin no capability selects
+	Reaped           int64 `json:"reaped"`           // idle instances closed after the idle timeout
+	// Surplus counts healthy instances closed at once because the pool
+	// already held enough: one handed back while the pool was over its
+	// size (created on the request path while the filler raced it), and
+	// the warm-up instances beyond pool_warm after load, and any handed
+	// back to a closed pool. InstancesCreated − Discards − Reaped − Surplus
+	// is the number alive.
+	Surplus         int64  `json:"surplus"`
+	IdleMemoryBytes uint64 `json:"idleMemoryBytes"` // linear memory of the idle instances
 	// MemoryBytes is the linear memory of every instance: the idle ones'
 	// now, the busy ones' as their last call left it (0 for one still in
 	// its first call).
@@ -160,6 +167,7 @@ func (p *Plugin) Stats() Stats {
 		PoolSize:         p.pool.max,
 		PoolWarm:         p.pool.warm,
 		Reaped:           p.pool.reaped.Load(),
+		Surplus:          p.pool.surplus.Load(),
 		IdleMemoryBytes:  idleMem,
 		MemoryBytes:      mem,
 		CodeBytes:        p.module.CodeBytes(),
@@ -361,6 +369,7 @@ type pool struct {
 	created     atomic.Int64
 	discards    atomic.Int64
 	reaped      atomic.Int64
+	surplus     atomic.Int64
 }
 
 // idleInstance is a pooled instance, when it was last put back and its
@@ -507,7 +516,9 @@ func (p *pool) put(inst engine.Instance, healthy bool) {
 	}
 	p.mu.Unlock()
 	if !keep {
-		if !healthy {
+		if healthy {
+			p.surplus.Add(1)
+		} else {
 			p.discards.Add(1)
 		}
 		_ = inst.Close(context.Background())
@@ -564,6 +575,7 @@ func (p *pool) trim() {
 	for _, inst := range extra {
 		_ = inst.Close(context.Background())
 	}
+	p.surplus.Add(int64(len(extra)))
 }
 
 func (p *pool) close() {

@@ -124,7 +124,7 @@ func TestPoolIdleTimeout(t *testing.T) {
 				}
 			}
 			waitStats(t, p, func(st Stats) bool {
-				return st.Instances == tt.warm && st.InUse == 0 && st.InstancesCreated-st.Reaped-st.Discards == int64(st.Instances)
+				return st.Instances == tt.warm && st.InUse == 0 && st.InstancesCreated-st.Reaped-st.Discards-st.Surplus == int64(st.Instances)
 			})
 			if st := p.Stats(); (tt.warm < tt.size) != (st.Reaped > 0) {
 				t.Fatalf("reaped %d with warm %d of %d: %+v", st.Reaped, tt.warm, tt.size, st)
