@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -107,29 +106,13 @@ func collapsible(e auth.AuditEvent) bool {
 	return false
 }
 
-// auditNetwork is the client network an event is counted under: an IPv4
-// address (IPv4-mapped IPv6 included), or the /64 of an IPv6 address, the
-// smallest block a single client is usually given.
-func auditNetwork(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return auditOtherNet
-	}
-	a = a.WithZone("").Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.Prefix(64)
-	return p.String()
-}
-
 // Log implements auth.AuditLogger.
 func (f *auditFlood) Log(ctx context.Context, e auth.AuditEvent) error {
 	if f.window < 0 || !collapsible(e) {
 		return f.next.Log(ctx, e)
 	}
 	code, _ := e.Metadata["code"].(string)
-	k := floodKey{action: e.Action, outcome: e.Outcome, code: truncate(code, maxKeyPart), resource: floodResource(e), network: auditNetwork(e.Actor.IP)}
+	k := floodKey{action: e.Action, outcome: e.Outcome, code: truncate(code, maxKeyPart), resource: floodResource(e), network: clientNetwork(e.Actor.IP)}
 	now := f.now()
 	f.mu.Lock()
 	if f.closed {

@@ -111,8 +111,8 @@ func TestAuditNetwork(t *testing.T) {
 		{"１２７.0.0.1", auditOtherNet}, // fullwidth digits are not an address
 		{"0x7f.0.0.1", auditOtherNet},
 	} {
-		if got := auditNetwork(tc.ip); got != tc.want {
-			t.Errorf("auditNetwork(%q) = %q, want %q", tc.ip, got, tc.want)
+		if got := clientNetwork(tc.ip); got != tc.want {
+			t.Errorf("clientNetwork(%q) = %q, want %q", tc.ip, got, tc.want)
 		}
 	}
 }

@@ -236,7 +236,8 @@ type signInLimit struct {
 // address (any account), the account (any address, the soft throttle) and
 // the pair (the hard lock).
 func (s *Server) signInLimits(email, ip string) []signInLimit {
-	return []signInLimit{{"ip", ip, s.ipLimits}, {"account", email, s.accountLimits}, {"account-ip", email + "\x00" + ip, s.pairLimits}}
+	client := clientNetwork(ip)
+	return []signInLimit{{"ip", client, s.ipLimits}, {"account", email, s.accountLimits}, {"account-ip", email + "\x00" + client, s.pairLimits}}
 }
 
 // heldLimits are the reservations of one sign-in attempt.
@@ -337,14 +338,14 @@ func (s *Server) signUp(r *http.Request, body credentialsBody) (*loginResult, er
 	}
 	ip := clientIP(r)
 	actor := auth.AuditActor{Type: auth.ActorUser, ID: "unknown", Email: body.Email, IP: ip, UserAgent: truncate(r.UserAgent(), 256)}
-	blocked, wait, err := s.ipLimits.Blocked(r.Context(), ip)
+	blocked, wait, err := s.ipLimits.Blocked(r.Context(), clientNetwork(ip))
 	if err != nil {
 		return nil, s.limitsFailed(err)
 	}
 	if blocked {
 		return nil, &flowError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts; try again later", RetryAfter: wait}
 	}
-	held, wait, err := s.signUpLimits.Reserve(r.Context(), ip)
+	held, wait, err := s.signUpLimits.Reserve(r.Context(), clientNetwork(ip))
 	if err != nil {
 		return nil, s.limitsFailed(err)
 	}
@@ -560,7 +561,7 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
 // other failure is logged, so the caller answers the same whether or not
 // the account exists.
 func (s *Server) requestReset(r *http.Request, email string) error {
-	held, wait, err := s.ipLimits.Reserve(r.Context(), clientIP(r))
+	held, wait, err := s.ipLimits.Reserve(r.Context(), clientNetwork(clientIP(r)))
 	if err != nil {
 		return s.limitsFailed(err)
 	}
@@ -613,7 +614,7 @@ func (s *Server) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Reque
 // against the client's address, which slows token guessing; a success is
 // audited. Provider errors are returned as they are.
 func (s *Server) resetPassword(r *http.Request, token, password string) error {
-	held, wait, err := s.ipLimits.Reserve(r.Context(), clientIP(r))
+	held, wait, err := s.ipLimits.Reserve(r.Context(), clientNetwork(clientIP(r)))
 	if err != nil {
 		return s.limitsFailed(err)
 	}

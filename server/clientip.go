@@ -51,3 +51,22 @@ func clientIP(r *http.Request) string {
 	}
 	return host
 }
+
+// clientNetwork is the client a request is counted as, by the per-address
+// rate limits and the audit flood policy: an IPv4 address (IPv4-mapped
+// IPv6 included), or the /64 of an IPv6 address, the smallest block a
+// single client is usually given, so that rotating through the addresses
+// of one's own /64 does not buy fresh limits. Anything that does not parse
+// counts as one shared client, auditOtherNet.
+func clientNetwork(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return auditOtherNet
+	}
+	a = a.WithZone("").Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}

@@ -596,3 +596,40 @@ func TestLimitsFailClosed(t *testing.T) {
 		t.Errorf("%d provider calls with the limits' store down, want 0", n)
 	}
 }
+
+// TestSignInLimitsKeyTheClientNetwork: the per-address limits count an
+// IPv6 client by its /64 and an IPv4-mapped address as the IPv4 one, so
+// rotating through one's own /64, or spelling an address another way,
+// buys no fresh sign-in limits; other networks are counted apart.
+func TestSignInLimitsKeyTheClientNetwork(t *testing.T) {
+	t.Parallel()
+	keys := func(ip string) [2]string {
+		ls := (&Server{}).signInLimits("a@example.com", ip)
+		var ip4, pair string
+		for _, l := range ls {
+			switch l.kind {
+			case "ip":
+				ip4 = l.key
+			case "account-ip":
+				pair = l.key
+			}
+		}
+		return [2]string{ip4, pair}
+	}
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"2001:db8::1", "2001:db8::ffff:ffff:ffff:fffe", true},
+		{"2001:db8::1", "2001:db8::1%eth0", true},
+		{"2001:DB8:0:0::1", "2001:db8::2", true},
+		{"::ffff:192.0.2.7", "192.0.2.7", true},
+		{"2001:db8::1", "2001:db8:0:1::1", false},
+		{"192.0.2.7", "192.0.2.8", false},
+		{"192.0.2.7", "::ffff:192.0.2.8", false},
+	} {
+		if got := keys(tc.a) == keys(tc.b); got != tc.same {
+			t.Errorf("%q and %q counted together = %v, want %v (%v, %v)", tc.a, tc.b, got, tc.same, keys(tc.a), keys(tc.b))
+		}
+	}
+}
