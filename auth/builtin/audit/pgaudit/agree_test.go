@@ -2,7 +2,6 @@ package pgaudit_test
 
 import (
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -11,9 +10,7 @@ import (
 	"github.com/authhost/authhost/auth"
 	"github.com/authhost/authhost/auth/builtin/audit"
 	"github.com/authhost/authhost/auth/builtin/audit/pgaudit"
-	pgtest "github.com/authhost/authhost/internal/testenv/postgres"
 	"github.com/authhost/authhost/internal/testenv/stores"
-	pgstore "github.com/authhost/authhost/store/postgres"
 )
 
 // agreeCap is the total cap of the stores TestFiltersAgree compares, small
@@ -68,12 +65,8 @@ func TestFiltersAgree(t *testing.T) {
 	ctx := t.Context()
 	end := time.Now().UTC().Truncate(time.Second)
 	clock := func() time.Time { return end }
-	st, err := pgstore.Open(ctx, pgtest.NewDatabase(t), pgstore.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	pg := pgaudit.New(st.Pool(), pgaudit.Options{Now: clock, TotalCap: agreeCap})
+	pool := openPool(t)
+	pg := pgaudit.New(pool, pgaudit.Options{Now: clock, TotalCap: agreeCap})
 	kvs := map[string]*audit.Store{
 		"badger": audit.NewStore(stores.Badger(t), audit.StoreOptions{Now: clock, TotalCap: agreeCap}),
 		"memory": audit.NewStore(stores.Memory(t), audit.StoreOptions{Now: clock, TotalCap: agreeCap}),
@@ -197,14 +190,10 @@ func TestScanTotalCap(t *testing.T) {
 	ctx := t.Context()
 	end := time.Now().UTC().Truncate(time.Second)
 	clock := func() time.Time { return end }
-	st, err := pgstore.Open(ctx, pgtest.NewDatabase(t), pgstore.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	pool := openPool(t)
 	const totalCap, scanCap = 1000, 25
-	capped := pgaudit.New(st.Pool(), pgaudit.Options{Now: clock, TotalCap: totalCap, ScanTotalCap: scanCap})
-	exact := pgaudit.New(st.Pool(), pgaudit.Options{Now: clock, TotalCap: 1 << 30, ScanTotalCap: 1 << 30})
+	capped := pgaudit.New(pool, pgaudit.Options{Now: clock, TotalCap: totalCap, ScanTotalCap: scanCap})
+	exact := pgaudit.New(pool, pgaudit.Options{Now: clock, TotalCap: 1 << 30, ScanTotalCap: 1 << 30})
 	for _, e := range agreeEvents(400, end) {
 		if err := capped.Log(ctx, e); err != nil {
 			t.Fatal(err)

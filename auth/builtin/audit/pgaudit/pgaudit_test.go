@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/authhost/authhost/auth"
 	"github.com/authhost/authhost/auth/authtest"
 	"github.com/authhost/authhost/auth/builtin/audit"
@@ -24,12 +26,19 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // open returns an audit store on a fresh migrated database.
 func open(t testing.TB) *pgaudit.Store {
 	t.Helper()
+	return pgaudit.New(openPool(t), pgaudit.Options{})
+}
+
+// openPool returns the connection pool of a fresh migrated database,
+// closed when t ends.
+func openPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
 	st, err := pgstore.Open(t.Context(), pgtest.NewDatabase(t), pgstore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	return pgaudit.New(st.Pool(), pgaudit.Options{})
+	return st.Pool()
 }
 
 func TestConformance(t *testing.T) {
