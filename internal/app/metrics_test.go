@@ -66,6 +66,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 		`authhost_plugin_instances_created_total{plugin="static-users"}`,
 		`authhost_plugin_pool_warm{plugin="static-users"} 1`,
 		`authhost_plugin_instances_reaped_total{plugin="static-users"} 0`,
+		`authhost_plugin_instances_surplus_total{plugin="static-users"} `,
 		`authhost_plugin_idle_memory_bytes{plugin="static-users"} `,
 		`go_goroutines`,
 		`authhost_session_cache_entries 0`, // static-users keeps no plugin sessions

@@ -167,6 +167,7 @@ var (
 	descHealthy   = prometheus.NewDesc("authhost_plugin_healthy", "1 when the plugin serves calls, 0 while it fails closed after repeated crashes.", []string{"plugin"}, nil)
 	descPoolWarm  = prometheus.NewDesc("authhost_plugin_pool_warm", "Instances a plugin keeps alive; 0 for a plugin no capability selects.", []string{"plugin"}, nil)
 	descReaped    = prometheus.NewDesc("authhost_plugin_instances_reaped_total", "Idle instances closed after the idle timeout.", []string{"plugin"}, nil)
+	descSurplus   = prometheus.NewDesc("authhost_plugin_instances_surplus_total", "Healthy instances closed at once because the pool already held enough.", []string{"plugin"}, nil)
 	descIdleMem   = prometheus.NewDesc("authhost_plugin_idle_memory_bytes", "Linear memory of a plugin's idle instances.", []string{"plugin"}, nil)
 	descMem       = prometheus.NewDesc("authhost_plugin_memory_bytes", "Linear memory of all a plugin's instances (a busy one's as its last call left it).", []string{"plugin"}, nil)
 	descCode      = prometheus.NewDesc("authhost_plugin_code_bytes", "Machine code of a plugin's compiled module; 0 while it is not compiled.", []string{"plugin"}, nil)
@@ -176,7 +177,7 @@ type pluginCollector struct{ plugins func() []*host.Plugin }
 
 // Describe implements prometheus.Collector.
 func (c pluginCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPoolSize, descInstances, descInUse, descCreated, descDiscards, descHealthy, descPoolWarm, descReaped, descIdleMem, descMem, descCode} {
+	for _, d := range []*prometheus.Desc{descPoolSize, descInstances, descInUse, descCreated, descDiscards, descHealthy, descPoolWarm, descReaped, descSurplus, descIdleMem, descMem, descCode} {
 		ch <- d
 	}
 }
@@ -197,6 +198,7 @@ func (c pluginCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, healthy, name)
 		ch <- prometheus.MustNewConstMetric(descPoolWarm, prometheus.GaugeValue, float64(st.PoolWarm), name)
 		ch <- prometheus.MustNewConstMetric(descReaped, prometheus.CounterValue, float64(st.Reaped), name)
+		ch <- prometheus.MustNewConstMetric(descSurplus, prometheus.CounterValue, float64(st.Surplus), name)
 		ch <- prometheus.MustNewConstMetric(descIdleMem, prometheus.GaugeValue, float64(st.IdleMemoryBytes), name)
 		ch <- prometheus.MustNewConstMetric(descMem, prometheus.GaugeValue, float64(st.MemoryBytes), name)
 		ch <- prometheus.MustNewConstMetric(descCode, prometheus.GaugeValue, float64(st.CodeBytes), name)
