@@ -26,6 +26,7 @@ var (
 	_ auth.ACLManager          = (*aclManagerAdapter)(nil)
 	_ auth.AuditLogger         = (*auditAdapter)(nil)
 	_ auth.AuditExporter       = (*auditExporterAdapter)(nil)
+	_ sessionPrimer            = (*sessioncache.Cache)(nil)
 )
 
 // adapters holds a plugin's capability adapters; nil when not declared.
@@ -89,7 +90,8 @@ func newAdapters(p *Plugin) adapters {
 func (p *Plugin) Provider() auth.Provider {
 	a := p.adapters
 	return auth.Provider{Name: p.name, User: a.user, Session: a.session, SSO: a.sso, Credentials: a.credentials,
-		RBAC: a.rbac, ACL: a.acl, Audit: a.audit, ManagesSessions: p.desc.ManagesSessions, UserRoles: a.userRoles}
+		RBAC: a.rbac, ACL: a.acl, Audit: a.audit, ManagesSessions: p.desc.ManagesSessions, UserRoles: a.userRoles,
+		SessionOnly: p.desc.SessionTransport != nil && p.desc.SessionTransport.Exclusive}
 }
 
 // User returns the user adapter, or nil when "user" is not declared.
@@ -272,7 +274,19 @@ func (a *ssoAdapter) LoginURL(ctx context.Context, req auth.SSOLoginRequest) (st
 	return res.URL, err
 }
 
+// Callback finishes the sign-in. When the plugin manages its sessions,
+// serves them and reports the session it started (abi 1.2 `session`), its
+// session cache is primed with it, so the first requests carrying the new
+// cookie need no session_validate while the plugin vouches for it.
 func (a *ssoAdapter) Callback(ctx context.Context, req auth.SSOCallbackRequest) (*auth.SSOResult, error) {
+	primer, _ := a.p.adapters.session.(sessionPrimer)
+	if !a.p.desc.ManagesSessions {
+		primer = nil
+	}
+	var gen uint64
+	if primer != nil {
+		gen = primer.Generation()
+	}
 	var res abi.SSOCallbackResult
 	if err := a.p.Call(ctx, abi.ExportSSOCallback, abi.SSOCallbackRequest{
 		Code: req.Code, State: req.State, Nonce: req.Nonce, CodeVerifier: req.CodeVerifier,
@@ -280,7 +294,17 @@ func (a *ssoAdapter) Callback(ctx context.Context, req auth.SSOCallbackRequest) 
 	}, &res); err != nil {
 		return nil, err
 	}
+	if primer != nil && res.Session != nil && res.Session.UserID == res.User.ID {
+		primer.Prime(sessionPtrFromABI(res.Session), gen)
+	}
 	return &auth.SSOResult{User: userFromABI(res.User), Tokens: tokensFromABI(res.Tokens), SetCookie: res.SetCookie}, nil
+}
+
+// sessionPrimer is a session cache that takes a session a sign-in just
+// started (auth/sessioncache).
+type sessionPrimer interface {
+	Generation() uint64
+	Prime(s *auth.Session, gen uint64)
 }
 
 // LogoutURL returns "" when the plugin does not offer sso_logout_url, as
