@@ -42,7 +42,7 @@ func init() {
 		ManagesSessions:  true,
 		ConfigSchema:     []byte(configSchema),
 		Configure:        configs.Configure,
-		SessionTransport: pdk.CookieTransport(cookieName),
+		SessionTransport: sessionTransport,
 		User:             p,
 		Session:          p,
 		SSO:              p,
@@ -173,9 +173,12 @@ func (provider) callback(ctx context.Context, req abi.SSOCallbackRequest) (*abi.
 	pdk.Log.Info("signed in", "user_id", user.ID, "refresh_token", tr.RefreshToken != "")
 	return &abi.SSOCallbackResult{
 		User: user,
-		Tokens: abi.Tokens{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, IDToken: tr.IDToken,
-			ExpiresAt: head.AccessExpiry},
+		// The issuer's tokens stay in KV: the host needs none of them.
+		Tokens:    abi.Tokens{ExpiresAt: head.AccessExpiry},
 		SetCookie: []string{sessionCookie(cfg, s.ID, s.ExpiresAt, head.Secure)},
+		// As session_validate would answer it now, vouched for as long:
+		// the host's session cache serves the first requests.
+		Session: toABI(cfg, s),
 	}, nil
 }
 
