@@ -231,6 +231,18 @@ type SSOCallbackResult struct {
 	// cache_seconds lets the host answer the session's first validations
 	// from its session cache.
 	Session *Session `json:"session,omitempty"`
+	// Access (abi 1.2, optional, only with Session) is what the
+	// provider's rbac_roles and rbac_permissions answer now for the user
+	// as Session describes it: the host's role cache keeps it as if it
+	// had asked.
+	Access *Access `json:"access,omitempty"`
+}
+
+// Access is a user's roles and effective permissions as a provider's
+// rbac capability answers them.
+type Access struct {
+	Roles       []string `json:"roles"`
+	Permissions []string `json:"permissions"`
 }
 
 // SSOLogoutURLRequest is the input of sso_logout_url.

@@ -27,6 +27,7 @@ var (
 	_ auth.AuditLogger         = (*auditAdapter)(nil)
 	_ auth.AuditExporter       = (*auditExporterAdapter)(nil)
 	_ sessionPrimer            = (*sessioncache.Cache)(nil)
+	_ rolePrimer               = (*rbaccache.Cache)(nil)
 )
 
 // adapters holds a plugin's capability adapters; nil when not declared.
@@ -277,15 +278,21 @@ func (a *ssoAdapter) LoginURL(ctx context.Context, req auth.SSOLoginRequest) (st
 // Callback finishes the sign-in. When the plugin manages its sessions,
 // serves them and reports the session it started (abi 1.2 `session`), its
 // session cache is primed with it, so the first requests carrying the new
-// cookie need no session_validate while the plugin vouches for it.
+// cookie need no session_validate while the plugin vouches for it; with
+// the session, the plugin's RBAC answers about its user (`access`) prime
+// its role cache, so they need no rbac_roles or rbac_permissions.
 func (a *ssoAdapter) Callback(ctx context.Context, req auth.SSOCallbackRequest) (*auth.SSOResult, error) {
-	primer, _ := a.p.adapters.session.(sessionPrimer)
-	if !a.p.desc.ManagesSessions {
-		primer = nil
+	sessions, _ := a.p.adapters.session.(sessionPrimer)
+	roles, _ := a.p.adapters.rbac.(rolePrimer)
+	if !a.p.desc.ManagesSessions || sessions == nil {
+		sessions, roles = nil, nil
 	}
-	var gen uint64
-	if primer != nil {
-		gen = primer.Generation()
+	var sgen, rgen uint64
+	if sessions != nil {
+		sgen = sessions.Generation()
+	}
+	if roles != nil {
+		rgen = roles.Generation()
 	}
 	var res abi.SSOCallbackResult
 	if err := a.p.Call(ctx, abi.ExportSSOCallback, abi.SSOCallbackRequest{
@@ -294,8 +301,13 @@ func (a *ssoAdapter) Callback(ctx context.Context, req auth.SSOCallbackRequest) 
 	}, &res); err != nil {
 		return nil, err
 	}
-	if primer != nil && res.Session != nil && res.Session.UserID == res.User.ID {
-		primer.Prime(sessionPtrFromABI(res.Session), gen)
+	if sessions != nil && res.Session != nil && res.Session.ID != "" && res.Session.UserID == res.User.ID {
+		s := sessionPtrFromABI(res.Session)
+		sessions.Prime(s, sgen)
+		if roles != nil && res.Access != nil {
+			// The user as a request carrying the session describes it.
+			roles.Prime(auth.UserFromSession(s), res.Access.Roles, res.Access.Permissions, rgen)
+		}
 	}
 	return &auth.SSOResult{User: userFromABI(res.User), Tokens: tokensFromABI(res.Tokens), SetCookie: res.SetCookie}, nil
 }
@@ -305,6 +317,13 @@ func (a *ssoAdapter) Callback(ctx context.Context, req auth.SSOCallbackRequest) 
 type sessionPrimer interface {
 	Generation() uint64
 	Prime(s *auth.Session, gen uint64)
+}
+
+// rolePrimer is a role cache that takes a provider's RBAC answers given
+// at sign-in (auth/rbaccache).
+type rolePrimer interface {
+	Generation() uint64
+	Prime(u auth.User, roles, perms []string, gen uint64)
 }
 
 // LogoutURL returns "" when the plugin does not offer sso_logout_url, as

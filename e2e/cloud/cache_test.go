@@ -2,10 +2,13 @@ package cloud
 
 import (
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/authhost/authhost/auth"
 	"github.com/authhost/authhost/internal/testenv/oidc"
 )
 
@@ -53,20 +56,40 @@ func callsDuring(f *fixture, fn func()) int64 {
 // the real server: sso_login_url and sso_callback, and nothing on the two
 // anonymous requests (the plugin declares its cookie the only way it
 // knows a request, so no user_current); the first /me after it is
-// answered from the session the callback primed the session cache with
-// (no session_validate), the roles from the RBAC answer cache when the
-// user's roles were asked before (else rbac_roles and rbac_permissions).
+// answered from the session and the RBAC answers the callback primed the
+// caches with (no session_validate, rbac_roles or rbac_permissions), and
+// says what a plugin asked would have.
 func TestLoginPluginCalls(t *testing.T) {
 	t.Parallel()
 	f := start(t, options{})
-	for i, wantMe := range []int64{2, 0, 0} {
+	for i := range 3 {
 		c := f.env.Client()
 		if n := callsDuring(f, func() { f.signIn(t, c, oidc.TestUser, oidc.TestPassword) }); n != 2 {
 			t.Fatalf("sign-in %d made %d plugin calls, want 2 (sso_login_url, sso_callback)", i, n)
 		}
-		if n := callsDuring(f, func() { mustMe(t, c, oidc.UserID) }); n != wantMe {
-			t.Fatalf("first /me after sign-in %d made %d plugin calls, want %d", i, n, wantMe)
+		var m me
+		if n := callsDuring(f, func() { m = mustMe(t, c, oidc.UserID) }); n != 0 {
+			t.Fatalf("first /me after sign-in %d made %d plugin calls, want 0", i, n)
 		}
+		if want := []string{"*", "agents:read", "workflows:read"}; !slices.Equal(sorted(m.Roles), []string{"admin", "staff"}) || !slices.Equal(sorted(m.Permissions), want) {
+			t.Fatalf("first /me after sign-in %d = %+v, want roles admin, staff and permissions %v", i, m, want)
+		}
+	}
+	// The same answers as the plugin gives once the caches are dropped.
+	p := f.env.App.Plugins.Plugin("cloud")
+	p.Session().(auth.SessionInvalidator).InvalidateUser(oidc.UserID)
+	p.RBAC().(auth.SessionInvalidator).InvalidateUser(oidc.UserID)
+	c := f.env.Client()
+	f.signIn(t, c, oidc.TestUser, oidc.TestPassword)
+	primed := mustMe(t, c, oidc.UserID)
+	p.Session().(auth.SessionInvalidator).InvalidateUser(oidc.UserID)
+	p.RBAC().(auth.SessionInvalidator).InvalidateUser(oidc.UserID)
+	var asked me
+	if n := callsDuring(f, func() { asked = mustMe(t, c, oidc.UserID) }); n != 3 {
+		t.Fatalf("/me after the caches were dropped made %d plugin calls, want 3 (session_validate, rbac_roles, rbac_permissions)", n)
+	}
+	if !reflect.DeepEqual(primed, asked) {
+		t.Fatalf("/me from the primed caches %+v, from the plugin %+v", primed, asked)
 	}
 	// An anonymous request, or one with a forged or look-alike cookie,
 	// costs no user_current either.

@@ -169,7 +169,7 @@ func (provider) callback(ctx context.Context, req abi.SSOCallbackRequest) (*abi.
 	if err != nil {
 		return nil, err
 	}
-	saveUser(cfg, user)
+	saved := saveUser(cfg, user)
 	pdk.Log.Info("signed in", "user_id", user.ID, "refresh_token", tr.RefreshToken != "")
 	return &abi.SSOCallbackResult{
 		User: user,
@@ -179,7 +179,19 @@ func (provider) callback(ctx context.Context, req abi.SSOCallbackRequest) (*abi.
 		// As session_validate would answer it now, vouched for as long:
 		// the host's session cache serves the first requests.
 		Session: toABI(cfg, s),
+		Access:  accessOf(cfg, user, saved),
 	}, nil
+}
+
+// accessOf is what Roles and Permissions answer now for user, just
+// signed in: the roles of the profile saved (when saved; else nil, as
+// they would read an older one) and their permissions.
+func accessOf(cfg *config, user abi.User, saved bool) *abi.Access {
+	if !saved {
+		return nil
+	}
+	roles := nonNil(user.Roles)
+	return &abi.Access{Roles: roles, Permissions: abi.MapRoles(cfg.RoleMapping, roles)}
 }
 
 // withUserinfo merges the userinfo claims over the ID token's; the
@@ -361,10 +373,14 @@ func (provider) GetUser(_ context.Context, id string) (*abi.User, error) {
 	return &u, nil
 }
 
-func saveUser(cfg *config, u abi.User) {
+// saveUser keeps u as the profile GetUser and Roles answer, and reports
+// whether it was saved (a failure is logged).
+func saveUser(cfg *config, u abi.User) bool {
 	if err := pdk.KV.SetJSON(cfg.prefix+"user/"+u.ID, u, userSnapshotTTL); err != nil {
 		pdk.Log.Warn("user snapshot not saved", "user_id", u.ID, "error", err)
+		return false
 	}
+	return true
 }
 
 // Roles returns the identity provider's roles of the user: from the

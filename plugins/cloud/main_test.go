@@ -253,6 +253,19 @@ func TestCodeFlow(t *testing.T) {
 	if res.Session == nil || res.Session.CacheSeconds <= 0 || !reflect.DeepEqual(jsonOf(t, res.Session), jsonOf(t, v.Session)) {
 		t.Fatalf("callback session %+v, want what session_validate answers: %+v", res.Session, v.Session)
 	}
+	// And its RBAC answers about the user as the session describes them.
+	su := abi.User{ID: res.Session.UserID, Roles: anyStrings(res.Session.Metadata["roles"])}
+	var sr abi.RolesResult
+	var sp abi.PermissionsResult
+	if err := f.env.Invoke(abi.ExportRBACRoles, abi.UserRequest{User: su}, &sr); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.env.Invoke(abi.ExportRBACPermissions, abi.UserRequest{User: su}, &sp); err != nil {
+		t.Fatal(err)
+	}
+	if res.Access == nil || !slices.Equal(res.Access.Roles, sr.Roles) || !slices.Equal(res.Access.Permissions, sp.Permissions) || len(sp.Permissions) == 0 {
+		t.Fatalf("callback access %+v, want rbac_roles %v and rbac_permissions %v", res.Access, sr.Roles, sp.Permissions)
+	}
 	if len(res.SetCookie) != 1 || !strings.Contains(res.SetCookie[0], "authhost_cloud=") || !strings.Contains(res.SetCookie[0], "HttpOnly") ||
 		!strings.Contains(res.SetCookie[0], "SameSite=Lax") || strings.Contains(res.SetCookie[0], "Secure") {
 		t.Fatalf("set_cookie = %v", res.SetCookie)

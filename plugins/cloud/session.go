@@ -173,7 +173,7 @@ func rotateTokens(ctx context.Context, cfg *config, s *session) (*session, error
 		}
 		n.Head.AccessExpiry = accessExpiry(tr)
 		n.Head.Refreshable = next.RefreshToken != ""
-		saveUser(cfg, n.Head.User)
+		_ = saveUser(cfg, n.Head.User)
 		pdk.Log.Debug("session tokens rotated", "user_id", s.UserID)
 		return kvsession.Rotation[sessionHead, tokens]{Session: &n, Secret: next}, nil
 	})
