@@ -108,4 +108,3 @@ func TestReplicasPrimedSession(t *testing.T) {
 		}
 	}
 }
-
