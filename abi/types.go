@@ -43,6 +43,11 @@ type SessionTransport struct {
 	Bearer bool `json:"bearer,omitempty"`
 	// Header is a request header carrying the id as its whole value.
 	Header string `json:"header,omitempty"`
+	// Exclusive says the provider recognises a signed-in request only by
+	// the session id found in these places: a request carrying none is
+	// anonymous, so the host does not ask the provider's user_current
+	// about it.
+	Exclusive bool `json:"exclusive,omitempty"`
 }
 
 // DemoCredential is a demo account a provider's configuration enables.
@@ -220,6 +225,24 @@ type SSOCallbackResult struct {
 	User      User     `json:"user"`
 	Tokens    Tokens   `json:"tokens"`
 	SetCookie []string `json:"set_cookie,omitempty"`
+	// Session (abi 1.2, optional) is the session the callback started,
+	// as session_validate would answer it now: from a provider with
+	// manages_sessions that also serves the session capability, its
+	// cache_seconds lets the host answer the session's first validations
+	// from its session cache.
+	Session *Session `json:"session,omitempty"`
+	// Access (abi 1.2, optional, only with Session) is what the
+	// provider's rbac_roles and rbac_permissions answer now for the user
+	// as Session describes it: the host's role cache keeps it as if it
+	// had asked.
+	Access *Access `json:"access,omitempty"`
+}
+
+// Access is a user's roles and effective permissions as a provider's
+// rbac capability answers them.
+type Access struct {
+	Roles       []string `json:"roles"`
+	Permissions []string `json:"permissions"`
 }
 
 // SSOLogoutURLRequest is the input of sso_logout_url.

@@ -77,6 +77,12 @@ type Provider struct {
 	// its logins, and resolves requests through the provider's session
 	// capability when it is the selected one (else its UserProvider).
 	ManagesSessions bool
+	// SessionOnly is true when the provider recognises a signed-in request
+	// only by the session id its session capability reads from the
+	// request (abi session_transport.exclusive): when it serves both the
+	// user and the session capability, a request carrying no session id
+	// is anonymous without asking its user capability.
+	SessionOnly bool
 	// UserRoles, when set, reports the roles the provider knows for a
 	// user now (its user capability, cached by the host): it refreshes
 	// the role snapshot of the sessions the host created for the
@@ -124,6 +130,9 @@ type Composed struct {
 	Sources map[string][]string
 	// managed holds the capabilities whose provider manages its own sessions.
 	managed map[string]bool
+	// sessionOnlyUser is set when one provider serves user and session
+	// and recognises requests only by its session (Provider.SessionOnly).
+	sessionOnlyUser bool
 	// userRoles refreshes the roles of host sessions whose snapshot source
 	// (MetaSource: the sign-in capability) is in rolesFrom; see
 	// refreshRoles.
@@ -174,6 +183,9 @@ func Compose(plugins []Provider, builtin Provider, sel Selection) (*Composed, er
 		slots[c].assign(out, p)
 	}
 	out.pickUserRoles(byName)
+	if u, sp := out.Sources[CapUser], out.Sources[CapSession]; len(u) == 1 && len(sp) == 1 && u[0] == sp[0] {
+		out.sessionOnlyUser = byName[u[0]].SessionOnly
+	}
 	names, err := pickAudit(plugins, builtin, byName, sel[CapAudit])
 	if err != nil {
 		errs = append(errs, err)

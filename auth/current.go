@@ -57,8 +57,10 @@ func UserFromSession(s *Session) User {
 
 // CurrentUser resolves the request to a user: first through the host's
 // session (cookie or bearer token), then, for providers that manage their
-// own sessions, through the user provider. It returns (nil, nil, nil) for
-// an anonymous request and the session when one was used.
+// own sessions, through the user provider, unless that provider serves
+// the session too and recognises requests only by it (SessionOnly): then
+// a request without a valid session is anonymous. It returns (nil, nil,
+// nil) for an anonymous request and the session when one was used.
 func (c *Composed) CurrentUser(ctx context.Context, r *http.Request) (*User, *Session, error) {
 	if c.Session != nil {
 		id, err := c.Session.SessionIDFromRequest(ctx, r)
@@ -77,7 +79,7 @@ func (c *Composed) CurrentUser(ctx context.Context, r *http.Request) (*User, *Se
 			}
 		}
 	}
-	if c.User != nil && (c.ManagesSessions(CapUser) || c.Session == nil) {
+	if c.User != nil && !c.sessionOnlyUser && (c.ManagesSessions(CapUser) || c.Session == nil) {
 		u, err := c.User.CurrentUser(ctx, r)
 		return u, nil, err
 	}

@@ -26,6 +26,8 @@ var (
 	_ auth.ACLManager          = (*aclManagerAdapter)(nil)
 	_ auth.AuditLogger         = (*auditAdapter)(nil)
 	_ auth.AuditExporter       = (*auditExporterAdapter)(nil)
+	_ sessionPrimer            = (*sessioncache.Cache)(nil)
+	_ rolePrimer               = (*rbaccache.Cache)(nil)
 )
 
 // adapters holds a plugin's capability adapters; nil when not declared.
@@ -89,7 +91,8 @@ func newAdapters(p *Plugin) adapters {
 func (p *Plugin) Provider() auth.Provider {
 	a := p.adapters
 	return auth.Provider{Name: p.name, User: a.user, Session: a.session, SSO: a.sso, Credentials: a.credentials,
-		RBAC: a.rbac, ACL: a.acl, Audit: a.audit, ManagesSessions: p.desc.ManagesSessions, UserRoles: a.userRoles}
+		RBAC: a.rbac, ACL: a.acl, Audit: a.audit, ManagesSessions: p.desc.ManagesSessions, UserRoles: a.userRoles,
+		SessionOnly: p.desc.SessionTransport != nil && p.desc.SessionTransport.Exclusive}
 }
 
 // User returns the user adapter, or nil when "user" is not declared.
@@ -272,7 +275,25 @@ func (a *ssoAdapter) LoginURL(ctx context.Context, req auth.SSOLoginRequest) (st
 	return res.URL, err
 }
 
+// Callback finishes the sign-in. When the plugin manages its sessions,
+// serves them and reports the session it started (abi 1.2 `session`), its
+// session cache is primed with it, so the first requests carrying the new
+// cookie need no session_validate while the plugin vouches for it; with
+// the session, the plugin's RBAC answers about its user (`access`) prime
+// its role cache, so they need no rbac_roles or rbac_permissions.
 func (a *ssoAdapter) Callback(ctx context.Context, req auth.SSOCallbackRequest) (*auth.SSOResult, error) {
+	sessions, _ := a.p.adapters.session.(sessionPrimer)
+	roles, _ := a.p.adapters.rbac.(rolePrimer)
+	if !a.p.desc.ManagesSessions || sessions == nil {
+		sessions, roles = nil, nil
+	}
+	var sgen, rgen uint64
+	if sessions != nil {
+		sgen = sessions.Generation()
+	}
+	if roles != nil {
+		rgen = roles.Generation()
+	}
 	var res abi.SSOCallbackResult
 	if err := a.p.Call(ctx, abi.ExportSSOCallback, abi.SSOCallbackRequest{
 		Code: req.Code, State: req.State, Nonce: req.Nonce, CodeVerifier: req.CodeVerifier,
@@ -280,7 +301,29 @@ func (a *ssoAdapter) Callback(ctx context.Context, req auth.SSOCallbackRequest) 
 	}, &res); err != nil {
 		return nil, err
 	}
+	if sessions != nil && res.Session != nil && res.Session.ID != "" && res.Session.UserID == res.User.ID {
+		s := sessionPtrFromABI(res.Session)
+		sessions.Prime(s, sgen)
+		if roles != nil && res.Access != nil {
+			// The user as a request carrying the session describes it.
+			roles.Prime(auth.UserFromSession(s), res.Access.Roles, res.Access.Permissions, rgen)
+		}
+	}
 	return &auth.SSOResult{User: userFromABI(res.User), Tokens: tokensFromABI(res.Tokens), SetCookie: res.SetCookie}, nil
+}
+
+// sessionPrimer is a session cache that takes a session a sign-in just
+// started (auth/sessioncache).
+type sessionPrimer interface {
+	Generation() uint64
+	Prime(s *auth.Session, gen uint64)
+}
+
+// rolePrimer is a role cache that takes a provider's RBAC answers given
+// at sign-in (auth/rbaccache).
+type rolePrimer interface {
+	Generation() uint64
+	Prime(u auth.User, roles, perms []string, gen uint64)
 }
 
 // LogoutURL returns "" when the plugin does not offer sso_logout_url, as

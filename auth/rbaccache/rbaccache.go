@@ -201,6 +201,40 @@ func (c *Cache) get(ctx context.Context, k kind, u auth.User, ask func(context.C
 	}
 }
 
+// Generation returns the count of invalidations so far: pass it to Prime,
+// taken before the provider is asked for the answers to prime.
+func (c *Cache) Generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// Prime keeps roles and perms as the provider's answers about u, given
+// now by the provider without being asked (e.g. with the session of an
+// SSO callback), for the cache's TTL as if it had been asked: the first
+// request of a new session needs no provider call for them. Nothing is
+// kept when an invalidation of any user happened since gen, taken with
+// Generation before the provider was asked, or when u does not encode.
+func (c *Cache) Prime(u auth.User, roles, perms []string, gen uint64) {
+	var fp fingerprint
+	if !c.byID {
+		var err error
+		if fp, err = fingerprintOf(u); err != nil {
+			return
+		}
+	}
+	until := c.now().Add(c.ttl)
+	c.put(kindRoles, u.ID, fp, nonNil(roles), until, gen)
+	c.put(kindPerms, u.ID, fp, nonNil(perms), until, gen)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
 // put stores one answer unless an invalidation happened since gen.
 func (c *Cache) put(k kind, userID string, fp fingerprint, list []string, until time.Time, gen uint64) {
 	c.mu.Lock()

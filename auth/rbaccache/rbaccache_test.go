@@ -371,3 +371,96 @@ func TestWaiterKeepsItsOwnContext(t *testing.T) {
 		t.Fatalf("after: %v, %v, %d calls", got, err, p.calls.Load())
 	}
 }
+
+// TestPrime checks answers given at sign-in: kept for the TTL as if
+// asked for the same user value (another snapshot of the user asks),
+// never kept when an invalidation overtook them, and dropped by a role
+// change.
+func TestPrime(t *testing.T) {
+	t.Parallel()
+	u := auth.User{ID: "u1", Email: "a@example.com", Roles: []string{"admin"}, Metadata: map[string]any{"email_verified": true}}
+	for _, tc := range []struct {
+		name    string
+		between func(c *Cache)
+		ask     auth.User
+		after   time.Duration
+		primed  bool
+	}{
+		{name: "same user", ask: u, primed: true},
+		{name: "just before the TTL", ask: u, after: 30*time.Second - time.Nanosecond, primed: true},
+		{name: "at the TTL", ask: u, after: 30 * time.Second},
+		{name: "another snapshot of the user", ask: auth.User{ID: "u1", Email: "a@example.com", Roles: []string{"viewer"}}},
+		{name: "look-alike id", ask: auth.User{ID: "u１", Email: "a@example.com", Roles: []string{"admin"}, Metadata: map[string]any{"email_verified": true}}},
+		{name: "role change meanwhile", between: func(c *Cache) { c.InvalidateUser("u1") }, ask: u},
+		{name: "another user's change meanwhile", between: func(c *Cache) { c.InvalidateUser("u2") }, ask: u},
+		{name: "flushed meanwhile", between: func(c *Cache) { c.Flush() }, ask: u},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := &provider{roles: map[string][]string{}}
+			clk := &clock{}
+			c := newCache(p, clk)
+			gen := c.Generation()
+			if tc.between != nil {
+				tc.between(c)
+			}
+			c.Prime(u, []string{"admin"}, []string{"admin:*"}, gen)
+			clk.advance(tc.after)
+			roles, err1 := c.Roles(context.Background(), tc.ask)
+			perms, err2 := c.Permissions(context.Background(), tc.ask)
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			if calls := p.calls.Load(); (calls == 0) != tc.primed {
+				t.Fatalf("%d provider calls, primed = %v", calls, tc.primed)
+			}
+			if tc.primed && (!slices.Equal(roles, []string{"admin"}) || !slices.Equal(perms, []string{"admin:*"})) {
+				t.Fatalf("primed answers %v %v", roles, perms)
+			}
+		})
+	}
+	// A role change after the sign-in drops the primed answers.
+	p := &provider{roles: map[string][]string{"u1": {"viewer"}}}
+	c := newCache(p, &clock{})
+	c.Prime(u, []string{"admin"}, []string{"admin:*"}, c.Generation())
+	c.InvalidateUser("u1")
+	if roles, err := c.Roles(context.Background(), u); err != nil || !slices.Equal(roles, []string{"viewer"}) || p.calls.Load() != 1 {
+		t.Fatalf("roles after a role change = %v, %v (%d calls)", roles, err, p.calls.Load())
+	}
+}
+
+// TestPrimeConcurrent primes, asks and invalidates from many goroutines
+// (run with -race): answers primed before a user's invalidation are never
+// served after it.
+func TestPrimeConcurrent(t *testing.T) {
+	t.Parallel()
+	p := &provider{roles: map[string][]string{}}
+	c := New(p, Options{TTL: time.Minute, MaxEntries: 8})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				u := auth.User{ID: fmt.Sprintf("g%d-u%d", g, i%5), Roles: []string{"from-session"}} // this goroutine's users
+				c.Prime(u, []string{"primed"}, []string{"primed:*"}, c.Generation())
+				if i%3 == 0 {
+					c.InvalidateUser(u.ID)
+					if roles, err := c.Roles(context.Background(), u); err != nil || !slices.Equal(roles, []string{"from-session"}) {
+						t.Errorf("roles of %s after its invalidation = %v, %v; want the provider's", u.ID, roles, err)
+						return
+					}
+					continue
+				}
+				if roles, err := c.Roles(context.Background(), u); err != nil || len(roles) != 1 {
+					t.Errorf("roles of %s = %v, %v", u.ID, roles, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if s := c.Stats(); s.Entries > 8 || s.Hits == 0 {
+		t.Errorf("stats %+v (bound 8)", s)
+	}
+}

@@ -130,18 +130,48 @@ func (c *Cache) ValidateSession(ctx context.Context, id string) (*auth.Session, 
 	if err == nil && s == nil {
 		c.noteInvalid(k)
 	}
-	if err != nil || s == nil || s.CacheSeconds <= 0 {
+	if err != nil || s == nil {
 		return s, err
+	}
+	c.keep(k, s, now, gen)
+	return s, nil
+}
+
+// keep caches s, validated at now, for min(CacheSeconds, cap), never past
+// its expiry, unless an invalidation happened since generation gen.
+func (c *Cache) keep(k key, s *auth.Session, now time.Time, gen uint64) {
+	if s.CacheSeconds <= 0 {
+		return
 	}
 	until := now.Add(min(time.Duration(s.CacheSeconds)*time.Second, c.cap))
 	if !s.ExpiresAt.IsZero() && s.ExpiresAt.Before(until) {
 		until = s.ExpiresAt
 	}
-	if !now.Before(until) {
-		return s, nil
+	if now.Before(until) {
+		c.put(k, *s, until, gen)
 	}
-	c.put(k, *s, until, gen)
-	return s, nil
+}
+
+// Generation returns the count of invalidations so far: pass it to Prime,
+// taken before the provider is asked for the session to prime.
+func (c *Cache) Generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// Prime caches s, a session the provider just started and vouches for
+// as session_validate would (its CacheSeconds; e.g. the session of an SSO
+// callback), as if it had been validated now: the first requests that
+// carry it need no provider call. Like a validation, nothing is kept
+// when s is not vouched for or when an invalidation (a logout, sign-out
+// everywhere, another replica's notice) happened since gen, taken with
+// Generation before the provider was asked.
+func (c *Cache) Prime(s *auth.Session, gen uint64) {
+	if s == nil || s.ID == "" {
+		return
+	}
+	c.keep(hash(s.ID), s, c.now(), gen)
 }
 
 // put stores s unless an invalidation happened since generation gen.

@@ -393,3 +393,157 @@ func TestWrapKeepsLister(t *testing.T) {
 		t.Error("the cache is not an auth.SessionInvalidator")
 	}
 }
+
+// TestPrime checks that a session the provider just started and vouches
+// for is answered without a validation, for as long as a validation would
+// keep it, and that nothing is primed that a validation would not cache
+// or that an invalidation overtook.
+func TestPrime(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	exp := t0.Add(time.Hour)
+	sess := func(id string, cacheSecs int, expires time.Time) *auth.Session {
+		return &auth.Session{ID: id, UserID: userOf(id), ExpiresAt: expires, CacheSeconds: cacheSecs,
+			Metadata: map[string]any{"roles": []any{"member"}}}
+	}
+	tests := []struct {
+		name string
+		s    *auth.Session
+		// between runs between Generation and Prime.
+		between func(c *Cache)
+		// primed says the first validation needs no provider call.
+		primed bool
+	}{
+		{"vouched", sess("u1/1", 60, exp), nil, true},
+		{"not vouched", sess("u1/1", 0, exp), nil, false},
+		{"already expired", sess("u1/1", 60, t0.Add(-time.Second)), nil, false},
+		{"expires now", sess("u1/1", 60, t0), nil, false},
+		{"nil", nil, nil, false},
+		{"no id", sess("", 60, exp), nil, false},
+		{"user invalidated meanwhile (sign-out everywhere)", sess("u1/1", 60, exp), func(c *Cache) { c.InvalidateUser("u1") }, false},
+		{"another user invalidated meanwhile", sess("u1/1", 60, exp), func(c *Cache) { c.InvalidateUser("u2") }, false},
+		{"another replica's notice meanwhile", sess("u1/1", 60, exp), func(c *Cache) { c.InvalidateHash(sha256.Sum256([]byte("u9/9"))) }, false},
+		{"flushed meanwhile", sess("u1/1", 60, exp), func(c *Cache) { c.Flush() }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(60, exp)
+			c := New(f, Options{Cap: 30 * time.Second, Now: func() time.Time { return t0 }})
+			gen := c.Generation()
+			if tt.between != nil {
+				tt.between(c)
+			}
+			c.Prime(tt.s, gen)
+			id := "u1/1"
+			if tt.s != nil && tt.s.ID != "" {
+				id = tt.s.ID
+			}
+			got, err := c.ValidateSession(ctx, id)
+			if err != nil || got == nil || got.ID != id {
+				t.Fatalf("ValidateSession = %+v, %v", got, err)
+			}
+			if calls := f.validations.Load(); (calls == 0) != tt.primed {
+				t.Fatalf("%d provider validations, primed = %v", calls, tt.primed)
+			}
+		})
+	}
+}
+
+// TestPrimedLifetime checks that a primed session lasts min(CacheSeconds,
+// cap), never past its expiry, and that destroying it (logout) or
+// another replica's notice drops it at once.
+func TestPrimedLifetime(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := t0
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	set := func(t time.Time) { mu.Lock(); clock = t; mu.Unlock() }
+	for _, tc := range []struct {
+		name    string
+		secs    int
+		expires time.Time
+		lasts   time.Duration
+	}{
+		{"cap", 600, t0.Add(time.Hour), 30 * time.Second},
+		{"cache_seconds", 10, t0.Add(time.Hour), 10 * time.Second},
+		{"expiry", 600, t0.Add(5 * time.Second), 5 * time.Second},
+	} {
+		set(t0)
+		f := newFake(0, tc.expires) // later validations are not cached
+		c := New(f, Options{Cap: 30 * time.Second, Now: now})
+		c.Prime(&auth.Session{ID: "u1/1", UserID: "u1", ExpiresAt: tc.expires, CacheSeconds: tc.secs}, c.Generation())
+		set(t0.Add(tc.lasts - time.Millisecond))
+		if _, err := c.ValidateSession(ctx, "u1/1"); err != nil || f.validations.Load() != 0 {
+			t.Fatalf("%s: just before %v: %d validations, %v", tc.name, tc.lasts, f.validations.Load(), err)
+		}
+		set(t0.Add(tc.lasts))
+		if _, err := c.ValidateSession(ctx, "u1/1"); err != nil || f.validations.Load() != 1 {
+			t.Fatalf("%s: at %v: %d validations, want 1", tc.name, tc.lasts, f.validations.Load())
+		}
+	}
+
+	set(t0)
+	f := newFake(60, t0.Add(time.Hour))
+	c := New(f, Options{Cap: 30 * time.Second, Now: now})
+	c.Prime(&auth.Session{ID: "u1/1", UserID: "u1", ExpiresAt: t0.Add(time.Hour), CacheSeconds: 60}, c.Generation())
+	if err := c.DestroySession(ctx, "u1/1"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.ValidateSession(ctx, "u1/1"); err != nil || s != nil {
+		t.Fatalf("a primed session after its logout = %+v, %v", s, err)
+	}
+	c.Prime(&auth.Session{ID: "u2/1", UserID: "u2", ExpiresAt: t0.Add(time.Hour), CacheSeconds: 60}, c.Generation())
+	if !c.InvalidateHash(sha256.Sum256([]byte("u2/1"))) {
+		t.Fatal("another replica's notice did not find the primed session")
+	}
+}
+
+// recordingFake is a fake that remembers which ids it validated.
+type recordingFake struct {
+	*fake
+	seen sync.Map
+}
+
+func (r *recordingFake) ValidateSession(ctx context.Context, id string) (*auth.Session, error) {
+	r.seen.Store(id, true)
+	return r.fake.ValidateSession(ctx, id)
+}
+
+// TestPrimeConcurrent primes, validates and invalidates from many
+// goroutines (run with -race): a session primed before an invalidation
+// of its user is never answered from the cache after it.
+func TestPrimeConcurrent(t *testing.T) {
+	t.Parallel()
+	f := &recordingFake{fake: newFake(60, time.Now().Add(time.Hour))}
+	c := New(f, Options{Cap: time.Minute, MaxEntries: 16})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 400 {
+				user := fmt.Sprintf("u%d", i%4)
+				id := fmt.Sprintf("%s/%d", user, g*1000+i) // validated by this goroutine only
+				c.Prime(&auth.Session{ID: id, UserID: user, ExpiresAt: time.Now().Add(time.Hour), CacheSeconds: 60}, c.Generation())
+				if i%5 == 0 {
+					c.InvalidateUser(user)
+				}
+				s, err := c.ValidateSession(ctx, id)
+				if err != nil || s == nil || s.UserID != user {
+					t.Errorf("ValidateSession(%q) = %+v, %v", id, s, err)
+					return
+				}
+				if _, asked := f.seen.Load(id); i%5 == 0 && !asked {
+					t.Errorf("%s was answered from the cache after its user was invalidated", id)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	hits, _, n := c.Stats()
+	if n > 16 || hits == 0 {
+		t.Errorf("hits=%d entries=%d (bound 16)", hits, n)
+	}
+}

@@ -65,6 +65,9 @@ type options struct {
 	op *oidc.Provider
 	// vars override the ${…} values of baseConfig.
 	vars map[string]string
+	// cloudSettings are lines added to the cloud plugin's settings (beside
+	// allowed_hosts), e.g. "session_cache_seconds: 0".
+	cloudSettings []string
 }
 
 // start starts a provider (alice gets roles admin and staff and a
@@ -83,7 +86,11 @@ func start(t testing.TB, o options) *fixture {
 	for k, v := range o.vars {
 		vars[k] = v
 	}
-	env := authhostenv.Start(t, authhostenv.Options{Plugins: []string{"plugins/cloud"}, Config: baseConfig, Env: vars})
+	cfg := baseConfig
+	for _, l := range o.cloudSettings {
+		cfg = strings.Replace(cfg, "\n    config:\n", "\n    "+l+"\n    config:\n", 1)
+	}
+	env := authhostenv.Start(t, authhostenv.Options{Plugins: []string{"plugins/cloud"}, Config: cfg, Env: vars})
 	op.RegisterRedirect(env.URL + "/api/auth/sso/callback")
 	op.RegisterPostLogoutRedirect(env.URL)
 	return &fixture{op: op, env: env}

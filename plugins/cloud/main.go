@@ -42,7 +42,7 @@ func init() {
 		ManagesSessions:  true,
 		ConfigSchema:     []byte(configSchema),
 		Configure:        configs.Configure,
-		SessionTransport: pdk.CookieTransport(cookieName),
+		SessionTransport: sessionTransport,
 		User:             p,
 		Session:          p,
 		SSO:              p,
@@ -169,14 +169,29 @@ func (provider) callback(ctx context.Context, req abi.SSOCallbackRequest) (*abi.
 	if err != nil {
 		return nil, err
 	}
-	saveUser(cfg, user)
+	saved := saveUser(cfg, user)
 	pdk.Log.Info("signed in", "user_id", user.ID, "refresh_token", tr.RefreshToken != "")
 	return &abi.SSOCallbackResult{
 		User: user,
-		Tokens: abi.Tokens{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, IDToken: tr.IDToken,
-			ExpiresAt: head.AccessExpiry},
+		// The issuer's tokens stay in KV: the host needs none of them.
+		Tokens:    abi.Tokens{ExpiresAt: head.AccessExpiry},
 		SetCookie: []string{sessionCookie(cfg, s.ID, s.ExpiresAt, head.Secure)},
+		// As session_validate would answer it now, vouched for as long:
+		// the host's session cache serves the first requests.
+		Session: toABI(cfg, s),
+		Access:  accessOf(cfg, user, saved),
 	}, nil
+}
+
+// accessOf is what Roles and Permissions answer now for user, just
+// signed in: the roles of the profile saved (when saved; else nil, as
+// they would read an older one) and their permissions.
+func accessOf(cfg *config, user abi.User, saved bool) *abi.Access {
+	if !saved {
+		return nil
+	}
+	roles := nonNil(user.Roles)
+	return &abi.Access{Roles: roles, Permissions: abi.MapRoles(cfg.RoleMapping, roles)}
 }
 
 // withUserinfo merges the userinfo claims over the ID token's; the
@@ -358,10 +373,14 @@ func (provider) GetUser(_ context.Context, id string) (*abi.User, error) {
 	return &u, nil
 }
 
-func saveUser(cfg *config, u abi.User) {
+// saveUser keeps u as the profile GetUser and Roles answer, and reports
+// whether it was saved (a failure is logged).
+func saveUser(cfg *config, u abi.User) bool {
 	if err := pdk.KV.SetJSON(cfg.prefix+"user/"+u.ID, u, userSnapshotTTL); err != nil {
 		pdk.Log.Warn("user snapshot not saved", "user_id", u.ID, "error", err)
+		return false
 	}
+	return true
 }
 
 // Roles returns the identity provider's roles of the user: from the

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -174,6 +175,11 @@ func TestDescribe(t *testing.T) {
 	if want := []abi.Capability{abi.CapUser, abi.CapSession, abi.CapSSO, abi.CapRBAC}; !slices.Equal(d.Capabilities, want) {
 		t.Fatalf("capabilities = %v", d.Capabilities)
 	}
+	// The session cookie is where the session travels, and the only way
+	// the user capability knows a request.
+	if tr := d.SessionTransport; tr == nil || !slices.Equal(tr.Cookies, []string{"authhost_cloud"}) || !tr.Exclusive || tr.Bearer || tr.Header != "" {
+		t.Fatalf("session_transport = %+v", tr)
+	}
 	// The button comes from the configuration an instance starts with.
 	f.cfg["login"] = map[string]string{"provider": "acme", "text": "Sign in with Acme", "icon": "https://acme.example/i.svg"}
 	f.env.SetConfig(f.cfg)
@@ -231,8 +237,34 @@ func TestCodeFlow(t *testing.T) {
 	if u.Metadata["email_verified"] != true || u.Metadata["issuer"] != f.op.Issuer {
 		t.Fatalf("metadata = %v", u.Metadata)
 	}
-	if res.Tokens.AccessToken == "" || res.Tokens.RefreshToken == "" || res.Tokens.IDToken == "" || res.Tokens.ExpiresAt.IsZero() {
-		t.Fatalf("tokens = %+v", res.Tokens)
+	// The issuer's tokens stay in the plugin's KV: the host gets their
+	// expiry only.
+	if res.Tokens != (abi.Tokens{ExpiresAt: res.Tokens.ExpiresAt}) || res.Tokens.ExpiresAt.IsZero() {
+		t.Fatalf("tokens = %+v, want the expiry only", res.Tokens)
+	}
+	if tk := tokensOf(t, f, res); tk.AccessToken == "" || tk.RefreshToken == "" || tk.IDToken == "" {
+		t.Fatalf("stored tokens = %+v", tk)
+	}
+	// The session it started, as session_validate answers it, vouched for.
+	var v abi.SessionResult
+	if err := f.env.Invoke(abi.ExportSessionValidate, abi.SessionIDRequest{SessionID: sessionOf(t, f, res)}, &v); err != nil || v.Session == nil {
+		t.Fatalf("session_validate = %+v, %v", v.Session, err)
+	}
+	if res.Session == nil || res.Session.CacheSeconds <= 0 || !reflect.DeepEqual(jsonOf(t, res.Session), jsonOf(t, v.Session)) {
+		t.Fatalf("callback session %+v, want what session_validate answers: %+v", res.Session, v.Session)
+	}
+	// And its RBAC answers about the user as the session describes them.
+	su := abi.User{ID: res.Session.UserID, Roles: anyStrings(res.Session.Metadata["roles"])}
+	var sr abi.RolesResult
+	var sp abi.PermissionsResult
+	if err := f.env.Invoke(abi.ExportRBACRoles, abi.UserRequest{User: su}, &sr); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.env.Invoke(abi.ExportRBACPermissions, abi.UserRequest{User: su}, &sp); err != nil {
+		t.Fatal(err)
+	}
+	if res.Access == nil || !slices.Equal(res.Access.Roles, sr.Roles) || !slices.Equal(res.Access.Permissions, sp.Permissions) || len(sp.Permissions) == 0 {
+		t.Fatalf("callback access %+v, want rbac_roles %v and rbac_permissions %v", res.Access, sr.Roles, sp.Permissions)
 	}
 	if len(res.SetCookie) != 1 || !strings.Contains(res.SetCookie[0], "authhost_cloud=") || !strings.Contains(res.SetCookie[0], "HttpOnly") ||
 		!strings.Contains(res.SetCookie[0], "SameSite=Lax") || strings.Contains(res.SetCookie[0], "Secure") {
@@ -445,7 +477,10 @@ func TestIssuerDown(t *testing.T) {
 	_, err := f.callback(a, n)
 	wantCode(t, err, abi.CodeUnavailable, "token")
 
-	// Without a cached discovery document even the login URL fails.
+	// Without a cached discovery document even the login URL fails (a
+	// new KV; this process's instance memory forgets its copy, as a new
+	// instance has none).
+	forgetDiscovery()
 	env := pdktest.New(t, pdktest.WithConfig(f.cfg), pdktest.WithTransport(http.DefaultTransport))
 	err = env.Invoke(abi.ExportSSOLoginURL, abi.SSOLoginURLRequest{RedirectURI: redirectURI, State: "s", CodeChallenge: "c", CodeChallengeMethod: "S256"}, nil)
 	wantCode(t, err, abi.CodeUnavailable, "discovery")
@@ -455,7 +490,7 @@ func TestRefreshRotationAndLogout(t *testing.T) {
 	f := setup(t, nil, nil)
 	res := f.signIn(t)
 	req := cookieRequest(res.SetCookie[0])
-	oldRefresh := res.Tokens.RefreshToken
+	oldRefresh := tokensOf(t, f, res).RefreshToken
 
 	// After the access token expired, resolving the session rotates it.
 	now = func() time.Time { return time.Now().Add(10 * time.Minute) }
@@ -502,7 +537,7 @@ func TestRefreshRejectedEndsSession(t *testing.T) {
 	f := setup(t, nil, nil)
 	res := f.signIn(t)
 	req := cookieRequest(res.SetCookie[0])
-	if code := refreshAtOP(t, f, res.Tokens.RefreshToken); code != http.StatusOK { // rotates it away behind the plugin's back
+	if code := refreshAtOP(t, f, tokensOf(t, f, res).RefreshToken); code != http.StatusOK { // rotates it away behind the plugin's back
 		t.Fatalf("refresh at the provider: %d", code)
 	}
 	now = func() time.Time { return time.Now().Add(10 * time.Minute) }
@@ -570,6 +605,27 @@ func TestRoleMapping(t *testing.T) {
 	}
 }
 
+// tokensOf returns the issuer's tokens the plugin keeps for the session
+// the callback started.
+func tokensOf(t *testing.T, f *fixture, res *abi.SSOCallbackResult) *tokens {
+	t.Helper()
+	tk, err := sessions(mustConfig(t)).Secret(sessionOf(t, f, res))
+	if err != nil || tk == nil {
+		t.Fatalf("session tokens = %+v, %v", tk, err)
+	}
+	return tk
+}
+
+// jsonOf is v as JSON, to compare values as they cross the ABI.
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // sessionOf returns the session id the callback's cookie carries.
 func sessionOf(t *testing.T, f *fixture, res *abi.SSOCallbackResult) string {
 	t.Helper()
@@ -586,6 +642,7 @@ func TestSessionCapability(t *testing.T) {
 	f := setup(t, op, func(c map[string]any) { c["session_absolute_ttl_seconds"] = 36 * 3600 })
 	res := f.signIn(t)
 	id := sessionOf(t, f, res)
+	first := tokensOf(t, f, res)
 
 	// session_validate carries the user snapshot the host reads.
 	var v abi.SessionResult
@@ -626,7 +683,7 @@ func TestSessionCapability(t *testing.T) {
 		t.Fatalf("refreshed expiry %v, want the absolute cap %v", r.Session.ExpiresAt, want)
 	}
 	stored, err := sessions(mustConfig(t)).Secret(id)
-	if err != nil || stored == nil || stored.RefreshToken == res.Tokens.RefreshToken {
+	if err != nil || stored == nil || stored.RefreshToken == first.RefreshToken {
 		t.Fatalf("tokens not rotated: %+v, %v", stored, err)
 	}
 	var h abi.HeadersResult
@@ -761,7 +818,8 @@ func TestSessionRecordSplit(t *testing.T) {
 	cfg := mustConfig(t)
 	kv := f.env.KV()
 	head, toks := kv[sessionKey(cfg, id)], kv[tokensKey(cfg, id)]
-	for _, tok := range []string{res.Tokens.AccessToken, res.Tokens.RefreshToken, res.Tokens.IDToken} {
+	tk := tokensOf(t, f, res)
+	for _, tok := range []string{tk.AccessToken, tk.RefreshToken, tk.IDToken} {
 		if bytes.Contains(head, []byte(tok)) || !bytes.Contains(toks, []byte(tok)) {
 			t.Fatalf("token %.20s… in the head %q or missing from the tokens record", tok, head)
 		}

@@ -47,7 +47,7 @@ func fetchJSON(ctx context.Context, what, u string, v any) error {
 		return abi.Errorf(abi.CodeInternal, "%s: %v", what, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := pdk.HTTPClient().Do(req)
+	resp, err := roundTrip(req)
 	if err != nil {
 		return transportError(what, err)
 	}
@@ -64,6 +64,11 @@ func fetchJSON(ctx context.Context, what, u string, v any) error {
 	}
 	return nil
 }
+
+// roundTrip sends req through the host's http_do. The host follows
+// redirects itself (checking each against allowed_hosts), so an
+// http.Client in the guest would add only its own work.
+func roundTrip(req *http.Request) (*http.Response, error) { return pdk.Transport{}.RoundTrip(req) }
 
 // transportError keeps the code the host's http_do gave a failed request
 // (unavailable, forbidden for a host outside allowed_hosts) and prefixes
@@ -106,42 +111,75 @@ func statusError(what string, status int, body []byte) error {
 	return abi.Errorf(abi.CodeInvalidCredentials, "%s", msg)
 }
 
-// discoveryMemo is the discovery document this instance last decoded and
-// the KV bytes it came from. KV stays the source shared by all instances
-// (and its TTL the refresh rule): a KV value equal to raw is only not
-// decoded again, which costs ~0.2 ms of JSON decoding in the sandbox on
-// every login URL and callback.
+// discoveryMemo is the discovery document this instance last read, the
+// KV bytes it came from (nil after a fetch) and when. KV stays the source
+// shared by all instances (and its TTL the refresh rule); an instance
+// uses its copy without reading KV for discoveryReuse (each KV read and
+// decode costs ~0.2 ms in the sandbox, on every login URL and callback),
+// and a KV value equal to raw is not decoded again.
 var discoveryMemo struct {
 	sync.Mutex
-	raw []byte
-	d   *discovery
+	key    string
+	raw    []byte
+	d      *discovery
+	readAt time.Time
 }
 
-// memoDiscovery returns the document decoded from raw, decoding it only
-// when raw is not what was decoded last; the result is shared and must
-// not be changed.
-func memoDiscovery(raw []byte) (*discovery, error) {
+// discoveryReuse is the longest an instance uses the discovery document
+// it read without reading KV again (never longer than
+// discovery_ttl_seconds): a document the issuer changes reaches every
+// instance at most this long after it reaches KV.
+const discoveryReuse = time.Minute
+
+// recentDiscovery returns this instance's copy of the document under key
+// while it is fresh, else nil.
+func recentDiscovery(key string, cfg *config) *discovery {
 	discoveryMemo.Lock()
 	defer discoveryMemo.Unlock()
-	if discoveryMemo.d != nil && bytes.Equal(raw, discoveryMemo.raw) {
+	if discoveryMemo.d == nil || discoveryMemo.key != key || now().Sub(discoveryMemo.readAt) >= min(discoveryReuse, cfg.discoveryTTL()) {
+		return nil
+	}
+	return discoveryMemo.d
+}
+
+// memoDiscovery returns the document decoded from raw, read from KV under
+// key, decoding it only when raw is not what was decoded last; the result
+// is shared and must not be changed.
+func memoDiscovery(key string, raw []byte) (*discovery, error) {
+	discoveryMemo.Lock()
+	defer discoveryMemo.Unlock()
+	if discoveryMemo.d != nil && discoveryMemo.key == key && bytes.Equal(raw, discoveryMemo.raw) {
+		discoveryMemo.readAt = now()
 		return discoveryMemo.d, nil
 	}
 	var d discovery
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return nil, err
 	}
-	discoveryMemo.raw, discoveryMemo.d = raw, &d
+	discoveryMemo.key, discoveryMemo.raw, discoveryMemo.d, discoveryMemo.readAt = key, raw, &d, now()
 	return &d, nil
 }
 
-// getDiscovery returns the provider metadata, from KV when fresh. The
-// result is shared and must not be changed.
+// forgetDiscovery drops this instance's copy (tests: a new KV).
+func forgetDiscovery() {
+	discoveryMemo.Lock()
+	defer discoveryMemo.Unlock()
+	discoveryMemo.key, discoveryMemo.raw, discoveryMemo.d = "", nil, nil
+}
+
+// getDiscovery returns the issuer's discovery document: this instance's
+// recent copy, else the one cached in KV, else fetched (and cached for
+// discovery_ttl_seconds).
 func getDiscovery(ctx context.Context, cfg *config) (*discovery, error) {
 	key := cfg.prefix + "discovery"
+	memoKey := key + "\x00" + cfg.Issuer
+	if d := recentDiscovery(memoKey, cfg); d != nil {
+		return d, nil
+	}
 	if raw, ok, err := pdk.KV.Get(key); err != nil {
 		pdk.Log.Warn("discovery cache unreadable", "error", err)
 	} else if ok {
-		d, err := memoDiscovery(raw)
+		d, err := memoDiscovery(memoKey, raw)
 		if err == nil {
 			return d, nil
 		}
@@ -154,10 +192,15 @@ func getDiscovery(ctx context.Context, cfg *config) (*discovery, error) {
 	if err := checkDiscovery(cfg, &d); err != nil {
 		return nil, err
 	}
-	if err := pdk.KV.SetJSON(key, d, cfg.discoveryTTL()); err != nil {
-		pdk.Log.Warn("discovery cache not written", "error", err)
+	raw, err := json.Marshal(d)
+	if err == nil {
+		err = pdk.KV.Set(key, raw, cfg.discoveryTTL())
 	}
-	return &d, nil
+	if err != nil {
+		pdk.Log.Warn("discovery cache not written", "error", err)
+		return &d, nil
+	}
+	return memoDiscovery(memoKey, raw)
 }
 
 func checkDiscovery(cfg *config, d *discovery) error {
@@ -314,7 +357,7 @@ func postForm(ctx context.Context, cfg *config, what, endpoint, method string, f
 		// RFC 6749 §2.3.1: form-encode id and secret before Basic auth.
 		req.SetBasicAuth(url.QueryEscape(cfg.ClientID), url.QueryEscape(cfg.ClientSecret))
 	}
-	resp, err := pdk.HTTPClient().Do(req)
+	resp, err := roundTrip(req)
 	if err != nil {
 		return 0, nil, transportError(what, err)
 	}
@@ -353,7 +396,7 @@ func fetchUserinfo(ctx context.Context, d *discovery, accessToken string) (map[s
 	}
 	req.Header.Set("Authorization", "Bearer "+accessToken)
 	req.Header.Set("Accept", "application/json")
-	resp, err := pdk.HTTPClient().Do(req)
+	resp, err := roundTrip(req)
 	if err != nil {
 		return nil, transportError("userinfo", err)
 	}

@@ -59,6 +59,19 @@ func sessions(cfg *config) *kvsession.Store[sessionHead, tokens] {
 	return &kvsession.Store[sessionHead, tokens]{Prefix: cfg.prefix, Now: now, Unindexed: true}
 }
 
+// sessionTransport declares the session cookie as where the session id
+// travels, and the only place: the user capability (CurrentUser) knows a
+// request by nothing else, so the host asks it nothing about a request
+// without the cookie. No transport when the configuration does not load
+// (the host then calls session_id_from_request).
+func sessionTransport() *abi.SessionTransport {
+	t := pdk.CookieTransport(cookieName)()
+	if t != nil {
+		t.Exclusive = true
+	}
+	return t
+}
+
 // sessionIDFromRequest returns the session cookie's value, or "".
 func sessionIDFromRequest(cfg *config, req abi.Request) string {
 	h := http.Header{}
@@ -160,7 +173,7 @@ func rotateTokens(ctx context.Context, cfg *config, s *session) (*session, error
 		}
 		n.Head.AccessExpiry = accessExpiry(tr)
 		n.Head.Refreshable = next.RefreshToken != ""
-		saveUser(cfg, n.Head.User)
+		_ = saveUser(cfg, n.Head.User)
 		pdk.Log.Debug("session tokens rotated", "user_id", s.UserID)
 		return kvsession.Rotation[sessionHead, tokens]{Session: &n, Secret: next}, nil
 	})
