@@ -122,7 +122,17 @@ func TestSnapshotRestoresState(t *testing.T) {
 	if runtime.GOOS == "linux" && m.snap.Load().mapped == nil {
 		t.Fatal("on linux the snapshot is not mapped copy-on-write")
 	}
-	if img := m.snap.Load().mem; img[0] != 7 || img[16] != 'h' {
+	if runtime.GOOS == "linux" && m.snap.Load().mem != nil {
+		t.Fatal("the mapped image is also kept in the Go heap")
+	}
+	if m.plan.data.Load() != nil {
+		t.Fatal("the data segments (and the module's file) are kept after the snapshot")
+	}
+	img, err := m.snap.Load().image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img[0] != 7 || img[16] != 'h' {
 		t.Fatalf("an instance's write reached the snapshot: mem[0]=%d mem[16]=%q", img[0], img[16])
 	}
 }
@@ -353,5 +363,8 @@ func TestSnapshotNotTakenAfterInitRandomness(t *testing.T) {
 	}
 	if m.snap.Load() != nil || !m.noSnap.Load() {
 		t.Fatal("a snapshot was taken after _initialize read random bytes")
+	}
+	if m.plan.data.Load() == nil {
+		t.Fatal("the data segments were dropped, yet every instance initialises itself")
 	}
 }

@@ -267,8 +267,10 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 		mc = mc.WithStdout(io.Discard).WithStderr(io.Discard)
 	}
 	instCtx := i.ctx
+	var alloc experimental.MemoryAllocator
 	if snap != nil {
-		instCtx = experimental.WithMemoryAllocator(instCtx, snap.memory(&i.running))
+		alloc = snap.memory(&i.running)
+		instCtx = experimental.WithMemoryAllocator(instCtx, alloc)
 	}
 	mod, err := m.rt.InstantiateModule(instCtx, m.compiled, mc)
 	if err != nil {
@@ -289,7 +291,7 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 	m.live[i] = struct{}{}
 	m.mu.Unlock()
 	if snap != nil {
-		if err := m.plan.restore(i, snap); err != nil {
+		if err := m.plan.restore(i, snap, alloc); err != nil {
 			i.Close(ctx)
 			return nil, fmt.Errorf("engine: instantiate: restore snapshot: %w", err)
 		}
@@ -341,7 +343,9 @@ func (m *wazeroModule) takeSnapshot(i *wazeroInstance) {
 		}
 		return
 	}
-	m.snap.CompareAndSwap(nil, s)
+	if m.snap.CompareAndSwap(nil, s) {
+		m.plan.dropData()
+	}
 }
 
 type wazeroInstance struct {
