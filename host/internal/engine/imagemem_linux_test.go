@@ -4,8 +4,13 @@ package engine
 
 import (
 	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 )
 
 // TestMappedImageCopyFallback covers the path of an instance whose memory
@@ -47,4 +52,61 @@ func TestMappedImageCopyFallback(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFirstInstanceSharesTheImage: the instance that initialised itself
+// (its memory a private Go-heap buffer) makes the snapshot and is closed;
+// the instance handed out, the first one included, maps the image
+// copy-on-write.
+func TestFirstInstanceSharesTheImage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := compileTest(t, stateModule(), Options{})
+	for n := range 2 {
+		inst, err := m.Instantiate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := inst.Call(ctx, "check", nil); err != nil {
+			t.Fatalf("instance %d: state not restored: %v", n, err)
+		}
+		buf, ok := inst.(*wazeroInstance).mod.Memory().Read(0, 1)
+		if !ok {
+			t.Fatal("read memory")
+		}
+		if path := mappingOf(t, uintptr(unsafe.Pointer(unsafe.SliceData(buf)))); !strings.HasPrefix(path, "/memfd:authhost-snapshot") {
+			t.Fatalf("instance %d: memory in %q, not the snapshot's memfd", n, path)
+		}
+		m.mu.Lock()
+		live := len(m.live)
+		m.mu.Unlock()
+		if live != 1 {
+			t.Fatalf("instance %d: %d live instances, want 1 (the initialising one closed)", n, live)
+		}
+		inst.Close(ctx)
+	}
+}
+
+// mappingOf returns the path of the mapping of this process holding addr
+// ("" for anonymous memory).
+func mappingOf(t *testing.T, addr uintptr) string {
+	t.Helper()
+	raw, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 {
+			continue
+		}
+		lo, hi, _ := strings.Cut(f[0], "-")
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 == nil && err2 == nil && uint64(addr) >= start && uint64(addr) < end {
+			return strings.Join(f[5:], " ")
+		}
+	}
+	t.Fatalf("no mapping holds %#x", addr)
+	return ""
 }

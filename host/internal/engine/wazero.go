@@ -310,21 +310,28 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 			return nil, fmt.Errorf("engine: instantiate: _initialize: %w", err)
 		}
 	}
-	if m.plan != nil && !m.noSnap.Load() && m.snap.Load() == nil {
-		m.takeSnapshot(i)
+	if m.plan != nil && !m.noSnap.Load() && m.snap.Load() == nil && m.takeSnapshot(i) {
+		// i's memory is a private Go-heap buffer of the whole image; an
+		// instance restored from the snapshot shares the image's pages
+		// until it writes them, so that is the one handed out.
+		if r, err := m.Instantiate(ctx); err == nil {
+			i.Close(ctx)
+			return r, nil
+		}
 	}
 	return i, nil
 }
 
 // takeSnapshot makes i, just initialised, the module's snapshot, unless
-// its initialisation created state outside the instance.
-func (m *wazeroModule) takeSnapshot(i *wazeroInstance) {
+// its initialisation created state outside the instance. It reports
+// whether i's state became the snapshot.
+func (m *wazeroModule) takeSnapshot(i *wazeroInstance) bool {
 	if i.hostCalls > 0 {
 		m.noSnap.Store(true)
 		if m.logger != nil {
 			m.logger.Debug("engine: no pre-initialised snapshot; _initialize called a host function")
 		}
-		return
+		return false
 	}
 	if i.randReads > m.plan.runtimeRandReads {
 		// The guest drew randomness for itself (a key, a nonce, an id):
@@ -333,7 +340,7 @@ func (m *wazeroModule) takeSnapshot(i *wazeroInstance) {
 		if m.logger != nil {
 			m.logger.Debug("engine: no pre-initialised snapshot; _initialize read random bytes", "reads", i.randReads)
 		}
-		return
+		return false
 	}
 	s, err := m.plan.capture(i)
 	if err != nil {
@@ -341,11 +348,13 @@ func (m *wazeroModule) takeSnapshot(i *wazeroInstance) {
 		if m.logger != nil {
 			m.logger.Warn("engine: no pre-initialised snapshot", "err", err)
 		}
-		return
+		return false
 	}
-	if m.snap.CompareAndSwap(nil, s) {
-		m.plan.dropData()
+	if !m.snap.CompareAndSwap(nil, s) {
+		return false
 	}
+	m.plan.dropData()
+	return true
 }
 
 type wazeroInstance struct {
