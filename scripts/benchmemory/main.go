@@ -37,13 +37,14 @@ func main() {
 	signIns := flag.Float64("sign-ins", 2, "successful sign-ins per second")
 	every := flag.Duration("every", 5*time.Second, "RSS sample interval")
 	profiles := flag.String("profiles", "", "directory to save the server's heap profiles in (heap-idle.pb.gz, heap-load.pb.gz)")
+	wrkDur := flag.Duration("wrk", 0, "before the load, run wrk -t2 -c32 for this long on /api/auth/me and on /api/auth/capabilities (signed in) and print req/s")
 	flag.Parse()
-	if err := run(*bin, *conf, *addr, *idle, *dur, *rate, *signIns, *every, *profiles); err != nil {
+	if err := run(*bin, *conf, *addr, *idle, *dur, *rate, *signIns, *every, *profiles, *wrkDur); err != nil {
 		log.Fatalf("benchmemory: %v", err)
 	}
 }
 
-func run(bin, conf, addr string, idle, dur time.Duration, rate int, signIns float64, every time.Duration, profiles string) error {
+func run(bin, conf, addr string, idle, dur time.Duration, rate int, signIns float64, every time.Duration, profiles string, wrkDur time.Duration) error {
 	data, err := os.MkdirTemp("", "authhost-benchmem-")
 	if err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -128,6 +129,16 @@ func run(bin, conf, addr string, idle, dur time.Duration, rate int, signIns floa
 	cookie, err := signIn(client, base)
 	if err != nil {
 		return err
+	}
+	if wrkDur > 0 {
+		for _, path := range []string{"/api/auth/me", "/api/auth/capabilities"} {
+			rps, err := runWrk(base+path, cookie, wrkDur)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("wrk -t2 -c32 -d%s %s: %.0f req/s\n", wrkDur, path, rps)
+		}
+		sample(time.Since(t0), 0, "after wrk")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
@@ -413,6 +424,29 @@ func printSmaps(pid int) {
 	for _, k := range kinds {
 		fmt.Printf("  %-34s %10.1f MiB in %d mappings\n", k, rss[k], count[k])
 	}
+	n, size := memfds(pid)
+	fmt.Printf("memfd snapshot images (shared memory; in RSS only where mapped and touched): %.1f MiB in %d\n", size, n)
+}
+
+// memfds counts the process's open memfds (the snapshot images of the
+// plugin modules) and their size in MiB.
+func memfds(pid int) (n int, mib float64) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0
+	}
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil || !strings.HasPrefix(target, "/memfd:") {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(dir, e.Name())); err == nil {
+			n++
+			mib += float64(fi.Size()) / (1 << 20)
+		}
+	}
+	return n, mib
 }
 
 // mappingKind classifies one smaps header line (address, perms, offset,
@@ -444,4 +478,22 @@ func mappingKind(f []string, exe string) string {
 func kib(v string) float64 {
 	n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 	return n
+}
+
+// runWrk loads url with wrk (2 threads, 32 connections) for d, sending
+// cookie, and returns its requests per second. Non-2xx answers fail it.
+func runWrk(url, cookie string, d time.Duration) (float64, error) {
+	out, err := exec.Command("wrk", "-t2", "-c32", "-d"+strconv.Itoa(int(d.Seconds()))+"s", "-H", "Cookie: "+cookie, url).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("wrk %s: %w: %s", url, err, out)
+	}
+	if bytes.Contains(out, []byte("Non-2xx")) || bytes.Contains(out, []byte("Socket errors")) {
+		return 0, fmt.Errorf("wrk %s: failed requests:\n%s", url, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Requests/sec:"); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("wrk %s: no Requests/sec in:\n%s", url, out)
 }
