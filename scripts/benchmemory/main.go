@@ -58,8 +58,11 @@ func run(bin, conf, addr string, idle, dur time.Duration, rate int, signIns floa
 	}
 	raw = bytes.Replace(raw, []byte(`data_dir: "../data"`), []byte(`data_dir: "`+data+`"`), 1)
 	// The breakdown is read from the metrics endpoint, the heap profiles
-	// from its pprof handlers.
-	raw = append(raw, "\nmetrics:\n  listen: \""+metricsAddr+"\"\n  pprof: true\n"...)
+	// (-profiles) from its pprof handlers.
+	raw = append(raw, "\nmetrics:\n  listen: \""+metricsAddr+"\"\n"...)
+	if profiles != "" {
+		raw = append(raw, "  pprof: true\n"...)
+	}
 	tmpConf := filepath.Join(filepath.Dir(conf), ".benchmemory.yaml")
 	if err := os.WriteFile(tmpConf, raw, 0o600); err != nil {
 		return fmt.Errorf("write config: %w", err)
