@@ -143,6 +143,7 @@ func run(bin, conf, addr string, idle, dur time.Duration, rate int, signIns floa
 		}
 		sample(time.Since(t0), 0, "after wrk")
 	}
+	before := breakdown(pid) // CPU and GC from here on are the load's
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
 	var done, failed atomic.Int64
@@ -223,8 +224,8 @@ func run(bin, conf, addr string, idle, dur time.Duration, rate int, signIns floa
 	wg.Wait()
 	fmt.Printf("load: %d requests in %s, %d failed\n", done.Load(), time.Since(l0).Round(time.Second), failed.Load())
 	loadBD.print("end of load")
-	if cpu := loadBD.cpu - idleBD.cpu; cpu > 0 {
-		gc := loadBD.gc - idleBD.gc
+	if cpu := loadBD.cpu - before.cpu; cpu > 0 {
+		gc := loadBD.gc - before.gc
 		fmt.Printf("cpu during load: %.1f s, of which GC %.1f s (%.1f %%); %.2f cpu-ms per request\n",
 			cpu, gc, 100*gc/cpu, 1000*cpu/float64(max(done.Load(), 1)))
 	}
@@ -425,7 +426,9 @@ func printSmaps(pid int) {
 	}
 	sort.Strings(kinds)
 	for _, k := range kinds {
-		fmt.Printf("  %-34s %10.1f MiB in %d mappings\n", k, rss[k], count[k])
+		if rss[k] >= 0.05 {
+			fmt.Printf("  %-34s %10.1f MiB in %d mappings\n", k, rss[k], count[k])
+		}
 	}
 	n, size := memfds(pid)
 	fmt.Printf("memfd snapshot images (shared memory; in RSS only where mapped and touched): %.1f MiB in %d\n", size, n)
