@@ -71,7 +71,7 @@ type snapPlan struct {
 	// data are the module's active data segments, applied by the engine
 	// to an instance that initialises itself. They are slices of the
 	// module's file, so they keep all of it in memory: dropData lets them
-	// go once a snapshot makes them unneeded.
+	// go once a snapshot makes them unneeded (never before it is set).
 	data atomic.Pointer[[]dataSegment]
 	// globals are the export names of the guest's mutable globals.
 	globals []string
@@ -218,14 +218,10 @@ func (s *snapshot) image() ([]byte, error) {
 // once a snapshot exists, no instance initialises itself again.
 func (p *snapPlan) dropData() { p.data.Store(nil) }
 
-// applyData copies the module's data segments into a fresh instance's
+// applyData copies a module's data segments into a fresh instance's
 // memory, as instantiation would have.
-func (p *snapPlan) applyData(mem api.Memory) error {
-	data := p.data.Load()
-	if data == nil {
-		return fmt.Errorf("data segments released after the snapshot")
-	}
-	for i, d := range *data {
+func applyData(mem api.Memory, data []dataSegment) error {
+	for i, d := range data {
 		if !mem.Write(d.off, d.init) {
 			return fmt.Errorf("data segment %d [%d, +%d) outside memory", i, d.off, len(d.init))
 		}

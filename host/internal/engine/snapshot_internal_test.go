@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -366,5 +368,41 @@ func TestSnapshotNotTakenAfterInitRandomness(t *testing.T) {
 	}
 	if m.plan.data.Load() == nil {
 		t.Fatal("the data segments were dropped, yet every instance initialises itself")
+	}
+}
+
+// TestSnapshotFirstInstancesConcurrently: instances created at once on a
+// module without a snapshot yet all initialise themselves or restore;
+// none finds the data segments dropped under it by the one that made the
+// snapshot (run with -race).
+func TestSnapshotFirstInstancesConcurrently(t *testing.T) {
+	t.Parallel()
+	const rounds, workers = 20, 8
+	for range rounds {
+		m := compileTest(t, stateModule(), Options{})
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for range workers {
+			wg.Go(func() {
+				ctx := context.Background()
+				inst, err := m.Instantiate(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer inst.Close(ctx)
+				if _, err := inst.Call(ctx, "check", nil); err != nil {
+					errs <- fmt.Errorf("state not restored: %w", err)
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if m.snap.Load() == nil {
+			t.Fatal("no snapshot taken")
+		}
 	}
 }

@@ -246,8 +246,14 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 	i.entry.inst = i
 	i.entry.index = -1
 	var snap *snapshot
+	var data []dataSegment
 	var rnd io.Reader = crand.Reader
 	if m.plan != nil {
+		// The segments first: they are dropped only after the snapshot is
+		// set, so an instance that finds them gone finds the snapshot.
+		if d := m.plan.data.Load(); d != nil {
+			data = *d
+		}
 		if snap = m.snap.Load(); snap == nil {
 			rnd = randCounter{i} // _initialize's draws decide on the snapshot
 		}
@@ -298,7 +304,7 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 		return i, nil
 	}
 	if m.plan != nil {
-		if err := m.plan.applyData(mod.Memory()); err != nil {
+		if err := applyData(mod.Memory(), data); err != nil {
 			i.Close(ctx)
 			return nil, fmt.Errorf("engine: instantiate: %w", err)
 		}
