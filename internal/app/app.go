@@ -227,7 +227,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.srv = srv
 	a.Handler = withMetrics(mets, cfg.Metrics, srv)
 	if cfg.Metrics.Listen != "" {
-		a.MetricsHandler = metricsOnly(mets)
+		a.MetricsHandler = metricsOnly(mets, cfg.Metrics.Pprof)
 	}
 	// Closed first (closers run in reverse): the audit counts it still
 	// holds are written while the store and the plugins are open.

@@ -3,6 +3,7 @@ package app
 import (
 	"crypto/subtle"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 
 	"github.com/authhost/authhost/internal/config"
@@ -33,9 +34,17 @@ func withMetrics(m *metrics.Metrics, cfg config.Metrics, h http.Handler) http.Ha
 	})
 }
 
-// metricsOnly is the handler of the separate metrics listener.
-func metricsOnly(m *metrics.Metrics) http.Handler {
+// metricsOnly is the handler of the separate metrics listener: /metrics,
+// and the runtime's profiles under /debug/pprof/ when withPprof is set.
+func metricsOnly(m *metrics.Metrics, withPprof bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
+	if withPprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }

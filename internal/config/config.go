@@ -79,9 +79,12 @@ const DefaultMemoryLimitMiB = 128
 // served there without authentication (bind it to a private address);
 // with token set, the main listener also serves /metrics to requests with
 // `Authorization: Bearer <token>`. With neither, there is no endpoint.
+// Pprof also serves the Go runtime's profiles (/debug/pprof/) on the
+// separate listener, never on the main one.
 type Metrics struct {
 	Listen string `yaml:"listen"`
 	Token  string `yaml:"token"`
+	Pprof  bool   `yaml:"pprof"`
 }
 
 // License is the license setting: a token, `none` (run production with
@@ -575,6 +578,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Metrics.Listen != "" && c.Metrics.Listen == c.Listen {
 		errs = append(errs, errors.New("metrics.listen: must differ from listen (use metrics.token to serve /metrics on the main listener)"))
+	}
+	if c.Metrics.Pprof && c.Metrics.Listen == "" {
+		errs = append(errs, errors.New("metrics.pprof: needs metrics.listen (profiles are never served on the main listener)"))
 	}
 	for i, k := range c.License.PublicKeys {
 		if b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(k), "=")); err != nil || len(b) != 32 {

@@ -121,6 +121,9 @@ func TestParseErrors(t *testing.T) {
 		{"bootstrap owner zero-width", "bootstrap_owners: [\"ad​min@example.com\"]", "bootstrap_owners[0]"},
 		{"bootstrap owner the string null", `bootstrap_owners: ["null"]`, "bootstrap_owners[0]"},
 		{"bootstrap owner ipv6 literal", `bootstrap_owners: ["root@[::1]"]`, "bootstrap_owners[0]"},
+		{"pprof without metrics.listen", "metrics: { pprof: true }", "metrics.pprof: needs metrics.listen"},
+		{"pprof with token only", `metrics: { pprof: true, token: "0123456789abcdef" }`, "metrics.pprof: needs metrics.listen"},
+		{"pprof as string", `metrics: { listen: "127.0.0.1:9464", pprof: "null" }`, "into bool"},
 		{"bootstrap owner without owner role", "bootstrap_owners: [a@example.com]\nrbac: { roles: [{ id: boss, permissions: [\"*\"] }] }", "no role with id owner"},
 	}
 	for _, c := range cases {

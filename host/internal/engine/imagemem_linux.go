@@ -42,21 +42,55 @@ func newMappedImage(b []byte) (*mappedImage, error) {
 	return im, nil
 }
 
-// memory returns the allocator of one instance's memory; fallback is used
-// when mapping fails, and busy tells whether the instance is running.
-func (im *mappedImage) memory(fallback []byte, busy *atomic.Bool) experimental.MemoryAllocator {
-	return &mappedMemory{img: im, fallback: fallback, busy: busy}
+// memory returns the allocator of one instance's memory; busy tells
+// whether the instance is running.
+func (im *mappedImage) memory(busy *atomic.Bool) experimental.MemoryAllocator {
+	return &mappedMemory{img: im, busy: busy}
+}
+
+// read returns a copy of the image, read back from the memfd.
+func (im *mappedImage) read() ([]byte, error) {
+	b := make([]byte, im.size)
+	for off := 0; off < len(b); {
+		n, err := unix.Pread(im.fd, b[off:], int64(off))
+		if err != nil {
+			return nil, fmt.Errorf("read memfd: %w", err)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("read memfd: %d of %d bytes", off, len(b))
+		}
+		off += n
+	}
+	runtime.KeepAlive(im) // the cleanup closes fd
+	return b, nil
 }
 
 // mappedMemory is one instance's linear memory: max bytes of address
 // space reserved, the image mapped privately over its start, anonymous
 // zero pages after it. It never moves, so growing copies nothing either.
+// Where mapping fails the instance gets a copy of the image instead.
 type mappedMemory struct {
-	img      *mappedImage
-	fallback []byte
-	busy     *atomic.Bool
-	m        *mapping
-	buf      []byte
+	img  *mappedImage
+	busy *atomic.Bool
+	m    *mapping
+	buf  []byte
+	// err is why the instance could get neither a mapping nor a copy of
+	// the image: its memory is zero and restore refuses it.
+	err error
+}
+
+// imageErr implements imageFailer.
+func (mm *mappedMemory) imageErr() error { return mm.err }
+
+// copied is the fallback of Allocate: a copy of the image, read back from
+// the memfd (zero memory, and err set, if even that fails).
+func (mm *mappedMemory) copied(capacity, maxBytes uint64) experimental.LinearMemory {
+	img, err := mm.img.read()
+	if err != nil {
+		mm.err = err
+		img = make([]byte, mm.img.size)
+	}
+	return (&imageMemory{image: img}).Allocate(capacity, maxBytes)
 }
 
 // mapping is a region to unmap once: by Free, or by the cleanup when an
@@ -81,13 +115,13 @@ func (mm *mappedMemory) Allocate(capacity, maxBytes uint64) experimental.LinearM
 	addr, err := unix.MmapPtr(-1, 0, nil, n, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 	if err != nil {
-		return (&imageMemory{image: mm.fallback}).Allocate(capacity, maxBytes)
+		return mm.copied(capacity, maxBytes)
 	}
 	if mm.img.size > 0 {
 		if _, err := unix.MmapPtr(mm.img.fd, 0, addr, uintptr(mm.img.size), unix.PROT_READ|unix.PROT_WRITE,
 			unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
 			unix.MunmapPtr(addr, n)
-			return (&imageMemory{image: mm.fallback}).Allocate(capacity, maxBytes)
+			return mm.copied(capacity, maxBytes)
 		}
 	}
 	mm.m = &mapping{addr: addr, n: n}

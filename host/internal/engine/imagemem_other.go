@@ -17,6 +17,8 @@ func newMappedImage([]byte) (*mappedImage, error) {
 	return nil, errors.New("copy-on-write snapshot memory needs linux")
 }
 
-func (*mappedImage) memory(fallback []byte, _ *atomic.Bool) experimental.MemoryAllocator {
-	return &imageMemory{image: fallback}
+func (*mappedImage) memory(*atomic.Bool) experimental.MemoryAllocator { return &imageMemory{} }
+
+func (*mappedImage) read() ([]byte, error) {
+	return nil, errors.New("copy-on-write snapshot memory needs linux")
 }

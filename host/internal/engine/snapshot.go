@@ -69,8 +69,10 @@ import (
 // process (a restart, a hot reload's new module) draws new seeds.
 type snapPlan struct {
 	// data are the module's active data segments, applied by the engine
-	// to an instance that initialises itself.
-	data []dataSegment
+	// to an instance that initialises itself. They are slices of the
+	// module's file, so they keep all of it in memory: dropData lets them
+	// go once a snapshot makes them unneeded (never before it is set).
+	data atomic.Pointer[[]dataSegment]
 	// globals are the export names of the guest's mutable globals.
 	globals []string
 	// runtimeRandReads is how many random_get calls the language
@@ -99,6 +101,7 @@ func planSnapshot(sections []section, importedGlobals uint32) (*snapPlan, string
 		return nil, "the module imports globals"
 	}
 	plan := &snapPlan{}
+	var data []dataSegment
 	memories := 0
 	for _, s := range sections {
 		r := &reader{b: s.body}
@@ -145,7 +148,7 @@ func planSnapshot(sections []section, importedGlobals uint32) (*snapPlan, string
 					return nil, fmt.Sprintf("data segment %d has a non-constant offset", i)
 				}
 				init := r.bytes(int(r.u32()))
-				plan.data = append(plan.data, dataSegment{off: off, init: init})
+				data = append(data, dataSegment{off: off, init: init})
 			}
 		}
 		if r.err != nil {
@@ -155,6 +158,7 @@ func planSnapshot(sections []section, importedGlobals uint32) (*snapPlan, string
 	if memories != 1 {
 		return nil, "the module has no memory of its own"
 	}
+	plan.data.Store(&data)
 	return plan, ""
 }
 
@@ -181,10 +185,13 @@ func prepareSnapshot(sections []section, plan *snapPlan) []section {
 
 // snapshot is the state of an instance right after _initialize.
 type snapshot struct {
-	mem []byte
-	// mapped holds mem for copy-on-write mappings (Linux); nil where
-	// that is unavailable, and then each instance copies mem.
+	// size is the length of the memory image.
+	size int
+	// mapped holds the image for copy-on-write mappings (Linux); nil
+	// where that is unavailable, and then mem holds it and each instance
+	// copies it. A mapped image is kept only in its memfd, not twice.
 	mapped  *mappedImage
+	mem     []byte
 	globals []uint64 // in the order of snapPlan.globals
 	vars    map[string][]byte
 }
@@ -193,15 +200,28 @@ type snapshot struct {
 // the instance's running flag.
 func (s *snapshot) memory(busy *atomic.Bool) experimental.MemoryAllocator {
 	if s.mapped != nil {
-		return s.mapped.memory(s.mem, busy)
+		return s.mapped.memory(busy)
 	}
 	return &imageMemory{image: s.mem}
 }
 
-// applyData copies the module's data segments into a fresh instance's
+// image returns a copy of the memory image (the image itself where it is
+// not mapped).
+func (s *snapshot) image() ([]byte, error) {
+	if s.mapped != nil {
+		return s.mapped.read()
+	}
+	return s.mem, nil
+}
+
+// dropData releases the data segments (and with them the module's file):
+// once a snapshot exists, no instance initialises itself again.
+func (p *snapPlan) dropData() { p.data.Store(nil) }
+
+// applyData copies a module's data segments into a fresh instance's
 // memory, as instantiation would have.
-func (p *snapPlan) applyData(mem api.Memory) error {
-	for i, d := range p.data {
+func applyData(mem api.Memory, data []dataSegment) error {
+	for i, d := range data {
 		if !mem.Write(d.off, d.init) {
 			return fmt.Errorf("data segment %d [%d, +%d) outside memory", i, d.off, len(d.init))
 		}
@@ -217,7 +237,7 @@ func (p *snapPlan) capture(i *wazeroInstance) (*snapshot, error) {
 		return nil, fmt.Errorf("read memory")
 	}
 	s := &snapshot{
-		mem:     append([]byte(nil), buf...),
+		size:    len(buf),
 		globals: make([]uint64, len(p.globals)),
 		vars:    maps.Clone(i.vars),
 	}
@@ -228,16 +248,25 @@ func (p *snapPlan) capture(i *wazeroInstance) (*snapshot, error) {
 		}
 		s.globals[n] = g.Get()
 	}
-	if img, err := newMappedImage(s.mem); err == nil {
+	if img, err := newMappedImage(buf); err == nil {
 		s.mapped = img
+	} else {
+		s.mem = append([]byte(nil), buf...)
 	}
 	return s, nil
 }
 
-// restore gives i, instantiated with s.allocator, the state of s.
-func (p *snapPlan) restore(i *wazeroInstance, s *snapshot) error {
+// imageFailer is implemented by a memory allocator that can fail to give
+// an instance the snapshot's image.
+type imageFailer interface{ imageErr() error }
+
+// restore gives i, instantiated with alloc (from s.memory), the state of s.
+func (p *snapPlan) restore(i *wazeroInstance, s *snapshot, alloc experimental.MemoryAllocator) error {
+	if f, ok := alloc.(imageFailer); ok && f.imageErr() != nil {
+		return f.imageErr()
+	}
 	mem := i.mod.Memory()
-	if have, want := mem.Size()/65536, uint32(len(s.mem)/65536); have < want {
+	if have, want := mem.Size()/65536, uint32(s.size/65536); have < want {
 		if _, ok := mem.Grow(want - have); !ok {
 			return fmt.Errorf("grow memory to %d pages", want)
 		}

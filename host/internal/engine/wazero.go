@@ -246,8 +246,14 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 	i.entry.inst = i
 	i.entry.index = -1
 	var snap *snapshot
+	var data []dataSegment
 	var rnd io.Reader = crand.Reader
 	if m.plan != nil {
+		// The segments first: they are dropped only after the snapshot is
+		// set, so an instance that finds them gone finds the snapshot.
+		if d := m.plan.data.Load(); d != nil {
+			data = *d
+		}
 		if snap = m.snap.Load(); snap == nil {
 			rnd = randCounter{i} // _initialize's draws decide on the snapshot
 		}
@@ -267,8 +273,10 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 		mc = mc.WithStdout(io.Discard).WithStderr(io.Discard)
 	}
 	instCtx := i.ctx
+	var alloc experimental.MemoryAllocator
 	if snap != nil {
-		instCtx = experimental.WithMemoryAllocator(instCtx, snap.memory(&i.running))
+		alloc = snap.memory(&i.running)
+		instCtx = experimental.WithMemoryAllocator(instCtx, alloc)
 	}
 	mod, err := m.rt.InstantiateModule(instCtx, m.compiled, mc)
 	if err != nil {
@@ -289,14 +297,14 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 	m.live[i] = struct{}{}
 	m.mu.Unlock()
 	if snap != nil {
-		if err := m.plan.restore(i, snap); err != nil {
+		if err := m.plan.restore(i, snap, alloc); err != nil {
 			i.Close(ctx)
 			return nil, fmt.Errorf("engine: instantiate: restore snapshot: %w", err)
 		}
 		return i, nil
 	}
 	if m.plan != nil {
-		if err := m.plan.applyData(mod.Memory()); err != nil {
+		if err := applyData(mod.Memory(), data); err != nil {
 			i.Close(ctx)
 			return nil, fmt.Errorf("engine: instantiate: %w", err)
 		}
@@ -308,21 +316,28 @@ func (m *wazeroModule) Instantiate(ctx context.Context) (Instance, error) {
 			return nil, fmt.Errorf("engine: instantiate: _initialize: %w", err)
 		}
 	}
-	if m.plan != nil && !m.noSnap.Load() && m.snap.Load() == nil {
-		m.takeSnapshot(i)
+	if m.plan != nil && !m.noSnap.Load() && m.snap.Load() == nil && m.takeSnapshot(i) {
+		// i's memory is a private Go-heap buffer of the whole image; an
+		// instance restored from the snapshot shares the image's pages
+		// until it writes them, so that is the one handed out.
+		if r, err := m.Instantiate(ctx); err == nil {
+			i.Close(ctx)
+			return r, nil
+		}
 	}
 	return i, nil
 }
 
 // takeSnapshot makes i, just initialised, the module's snapshot, unless
-// its initialisation created state outside the instance.
-func (m *wazeroModule) takeSnapshot(i *wazeroInstance) {
+// its initialisation created state outside the instance. It reports
+// whether i's state became the snapshot.
+func (m *wazeroModule) takeSnapshot(i *wazeroInstance) bool {
 	if i.hostCalls > 0 {
 		m.noSnap.Store(true)
 		if m.logger != nil {
 			m.logger.Debug("engine: no pre-initialised snapshot; _initialize called a host function")
 		}
-		return
+		return false
 	}
 	if i.randReads > m.plan.runtimeRandReads {
 		// The guest drew randomness for itself (a key, a nonce, an id):
@@ -331,7 +346,7 @@ func (m *wazeroModule) takeSnapshot(i *wazeroInstance) {
 		if m.logger != nil {
 			m.logger.Debug("engine: no pre-initialised snapshot; _initialize read random bytes", "reads", i.randReads)
 		}
-		return
+		return false
 	}
 	s, err := m.plan.capture(i)
 	if err != nil {
@@ -339,9 +354,13 @@ func (m *wazeroModule) takeSnapshot(i *wazeroInstance) {
 		if m.logger != nil {
 			m.logger.Warn("engine: no pre-initialised snapshot", "err", err)
 		}
-		return
+		return false
 	}
-	m.snap.CompareAndSwap(nil, s)
+	if !m.snap.CompareAndSwap(nil, s) {
+		return false
+	}
+	m.plan.dropData()
+	return true
 }
 
 type wazeroInstance struct {
