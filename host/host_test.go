@@ -712,6 +712,12 @@ func TestUnhealthyAndRecovery(t *testing.T) {
 	if st.Healthy || st.UnhealthyUntil.IsZero() {
 		t.Fatalf("after 3 crashes: %+v, want unhealthy", st)
 	}
+	// The pool replaces the discarded warm instance in the background;
+	// that one is not the unhealthy plugin's doing.
+	for st.InstancesCreated-st.Discards-st.Reaped-st.Surplus < int64(st.PoolWarm) {
+		time.Sleep(time.Millisecond)
+		st = p.Stats()
+	}
 	created := st.InstancesCreated
 	err := callNoop(p)
 	if !errors.Is(err, ErrUnhealthy) || auth.CodeOf(err) != auth.CodeUnavailable {
