@@ -96,10 +96,10 @@ func (e *LoadError) Error() string { return e.Err.Error() }
 func (e *LoadError) Unwrap() error { return e.Err }
 
 // Load compiles and verifies every *.wasm file of the plugins directory, in
-// name order, and makes the valid ones current (replacing any loaded
+// name order, and makes the valid ones current (replacing those loaded
 // before that changed, as Reload does; their in-flight calls finish
-// first). One bad file never stops the
-// others: its error, a *LoadError naming the file, is returned in loadErrs.
+// first). One bad file never stops the others: its error, a *LoadError
+// naming the file, is returned in loadErrs.
 func (m *Manager) Load(ctx context.Context) (plugins []*Plugin, loadErrs []error) {
 	plugins, superseded, loadErrs := m.Reload(ctx)
 	for _, p := range superseded {

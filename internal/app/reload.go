@@ -146,13 +146,13 @@ func (a *App) reloadLocked(ctx context.Context) ([]string, error) {
 	}); err != nil {
 		return problems, fmt.Errorf("app: reload: %w", err)
 	}
-	unchanged := 0
+	kept := 0 // unchanged, or serving on after a failed replacement
 	for _, p := range plugins {
 		if before[p] {
-			unchanged++ // kept as it was, or kept serving after a failed replacement
+			kept++
 		}
 	}
-	a.log.Info("plugins reloaded", "plugins", len(plugins), "unchanged", unchanged, "replaced", len(release), "problems", len(problems))
+	a.log.Info("plugins reloaded", "plugins", len(plugins), "kept", kept, "replaced", len(release), "problems", len(problems))
 	return problems, nil
 }
 

@@ -121,8 +121,8 @@ func TestReloadKeepsUnchangedPlugins(t *testing.T) {
 	if n := strings.Count(env.Logs(), `msg="plugin unchanged"`); n != 2 {
 		t.Errorf("%d plugin unchanged lines, want 2", n)
 	}
-	if !strings.Contains(env.Logs(), "unchanged=2 replaced=0") {
-		t.Error(`"plugins reloaded" does not count the unchanged plugins`)
+	if !strings.Contains(env.Logs(), "kept=2 replaced=0") {
+		t.Error(`"plugins reloaded" does not count the kept plugins`)
 	}
 	if !signUpEnabled() {
 		t.Fatal("sign-up disabled before any change")
