@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -95,9 +96,10 @@ func (e *LoadError) Error() string { return e.Err.Error() }
 func (e *LoadError) Unwrap() error { return e.Err }
 
 // Load compiles and verifies every *.wasm file of the plugins directory, in
-// name order, and makes the valid ones current (replacing any loaded
-// before; their in-flight calls finish first). One bad file never stops the
-// others: its error, a *LoadError naming the file, is returned in loadErrs.
+// name order, and makes the valid ones current (replacing those loaded
+// before that changed, as Reload does; their in-flight calls finish
+// first). One bad file never stops the others: its error, a *LoadError
+// naming the file, is returned in loadErrs.
 func (m *Manager) Load(ctx context.Context) (plugins []*Plugin, loadErrs []error) {
 	plugins, superseded, loadErrs := m.Reload(ctx)
 	for _, p := range superseded {
@@ -113,6 +115,15 @@ func (m *Manager) Load(ctx context.Context) (plugins []*Plugin, loadErrs []error
 // (a half-written copy, a corrupt or unpinned build, a refused config)
 // keeps its previous plugin serving; its error is still returned. A file
 // that is gone unloads its plugin.
+//
+// A plugin whose file still holds the bytes it was loaded from (same
+// path, same SHA-256) and whose effective settings are unchanged (its
+// plugins.<name> configuration, limits, egress allow-list, pin and cache
+// caps, the engine, and whether Config.Selected selects it) is kept as it
+// is: the same *Plugin, with its pool, warm instances, caches, health,
+// counters, generation and loadedAt. It is neither superseded nor logged
+// as loaded. Anything else about the file is loaded anew, including the
+// same bytes under another file name.
 func (m *Manager) Reload(ctx context.Context) (plugins, superseded []*Plugin, loadErrs []error) {
 	m.reloadMu.Lock()
 	defer m.reloadMu.Unlock()
@@ -134,14 +145,18 @@ func (m *Manager) Reload(ctx context.Context) (plugins, superseded []*Plugin, lo
 	failures := map[string]error{}
 	byName := map[string]*Plugin{}
 	for _, f := range files {
-		p, err := m.loadFile(ctx, f)
-		if err == nil {
+		prev := prevByFile[f]
+		p, err := m.loadFile(ctx, f, prev)
+		switch {
+		case err == nil && p == prev:
+			m.cfg.Logger.Info("plugin unchanged", "plugin", p.name, "file", f, "generation", p.generation, "sha256", p.sha256)
+		case err == nil:
 			p.generation, p.loadedAt = gen, m.now()
-		} else {
+		default:
 			m.cfg.Logger.Error("plugin not loaded", "file", f, "err", err)
 			loadErrs = append(loadErrs, &LoadError{File: f, Err: err})
 			failures[f] = err
-			if p = prevByFile[f]; p == nil {
+			if p = prev; p == nil {
 				continue
 			}
 			m.cfg.Logger.Error("plugin replacement failed to load: the previous version keeps serving", "plugin", p.name, "file", f,
@@ -195,6 +210,28 @@ func (m *Manager) Reload(ctx context.Context) (plugins, superseded []*Plugin, lo
 	return slices.Clone(plugins), superseded, loadErrs
 }
 
+// unchanged reports whether prev, loaded from the file whose bytes hash to
+// digest, would load the same again: same bytes, same effective
+// configuration (everything the engine options, the host functions'
+// environment, the adapters and configure see) and the same selection,
+// which decides its warm instances.
+func (m *Manager) unchanged(prev *Plugin, digest string) bool {
+	if prev.sha256 != digest {
+		return false
+	}
+	was, err := m.configKey(prev.cfg)
+	if err != nil {
+		return false
+	}
+	now, err := m.configKey(m.cfg.pluginConfig(prev.name))
+	return err == nil && was == now && prev.selected == m.selected(prev.name, prev.desc.Capabilities)
+}
+
+// selected reports whether Config.Selected selects a provider.
+func (m *Manager) selected(name string, caps []abi.Capability) bool {
+	return m.cfg.Selected == nil || m.cfg.Selected(name, caps)
+}
+
 // Release closes a plugin that Reload superseded, once the caller holds
 // no more references to it: its in-flight calls finish, later ones fail
 // with ErrClosed. Releasing a plugin twice, or one that is still current,
@@ -233,6 +270,18 @@ func (m *Manager) SetPluginConfigs(plugins map[string]PluginConfig) error {
 	m.cfg.Plugins = c.Plugins
 	m.mu.Unlock()
 	return nil
+}
+
+// SetSelected replaces Config.Selected for the next Reload (a
+// configuration reload that changes which providers serve capabilities):
+// a plugin whose selection changes is loaded anew, with or without warm
+// instances.
+func (m *Manager) SetSelected(selected func(name string, capabilities []abi.Capability) bool) {
+	m.reloadMu.Lock()
+	defer m.reloadMu.Unlock()
+	m.mu.Lock()
+	m.cfg.Selected = selected
+	m.mu.Unlock()
 }
 
 // Plugins returns the loaded plugins in file order.
@@ -304,21 +353,30 @@ func (m *Manager) trackModule(mod engine.Module) func() {
 }
 
 // loadFile compiles, describes and verifies one plugin file, then warms
-// one pooled instance. A plugin that nothing selects and whose describe
-// is cached for this file and configuration is not compiled at all.
-func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
+// one pooled instance. It returns prev, the plugin loaded from the file
+// before (or nil), when the file and everything that configures it are
+// unchanged. A plugin that nothing selects and whose describe is cached
+// for this file and configuration is not compiled at all.
+func (m *Manager) loadFile(ctx context.Context, file string, prev *Plugin) (*Plugin, error) {
 	if m.isClosed() {
 		return nil, fmt.Errorf("%s: %w", file, ErrClosed)
+	}
+	if prev != nil {
+		// Hashed as a stream: an unchanged file (the common case: the
+		// quick start's four weigh 48 MB) is never held in memory.
+		if digest, err := hashFile(file); err == nil && m.unchanged(prev, digest) {
+			return prev, nil
+		}
 	}
 	wasm, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
+	sum := sha256.Sum256(wasm)
+	digest := hex.EncodeToString(sum[:])
 	if err := checkWasmHeader(wasm); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	sum := sha256.Sum256(wasm)
-	digest := hex.EncodeToString(sum[:])
 	def := m.cfg.Defaults
 	slot := &envSlot{}
 	if err := checkImports(wasm, m.engineOptions(slot, def, nil, nil)); err != nil {
@@ -368,7 +426,7 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 	}
 	p := m.newPlugin(file, wasm, digest, desc, exports, pc, logger, mod, opts)
 	warm := pc.Limits.PoolWarm
-	if m.cfg.Selected != nil && !m.cfg.Selected(desc.Name, desc.Capabilities) {
+	if !p.selected {
 		warm = 0 // nothing selects it: no instance until something calls it
 	}
 	p.pool = newPool(pc.Limits.PoolSize, warm, pc.Limits.IdleTimeout, p.module.Instantiate, m.trackModule(p.module), logger)
@@ -416,6 +474,20 @@ func (m *Manager) loadFile(ctx context.Context, file string) (*Plugin, error) {
 	}
 	p.pool.refill()
 	return p, nil
+}
+
+// hashFile returns the hex SHA-256 of a file's bytes.
+func hashFile(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // loadDescribed loads a plugin that nothing selects from its cached
@@ -491,17 +563,18 @@ func (m *Manager) pluginOptions(env *hostEnv, pc PluginConfig, logger *slog.Logg
 // without its pool.
 func (m *Manager) newPlugin(file string, wasm []byte, digest string, desc abi.Describe, exports map[string]bool, pc PluginConfig, logger *slog.Logger, mod engine.Module, opts engine.Options) *Plugin {
 	p := &Plugin{
-		name:    desc.Name,
-		file:    file,
-		desc:    desc,
-		exports: exports,
-		cfg:     pc,
-		logger:  logger,
-		onCall:  m.cfg.OnCall,
-		module:  newLazyModule(mod, file, wasm, func(ctx context.Context, wasm []byte) (engine.Module, error) { return m.eng.Compile(ctx, wasm, opts) }),
-		health:  &health{cfg: m.cfg.Health},
-		now:     func() time.Time { return m.now() },
-		sha256:  digest,
+		name:     desc.Name,
+		file:     file,
+		desc:     desc,
+		exports:  exports,
+		cfg:      pc,
+		logger:   logger,
+		onCall:   m.cfg.OnCall,
+		module:   newLazyModule(mod, file, wasm, func(ctx context.Context, wasm []byte) (engine.Module, error) { return m.eng.Compile(ctx, wasm, opts) }),
+		health:   &health{cfg: m.cfg.Health},
+		now:      func() time.Time { return m.now() },
+		sha256:   digest,
+		selected: m.selected(desc.Name, desc.Capabilities),
 	}
 	p.adapters = newAdapters(p)
 	return p

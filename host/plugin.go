@@ -56,6 +56,9 @@ type Plugin struct {
 	sha256     string
 	generation uint64
 	loadedAt   time.Time
+	// selected is Config.Selected's verdict at load (it decides the warm
+	// instances); a reload that changes it loads the plugin anew.
+	selected bool
 
 	calls    atomic.Int64
 	errs     atomic.Int64
@@ -77,10 +80,13 @@ func (p *Plugin) File() string { return p.file }
 func (p *Plugin) SHA256() string { return p.sha256 }
 
 // Generation returns the number of the Manager load (1 for the first) that
-// loaded this plugin; a reload that keeps it serving keeps its generation.
+// loaded this plugin. A reload that keeps it serving (its file and
+// settings are unchanged, or its replacement failed to load) keeps its
+// generation.
 func (p *Plugin) Generation() uint64 { return p.generation }
 
-// LoadedAt returns when the plugin was loaded.
+// LoadedAt returns when the plugin was loaded; a reload that keeps it
+// keeps its LoadedAt.
 func (p *Plugin) LoadedAt() time.Time { return p.loadedAt }
 
 // Describe returns the provider's describe document.

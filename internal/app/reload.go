@@ -99,7 +99,9 @@ func (a *App) degradedPlugins() []server.DegradedPlugin {
 }
 
 // Reload reloads the plugins directory and swaps what requests see: added,
-// replaced and removed files take effect, a file that fails to load keeps
+// replaced and removed files take effect, plugins whose file and settings
+// are unchanged are kept as they are (host.Manager.Reload: same pool,
+// caches and generation), a file that fails to load keeps
 // its previous version serving (logged at error, listed in the returned
 // problems and in /api/admin/plugins), and the plugins that were replaced
 // close once the requests that hold them have finished. Server state (rate
@@ -112,6 +114,10 @@ func (a *App) Reload(ctx context.Context) (problems []string, err error) {
 }
 
 func (a *App) reloadLocked(ctx context.Context) ([]string, error) {
+	before := map[*host.Plugin]bool{}
+	for _, p := range a.Plugins.Plugins() {
+		before[p] = true
+	}
 	plugins, superseded, loadErrs := a.Plugins.Reload(ctx)
 	a.pending = append(a.pending, superseded...)
 	var problems []string
@@ -140,7 +146,13 @@ func (a *App) reloadLocked(ctx context.Context) ([]string, error) {
 	}); err != nil {
 		return problems, fmt.Errorf("app: reload: %w", err)
 	}
-	a.log.Info("plugins reloaded", "plugins", len(plugins), "replaced", len(release), "problems", len(problems))
+	kept := 0 // unchanged, or serving on after a failed replacement
+	for _, p := range plugins {
+		if before[p] {
+			kept++
+		}
+	}
+	a.log.Info("plugins reloaded", "plugins", len(plugins), "kept", kept, "replaced", len(release), "problems", len(problems))
 	return problems, nil
 }
 
@@ -159,6 +171,8 @@ func (a *App) ReloadConfig(ctx context.Context, cfg config.Config) ([]string, er
 	if err := a.Plugins.SetPluginConfigs(pcs); err != nil {
 		return nil, fmt.Errorf("app: reload config: %w", err)
 	}
+	// Which plugins keep warm instances follows the new capability choices.
+	a.Plugins.SetSelected(selected(cfg))
 	if cfg.Listen != a.cfg.Listen || cfg.DataDir != a.cfg.DataDir || cfg.PluginsDir != a.cfg.PluginsDir || cfg.Mode != a.cfg.Mode {
 		a.log.Warn("config reload: listen, data_dir, plugins_dir and mode changes need a restart")
 	}

@@ -322,10 +322,20 @@ func TestWatchPlugins(t *testing.T) {
 	if len(mgr.LoadFailures()) != 0 {
 		t.Errorf("load failures after the file completed: %v", mgr.LoadFailures())
 	}
-	// The admin route reloads too (same-origin POST, plugins:manage).
-	before := gen()
-	if r := owner.Do(t, "POST", "/api/admin/plugins/reload", nil); r.Status != 200 || gen() <= before {
-		t.Fatalf("admin reload = %d %s, generation %d -> %d", r.Status, r.Body, before, gen())
+	// The admin route reloads too (same-origin POST, plugins:manage): the
+	// file is unchanged, so the serving plugin is kept as it is, and the
+	// answer says so (its generation, not the reload's).
+	third := mgr.Plugin("static-users")
+	r := owner.Do(t, "POST", "/api/admin/plugins/reload", nil)
+	var reloaded struct{ Plugins []status }
+	r.Decode(t, &reloaded)
+	if r.Status != 200 || mgr.Plugin("static-users") != third || len(reloaded.Plugins) != 1 || reloaded.Plugins[0].Generation != third.Generation() {
+		t.Fatalf("admin reload = %d %s, plugin kept %v", r.Status, r.Body, mgr.Plugin("static-users") == third)
+	}
+	// A file replaced, then the admin route: a new generation.
+	replaceFile(t, file, buildB)
+	if r := owner.Do(t, "POST", "/api/admin/plugins/reload", nil); r.Status != 200 || gen() <= third.Generation() {
+		t.Fatalf("admin reload of a replaced file = %d %s, generation %d -> %d", r.Status, r.Body, third.Generation(), gen())
 	}
 
 	// Removed: unloaded, the capability fails closed, not ready.
