@@ -4,10 +4,6 @@ package wire
 
 import "encoding/json"
 
-// Marshal returns the JSON encoding of v (encoding/json in a build without
-// GOEXPERIMENT=jsonv2).
-func Marshal(v any) ([]byte, error) { return json.Marshal(v) }
-
 // Unmarshal decodes data into v, a non-nil pointer (encoding/json in a
 // build without GOEXPERIMENT=jsonv2).
 func Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }

@@ -7,17 +7,10 @@ import (
 	jsonv2 "encoding/json/v2"
 )
 
-// encodeOptions are v1's options without map-key sorting.
-var encodeOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv2.Deterministic(false))
-
 // decodeOptions are v1's options without v1's error reporting, whose
 // validating pre-scan of the whole input is most of what v1's semantics
 // cost on a decode.
 var decodeOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv1.ReportErrorsWithLegacySemantics(false))
-
-// Marshal returns the JSON encoding of v: encoding/json/v2 with v1's
-// options but map keys unsorted.
-func Marshal(v any) ([]byte, error) { return jsonv2.Marshal(v, encodeOptions) }
 
 // Unmarshal decodes data into v, a non-nil pointer: encoding/json/v2 with
 // v1's options but v2's error reporting.
