@@ -115,9 +115,9 @@ func (e *wazeroEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 	// goroutine per call, about six times slower on a Go echo.
 	stoppable := false
 	var plan *snapPlan
-	if e.unchecked {
-		// neither instrumentation nor close-on-done (below)
-	} else if instrumented, p, why, err := instrumentLoops(wasm, !e.noSnapshots); err == nil && !e.closeOnDone {
+	// An unchecked engine gets neither the instrumentation nor (below)
+	// close-on-done.
+	if instrumented, p, why, err := instrumentLoops(wasm, !e.noSnapshots); err == nil && !e.closeOnDone && !e.unchecked {
 		wasm, stoppable, plan = instrumented, true, p
 		if why != "" && opts.Logger != nil {
 			opts.Logger.Debug("engine: no pre-initialised snapshot; every instance initialises itself", "reason", why)
