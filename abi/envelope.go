@@ -98,8 +98,12 @@ const (
 // Success encodes data as a successful envelope. The data is encoded once
 // and framed, not encoded again as a json.RawMessage (which would scan and
 // copy it a second time: a measurable share of a small guest call).
-func Success(data any) ([]byte, error) {
-	raw, err := json.Marshal(data)
+func Success(data any) ([]byte, error) { return SuccessWith(json.Marshal, data) }
+
+// SuccessWith is Success with data encoded by marshal (the Go PDK passes
+// its own JSON codec, pdk/wire).
+func SuccessWith(marshal func(any) ([]byte, error), data any) ([]byte, error) {
+	raw, err := marshal(data)
 	if err != nil {
 		return nil, fmt.Errorf("abi: encode result: %w", err)
 	}
@@ -186,9 +190,13 @@ func appendJSONString(dst []byte, s string) []byte {
 // Decode parses an envelope and decodes its data into out (which may be nil
 // when the caller expects no data). A failed envelope is returned as *Error;
 // malformed output is an error naming what was wrong, never a panic.
-func Decode(raw []byte, out any) error {
+func Decode(raw []byte, out any) error { return DecodeWith(json.Unmarshal, raw, out) }
+
+// DecodeWith is Decode with the envelope and its data decoded by unmarshal
+// (the Go PDK passes its own JSON codec, pdk/wire).
+func DecodeWith(unmarshal func([]byte, any) error, raw []byte, out any) error {
 	var env Envelope
-	if err := json.Unmarshal(raw, &env); err != nil {
+	if err := unmarshal(raw, &env); err != nil {
 		return fmt.Errorf("abi: malformed envelope: %w", err)
 	}
 	if !env.OK {
@@ -203,7 +211,7 @@ func Decode(raw []byte, out any) error {
 	if out == nil || len(env.Data) == 0 || string(env.Data) == "null" {
 		return nil
 	}
-	if err := json.Unmarshal(env.Data, out); err != nil {
+	if err := unmarshal(env.Data, out); err != nil {
 		return fmt.Errorf("abi: malformed result data: %w", err)
 	}
 	return nil

@@ -2,10 +2,10 @@ package pdk
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/pdk/wire"
 )
 
 type exportKey struct{}
@@ -22,7 +22,7 @@ func ExportName(ctx context.Context) string {
 // never panics: a panic inside a handler becomes an internal envelope.
 func (p *Provider) Call(export string, input []byte) (out []byte) {
 	if export == abi.ExportDescribe {
-		out, err := json.Marshal(p.Describe())
+		out, err := wire.Marshal(p.Describe())
 		if err != nil { // only a broken ConfigSchema can get here; Validate rejects it
 			return abi.Failure(fmt.Errorf("describe: %w", err))
 		}
@@ -43,7 +43,7 @@ func (p *Provider) Call(export string, input []byte) (out []byte) {
 	if err != nil {
 		return abi.Failure(err)
 	}
-	out, err = abi.Success(data)
+	out, err = wire.Success(data)
 	if err != nil {
 		return abi.Failure(abi.Errorf(abi.CodeInternal, "%s: %v", export, err))
 	}
@@ -59,7 +59,7 @@ func decode(export string, input []byte, v any) error {
 	if len(input) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(input, v); err != nil {
+	if err := wire.Unmarshal(input, v); err != nil {
 		return abi.Errorf(abi.CodeInvalidRequest, "%s: malformed input: %v", export, err)
 	}
 	return nil

@@ -6,7 +6,9 @@
 //
 // authhost's own builds add GOEXPERIMENT=jsonv2 (a cheaper encoding/json
 // inside the sandbox) and -trimpath; neither is required (see
-// docs/writing-a-provider.md).
+// docs/writing-a-provider.md). With GOEXPERIMENT=jsonv2 the PDK also
+// decodes inputs and host answers with encoding/json/v2 directly
+// (pdk/wire): v1's semantics, but errors reported at the first one.
 //
 // With -buildmode=c-shared the Go runtime runs package init functions (in
 // the module's _initialize) but never main, so a provider registers itself

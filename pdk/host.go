@@ -1,22 +1,22 @@
 package pdk
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/authhost/authhost/abi"
 	"github.com/authhost/authhost/pdk/internal/hostcall"
+	"github.com/authhost/authhost/pdk/wire"
 )
 
 // callHost sends req to the host function fn and decodes the envelope's
 // data into out (which may be nil). A failed envelope is returned as an
 // error wrapping *abi.Error.
 func callHost(fn string, req, out any) error {
-	raw, err := json.Marshal(req)
+	raw, err := wire.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("authhost %s: encode request: %w", fn, err)
 	}
-	if err := abi.Decode(hostcall.Current().Call(fn, raw), out); err != nil {
+	if err := wire.Decode(hostcall.Current().Call(fn, raw), out); err != nil {
 		return fmt.Errorf("authhost %s: %w", fn, err)
 	}
 	return nil
@@ -37,7 +37,7 @@ func ConfigJSON() []byte {
 // fields are ignored; a malformed document is an internal error, because it
 // is the operator's configuration, not the caller's request, that is wrong.
 func Config(v any) error {
-	if err := json.Unmarshal(ConfigJSON(), v); err != nil {
+	if err := wire.Unmarshal(ConfigJSON(), v); err != nil {
 		return abi.Errorf(abi.CodeInternal, "plugin config: %v", err)
 	}
 	return nil
@@ -52,7 +52,7 @@ func LoginButton(def abi.LoginButton) abi.LoginButton {
 	var c struct {
 		Login *abi.LoginButton `json:"login"`
 	}
-	if err := json.Unmarshal(ConfigJSON(), &c); err == nil && c.Login != nil && c.Login.Provider != "" && c.Login.Text != "" {
+	if err := wire.Unmarshal(ConfigJSON(), &c); err == nil && c.Login != nil && c.Login.Provider != "" && c.Login.Text != "" {
 		return *c.Login
 	}
 	return def

@@ -1,11 +1,11 @@
 package pdk
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/pdk/wire"
 )
 
 // KVStore is the plugin's private key-value store, kept by the host (in its
@@ -69,7 +69,7 @@ func (kv KVStore) GetJSON(key string, v any) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := wire.Unmarshal(raw, v); err != nil {
 		return true, abi.Errorf(abi.CodeInternal, "kv %q: %v", key, err)
 	}
 	return true, nil
@@ -77,7 +77,7 @@ func (kv KVStore) GetJSON(key string, v any) (bool, error) {
 
 // SetJSON stores v as JSON under key (see Set for ttl).
 func (kv KVStore) SetJSON(key string, v any, ttl time.Duration) error {
-	raw, err := json.Marshal(v)
+	raw, err := wire.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("kv %q: encode: %w", key, err)
 	}

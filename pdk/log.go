@@ -2,12 +2,13 @@ package pdk
 
 import (
 	"context"
-	"encoding/json"
+
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/pdk/wire"
 )
 
 // Log writes structured log records through the host's log function; the
@@ -120,7 +121,7 @@ func jsonValue(v slog.Value) any {
 	if err, ok := x.(error); ok {
 		return err.Error()
 	}
-	if _, err := json.Marshal(x); err != nil {
+	if _, err := wire.Marshal(x); err != nil {
 		return fmt.Sprint(x)
 	}
 	return x

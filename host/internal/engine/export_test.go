@@ -25,3 +25,15 @@ func SnapshotTaken(m Module) bool { return m.(*wazeroModule).snap.Load() != nil 
 
 // ParseExecutableBytes exposes executableBytes to the external tests.
 var ParseExecutableBytes = executableBytes
+
+// NewWazeroUnchecked returns the wazero engine compiling modules with
+// neither loop instrumentation nor close-on-done: a guest it runs cannot be
+// stopped. BenchmarkLoopChecks weighs the instrumentation against it.
+func NewWazeroUnchecked() (Engine, error) {
+	e, err := NewWazero(WazeroConfig{NoSnapshots: true})
+	if err != nil {
+		return nil, err
+	}
+	e.(*wazeroEngine).unchecked = true
+	return e, nil
+}

@@ -46,6 +46,10 @@ type wazeroEngine struct {
 	dog      *watchdog
 	// closeOnDone skips the loop instrumentation (tests of the fallback).
 	closeOnDone bool
+	// unchecked compiles modules with neither loop instrumentation nor
+	// close-on-done, so a running guest cannot be stopped: only the
+	// benchmark of what the instrumentation costs sets it.
+	unchecked   bool
 	noSnapshots bool
 }
 
@@ -111,7 +115,9 @@ func (e *wazeroEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 	// goroutine per call, about six times slower on a Go echo.
 	stoppable := false
 	var plan *snapPlan
-	if instrumented, p, why, err := instrumentLoops(wasm, !e.noSnapshots); err == nil && !e.closeOnDone {
+	// An unchecked engine gets neither the instrumentation nor (below)
+	// close-on-done.
+	if instrumented, p, why, err := instrumentLoops(wasm, !e.noSnapshots); err == nil && !e.closeOnDone && !e.unchecked {
 		wasm, stoppable, plan = instrumented, true, p
 		if why != "" && opts.Logger != nil {
 			opts.Logger.Debug("engine: no pre-initialised snapshot; every instance initialises itself", "reason", why)
@@ -127,7 +133,7 @@ func (e *wazeroEngine) Compile(ctx context.Context, wasm []byte, opts Options) (
 	}
 	rc := wazero.NewRuntimeConfig().
 		WithCompilationCache(cache).
-		WithCloseOnContextDone(!stoppable).
+		WithCloseOnContextDone(!stoppable && !e.unchecked).
 		WithMemoryLimitPages(pages)
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	fail := func(err error) (Module, error) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authhost/authhost/host/testdata/plugins/internal/guest"
+	"github.com/authhost/authhost/pdk/wire"
 	"github.com/extism/go-pdk"
 )
 
@@ -37,10 +38,13 @@ type Payload struct {
 //go:wasmexport noop
 func noop() int32 { return 0 }
 
+// echo decodes and encodes as a Go PDK provider does: with the PDK's JSON
+// codec (pdk/wire), framed by guest.OK.
+//
 //go:wasmexport echo
 func echo() int32 {
 	var p Payload
-	if err := pdk.InputJSON(&p); err != nil {
+	if err := wire.Unmarshal(pdk.Input(), &p); err != nil {
 		return guest.Fail("invalid_request", err.Error())
 	}
 	return guest.OK(p)
@@ -61,16 +65,16 @@ func echoInput() int32 {
 //go:wasmexport echo_decode
 func echoDecode() int32 {
 	var p Payload
-	return stageDone(json.Unmarshal(pdk.Input(), &p) == nil && p.ID != "")
+	return stageDone(wire.Unmarshal(pdk.Input(), &p) == nil && p.ID != "")
 }
 
 //go:wasmexport echo_marshal
 func echoMarshal() int32 {
 	var p Payload
-	if json.Unmarshal(pdk.Input(), &p) != nil {
+	if wire.Unmarshal(pdk.Input(), &p) != nil {
 		return stageDone(false)
 	}
-	raw, err := json.Marshal(p)
+	raw, err := wire.Marshal(p)
 	return stageDone(err == nil && len(raw) > 0)
 }
 

@@ -6,7 +6,7 @@ package guest
 import (
 	"github.com/extism/go-pdk"
 
-	"github.com/authhost/authhost/abi"
+	"github.com/authhost/authhost/pdk/wire"
 )
 
 // Describe writes a bare describe document as the output of the current call.
@@ -18,11 +18,11 @@ func Describe(abiVersion, name string, caps ...string) int32 {
 	return 0
 }
 
-// OK writes a successful envelope carrying data, framed by the PDK's
-// abi.Success: data is encoded once, not encoded and then re-encoded as a
-// json.RawMessage inside a map.
+// OK writes a successful envelope carrying data, encoded and framed as the
+// Go PDK does (pdk/wire): data is encoded once, not encoded and then
+// re-encoded as a json.RawMessage inside a map.
 func OK(data any) int32 {
-	out, err := abi.Success(data)
+	out, err := wire.Success(data)
 	if err != nil {
 		return Fail("internal", err.Error())
 	}
