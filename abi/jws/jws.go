@@ -398,7 +398,19 @@ func Serve(req abi.JWSVerifyRequest) (*abi.JWSVerifyResult, error) {
 	if len(set.Keys) > MaxKeys {
 		return nil, abi.Errorf(abi.CodeInvalidRequest, "jws_verify: jwks of %d keys exceeds %d", len(set.Keys), MaxKeys)
 	}
-	t, err := Check(req.JWS, &set, req.Algorithms)
+	res, err := Result(Check(req.JWS, &set, req.Algorithms))
+	if err != nil {
+		return nil, abi.Errorf(abi.CodeInternal, "jws_verify: %v", err)
+	}
+	return res, nil
+}
+
+// Result turns Check's answer into jws_verify's: a verified token, or a
+// *Failure as Verified false with its reason (and the header's alg and kid
+// when the token parsed). Any other error is returned as it is: the check
+// could not be made. The host's jws_verify and the PDK's in-guest fallback
+// both answer through it, so the two give the same result.
+func Result(t *Token, err error) (*abi.JWSVerifyResult, error) {
 	var f *Failure
 	if errors.As(err, &f) {
 		res := &abi.JWSVerifyResult{Reason: f.Reason, Message: f.Message}
@@ -408,7 +420,7 @@ func Serve(req abi.JWSVerifyRequest) (*abi.JWSVerifyResult, error) {
 		return res, nil
 	}
 	if err != nil {
-		return nil, abi.Errorf(abi.CodeInternal, "jws_verify: %v", err)
+		return nil, err
 	}
 	return &abi.JWSVerifyResult{Verified: true, Alg: t.Header.Alg, Kid: t.Header.Kid, Payload: t.Payload}, nil
 }

@@ -245,17 +245,9 @@ func checkSignature(raw string, c *cachedSet, allowed []string) (*abi.JWSVerifyR
 			return &abi.JWSVerifyResult{}, fmt.Errorf("jose: %s: %w", abi.HostJWSVerify, err)
 		}
 	}
-	t, err := jws.Check(raw, &JWKS{Keys: c.Keys}, allowed)
-	var f *jws.Failure
-	if errors.As(err, &f) {
-		res := &abi.JWSVerifyResult{Reason: f.Reason, Message: f.Message}
-		if t != nil {
-			res.Alg, res.Kid = t.Header.Alg, t.Header.Kid
-		}
-		return res, nil
-	}
+	res, err := jws.Result(jws.Check(raw, &JWKS{Keys: c.Keys}, allowed))
 	if err != nil {
 		return &abi.JWSVerifyResult{}, fmt.Errorf("jose: %w", err)
 	}
-	return &abi.JWSVerifyResult{Verified: true, Alg: t.Header.Alg, Kid: t.Header.Kid, Payload: t.Payload}, nil
+	return res, nil
 }
