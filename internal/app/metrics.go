@@ -36,12 +36,13 @@ func withMetrics(m *metrics.Metrics, cfg config.Metrics, h http.Handler) http.Ha
 
 // metricsOnly is the handler of the separate metrics listener: /metrics,
 // and the runtime's profiles under /debug/pprof/ when withPprof is set.
+// The command line (/debug/pprof/cmdline) is left out: a memory or CPU
+// investigation does not need it, and it could carry a secret some day.
 func metricsOnly(m *metrics.Metrics, withPprof bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	if withPprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)

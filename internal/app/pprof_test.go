@@ -30,6 +30,7 @@ func TestPprofOnlyOnMetricsListener(t *testing.T) {
 		{"metrics listener with pprof: index", metricsOnly(m, true), "/debug/pprof/", "", http.StatusOK, "goroutine"},
 		{"metrics listener with pprof: goroutines", metricsOnly(m, true), "/debug/pprof/goroutine?debug=1", "", http.StatusOK, "goroutine profile"},
 		{"metrics listener with pprof: metrics", metricsOnly(m, true), "/metrics", "", http.StatusOK, "go_goroutines"},
+		{"metrics listener with pprof: no command line", metricsOnly(m, true), "/debug/pprof/cmdline", "", http.StatusNotFound, ""},
 		{"metrics listener without pprof", metricsOnly(m, false), "/debug/pprof/heap?debug=1", "", http.StatusNotFound, ""},
 		{"main listener with token", withMetrics(m, config.Metrics{Token: "0123456789abcdef", Pprof: true}, next),
 			"/debug/pprof/heap?debug=1", "Bearer 0123456789abcdef", http.StatusNotFound, ""},
