@@ -36,13 +36,5 @@ func BenchmarkMe(b *testing.B) {
 //
 //	AUTHHOST_WRK=1 go test ./e2e/cloud -run TestMeThroughputWrk -v
 func TestMeThroughputWrk(t *testing.T) {
-	if !mebench.WrkEnabled() {
-		t.Skip("set AUTHHOST_WRK=1 with wrk on PATH to measure /me with wrk")
-	}
-	builtinURL, builtinCookie := mebench.Builtin(t)
-	url, cookie := meOfCloudSession(t)
-	builtin := mebench.Wrk(t, builtinURL, builtinCookie)
-	cloud := mebench.Wrk(t, url, cookie)
-	t.Logf("built-in session: %.0f req/s\n%s", builtin.RequestsPerSec, builtin.Output)
-	t.Logf("cloud session:    %.0f req/s (%.2f× built-in)\n%s", cloud.RequestsPerSec, cloud.RequestsPerSec/builtin.RequestsPerSec, cloud.Output)
+	mebench.CompareWrk(t, "cloud", func() (string, string) { return meOfCloudSession(t) })
 }

@@ -23,13 +23,5 @@ func meOfWorkOSSession(t *testing.T) (meURL, cookie string) {
 //
 //	AUTHHOST_WRK=1 go test ./e2e/workos -run TestMeThroughputWrk -v
 func TestMeThroughputWrk(t *testing.T) {
-	if !mebench.WrkEnabled() {
-		t.Skip("set AUTHHOST_WRK=1 with wrk on PATH to measure /me with wrk")
-	}
-	builtinURL, builtinCookie := mebench.Builtin(t)
-	url, cookie := meOfWorkOSSession(t)
-	builtin := mebench.Wrk(t, builtinURL, builtinCookie)
-	wos := mebench.Wrk(t, url, cookie)
-	t.Logf("built-in session: %.0f req/s\n%s", builtin.RequestsPerSec, builtin.Output)
-	t.Logf("WorkOS session:   %.0f req/s (%.2f× built-in)\n%s", wos.RequestsPerSec, wos.RequestsPerSec/builtin.RequestsPerSec, wos.Output)
+	mebench.CompareWrk(t, "WorkOS", func() (string, string) { return meOfWorkOSSession(t) })
 }

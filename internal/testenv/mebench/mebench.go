@@ -148,3 +148,20 @@ func Wrk(t testing.TB, meURL, cookie string) Result {
 	}
 	return Result{RequestsPerSec: rps, Output: string(out)}
 }
+
+// CompareWrk measures /me with wrk for a provider's session (name and the
+// function that signs in and returns its /me URL and Cookie value) against the built-in baseline
+// in the same run, and logs both: the body of every e2e
+// TestMeThroughputWrk. It skips t unless WrkEnabled.
+func CompareWrk(t *testing.T, name string, session func() (meURL, cookie string)) {
+	t.Helper()
+	if !WrkEnabled() {
+		t.Skip("set AUTHHOST_WRK=1 with wrk on PATH to measure /me with wrk")
+	}
+	builtinURL, builtinCookie := Builtin(t)
+	url, cookie := session()
+	builtin := Wrk(t, builtinURL, builtinCookie)
+	got := Wrk(t, url, cookie)
+	t.Logf("built-in session: %.0f req/s\n%s", builtin.RequestsPerSec, builtin.Output)
+	t.Logf("%s session: %.0f req/s (%.2f× built-in)\n%s", name, got.RequestsPerSec, got.RequestsPerSec/builtin.RequestsPerSec, got.Output)
+}
